@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+// Config is the worker's configuration (infra/worker.yaml sets it).
+type Config struct {
+	TableName        string // TABLE_NAME
+	DynamoDBEndpoint string // DYNAMODB_ENDPOINT, for local use only
+	Region           string // AWS_REGION
+	Temporal         temporalconn.Config
+	TaskQueue        string // TEMPORAL_TASK_QUEUE
+	SendGridAPIKey   string // SENDGRID_API_KEY (injected from Secrets Manager)
+	SendGridBaseURL  string // SENDGRID_BASE_URL
+	SandboxMode      bool   // SENDGRID_SANDBOX: staging sends nothing for real
+	FromEmail        string // MEMBERFLOW_FROM_EMAIL
+	FromName         string // MEMBERFLOW_FROM_NAME
+	Brand            activities.Brand
+}
+
+// ConfigFromEnv reads Config with explicit defaults.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	or := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		TableName:        getenv("TABLE_NAME"),
+		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
+		Region:           getenv("AWS_REGION"),
+		Temporal: temporalconn.Config{
+			Address:   getenv("TEMPORAL_ADDRESS"),
+			Namespace: or("TEMPORAL_NAMESPACE", "default"),
+			CertPEM:   []byte(getenv("TEMPORAL_TLS_CERT")),
+			KeyPEM:    []byte(getenv("TEMPORAL_TLS_KEY")),
+		},
+		TaskQueue:       or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue),
+		SendGridAPIKey:  getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL: or("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
+		FromEmail:       getenv("MEMBERFLOW_FROM_EMAIL"),
+		FromName:        getenv("MEMBERFLOW_FROM_NAME"),
+		Brand: activities.Brand{
+			Name:    or("MEMBERFLOW_BRAND_NAME", getenv("MEMBERFLOW_FROM_NAME")),
+			ShopURL: getenv("MEMBERFLOW_SHOP_URL"),
+		},
+	}
+	if v := getenv("SENDGRID_SANDBOX"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("SENDGRID_SANDBOX must be true or false, got %q", v)
+		}
+		c.SandboxMode = b
+	}
+	var missing []error
+	for _, req := range []struct{ name, value string }{
+		{"TABLE_NAME", c.TableName},
+		{"TEMPORAL_ADDRESS", c.Temporal.Address},
+		{"SENDGRID_API_KEY", c.SendGridAPIKey},
+		{"MEMBERFLOW_FROM_EMAIL", c.FromEmail},
+		{"MEMBERFLOW_SHOP_URL", c.Brand.ShopURL},
+	} {
+		if req.value == "" {
+			missing = append(missing, fmt.Errorf("%s is required", req.name))
+		}
+	}
+	return c, errors.Join(missing...)
+}

@@ -1,0 +1,58 @@
+// Command worker is the long-running Temporal worker (ECS Fargate in
+// infra/worker.yaml): it runs the journey workflows and their activities.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/internal/store/dynamo"
+	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(ctx, os.Getenv, log); err != nil {
+		log.Error("worker stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	ddb, err := dynamo.NewClient(ctx, cfg.DynamoDBEndpoint, cfg.Region)
+	if err != nil {
+		return err
+	}
+	sender, err := mail.NewSender(mail.SenderConfig{APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL, FromEmail: cfg.FromEmail, FromName: cfg.FromName, SandboxMode: cfg.SandboxMode})
+	if err != nil {
+		return err
+	}
+	c, err := temporalconn.Dial(ctx, cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, cfg.TaskQueue, worker.Options{})
+	workflows.Register(w, &activities.Activities{Store: dynamo.New(ddb, cfg.TableName), Mailer: sender, Brand: cfg.Brand, Log: log})
+	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done() // SIGTERM from ECS: finish in-flight tasks, then exit
+	w.Stop()
+	return nil
+}

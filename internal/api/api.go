@@ -1,0 +1,55 @@
+// Package api serves the marketer and operator endpoints under /v1 (members
+// now; journeys and stats later). Every route requires a bearer token.
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/memberflow/memberflow/internal/httpx"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// Handler is the /v1 API.
+type Handler struct {
+	Store  store.Store
+	Tokens Tokens
+	Log    *slog.Logger
+}
+
+// MemberView is GET /v1/members/{id}: the projection and its enrollments.
+type MemberView struct {
+	loyalty.Member
+	Enrollments []loyalty.Enrollment `json:"enrollments"`
+}
+
+// Routes returns the API's routes behind bearer authentication.
+func (h *Handler) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/members/{id}", h.getMember)
+	return httpx.Recover(h.Log, RequireBearer(h.Tokens, mux))
+}
+
+func (h *Handler) getMember(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	m, err := h.Store.GetMember(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		httpx.WriteError(w, http.StatusNotFound, "member "+id+" not found")
+		return
+	}
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	enr, err := h.Store.ListEnrollments(r.Context(), id)
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	if enr == nil {
+		enr = []loyalty.Enrollment{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, MemberView{Member: m, Enrollments: enr})
+}

@@ -1,0 +1,218 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/dispatch"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+// fakeTemporal records starts and signals and behaves like the server for
+// the ID policies dispatch relies on.
+type fakeTemporal struct {
+	mu       sync.Mutex
+	started  map[string]workflows.ActivationInput
+	starts   int
+	signals  []string
+	startErr error
+}
+
+func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.starts++
+	if _, ok := f.started[o.ID]; !ok {
+		f.started[o.ID] = args[0].(workflows.ActivationInput)
+	}
+	return nil, nil
+}
+
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, _, name string, _ any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.started[id]; !ok {
+		return serviceerror.NewNotFound("workflow not found")
+	}
+	f.signals = append(f.signals, id+" "+name)
+	return nil
+}
+
+func newHandler() (*dispatch.Handler, *memstore.Store, *fakeTemporal) {
+	st := memstore.New()
+	tc := &fakeTemporal{started: map[string]workflows.ActivationInput{}}
+	return &dispatch.Handler{
+		Store: st, Temporal: tc, TaskQueue: "q", Activation: workflows.DefaultActivation(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) },
+	}, st, tc
+}
+
+// record builds the stream record DynamoDB emits when ingest stores an event.
+func record(t *testing.T, seq string, typ events.Type, mutate func(map[string]any)) lambdaevents.DynamoDBEventRecord {
+	t.Helper()
+	raw, err := events.Sample(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		mutate(m)
+		if raw, err = json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lambdaevents.DynamoDBEventRecord{
+		EventID: "rec-" + seq, EventName: "INSERT",
+		Change: lambdaevents.DynamoDBStreamRecord{
+			SequenceNumber: seq,
+			NewImage: map[string]lambdaevents.DynamoDBAttributeValue{
+				"entity":  lambdaevents.NewStringAttribute("event"),
+				"payload": lambdaevents.NewStringAttribute(string(raw)),
+			},
+		},
+	}
+}
+
+func handle(t *testing.T, h *dispatch.Handler, recs ...lambdaevents.DynamoDBEventRecord) lambdaevents.DynamoDBEventResponse {
+	t.Helper()
+	resp, err := h.Handle(context.Background(), lambdaevents.DynamoDBEvent{Records: recs})
+	if err != nil {
+		t.Fatalf("Handle returned an error (it must report failures per record): %v", err)
+	}
+	return resp
+}
+
+func TestRegistrationProjectsAndStartsActivation(t *testing.T) {
+	h, st, tc := newHandler()
+	if resp := handle(t, h, record(t, "1", events.MemberRegistered, nil)); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures: %+v", resp.BatchItemFailures)
+	}
+	m, err := st.GetMember(context.Background(), "m-1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Email != "lin.wei@example.com" || !m.Consent.EmailMarketing || m.Birthday != "1990-06-15" || m.Version != 1 {
+		t.Errorf("projection = %+v", m)
+	}
+	in, ok := tc.started["activation/m-1001/1"]
+	if !ok {
+		t.Fatalf("activation not started; started %v", tc.started)
+	}
+	if in.MemberID != "m-1001" || in.Enrollment != 1 || in.Definition != workflows.DefaultActivation() {
+		t.Errorf("input = %+v", in)
+	}
+	e, err := st.GetEnrollment(context.Background(), "m-1001", "activation", 1)
+	if err != nil || e.Status != loyalty.EnrollmentActive {
+		t.Errorf("enrollment = %+v, %v", e, err)
+	}
+}
+
+func TestRedeliveryChangesNothing(t *testing.T) {
+	h, st, tc := newHandler()
+	rec := record(t, "1", events.MemberRegistered, nil)
+	handle(t, h, rec)
+	handle(t, h, rec, rec)
+	m, _ := st.GetMember(context.Background(), "m-1001")
+	if got, want := m.Version, int64(1); got != want {
+		t.Errorf("version after redelivery = %d, want %d", got, want)
+	}
+	if got, want := len(tc.started), 1; got != want {
+		t.Errorf("%d workflows, want %d", got, want)
+	}
+}
+
+func TestFinishedEnrollmentIsNotRestarted(t *testing.T) {
+	h, st, tc := newHandler()
+	rec := record(t, "1", events.MemberRegistered, nil)
+	handle(t, h, rec)
+	if err := st.EndEnrollment(context.Background(), "m-1001", "activation", 1, loyalty.EnrollmentCompleted, "completed", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	before := tc.starts
+	handle(t, h, rec)
+	if tc.starts != before {
+		t.Error("a redelivered registration started a finished enrollment again")
+	}
+}
+
+func TestOrderSignalsOpenEnrollmentOnly(t *testing.T) {
+	h, st, tc := newHandler()
+	handle(t, h, record(t, "1", events.MemberRegistered, nil), record(t, "2", events.OrderPaid, nil))
+	if got, want := len(tc.signals), 1; got != want {
+		t.Fatalf("signals = %v, want one", tc.signals)
+	}
+	if got, want := tc.signals[0], "activation/m-1001/1 "+workflows.SignalOrderPaid; got != want {
+		t.Errorf("signal = %q, want %q", got, want)
+	}
+	m, _ := st.GetMember(context.Background(), "m-1001")
+	if m.OrderCount != 1 || m.LastOrderAt.IsZero() {
+		t.Errorf("order not projected: %+v", m)
+	}
+
+	// Once the enrollment is closed, orders cost no Temporal action.
+	_ = st.EndEnrollment(context.Background(), "m-1001", "activation", 1, loyalty.EnrollmentExited, "converted", time.Now())
+	handle(t, h, record(t, "3", events.OrderPaid, func(m map[string]any) { m["id"] = "evt-order-2" }))
+	if got, want := len(tc.signals), 1; got != want {
+		t.Errorf("signals after exit = %v, want still one", tc.signals)
+	}
+}
+
+func TestFailureReportsFirstFailedRecordAndStops(t *testing.T) {
+	h, st, tc := newHandler()
+	tc.startErr = errors.New("temporal unavailable")
+	other := record(t, "2", events.MemberProfileUpdated, nil)
+	resp := handle(t, h, record(t, "1", events.MemberRegistered, nil), other)
+	if got := resp.BatchItemFailures; len(got) != 1 || got[0].ItemIdentifier != "1" {
+		t.Fatalf("failures = %+v, want exactly sequence 1", got)
+	}
+	// Record 2 was not applied: it will be redelivered after record 1.
+	m, _ := st.GetMember(context.Background(), "m-1001")
+	if m.Version != 1 {
+		t.Errorf("version = %d, want 1 (only the registration)", m.Version)
+	}
+	// The retry succeeds and the projection is not applied twice.
+	tc.startErr = nil
+	if resp := handle(t, h, record(t, "1", events.MemberRegistered, nil), other); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry failures: %+v", resp.BatchItemFailures)
+	}
+	m, _ = st.GetMember(context.Background(), "m-1001")
+	if m.Version != 2 {
+		t.Errorf("version after retry = %d, want 2", m.Version)
+	}
+}
+
+func TestIgnoresOtherItemsAndReportsGarbage(t *testing.T) {
+	h, _, tc := newHandler()
+	profile := lambdaevents.DynamoDBEventRecord{EventName: "INSERT", Change: lambdaevents.DynamoDBStreamRecord{SequenceNumber: "1",
+		NewImage: map[string]lambdaevents.DynamoDBAttributeValue{"entity": lambdaevents.NewStringAttribute("member")}}}
+	modify := record(t, "2", events.MemberRegistered, nil)
+	modify.EventName = "MODIFY"
+	if resp := handle(t, h, profile, modify); len(resp.BatchItemFailures) != 0 || len(tc.started) != 0 {
+		t.Fatalf("non-event records were acted on: %+v %v", resp, tc.started)
+	}
+	garbage := lambdaevents.DynamoDBEventRecord{EventName: "INSERT", Change: lambdaevents.DynamoDBStreamRecord{SequenceNumber: "9",
+		NewImage: map[string]lambdaevents.DynamoDBAttributeValue{"entity": lambdaevents.NewStringAttribute("event"), "payload": lambdaevents.NewStringAttribute("{not json")}}}
+	if resp := handle(t, h, garbage); len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("garbage record not reported: %+v", resp)
+	}
+}

@@ -1,0 +1,85 @@
+// Package httpx holds the small HTTP conventions every memberflow endpoint
+// shares: JSON bodies, one error shape, and the one table that maps
+// application error codes to HTTP statuses.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// ErrorBody is the JSON every error response carries.
+type ErrorBody struct {
+	Error    string `json:"error"`
+	Problems any    `json:"problems,omitempty"`
+}
+
+// WriteJSON writes v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// WriteError writes a plain error message with status.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, ErrorBody{Error: msg})
+}
+
+// statusOf is the one mapping from application error codes to HTTP.
+var statusOf = map[loyalty.Code]int{
+	loyalty.EInvalid:  http.StatusBadRequest,
+	loyalty.ENotFound: http.StatusNotFound,
+	loyalty.EConflict: http.StatusConflict,
+	loyalty.EInternal: http.StatusInternalServerError,
+}
+
+// Code classifies err, treating the store's sentinel errors as their codes.
+func Code(err error) loyalty.Code {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return loyalty.ENotFound
+	case errors.Is(err, store.ErrConflict):
+		return loyalty.EConflict
+	}
+	return loyalty.ErrorCode(err)
+}
+
+// Fail answers err: coded errors show their message; internal errors are
+// logged and the caller sees a plain sentence.
+func Fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := Code(err)
+	status := statusOf[code]
+	if code == loyalty.EInternal {
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		WriteError(w, status, "internal error; the request was logged")
+		return
+	}
+	var le *loyalty.Error
+	if errors.As(err, &le) {
+		WriteError(w, status, le.Message)
+		return
+	}
+	WriteError(w, status, http.StatusText(status))
+}
+
+// Recover turns a panic in h into a logged 500, so one bad request can never
+// take the process (or a warm Lambda) down with it.
+func Recover(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				WriteError(w, http.StatusInternalServerError, "internal error; the request was logged")
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}

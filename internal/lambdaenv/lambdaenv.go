@@ -1,0 +1,187 @@
+// Package lambdaenv wires the Lambda functions from their environment: it
+// reads configuration once, fetches secrets from Secrets Manager at cold
+// start and builds the same handlers the local stack serves.
+package lambdaenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/dispatch"
+	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/secrets"
+	"github.com/memberflow/memberflow/internal/store/dynamo"
+	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+// Config is every setting a function reads. Which fields are required
+// depends on the function; each builder checks its own.
+type Config struct {
+	TableName            string // TABLE_NAME
+	LogLevel             slog.Level
+	WebhookSecretARN     string // WEBHOOK_SECRET_ARN: {"<source>":"<secret>"}
+	AdminTokenSecretARN  string // ADMIN_TOKEN_SECRET_ARN: {"tokens":["…"]}
+	TemporalAddress      string // TEMPORAL_ADDRESS
+	TemporalNamespace    string // TEMPORAL_NAMESPACE
+	TemporalTLSSecretARN string // TEMPORAL_TLS_SECRET_ARN: {"cert","key"}
+	TemporalTaskQueue    string // TEMPORAL_TASK_QUEUE
+}
+
+// ConfigFromEnv reads Config through getenv with explicit defaults.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName:            getenv("TABLE_NAME"),
+		WebhookSecretARN:     getenv("WEBHOOK_SECRET_ARN"),
+		AdminTokenSecretARN:  getenv("ADMIN_TOKEN_SECRET_ARN"),
+		TemporalAddress:      getenv("TEMPORAL_ADDRESS"),
+		TemporalNamespace:    or(getenv("TEMPORAL_NAMESPACE"), "default"),
+		TemporalTLSSecretARN: getenv("TEMPORAL_TLS_SECRET_ARN"),
+		TemporalTaskQueue:    or(getenv("TEMPORAL_TASK_QUEUE"), workflows.DefaultTaskQueue),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "INFO"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	if c.TableName == "" {
+		return c, errors.New("TABLE_NAME is required")
+	}
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Env is a configured function environment.
+type Env struct {
+	Config Config
+	Log    *slog.Logger
+	Store  *dynamo.Store
+}
+
+// Load reads configuration and connects to DynamoDB.
+func Load(ctx context.Context, getenv func(string) string) (*Env, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	return &Env{Config: cfg, Log: log, Store: dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.TableName)}, nil
+}
+
+// WebhookSecrets parses the webhook secret document {"<source>":"<secret>"}.
+func WebhookSecrets(doc []byte) (map[string][]byte, error) {
+	var m map[string]string
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, fmt.Errorf("webhook secret: must be a JSON object of source to secret: %w", err)
+	}
+	out := make(map[string][]byte, len(m))
+	for src, s := range m {
+		if strings.TrimSpace(s) == "" {
+			return nil, fmt.Errorf("webhook secret: source %q has an empty secret", src)
+		}
+		out[src] = []byte(s)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("webhook secret: no sources configured")
+	}
+	return out, nil
+}
+
+// AdminTokens parses the admin token document {"tokens":["…"]}.
+func AdminTokens(doc []byte) (api.Tokens, error) {
+	var d struct {
+		Tokens []string `json:"tokens"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return api.Tokens{}, fmt.Errorf("admin token secret: must be JSON {\"tokens\":[...]}: %w", err)
+	}
+	return api.NewTokens(d.Tokens...)
+}
+
+// IngestHandler builds POST /v1/events.
+func (e *Env) IngestHandler(ctx context.Context) (http.Handler, error) {
+	if e.Config.WebhookSecretARN == "" {
+		return nil, errors.New("WEBHOOK_SECRET_ARN is required")
+	}
+	doc, err := secrets.Load(ctx, e.Config.WebhookSecretARN)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := WebhookSecrets(doc)
+	if err != nil {
+		return nil, err
+	}
+	return Routes(&ingest.Handler{Store: e.Store, Secrets: sec, Log: e.Log}, nil, e.Log), nil
+}
+
+// APIHandler builds the bearer-protected /v1 API.
+func (e *Env) APIHandler(ctx context.Context) (http.Handler, error) {
+	if e.Config.AdminTokenSecretARN == "" {
+		return nil, errors.New("ADMIN_TOKEN_SECRET_ARN is required")
+	}
+	doc, err := secrets.Load(ctx, e.Config.AdminTokenSecretARN)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := AdminTokens(doc)
+	if err != nil {
+		return nil, err
+	}
+	return Routes(nil, &api.Handler{Store: e.Store, Tokens: tokens, Log: e.Log}, e.Log), nil
+}
+
+// DispatchHandler builds the stream handler with its Temporal client.
+func (e *Env) DispatchHandler(ctx context.Context) (*dispatch.Handler, error) {
+	if e.Config.TemporalAddress == "" {
+		return nil, errors.New("TEMPORAL_ADDRESS is required")
+	}
+	tc := temporalconn.Config{Address: e.Config.TemporalAddress, Namespace: e.Config.TemporalNamespace}
+	if e.Config.TemporalTLSSecretARN != "" {
+		doc, err := secrets.Load(ctx, e.Config.TemporalTLSSecretARN)
+		if err != nil {
+			return nil, err
+		}
+		if tc, err = tc.WithTLSSecret(doc); err != nil {
+			return nil, err
+		}
+	}
+	c, err := temporalconn.Dial(ctx, tc, e.Log)
+	if err != nil {
+		return nil, err
+	}
+	return &dispatch.Handler{
+		Store: e.Store, Temporal: c, TaskQueue: e.Config.TemporalTaskQueue,
+		Activation: workflows.DefaultActivation(), Log: e.Log,
+	}, nil
+}
+
+// Routes is the one HTTP router: Lambda serves a part of it per function,
+// the local stack serves all of it. Nil handlers are left out.
+func Routes(in *ingest.Handler, a *api.Handler, log *slog.Logger) *http.ServeMux {
+	mux := http.NewServeMux()
+	if in != nil {
+		mux.Handle("/v1/events", in)
+	}
+	if a != nil {
+		mux.Handle("/v1/", a.Routes())
+	}
+	return mux
+}

@@ -1,0 +1,336 @@
+// Package localstack runs the whole of memberflow on one machine for `make
+// run` and the end-to-end tests: DynamoDB Local and the Temporal dev server as
+// child processes, the table, the Temporal worker, a stream poller feeding
+// the real dispatch handler, an outbox standing in for SendGrid, and the HTTP
+// API serving the real handlers.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/dispatch"
+	"github.com/memberflow/memberflow/internal/dynamolocal"
+	"github.com/memberflow/memberflow/internal/httpx"
+	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/lambdaenv"
+	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/internal/mail/outbox"
+	"github.com/memberflow/memberflow/internal/store/dynamo"
+	"github.com/memberflow/memberflow/internal/streams"
+	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+// Config is the local stack's configuration; cmd/memberflow reads it from
+// the environment with the defaults documented in README.md.
+type Config struct {
+	Root          string // repository root: bin/ and .local/tools live here
+	DataDir       string // persistent data (DynamoDB, Temporal, outbox); "" keeps everything in memory
+	OutboxDir     string // where emails are written; defaults to DataDir/outbox
+	HTTPAddr      string // e.g. ":8080"; port 0 picks one
+	TemporalPort  int    // 0 picks one
+	UIPort        int    // Temporal web UI; 0 disables it
+	DynamoDBPort  int    // 0 picks one
+	TemporalCLI   string // path of the temporal binary
+	DynamoDBDir   string // directory of DynamoDBLocal.jar; "" finds the installed one
+	Table         string
+	WebhookSecret string // secret of source "storefront"
+	AdminToken    string
+	Activation    workflows.ActivationDefinition
+	Brand         activities.Brand
+	FromEmail     string
+}
+
+// Stack is a running local system.
+type Stack struct {
+	URL       string // base URL of the HTTP API
+	Temporal  client.Client
+	// TemporalAddress is the dev server's host:port.
+	TemporalAddress string
+	OutboxDir string
+	Table     string
+	DynamoDB  string // endpoint
+
+	log     *slog.Logger
+	ddb     *dynamolocal.Server
+	dev     *testsuite.DevServer
+	worker  worker.Worker
+	poller  *streams.Poller
+	servers []*http.Server
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// Start brings every component up in dependency order and returns once the
+// stack serves; any failure stops what already started.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err error) {
+	s := &Stack{log: log, Table: cfg.Table, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if err := checkPorts(cfg); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(cfg.TemporalCLI); err != nil {
+		return nil, fmt.Errorf("the Temporal CLI is not at %s; run `make tools` to build it", cfg.TemporalCLI)
+	}
+	jarDir, err := dynamolocal.FindJarDir(cfg.Root, cfg.DynamoDBDir)
+	if err != nil {
+		return nil, err
+	}
+	s.OutboxDir = cfg.OutboxDir
+	var ddbPath, temporalDB, ddbLog, temporalLog string
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		ddbPath = filepath.Join(cfg.DataDir, "dynamodb")
+		temporalDB = filepath.Join(cfg.DataDir, "temporal.db")
+		ddbLog = filepath.Join(cfg.DataDir, "dynamodb.log")
+		temporalLog = filepath.Join(cfg.DataDir, "temporal.log")
+		if s.OutboxDir == "" {
+			s.OutboxDir = filepath.Join(cfg.DataDir, "outbox")
+		}
+	}
+	if s.OutboxDir == "" {
+		return nil, errors.New("an outbox directory is required when there is no data directory")
+	}
+
+	// DynamoDB Local and its table.
+	s.ddb, err = dynamolocal.Start(ctx, dynamolocal.Options{JarDir: jarDir, Port: cfg.DynamoDBPort, DBPath: ddbPath, Log: ddbLog})
+	if err != nil {
+		return nil, err
+	}
+	s.DynamoDB = s.ddb.Endpoint
+	log.Info("started DynamoDB Local", "endpoint", s.ddb.Endpoint, "data", orMemory(ddbPath))
+	ddbClient, err := dynamo.NewClient(ctx, s.ddb.Endpoint, "us-east-1")
+	if err != nil {
+		return nil, err
+	}
+	if err := dynamo.EnsureTable(ctx, ddbClient, cfg.Table); err != nil {
+		return nil, fmt.Errorf("create table %s: %w", cfg.Table, err)
+	}
+	st := dynamo.New(ddbClient, cfg.Table)
+	log.Info("table ready", "table", cfg.Table)
+
+	// Temporal dev server.
+	tport := cfg.TemporalPort
+	if tport == 0 {
+		if tport, err = dynamolocal.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	devOpts := testsuite.DevServerOptions{
+		ExistingPath:  cfg.TemporalCLI,
+		ClientOptions: &client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(tport), Namespace: "default", Logger: tlog.NewStructuredLogger(log.With("component", "temporal-client"))},
+		DBFilename:    temporalDB,
+		LogLevel:      "warn",
+	}
+	if cfg.UIPort != 0 {
+		devOpts.EnableUI, devOpts.UIPort = true, strconv.Itoa(cfg.UIPort)
+	}
+	if temporalLog != "" {
+		f, err := os.OpenFile(temporalLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("temporal log: %w", err)
+		}
+		defer f.Close()
+		devOpts.Stdout, devOpts.Stderr = f, f
+	}
+	if s.dev, err = testsuite.StartDevServer(ctx, devOpts); err != nil {
+		return nil, fmt.Errorf("start Temporal dev server: %w", err)
+	}
+	s.Temporal = s.dev.Client()
+	s.TemporalAddress = s.dev.FrontendHostPort()
+	log.Info("started Temporal dev server", "address", s.dev.FrontendHostPort(), "ui", uiURL(cfg.UIPort), "data", orMemory(temporalDB))
+
+	// Outbox standing in for api.sendgrid.com.
+	catalog, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		return nil, err
+	}
+	sink := &outbox.Sink{Dir: s.OutboxDir, Catalog: catalog, Now: time.Now}
+	sinkURL, err := s.serve("127.0.0.1:0", sink)
+	if err != nil {
+		return nil, fmt.Errorf("start outbox: %w", err)
+	}
+	log.Info("started email outbox (instead of SendGrid)", "dir", s.OutboxDir)
+	sender, err := mail.NewSender(mail.SenderConfig{APIKey: "local-outbox", BaseURL: sinkURL, FromEmail: cfg.FromEmail, FromName: cfg.Brand.Name})
+	if err != nil {
+		return nil, err
+	}
+
+	// Worker.
+	s.worker = worker.New(s.Temporal, workflows.DefaultTaskQueue, worker.Options{})
+	workflows.Register(s.worker, &activities.Activities{Store: st, Mailer: sender, Brand: cfg.Brand, Log: log.With("component", "activities")})
+	if err := s.worker.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("started Temporal worker", "task_queue", workflows.DefaultTaskQueue)
+
+	// Stream poller feeding the dispatch handler Lambda would run.
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	disp := &dispatch.Handler{Store: st, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Activation: cfg.Activation, Log: log.With("component", "dispatch")}
+	s.poller = &streams.Poller{DynamoDB: ddbClient, Streams: newStreamsClient(s.ddb.Endpoint), Table: cfg.Table, Handle: disp.Handle, Log: log.With("component", "stream")}
+	go func() {
+		defer close(s.done)
+		if err := s.poller.Run(runCtx); err != nil {
+			log.Error("stream poller stopped", "err", err)
+		}
+	}()
+	log.Info("started stream poller", "table", cfg.Table)
+
+	// HTTP API: the same handlers the Lambdas serve.
+	tokens, err := api.NewTokens(cfg.AdminToken)
+	if err != nil {
+		return nil, err
+	}
+	mux := lambdaenv.Routes(
+		&ingest.Handler{Store: st, Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
+		&api.Handler{Store: st, Tokens: tokens, Log: log.With("component", "api")},
+		log,
+	)
+	mux.Handle("GET /healthz", s.health(st))
+	if s.URL, err = s.serve(cfg.HTTPAddr, httpx.Recover(log, mux)); err != nil {
+		return nil, fmt.Errorf("HTTP API: %w", err)
+	}
+	log.Info("serving HTTP API", "url", s.URL)
+	return s, nil
+}
+
+// serve listens on addr and serves h in the background; it returns the base URL.
+func (s *Stack) serve(addr string, h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(l) }()
+	port := l.Addr().(*net.TCPAddr).Port
+	return "http://127.0.0.1:" + strconv.Itoa(port), nil
+}
+
+// health answers 200 only when every component is up.
+func (s *Stack) health(st interface{ Ping(context.Context) error }) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		comp := map[string]string{"dynamodb": "up", "temporal": "up", "worker": "up", "stream": "up", "outbox": "up", "http": "up"}
+		if err := st.Ping(ctx); err != nil {
+			comp["dynamodb"] = "down: " + err.Error()
+		}
+		if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			comp["temporal"] = "down: " + err.Error()
+		}
+		if !s.poller.Healthy(10 * time.Second) {
+			comp["stream"] = "down: no successful poll in the last 10s"
+		}
+		status, code := "ok", http.StatusOK
+		for _, v := range comp {
+			if v != "up" {
+				status, code = "degraded", http.StatusServiceUnavailable
+			}
+		}
+		httpx.WriteJSON(w, code, map[string]any{"status": status, "components": comp})
+	})
+}
+
+// Stop shuts components down in reverse order. It is safe on a partly
+// started stack.
+func (s *Stack) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := len(s.servers) - 1; i >= 0; i-- {
+		_ = s.servers[i].Shutdown(ctx)
+	}
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.dev != nil {
+		if err := s.dev.Stop(); err != nil {
+			s.log.Warn("stop Temporal dev server", "err", err)
+		}
+	}
+	s.ddb.Stop()
+}
+
+// checkPorts reports a busy fixed port in one sentence before anything starts.
+func checkPorts(cfg Config) error {
+	check := func(addr, what, env string) error {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s is busy (%s): stop whatever uses it or set %s", addr, what, env)
+		}
+		return l.Close()
+	}
+	if err := check(cfg.HTTPAddr, "HTTP API", "MEMBERFLOW_HTTP_ADDR"); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		port      int
+		what, env string
+	}{
+		{cfg.TemporalPort, "Temporal dev server", "MEMBERFLOW_TEMPORAL_PORT"},
+		{cfg.UIPort, "Temporal web UI", "MEMBERFLOW_TEMPORAL_UI_PORT"},
+		{cfg.DynamoDBPort, "DynamoDB Local", "MEMBERFLOW_DYNAMODB_PORT"},
+	} {
+		if p.port == 0 {
+			continue
+		}
+		if err := check("127.0.0.1:"+strconv.Itoa(p.port), p.what, p.env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newStreamsClient reaches DynamoDB Local's streams API with the same dummy
+// credentials the table client uses.
+func newStreamsClient(endpoint string) *dynamodbstreams.Client {
+	return dynamodbstreams.New(dynamodbstreams.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+func orMemory(path string) string {
+	if path == "" {
+		return "in memory"
+	}
+	return path
+}
+
+func uiURL(port int) string {
+	if port == 0 {
+		return "disabled"
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(port)
+}

@@ -1,0 +1,61 @@
+package loyalty
+
+import "time"
+
+// Member is the projection of one member built from their recorded events:
+// who they are, how to reach them and whether they may be marketed to.
+type Member struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email,omitempty"`
+	Name         string    `json:"name,omitempty"`
+	Phone        string    `json:"phone,omitempty"`
+	Birthday     string    `json:"birthday,omitempty"` // YYYY-MM-DD
+	Timezone     string    `json:"timezone,omitempty"` // IANA name
+	Locale       string    `json:"locale,omitempty"`
+	ReferralCode string    `json:"referral_code,omitempty"`
+	Consent      Consent   `json:"consent"`
+	RegisteredAt time.Time `json:"registered_at,omitzero"`
+	// LastOrderAt is the occurred_at of the newest order.paid seen.
+	LastOrderAt time.Time `json:"last_order_at,omitzero"`
+	// OrderCount counts order.paid events applied to the projection.
+	OrderCount int `json:"order_count"`
+	// UpdatedAt is the occurred_at of the newest event applied.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Version increases by one with every applied event; stores use it for
+	// optimistic concurrency.
+	Version int64 `json:"-"`
+}
+
+// Consent records what the member agreed to be contacted about.
+type Consent struct {
+	EmailMarketing bool      `json:"email_marketing"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
+}
+
+// EnrollmentStatus is where an enrollment is in its journey.
+type EnrollmentStatus string
+
+// Enrollment statuses. Active enrollments may receive signals; the others
+// are final.
+const (
+	EnrollmentActive    EnrollmentStatus = "active"
+	EnrollmentCompleted EnrollmentStatus = "completed" // ran to its end
+	EnrollmentExited    EnrollmentStatus = "exited"    // left early on its goal
+)
+
+// Final reports whether no more steps will run for the enrollment.
+func (s EnrollmentStatus) Final() bool { return s == EnrollmentCompleted || s == EnrollmentExited }
+
+// Enrollment is one member's pass through one journey. Number counts the
+// member's enrollments in that journey, starting at 1, so the triple
+// (member, journey, number) names it for ever.
+type Enrollment struct {
+	MemberID   string           `json:"member_id"`
+	Journey    string           `json:"journey"`
+	Number     int              `json:"number"`
+	WorkflowID string           `json:"workflow_id"`
+	Status     EnrollmentStatus `json:"status"`
+	Reason     string           `json:"reason,omitempty"` // why it ended
+	StartedAt  time.Time        `json:"started_at"`
+	EndedAt    time.Time        `json:"ended_at,omitzero"`
+}

@@ -1,0 +1,73 @@
+package loyalty
+
+import (
+	"time"
+
+	"github.com/memberflow/memberflow/events"
+)
+
+// Project applies one recorded event to a member's projection and reports
+// whether anything changed. data is env.DecodeData()'s result. Events that
+// carry nothing for the profile (check-ins, reviews …) leave it unchanged;
+// the loyalty rules act on them elsewhere.
+//
+// Consent follows the newest statement: an older event delivered late never
+// overrides a newer consent change, so an unsubscribe cannot be undone by a
+// retried registration.
+func Project(m Member, env events.Envelope, data any) (Member, bool) {
+	at := env.OccurredAt
+	switch d := data.(type) {
+	case *events.MemberRegisteredData:
+		m.Email, m.Name, m.Timezone, m.Locale, m.Phone, m.ReferralCode = d.Email, d.Name, d.Timezone, d.Locale, d.Phone, d.ReferralCode
+		m.Birthday = ""
+		if d.Birthday != nil {
+			m.Birthday = d.Birthday.String()
+		}
+		if m.RegisteredAt.IsZero() || at.Before(m.RegisteredAt) {
+			m.RegisteredAt = at
+		}
+		setConsent(&m, d.Consent.EmailMarketing, at)
+	case *events.MemberProfileUpdatedData:
+		set(&m.Email, d.Email)
+		set(&m.Name, d.Name)
+		set(&m.Timezone, d.Timezone)
+		set(&m.Locale, d.Locale)
+		set(&m.Phone, d.Phone)
+		set(&m.ReferralCode, d.ReferralCode)
+		if d.Birthday != nil {
+			m.Birthday = d.Birthday.String()
+		}
+		if d.Consent != nil {
+			setConsent(&m, d.Consent.EmailMarketing, at)
+		}
+	case *events.MemberUnsubscribedData:
+		// Any unsubscribe stops marketing email until the member opts in
+		// again; per-group preferences arrive with SendGrid ASM groups.
+		setConsent(&m, false, at)
+	case *events.OrderPaidData:
+		m.OrderCount++
+		if at.After(m.LastOrderAt) {
+			m.LastOrderAt = at
+		}
+	default:
+		return m, false
+	}
+	if at.After(m.UpdatedAt) {
+		m.UpdatedAt = at
+	}
+	m.ID = env.MemberID
+	return m, true
+}
+
+func set(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setConsent(m *Member, on bool, at time.Time) {
+	if !m.Consent.UpdatedAt.IsZero() && at.Before(m.Consent.UpdatedAt) {
+		return
+	}
+	m.Consent = Consent{EmailMarketing: on, UpdatedAt: at}
+}

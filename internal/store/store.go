@@ -1,0 +1,126 @@
+// Package store declares the persistence ports memberflow's handlers,
+// activities and workflows depend on. Adapters live in subpackages
+// (dynamo for DynamoDB, memstore for unit tests of other layers); both pass
+// the same contract test in storetest.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
+)
+
+// Errors every adapter returns (wrapped) so callers can branch with errors.Is.
+var (
+	// ErrNotFound: the item does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: the idempotency key was already used; nothing changed.
+	ErrDuplicate = errors.New("already applied")
+	// ErrConflict: an optimistic-concurrency check failed; re-read and retry.
+	ErrConflict = errors.New("concurrent update")
+)
+
+// RecordedEvent is one webhook event as stored: the exact bytes received plus
+// the fields the dispatcher routes on.
+type RecordedEvent struct {
+	Source     string          `json:"source"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	MemberID   string          `json:"member_id"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Payload    json.RawMessage `json:"payload"` // the event object exactly as signed
+}
+
+// PutEventsResult says which events of a batch were new and which had been
+// recorded before (same source and id).
+type PutEventsResult struct {
+	Accepted   []string
+	Duplicates []string
+}
+
+// Events records webhook events exactly once.
+type Events interface {
+	// PutEvents writes every event of the batch that is not yet recorded, in
+	// one all-or-nothing step: either all new events are written or none.
+	// Events already recorded (same source and id) are reported as
+	// duplicates and left untouched. At most 100 events per call.
+	PutEvents(ctx context.Context, evs []RecordedEvent) (PutEventsResult, error)
+	// GetEvent reads one recorded event; ErrNotFound when absent.
+	GetEvent(ctx context.Context, source, id string) (RecordedEvent, error)
+}
+
+// Members stores the member projection and its enrollments.
+type Members interface {
+	// GetMember returns the projection; ErrNotFound when the member has none.
+	GetMember(ctx context.Context, id string) (loyalty.Member, error)
+	// SaveMember writes m as the result of applying event eventID. It fails
+	// with ErrDuplicate (nothing written) when eventID was already applied to
+	// this member, and with ErrConflict when the stored version is no longer
+	// m.Version-1 (0 meaning "no projection yet"). On success the stored
+	// version is m.Version.
+	SaveMember(ctx context.Context, m loyalty.Member, eventID string) error
+
+	// StartEnrollment records an active enrollment unless one with the same
+	// member, journey and number exists; it returns the stored enrollment and
+	// whether this call created it.
+	StartEnrollment(ctx context.Context, e loyalty.Enrollment) (loyalty.Enrollment, bool, error)
+	// EndEnrollment moves an enrollment to a final status. Ending an already
+	// ended enrollment changes nothing and is not an error.
+	EndEnrollment(ctx context.Context, memberID, journey string, number int, status loyalty.EnrollmentStatus, reason string, at time.Time) error
+	// GetEnrollment reads one enrollment; ErrNotFound when absent.
+	GetEnrollment(ctx context.Context, memberID, journey string, number int) (loyalty.Enrollment, error)
+	// ListEnrollments returns the member's enrollments ordered by journey then number.
+	ListEnrollments(ctx context.Context, memberID string) ([]loyalty.Enrollment, error)
+}
+
+// SendStatus is where one email send is.
+type SendStatus string
+
+// Send statuses.
+const (
+	SendPending SendStatus = "pending" // reserved; the provider may or may not have it
+	SendSent    SendStatus = "sent"    // the provider accepted it
+	SendSkipped SendStatus = "skipped" // deliberately not sent (no consent, suppressed …)
+)
+
+// Send is the ledger row of one email, keyed by its idempotency key
+// (member#journey#enrollment#step).
+type Send struct {
+	Key        string     `json:"key"`
+	MemberID   string     `json:"member_id"`
+	Journey    string     `json:"journey"`
+	Enrollment int        `json:"enrollment"`
+	Step       string     `json:"step"`
+	Template   string     `json:"template"`
+	Status     SendStatus `json:"status"`
+	MessageID  string     `json:"message_id,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// Sends is the ledger that makes email sends effectively once.
+type Sends interface {
+	// ReserveSend writes s (status pending) unless a row with s.Key exists; it
+	// returns the stored row and whether this call created it.
+	ReserveSend(ctx context.Context, s Send) (Send, bool, error)
+	// CompleteSend moves a pending row to sent (with the provider's message
+	// id) or skipped (with a reason). Completing a row that is already final
+	// changes nothing.
+	CompleteSend(ctx context.Context, memberID, key string, status SendStatus, messageID, reason string, at time.Time) error
+	// ListSends returns the member's send rows, oldest first.
+	ListSends(ctx context.Context, memberID string) ([]Send, error)
+}
+
+// Store is everything memberflow persists.
+type Store interface {
+	Events
+	Members
+	Sends
+	// Ping checks the store is reachable (used by health checks).
+	Ping(ctx context.Context) error
+}

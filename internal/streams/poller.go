@@ -1,0 +1,207 @@
+// Package streams reads a DynamoDB table's stream the way Lambda's event
+// source mapping does — shard by shard, in order, retrying from the first
+// failed record — and hands each batch to the same handler Lambda would run.
+// It exists so `make run` exercises the real dispatch path without AWS.
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+)
+
+// BatchHandler is the signature of a DynamoDB stream Lambda handler.
+type BatchHandler func(context.Context, lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error)
+
+// Poller feeds a table's stream to a BatchHandler.
+type Poller struct {
+	DynamoDB *dynamodb.Client
+	Streams  *dynamodbstreams.Client
+	Table    string
+	Handle   BatchHandler
+	Log      *slog.Logger
+	// Idle is the pause after a poll that found nothing (default 200ms).
+	Idle time.Duration
+	// RetryDelay is the pause before retrying a failed batch (default 1s).
+	RetryDelay time.Duration
+
+	mu     sync.Mutex
+	lastOK time.Time
+}
+
+type shardState struct {
+	id, parent string
+	iterator   *string
+	lastSeq    string // last sequence number handled successfully
+	closed     bool
+}
+
+// Healthy reports whether the poller completed a poll within the last maxAge.
+func (p *Poller) Healthy(maxAge time.Duration) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.lastOK.IsZero() && time.Since(p.lastOK) < maxAge
+}
+
+func (p *Poller) markOK() {
+	p.mu.Lock()
+	p.lastOK = time.Now()
+	p.mu.Unlock()
+}
+
+// Run polls until ctx is cancelled. It starts every shard at TRIM_HORIZON:
+// after a restart records are delivered again, exactly as Lambda may
+// redeliver them, and the handler is idempotent.
+func (p *Poller) Run(ctx context.Context) error {
+	idle, retry := p.Idle, p.RetryDelay
+	if idle == 0 {
+		idle = 200 * time.Millisecond
+	}
+	if retry == 0 {
+		retry = time.Second
+	}
+	desc, err := p.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(p.Table)})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", p.Table, err)
+	}
+	if desc.Table.LatestStreamArn == nil {
+		return fmt.Errorf("table %s has no stream enabled", p.Table)
+	}
+	arn := *desc.Table.LatestStreamArn
+	shards := map[string]*shardState{}
+	var order []string // shards in discovery order, parents first
+	var lastRefresh time.Time
+
+	for ctx.Err() == nil {
+		if time.Since(lastRefresh) > 5*time.Second {
+			if order, err = p.refreshShards(ctx, arn, shards, order); err != nil {
+				p.Log.WarnContext(ctx, "stream: list shards failed", "err", err)
+				sleep(ctx, retry)
+				continue
+			}
+			lastRefresh = time.Now()
+		}
+		busy := false
+		for _, id := range order {
+			s := shards[id]
+			if s.closed {
+				continue
+			}
+			if parent, ok := shards[s.parent]; ok && !parent.closed {
+				continue // a child waits until its parent is drained
+			}
+			n, err := p.pollShard(ctx, arn, s)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				p.Log.WarnContext(ctx, "stream: batch failed; retrying", "shard", s.id, "err", err)
+				sleep(ctx, retry)
+				busy = true
+				continue
+			}
+			busy = busy || n > 0
+		}
+		p.markOK()
+		if !busy {
+			sleep(ctx, idle)
+		}
+	}
+	return nil
+}
+
+func (p *Poller) refreshShards(ctx context.Context, arn string, shards map[string]*shardState, order []string) ([]string, error) {
+	var start *string
+	for {
+		out, err := p.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn), ExclusiveStartShardId: start})
+		if err != nil {
+			return order, fmt.Errorf("describe stream: %w", err)
+		}
+		for _, sh := range out.StreamDescription.Shards {
+			id := aws.ToString(sh.ShardId)
+			if _, ok := shards[id]; !ok {
+				shards[id] = &shardState{id: id, parent: aws.ToString(sh.ParentShardId)}
+				order = append(order, id)
+			}
+		}
+		start = out.StreamDescription.LastEvaluatedShardId
+		if start == nil {
+			return order, nil
+		}
+	}
+}
+
+// pollShard reads one page of a shard and handles it; it returns how many
+// records were read.
+func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int, error) {
+	if s.iterator == nil {
+		in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(s.id), ShardIteratorType: types.ShardIteratorTypeTrimHorizon}
+		if s.lastSeq != "" {
+			in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
+			in.SequenceNumber = aws.String(s.lastSeq)
+		}
+		it, err := p.Streams.GetShardIterator(ctx, in)
+		if err != nil {
+			var expired *types.TrimmedDataAccessException
+			if errors.As(err, &expired) {
+				s.lastSeq = "" // our position aged out of the 24h window
+			}
+			return 0, fmt.Errorf("shard iterator: %w", err)
+		}
+		s.iterator = it.ShardIterator
+	}
+	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iterator, Limit: aws.Int32(100)})
+	if err != nil {
+		s.iterator = nil // expired iterators are re-created from lastSeq
+		return 0, fmt.Errorf("get records: %w", err)
+	}
+	if len(out.Records) > 0 {
+		batch := lambdaevents.DynamoDBEvent{Records: make([]lambdaevents.DynamoDBEventRecord, len(out.Records))}
+		for i, r := range out.Records {
+			batch.Records[i] = toLambdaRecord(arn, r)
+		}
+		resp, err := p.Handle(ctx, batch)
+		if err == nil && len(resp.BatchItemFailures) > 0 {
+			err = fmt.Errorf("%d record(s) failed, first %s", len(resp.BatchItemFailures), resp.BatchItemFailures[0].ItemIdentifier)
+		}
+		if err != nil {
+			// Like Lambda with ReportBatchItemFailures: keep what succeeded,
+			// resume at the first failure.
+			if len(resp.BatchItemFailures) > 0 {
+				first := resp.BatchItemFailures[0].ItemIdentifier
+				for _, r := range batch.Records {
+					if r.Change.SequenceNumber == first {
+						break
+					}
+					s.lastSeq = r.Change.SequenceNumber
+				}
+			}
+			s.iterator = nil
+			return len(out.Records), err
+		}
+		s.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
+	}
+	s.iterator = out.NextShardIterator
+	if s.iterator == nil {
+		s.closed = true
+	}
+	return len(out.Records), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

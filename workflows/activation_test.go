@@ -1,0 +1,215 @@
+package workflows_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+// recordingMailer stands in for SendGrid in workflow unit tests (the real
+// client is tested against a local HTTP server in internal/mail).
+type recordingMailer struct {
+	mu   sync.Mutex
+	sent []mail.Message
+	fail error // returned by the next Send, then cleared
+}
+
+func (r *recordingMailer) Send(_ context.Context, m mail.Message) (mail.SendResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.fail; err != nil {
+		r.fail = nil
+		return mail.SendResult{}, err
+	}
+	r.sent = append(r.sent, m)
+	return mail.SendResult{MessageID: "msg-" + m.IdempotencyKey, StatusCode: 202}, nil
+}
+
+func (r *recordingMailer) templates() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.sent {
+		out = append(out, m.Template)
+	}
+	return out
+}
+
+type fixture struct {
+	env    *testsuite.TestWorkflowEnvironment
+	store  *memstore.Store
+	mailer *recordingMailer
+}
+
+func newFixture(t *testing.T, consent bool) *fixture {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	f := &fixture{env: suite.NewTestWorkflowEnvironment(), store: memstore.New(), mailer: &recordingMailer{}}
+	ctx := context.Background()
+	m := loyalty.Member{ID: "m-1", Email: "lin@example.com", Name: "Lin", Consent: loyalty.Consent{EmailMarketing: consent}, Version: 1}
+	if err := f.store.SaveMember(ctx, m, "evt-reg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.store.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1", Journey: workflows.ActivationJourney, Number: 1, WorkflowID: workflows.ActivationWorkflowID("m-1"), Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	workflows.Register(f.env, &activities.Activities{Store: f.store, Mailer: f.mailer, Brand: activities.Brand{Name: "Demo", ShopURL: "https://shop.example.com"}})
+	return f
+}
+
+func (f *fixture) run(t *testing.T) workflows.ActivationResult {
+	t.Helper()
+	f.env.ExecuteWorkflow(workflows.Activation, workflows.ActivationInput{MemberID: "m-1", Enrollment: 1, Definition: workflows.DefaultActivation()})
+	if !f.env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := f.env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	var res workflows.ActivationResult
+	if err := f.env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (f *fixture) enrollment(t *testing.T) loyalty.Enrollment {
+	t.Helper()
+	e, err := f.store.GetEnrollment(context.Background(), "m-1", workflows.ActivationJourney, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func equal(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s = %v, want %v", what, got, want)
+		}
+	}
+}
+
+func TestActivationWithoutOrderSendsAllThree(t *testing.T) {
+	f := newFixture(t, true)
+	start := f.env.Now()
+	res := f.run(t)
+	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome", "activation_nudge", "activation_last_nudge"})
+	if got, want := res.Outcome, workflows.OutcomeCompleted; got != want {
+		t.Errorf("outcome = %q, want %q", got, want)
+	}
+	if got, want := f.env.Now().Sub(start), 7*24*time.Hour; got < want || got > want+time.Minute {
+		t.Errorf("journey took %s, want about %s", got, want)
+	}
+	if got, want := f.enrollment(t).Status, loyalty.EnrollmentCompleted; got != want {
+		t.Errorf("enrollment status = %q, want %q", got, want)
+	}
+	sends, _ := f.store.ListSends(context.Background(), "m-1")
+	keys := []string{}
+	for _, s := range sends {
+		if s.Status != store.SendSent {
+			t.Errorf("send %s status = %q, want sent", s.Key, s.Status)
+		}
+		keys = append(keys, s.Key)
+	}
+	equal(t, "send keys", keys, []string{"m-1#activation#1#welcome", "m-1#activation#1#nudge", "m-1#activation#1#last_nudge"})
+}
+
+func TestActivationExitsImmediatelyOnOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		orderAt   time.Duration
+		templates []string
+	}{
+		{"order before the nudge", 26 * time.Hour, []string{"activation_welcome"}},
+		{"order between nudges", 4 * 24 * time.Hour, []string{"activation_welcome", "activation_nudge"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, true)
+			start := f.env.Now()
+			var signalledAt time.Time
+			f.env.RegisterDelayedCallback(func() {
+				signalledAt = f.env.Now()
+				f.env.SignalWorkflow(workflows.SignalOrderPaid, workflows.OrderPaidSignal{EventID: "evt-o", OrderID: "o-1"})
+			}, tc.orderAt)
+			res := f.run(t)
+			equal(t, "templates", f.mailer.templates(), tc.templates)
+			if got, want := res.Outcome, workflows.OutcomeConverted; got != want {
+				t.Errorf("outcome = %q, want %q", got, want)
+			}
+			// Immediate: the workflow ends when the order arrives, not at the
+			// next timer.
+			if got := f.env.Now().Sub(signalledAt); got > time.Minute {
+				t.Errorf("workflow ended %s after the order, want at once (order at %s after start)", got, signalledAt.Sub(start))
+			}
+			e := f.enrollment(t)
+			if got, want := e.Status, loyalty.EnrollmentExited; got != want {
+				t.Errorf("enrollment status = %q, want %q", got, want)
+			}
+			if got, want := e.Reason, workflows.OutcomeConverted; got != want {
+				t.Errorf("enrollment reason = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestActivationOrderBeforeWelcomeStillWelcomes(t *testing.T) {
+	f := newFixture(t, true)
+	f.env.RegisterDelayedCallback(func() {
+		f.env.SignalWorkflow(workflows.SignalOrderPaid, workflows.OrderPaidSignal{EventID: "evt-o", OrderID: "o-1"})
+	}, 0)
+	res := f.run(t)
+	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome"})
+	if got, want := res.Outcome, workflows.OutcomeConverted; got != want {
+		t.Errorf("outcome = %q, want %q", got, want)
+	}
+}
+
+func TestActivationWithoutConsentSendsNothing(t *testing.T) {
+	f := newFixture(t, false)
+	res := f.run(t)
+	equal(t, "templates", f.mailer.templates(), nil)
+	if got, want := len(res.Sends), 3; got != want {
+		t.Fatalf("%d send results, want %d", got, want)
+	}
+	for _, s := range res.Sends {
+		if s.Status != store.SendSkipped || s.Reason != activities.SkipNoConsent {
+			t.Errorf("send %s = %s/%s, want skipped/%s", s.Key, s.Status, s.Reason, activities.SkipNoConsent)
+		}
+	}
+}
+
+func TestActivationRetriedSendIsNotRepeated(t *testing.T) {
+	f := newFixture(t, true)
+	// The first attempt of the welcome fails after nothing was sent; the
+	// retry sends once. A further call with the same key is a no-op.
+	f.mailer.fail = &mail.ProviderError{StatusCode: 503, Message: "unavailable"}
+	f.run(t)
+	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome", "activation_nudge", "activation_last_nudge"})
+
+	a := &activities.Activities{Store: f.store, Mailer: f.mailer}
+	again, err := a.SendEmail(context.Background(), activities.SendEmailRequest{MemberID: "m-1", Journey: workflows.ActivationJourney, Enrollment: 1, Step: workflows.StepWelcome, Template: "activation_welcome"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := again.Status, store.SendSent; got != want {
+		t.Errorf("repeat status = %q, want %q", got, want)
+	}
+	if got, want := len(f.mailer.templates()), 3; got != want {
+		t.Errorf("%d emails after a repeated send, want %d", got, want)
+	}
+}
