@@ -62,13 +62,13 @@ type Config struct {
 
 // Stack is a running local system.
 type Stack struct {
-	URL       string // base URL of the HTTP API
-	Temporal  client.Client
+	URL      string // base URL of the HTTP API
+	Temporal client.Client
 	// TemporalAddress is the dev server's host:port.
 	TemporalAddress string
-	OutboxDir string
-	Table     string
-	DynamoDB  string // endpoint
+	OutboxDir       string
+	Table           string
+	DynamoDB        string // endpoint
 
 	log     *slog.Logger
 	ddb     *dynamolocal.Server

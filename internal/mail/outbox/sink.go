@@ -1,0 +1,407 @@
+// Package outbox is a local stand-in for api.sendgrid.com. Its Sink accepts
+// the same v3 mail/send requests the real sendgrid-go client makes, renders
+// the dynamic template with the same Catalog, and writes the result to a
+// directory instead of emailing anyone, so development and tests exercise the
+// production send path end to end without credentials or network.
+package outbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
+
+	"github.com/memberflow/memberflow/internal/mail"
+)
+
+// SendPath is the only endpoint the Sink serves.
+const SendPath = "/v3/mail/send"
+
+// timeLayout is the file name prefix: fixed width, so that lexical order of
+// file names is time order.
+const timeLayout = "20060102T150405.000000000Z"
+
+// maxBodyBytes matches SendGrid's 30 MB limit on a mail/send request.
+const maxBodyBytes = 30 << 20
+
+// maxMemberLen keeps file names well below the usual 255-byte limit.
+const maxMemberLen = 64
+
+// Sink is an http.Handler that imitates SendGrid's POST /v3/mail/send for
+// dynamic templates and writes each rendered message to Dir. The exported
+// fields must be set before the first request and not changed afterwards.
+// A Sink must not be copied after first use.
+type Sink struct {
+	// Dir receives the files; it is created when missing.
+	Dir string
+	// Catalog renders the templates.
+	Catalog *mail.Catalog
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// TemplateNames maps SendGrid template ids to Catalog names; an id that
+	// is absent is used as the name itself.
+	TemplateNames map[string]string
+	// Logger receives one line per written message; nil disables logging.
+	Logger *slog.Logger
+
+	mu      sync.Mutex // serialises writes so file timestamps are unique
+	last    time.Time  // timestamp of the newest message in Dir
+	scanned bool       // whether last accounts for files written earlier
+}
+
+var _ http.Handler = (*Sink)(nil)
+
+// Entry is one message written by a Sink.
+type Entry struct {
+	// HTMLPath is the rendered email, with the subject as its <title>.
+	HTMLPath string
+	// JSONPath is the request body exactly as the Sink received it.
+	JSONPath string
+	// MemberID is the sanitised custom_args.member_id ("unknown" if absent).
+	MemberID string
+	// Template is the Catalog template name.
+	Template string
+	// Time is when the Sink accepted the message, in UTC.
+	Time time.Time
+}
+
+// apiError is one element of SendGrid's error response.
+type apiError struct {
+	Message string  `json:"message"`
+	Field   *string `json:"field"`
+}
+
+// rendered is one personalization ready to be written.
+type rendered struct {
+	member   string
+	template string
+	doc      string
+}
+
+// ServeHTTP handles POST /v3/mail/send. It answers 202 with an X-Message-Id
+// header once every personalization has been rendered and written, and a
+// SendGrid-style error body otherwise; nothing is written when any
+// personalization fails to render.
+func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != SendPath {
+		writeError(w, http.StatusNotFound, "", "not found")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "", "method not allowed")
+		return
+	}
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); !ok || strings.TrimSpace(token) == "" {
+		writeError(w, http.StatusUnauthorized, "", "The provided authorization grant is invalid, expired, or revoked")
+		return
+	}
+	if s.Dir == "" || s.Catalog == nil {
+		writeError(w, http.StatusInternalServerError, "", "outbox is not configured: Dir and Catalog are required")
+		return
+	}
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		writeError(w, http.StatusUnsupportedMediaType, "", "outbox does not support Content-Encoding "+enc)
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "", "request body is larger than 30 MB")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "", "cannot read request body")
+		return
+	}
+
+	msgs, status, field, msg := s.render(body)
+	if status != 0 {
+		writeError(w, status, field, msg)
+		return
+	}
+
+	id := newMessageID()
+	entries, err := s.write(body, msgs)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "", "outbox: "+err.Error())
+		return
+	}
+	if s.Logger != nil {
+		for _, e := range entries {
+			// Only ids and paths: the recipient's address is never logged.
+			s.Logger.Info("outbox: message written",
+				"message_id", id, "member_id", e.MemberID, "template", e.Template, "file", e.HTMLPath)
+		}
+	}
+	w.Header().Set("X-Message-Id", id)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// render decodes and validates the request and renders every
+// personalization. On failure it returns the HTTP status, the offending
+// field (empty for none) and a message.
+func (s *Sink) render(body []byte) (msgs []rendered, status int, field, msg string) {
+	var req sgmail.SGMailV3
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, http.StatusBadRequest, "", "Bad Request: request body is not valid v3 mail/send JSON: " + err.Error()
+	}
+	if req.From == nil || strings.TrimSpace(req.From.Address) == "" {
+		return nil, http.StatusBadRequest, "from.email", "The from object must be provided for every email send."
+	}
+	if req.TemplateID == "" {
+		return nil, http.StatusBadRequest, "template_id", "The outbox only accepts dynamic template sends: template_id is required."
+	}
+	if len(req.Personalizations) == 0 {
+		return nil, http.StatusBadRequest, "personalizations", "The personalizations field is required and must have at least 1 item."
+	}
+
+	name := req.TemplateID
+	if n, ok := s.TemplateNames[req.TemplateID]; ok {
+		name = n
+	}
+	for i, p := range req.Personalizations {
+		if p == nil || len(p.To) == 0 {
+			return nil, http.StatusBadRequest, fmt.Sprintf("personalizations.%d.to", i), "The to array is required for all personalization objects, and must have at least one email object with a valid email address."
+		}
+		out, err := s.Catalog.Render(name, p.DynamicTemplateData)
+		if err != nil {
+			field := fmt.Sprintf("personalizations.%d.dynamic_template_data", i)
+			var te *mail.TemplateError
+			if errors.As(err, &te) && te.IsUnknownTemplate() {
+				field = "template_id"
+			}
+			return nil, http.StatusBadRequest, field, err.Error()
+		}
+		msgs = append(msgs, rendered{
+			member:   sanitise(p.CustomArgs[mail.CustomArgMemberID]),
+			template: name,
+			doc:      document(out),
+		})
+	}
+	return msgs, 0, "", ""
+}
+
+// document wraps a rendered body in a minimal HTML document whose only
+// addition is the subject as <title> (plus a charset, so that a browser
+// opening the file shows non-ASCII text correctly).
+func document(r mail.Rendered) string {
+	return "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+		html.EscapeString(r.Subject) +
+		"</title>\n</head>\n<body>\n" +
+		r.HTML +
+		"</body>\n</html>\n"
+}
+
+// write stores the request body and each rendered document. The .json is
+// written before the .html so that anyone reacting to a new .html (List, a
+// file watcher) always finds its .json already in place. On failure the
+// files already written for this request are removed.
+func (s *Sink) write(body []byte, msgs []rendered) ([]Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	cleanup := func() {
+		for _, e := range entries {
+			_ = os.Remove(e.HTMLPath)
+			_ = os.Remove(e.JSONPath)
+		}
+	}
+	for _, m := range msgs {
+		t, base := s.nextName(m.member, m.template)
+		e := Entry{
+			HTMLPath: filepath.Join(s.Dir, base+".html"),
+			JSONPath: filepath.Join(s.Dir, base+".json"),
+			MemberID: m.member,
+			Template: m.template,
+			Time:     t,
+		}
+		if err := writeAtomic(e.JSONPath, body); err != nil {
+			cleanup()
+			return nil, err
+		}
+		if err := writeAtomic(e.HTMLPath, []byte(m.doc)); err != nil {
+			_ = os.Remove(e.JSONPath)
+			cleanup()
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// nextName picks a timestamp strictly after that of every message already in
+// Dir, including those written by an earlier process, so that a frozen or
+// coarse clock (tests, fast successive sends) never overwrites a message and
+// file name order stays send order. s.mu must be held.
+func (s *Sink) nextName(member, template string) (time.Time, string) {
+	if !s.scanned {
+		if entries, err := s.List(); err == nil && len(entries) > 0 {
+			s.last = entries[len(entries)-1].Time
+		}
+		s.scanned = true
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	t := now().UTC().Round(0)
+	if !t.After(s.last) {
+		t = s.last.Add(time.Nanosecond)
+	}
+	// The existence check only matters when another process writes to the
+	// same Dir concurrently.
+	for {
+		base := t.Format(timeLayout) + "-" + member + "-" + template
+		if _, err := os.Lstat(filepath.Join(s.Dir, base+".html")); errors.Is(err, fs.ErrNotExist) {
+			s.last = t
+			return t, base
+		}
+		t = t.Add(time.Nanosecond)
+	}
+}
+
+// writeAtomic writes data to a temporary file in the same directory and
+// renames it into place, so a watcher never observes a partial file. The
+// temporary name starts with "." and ends in ".tmp" so List and globbing
+// watchers ignore it.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".outbox-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// CreateTemp uses 0600; the files are meant to be opened by a developer's
+	// browser and tools.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// List returns the messages in Dir, oldest first. A missing Dir is an empty
+// outbox, not an error.
+func (s *Sink) List() ([]Entry, error) {
+	des, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	for _, de := range des {
+		base, ok := strings.CutSuffix(de.Name(), ".html")
+		if !ok || de.IsDir() || strings.HasPrefix(base, ".") {
+			continue
+		}
+		t, member, template, ok := parseBase(base)
+		if !ok {
+			continue
+		}
+		entries = append(entries, Entry{
+			HTMLPath: filepath.Join(s.Dir, base+".html"),
+			JSONPath: filepath.Join(s.Dir, base+".json"),
+			MemberID: member,
+			Template: template,
+			Time:     t,
+		})
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.Before(entries[j].Time) })
+	return entries, nil
+}
+
+// parseBase splits "<time>-<member>-<template>". The member may contain '-',
+// but Catalog names cannot, so the last '-' separates the two.
+func parseBase(base string) (t time.Time, member, template string, ok bool) {
+	ts, rest, ok := strings.Cut(base, "-")
+	if !ok {
+		return time.Time{}, "", "", false
+	}
+	t, err := time.Parse(timeLayout, ts)
+	if err != nil {
+		return time.Time{}, "", "", false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i <= 0 || i == len(rest)-1 {
+		return time.Time{}, "", "", false
+	}
+	return t, rest[:i], rest[i+1:], true
+}
+
+// sanitise makes a member id safe as part of a file name: every character
+// outside [A-Za-z0-9._-] becomes '_', and an empty id becomes "unknown".
+func sanitise(id string) string {
+	if id == "" {
+		return "unknown"
+	}
+	b := []byte(id)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	if len(b) > maxMemberLen {
+		b = b[:maxMemberLen]
+	}
+	return string(b)
+}
+
+// newMessageID returns a random id in the spirit of SendGrid's X-Message-Id.
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
+	return hex.EncodeToString(b[:])
+}
+
+// writeError answers with SendGrid's error shape:
+// {"errors":[{"message":"...","field":null}]}.
+func writeError(w http.ResponseWriter, status int, field, msg string) {
+	e := apiError{Message: msg}
+	if field != "" {
+		e.Field = &field
+	}
+	b, _ := json.Marshal(struct {
+		Errors []apiError `json:"errors"`
+	}{[]apiError{e}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

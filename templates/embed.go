@@ -1,0 +1,16 @@
+// Package templates holds memberflow's email templates as files so that the
+// copy can be reviewed and edited like any other source, and embeds them so
+// that every binary (worker, outbox CLI, tests) renders exactly the same
+// version that is uploaded to SendGrid.
+//
+// Each email/<name>.hbs file starts with a YAML front matter block between
+// "---" lines (subject, preheader, required variables) followed by the
+// Handlebars HTML body; internal/mail parses and renders them.
+package templates
+
+import "embed"
+
+// Email is the set of email templates, addressed as "email/<name>.hbs".
+//
+//go:embed email/*.hbs
+var Email embed.FS

@@ -1,0 +1,36 @@
+package templates_test
+
+import (
+	"io/fs"
+	"reflect"
+	"testing"
+
+	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/templates"
+)
+
+// TestEmailTemplatesLoad guards against committing a template that would stop
+// every binary at start-up.
+func TestEmailTemplatesLoad(t *testing.T) {
+	c, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		t.Fatalf("LoadCatalog: %v", err)
+	}
+	files, err := fs.Glob(templates.Email, "email/*.hbs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Names()) != len(files) {
+		t.Errorf("catalog has %d templates, embedded FS has %d files", len(c.Names()), len(files))
+	}
+	for _, name := range []string{"activation_welcome", "activation_nudge", "activation_last_nudge"} {
+		req, err := c.Required(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if want := []string{"name", "brand", "shop_url"}; !reflect.DeepEqual(req, want) {
+			t.Errorf("%s requires %v, want %v", name, req, want)
+		}
+	}
+}
