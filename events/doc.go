@@ -1,0 +1,26 @@
+// Package events defines memberflow's webhook event contract: the versioned
+// envelope storefronts POST, the typed data of each event type, and the
+// validation the ingest Lambda applies before anything is stored.
+//
+// The contract lives in the JSON Schemas under schemas/ (draft 2020-12), one
+// per event type plus envelope.json, which holds the envelope and the shared
+// building blocks in $defs. They are embedded into the binary and are the
+// single source of truth for what is accepted; storefront developers can
+// validate against the same files. Two conventions go beyond the standard:
+//
+//   - "x-rule" on a definition is the sentence shown to API callers when a
+//     value breaks that definition (for example money amounts, which must be
+//     decimal strings and never JSON numbers).
+//   - "format": "int32" (the OpenAPI name) marks integers that must be plain
+//     integer literals, because a JSON 1.0 or 1e2 passes "type": "integer"
+//     but cannot be decoded into a Go int.
+//
+// A few rules JSON Schema cannot express are checked in Go alongside the
+// schema: the time zone database must know a timezone, and ids must be unique
+// within one batch. Every problem found is reported at once, as a Problem
+// naming the field and the rule, so a storefront can fix a payload in one go.
+//
+// [ParseBatch] validates a request body and returns envelopes whose Raw bytes
+// are what should be stored; [Envelope.DecodeData] turns the data of a stored
+// envelope into the typed struct for its event type.
+package events
