@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,6 +47,7 @@ type Config struct {
 	Root          string // repository root: bin/ and .local/tools live here
 	DataDir       string // persistent data (DynamoDB, Temporal, outbox); "" keeps everything in memory
 	OutboxDir     string // where emails are written; defaults to DataDir/outbox
+	LogDir        string // logs of the child processes; defaults to DataDir, else discarded
 	HTTPAddr      string // e.g. ":8080"; port 0 picks one
 	TemporalPort  int    // 0 picks one
 	UIPort        int    // Temporal web UI; 0 disables it
@@ -107,11 +109,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		}
 		ddbPath = filepath.Join(cfg.DataDir, "dynamodb")
 		temporalDB = filepath.Join(cfg.DataDir, "temporal.db")
-		ddbLog = filepath.Join(cfg.DataDir, "dynamodb.log")
-		temporalLog = filepath.Join(cfg.DataDir, "temporal.log")
+		if cfg.LogDir == "" {
+			cfg.LogDir = cfg.DataDir
+		}
 		if s.OutboxDir == "" {
 			s.OutboxDir = filepath.Join(cfg.DataDir, "outbox")
 		}
+	}
+	if cfg.LogDir != "" {
+		ddbLog = filepath.Join(cfg.LogDir, "dynamodb.log")
+		temporalLog = filepath.Join(cfg.LogDir, "temporal.log")
 	}
 	if s.OutboxDir == "" {
 		return nil, errors.New("an outbox directory is required when there is no data directory")
@@ -150,6 +157,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if cfg.UIPort != 0 {
 		devOpts.EnableUI, devOpts.UIPort = true, strconv.Itoa(cfg.UIPort)
 	}
+	devOpts.Stdout, devOpts.Stderr = io.Discard, io.Discard
 	if temporalLog != "" {
 		f, err := os.OpenFile(temporalLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

@@ -1,0 +1,298 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/mail/outbox"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+var updateHistory = flag.Bool("update-history", false, "write the activation history to workflows/testdata for the replay test")
+
+const (
+	secret = "e2e-secret"
+	token  = "e2e-token"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// startStack runs the whole local system on free ports, in memory except
+// for the outbox, with the activation delays shortened to seconds.
+func startStack(t *testing.T) *localstack.Stack {
+	t.Helper()
+	root := repoRoot(t)
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		cli = filepath.Join(root, "bin", "temporal")
+	}
+	_, cliErr := os.Stat(cli)
+	_, javaErr := exec.LookPath("java")
+	if cliErr != nil || javaErr != nil {
+		msg := "the end-to-end test needs bin/temporal and Java; run `make test`, which installs them"
+		if os.Getenv("MEMBERFLOW_REQUIRE_LOCAL") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	def := workflows.DefaultActivation()
+	def.NudgeAfter, def.LastNudgeAfter = 4*time.Second, 12*time.Second
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := localstack.Start(context.Background(), localstack.Config{
+		Root: root, OutboxDir: t.TempDir(), LogDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
+		TemporalCLI: cli, DynamoDBDir: os.Getenv("DYNAMODB_LOCAL_DIR"), Table: "e2e",
+		WebhookSecret: secret, AdminToken: token, Activation: def,
+		Brand:     activities.Brand{Name: "E2E Shop", ShopURL: "https://shop.example.com"},
+		FromEmail: "hello@example.com",
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+type response struct {
+	status int
+	body   string
+}
+
+func postEvent(t *testing.T, s *localstack.Stack, body []byte, sign bool) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/events", bytes.NewReader(body))
+	req.Header.Set(ingest.HeaderSource, "storefront")
+	if sign {
+		req.Header.Set(ingest.HeaderSignature, ingest.Sign([]byte(secret), time.Now(), body))
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(b)}
+}
+
+// event returns a sample with its ids and consent replaced.
+func event(t *testing.T, typ events.Type, id, member string, change func(map[string]any)) []byte {
+	t.Helper()
+	raw, err := events.Sample(typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["id"], m["member_id"], m["occurred_at"] = id, member, time.Now().UTC().Format(time.RFC3339)
+	if change != nil {
+		change(m)
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func outboxTemplates(t *testing.T, s *localstack.Stack, member string) []string {
+	t.Helper()
+	entries, err := (&outbox.Sink{Dir: s.OutboxDir}).List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.MemberID == member {
+			out = append(out, e.Template)
+		}
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test starts Temporal and DynamoDB Local")
+	}
+	s := startStack(t)
+
+	health := do(t, mustRequest(t, http.MethodGet, s.URL+"/healthz", ""))
+	waitFor(t, "healthz 200", 15*time.Second, func() bool {
+		health = do(t, mustRequest(t, http.MethodGet, s.URL+"/healthz", ""))
+		return health.status == http.StatusOK
+	})
+
+	reg := event(t, events.MemberRegistered, "evt-e2e-reg-1", "m-e2e-1", nil)
+	if r := postEvent(t, s, reg, true); r.status != http.StatusAccepted {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the welcome email in the outbox", 30*time.Second, func() bool {
+		return len(outboxTemplates(t, s, "m-e2e-1")) == 1
+	})
+
+	t.Run("replay is a duplicate and sends nothing more", func(t *testing.T) {
+		r := postEvent(t, s, reg, true)
+		if r.status != http.StatusOK || !strings.Contains(r.body, `"duplicate": true`) {
+			t.Fatalf("replay: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("unsigned is 401", func(t *testing.T) {
+		if r := postEvent(t, s, reg, false); r.status != http.StatusUnauthorized {
+			t.Fatalf("unsigned: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("malformed is 400 naming the field", func(t *testing.T) {
+		bad := event(t, events.MemberRegistered, "evt-e2e-bad", "m-e2e-bad", func(m map[string]any) {
+			delete(m["data"].(map[string]any), "email")
+		})
+		r := postEvent(t, s, bad, true)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, "data.email") {
+			t.Fatalf("malformed: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("member needs the bearer token", func(t *testing.T) {
+		if r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/m-e2e-1", "")); r.status != http.StatusUnauthorized {
+			t.Fatalf("no token: %d", r.status)
+		}
+		r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/m-e2e-1", "Bearer "+token))
+		if r.status != http.StatusOK || !strings.Contains(r.body, `"journey": "activation"`) {
+			t.Fatalf("with token: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("no consent, no email", func(t *testing.T) {
+		quiet := event(t, events.MemberRegistered, "evt-e2e-reg-2", "m-e2e-2", func(m map[string]any) {
+			m["data"].(map[string]any)["consent"] = map[string]any{"email_marketing": false}
+		})
+		if r := postEvent(t, s, quiet, true); r.status != http.StatusAccepted {
+			t.Fatalf("register: %d %s", r.status, r.body)
+		}
+		waitFor(t, "the enrollment of m-e2e-2", 30*time.Second, func() bool {
+			r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/m-e2e-2", "Bearer "+token))
+			return strings.Contains(r.body, `"journey": "activation"`)
+		})
+	})
+
+	// The nudge comes after 4s without an order; an order then ends the
+	// journey at once, so the last nudge (12s) never goes.
+	waitFor(t, "the nudge", 30*time.Second, func() bool { return len(outboxTemplates(t, s, "m-e2e-1")) == 2 })
+	order := event(t, events.OrderPaid, "evt-e2e-order-1", "m-e2e-1", nil)
+	if r := postEvent(t, s, order, true); r.status != http.StatusAccepted {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	run := s.Temporal.GetWorkflow(context.Background(), workflows.ActivationWorkflowID("m-e2e-1"), "")
+	var res workflows.ActivationResult
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != workflows.OutcomeConverted {
+		t.Errorf("outcome = %q, want converted", res.Outcome)
+	}
+	if got, want := strings.Join(outboxTemplates(t, s, "m-e2e-1"), ","), "activation_welcome,activation_nudge"; got != want {
+		t.Errorf("emails = %s, want %s", got, want)
+	}
+	r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/m-e2e-1", "Bearer "+token))
+	if !strings.Contains(r.body, `"status": "exited"`) {
+		t.Errorf("member after the order: %s", r.body)
+	}
+	// The member without consent runs the whole journey with every send
+	// skipped.
+	var quiet workflows.ActivationResult
+	if err := s.Temporal.GetWorkflow(ctx, workflows.ActivationWorkflowID("m-e2e-2"), "").Get(ctx, &quiet); err != nil {
+		t.Fatal(err)
+	}
+	if quiet.Outcome != workflows.OutcomeCompleted || len(quiet.Sends) != 3 {
+		t.Fatalf("member without consent: %+v", quiet)
+	}
+	for _, snd := range quiet.Sends {
+		if snd.Status != "skipped" || snd.Reason != activities.SkipNoConsent {
+			t.Errorf("send %s = %s/%s, want skipped/%s", snd.Key, snd.Status, snd.Reason, activities.SkipNoConsent)
+		}
+	}
+	if got := outboxTemplates(t, s, "m-e2e-2"); len(got) != 0 {
+		t.Errorf("member without consent got %v", got)
+	}
+
+	if *updateHistory {
+		dir := filepath.Join(repoRoot(t), "workflows", "testdata")
+		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-1"), filepath.Join(dir, "activation_converted.json"))
+		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-2"), filepath.Join(dir, "activation_completed_no_consent.json"))
+	}
+}
+
+func mustRequest(t *testing.T, method, url, auth string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return req
+}
+
+// writeHistory saves a workflow's history in the JSON form the replayer reads.
+func writeHistory(t *testing.T, c client.Client, id, path string) {
+	t.Helper()
+	iter := c.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	var evs []json.RawMessage
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := protojson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, b)
+	}
+	out, err := json.MarshalIndent(map[string]any{"events": evs}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d events)", path, len(evs))
+}
