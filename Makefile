@@ -18,7 +18,8 @@ export TEMPORAL_CLI := $(CURDIR)/bin/temporal
 
 ## run: the whole system locally on :8080 (Ctrl-C stops it; data stays in .local/)
 run: tools
-	$(GO) run ./cmd/memberflow run
+	$(GO) build -o bin/memberflow ./cmd/memberflow
+	bin/memberflow run
 
 ## test: every test, offline, against DynamoDB Local and the Temporal dev server
 test: tools

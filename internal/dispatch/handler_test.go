@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -214,5 +215,25 @@ func TestIgnoresOtherItemsAndReportsGarbage(t *testing.T) {
 		NewImage: map[string]lambdaevents.DynamoDBAttributeValue{"entity": lambdaevents.NewStringAttribute("event"), "payload": lambdaevents.NewStringAttribute("{not json")}}}
 	if resp := handle(t, h, garbage); len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("garbage record not reported: %+v", resp)
+	}
+}
+
+// TestSampleLambdaEvent keeps functions/dispatch/event.json (used with `sam
+// local invoke`) a record the handler really acts on.
+func TestSampleLambdaEvent(t *testing.T) {
+	raw, err := os.ReadFile("../../functions/dispatch/event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev lambdaevents.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	h, _, tc := newHandler()
+	if resp := handle(t, h, ev.Records...); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures: %+v", resp.BatchItemFailures)
+	}
+	if _, ok := tc.started["activation/m-1001/1"]; !ok {
+		t.Errorf("the sample event started nothing: %v", tc.started)
 	}
 }

@@ -1,0 +1,194 @@
+package dynamo_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/store/dynamo"
+	"github.com/memberflow/memberflow/internal/store/storetest"
+	"github.com/memberflow/memberflow/internal/testenv/ddblocal"
+)
+
+func TestMain(m *testing.M) { ddblocal.Main(m) }
+
+func TestContract(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	storetest.Run(t, func(*testing.T) store.Store { return s })
+}
+
+// TestItemLayout pins the stored shape other components read directly: the
+// stream dispatcher (entity, payload) and the calendar scans (GSI1).
+func TestItemLayout(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	at := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+
+	payload := `{"id":"evt_1","type":"order.paid","data":{"total":"12.50"}}`
+	if _, err := s.PutEvents(ctx, []store.RecordedEvent{{
+		Source: "storefront", ID: "evt_1", Type: "order.paid", MemberID: "m1",
+		OccurredAt: at, ReceivedAt: at.Add(time.Second), Payload: json.RawMessage(payload),
+	}}); err != nil {
+		t.Fatalf("PutEvents: %v", err)
+	}
+	ev := rawItem(t, client, table, "EVENT#storefront#evt_1", "EVENT")
+	wantStrings(t, ev, map[string]string{
+		"entity": "event", "source": "storefront", "event_id": "evt_1", "type": "order.paid",
+		"member_id": "m1", "payload": payload,
+		"occurred_at": "2026-05-01T12:00:00.123456789Z", "received_at": "2026-05-01T12:00:01.123456789Z",
+	})
+
+	m := loyalty.Member{ID: "m1", Birthday: "1990-12-10", Version: 1}
+	if err := s.SaveMember(ctx, m, "evt_1"); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	profile := rawItem(t, client, table, "M#m1", "PROFILE")
+	wantStrings(t, profile, map[string]string{"entity": "member", "GSI1PK": "BDAY#1210", "GSI1SK": "M#m1"})
+	if v, ok := profile["version"].(*types.AttributeValueMemberN); !ok || v.Value != "1" {
+		t.Errorf("version = %#v, want number 1", profile["version"])
+	}
+	wantStrings(t, rawItem(t, client, table, "M#m1", "APPLIED#evt_1"), map[string]string{"entity": "applied"})
+	if got := birthdayMembers(t, client, table, "BDAY#1210"); len(got) != 1 {
+		t.Errorf("GSI1 BDAY#1210 holds %d items, want 1", len(got))
+	}
+
+	m.Birthday, m.Version = "", 2
+	if err := s.SaveMember(ctx, m, "evt_2"); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	if _, ok := rawItem(t, client, table, "M#m1", "PROFILE")["GSI1PK"]; ok {
+		t.Error("GSI1PK still set after the birthday was cleared")
+	}
+
+	if _, _, err := s.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m1", Journey: "activation", Number: 1, StartedAt: at}); err != nil {
+		t.Fatalf("StartEnrollment: %v", err)
+	}
+	wantStrings(t, rawItem(t, client, table, "M#m1", "ENROLL#activation#000001"), map[string]string{"entity": "enrollment", "status": "active"})
+
+	if _, _, err := s.ReserveSend(ctx, store.Send{Key: "m1#activation#1#welcome", MemberID: "m1", CreatedAt: at}); err != nil {
+		t.Fatalf("ReserveSend: %v", err)
+	}
+	wantStrings(t, rawItem(t, client, table, "M#m1", "SEND#m1#activation#1#welcome"), map[string]string{"entity": "send", "status": "pending"})
+}
+
+func TestEnsureTableTwice(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	if err := dynamo.EnsureTable(t.Context(), client, table); err != nil {
+		t.Fatalf("EnsureTable on an existing table: %v", err)
+	}
+	out, err := client.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatalf("DescribeTable: %v", err)
+	}
+	if spec := out.Table.StreamSpecification; spec == nil || !aws.ToBool(spec.StreamEnabled) || spec.StreamViewType != types.StreamViewTypeNewAndOldImages {
+		t.Errorf("stream = %+v, want NEW_AND_OLD_IMAGES", spec)
+	}
+	if n := len(out.Table.GlobalSecondaryIndexes); n != 1 || aws.ToString(out.Table.GlobalSecondaryIndexes[0].IndexName) != "GSI1" {
+		t.Errorf("indexes = %d, want GSI1 only", n)
+	}
+}
+
+func TestPingMissingTable(t *testing.T) {
+	client, _ := ddblocal.NewTable(t)
+	if err := dynamo.New(client, "no-such-table").Ping(t.Context()); err == nil {
+		t.Error("Ping(missing table) = nil, want an error")
+	}
+}
+
+func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	key, err := attributevalue.MarshalMap(map[string]string{"PK": pk, "SK": sk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("GetItem %s %s: %v", pk, sk, err)
+	}
+	if len(out.Item) == 0 {
+		t.Fatalf("no item at PK=%s SK=%s", pk, sk)
+	}
+	return out.Item
+}
+
+// wantStrings checks attributes are String (S) attributes with these values.
+func wantStrings(t *testing.T, item map[string]types.AttributeValue, want map[string]string) {
+	t.Helper()
+	for name, w := range want {
+		s, ok := item[name].(*types.AttributeValueMemberS)
+		switch {
+		case !ok:
+			t.Errorf("%s = %#v, want String %q", name, item[name], w)
+		case s.Value != w:
+			t.Errorf("%s = %q, want %q", name, s.Value, w)
+		}
+	}
+}
+
+func birthdayMembers(t *testing.T, client *dynamodb.Client, table, pk string) []map[string]types.AttributeValue {
+	t.Helper()
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key("GSI1PK").Equal(expression.Value(pk))).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.Query(t.Context(), &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		IndexName:                 aws.String("GSI1"),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		t.Fatalf("Query GSI1: %v", err)
+	}
+	return out.Items
+}
+
+func BenchmarkPutEvents(b *testing.B) {
+	client, table := ddblocal.NewTable(b)
+	s := dynamo.New(client, table)
+	for _, size := range []int{1, 25, 100} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			evs := make([]store.RecordedEvent, size)
+			payload := json.RawMessage(`{"type":"order.paid","data":{"order_id":"o_123","total":"42.00","currency":"EUR"}}`)
+			n := 0
+			for b.Loop() {
+				for i := range evs {
+					n++
+					evs[i] = store.RecordedEvent{Source: "bench", ID: fmt.Sprintf("%s-%d", b.Name(), n), Type: "order.paid",
+						MemberID: "m1", OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: payload}
+				}
+				if _, err := s.PutEvents(context.Background(), evs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+func BenchmarkSaveMember(b *testing.B) {
+	client, table := ddblocal.NewTable(b)
+	s := dynamo.New(client, table)
+	m := loyalty.Member{ID: "bench", Email: "bench@example.com", Birthday: "1990-12-10", Timezone: "Europe/Berlin"}
+	for b.Loop() {
+		m.Version++
+		m.OrderCount++
+		m.UpdatedAt = time.Now()
+		if err := s.SaveMember(context.Background(), m, fmt.Sprintf("e%d", m.Version)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,242 @@
+package dynamo
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// The item structs below are the persisted shape of each entity. They are
+// kept apart from the domain types so a renamed Go field never silently
+// renames a stored attribute, and so keys and discriminators stay out of the
+// domain.
+
+// itemKey is the primary key of any item.
+type itemKey struct {
+	PK string `dynamodbav:"PK"`
+	SK string `dynamodbav:"SK"`
+}
+
+// eventItem is one recorded webhook event. The stream dispatcher reads the
+// "entity" and "payload" attributes of its NewImage, so those names are part
+// of the contract with functions/dispatch.
+type eventItem struct {
+	itemKey
+	Entity     string    `dynamodbav:"entity"`
+	Source     string    `dynamodbav:"source"`
+	EventID    string    `dynamodbav:"event_id"`
+	Type       string    `dynamodbav:"type"`
+	MemberID   string    `dynamodbav:"member_id,omitempty"`
+	OccurredAt time.Time `dynamodbav:"occurred_at,omitempty"`
+	ReceivedAt time.Time `dynamodbav:"received_at,omitempty"`
+	// Payload is a String, not Binary, so the stream image carries readable
+	// JSON and the dispatcher needs no base64 step.
+	Payload string `dynamodbav:"payload"`
+}
+
+func newEventItem(ev store.RecordedEvent) eventItem {
+	return eventItem{
+		itemKey:    itemKey{PK: eventPK(ev.Source, ev.ID), SK: skEvent},
+		Entity:     entityEvent,
+		Source:     ev.Source,
+		EventID:    ev.ID,
+		Type:       ev.Type,
+		MemberID:   ev.MemberID,
+		OccurredAt: ev.OccurredAt,
+		ReceivedAt: ev.ReceivedAt,
+		Payload:    string(ev.Payload),
+	}
+}
+
+func (it eventItem) recordedEvent() store.RecordedEvent {
+	return store.RecordedEvent{
+		Source:     it.Source,
+		ID:         it.EventID,
+		Type:       it.Type,
+		MemberID:   it.MemberID,
+		OccurredAt: it.OccurredAt,
+		ReceivedAt: it.ReceivedAt,
+		Payload:    json.RawMessage(it.Payload),
+	}
+}
+
+// memberItem is a member's projection. Consent is flattened so later issues
+// can update single attributes without rewriting a nested map.
+type memberItem struct {
+	itemKey
+	// GSI1PK/GSI1SK place members with a birthday in the calendar index;
+	// omitempty keeps members without one out of it.
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	Entity string `dynamodbav:"entity"`
+
+	ID                    string    `dynamodbav:"id"`
+	Email                 string    `dynamodbav:"email,omitempty"`
+	Name                  string    `dynamodbav:"name,omitempty"`
+	Phone                 string    `dynamodbav:"phone,omitempty"`
+	Birthday              string    `dynamodbav:"birthday,omitempty"`
+	Timezone              string    `dynamodbav:"timezone,omitempty"`
+	Locale                string    `dynamodbav:"locale,omitempty"`
+	ReferralCode          string    `dynamodbav:"referral_code,omitempty"`
+	ConsentEmailMarketing bool      `dynamodbav:"consent_email_marketing"`
+	ConsentUpdatedAt      time.Time `dynamodbav:"consent_updated_at,omitempty"`
+	RegisteredAt          time.Time `dynamodbav:"registered_at,omitempty"`
+	LastOrderAt           time.Time `dynamodbav:"last_order_at,omitempty"`
+	OrderCount            int       `dynamodbav:"order_count"`
+	UpdatedAt             time.Time `dynamodbav:"updated_at,omitempty"`
+	Version               int64     `dynamodbav:"version"`
+}
+
+func newMemberItem(m loyalty.Member) memberItem {
+	it := memberItem{
+		itemKey:               itemKey{PK: memberPK(m.ID), SK: skProfile},
+		Entity:                entityMember,
+		ID:                    m.ID,
+		Email:                 m.Email,
+		Name:                  m.Name,
+		Phone:                 m.Phone,
+		Birthday:              m.Birthday,
+		Timezone:              m.Timezone,
+		Locale:                m.Locale,
+		ReferralCode:          m.ReferralCode,
+		ConsentEmailMarketing: m.Consent.EmailMarketing,
+		ConsentUpdatedAt:      m.Consent.UpdatedAt,
+		RegisteredAt:          m.RegisteredAt,
+		LastOrderAt:           m.LastOrderAt,
+		OrderCount:            m.OrderCount,
+		UpdatedAt:             m.UpdatedAt,
+		Version:               m.Version,
+	}
+	if pk, ok := birthdayGSI1PK(m.Birthday); ok {
+		it.GSI1PK, it.GSI1SK = pk, memberGSI1SK(m.ID)
+	}
+	return it
+}
+
+func (it memberItem) member() loyalty.Member {
+	return loyalty.Member{
+		ID:           it.ID,
+		Email:        it.Email,
+		Name:         it.Name,
+		Phone:        it.Phone,
+		Birthday:     it.Birthday,
+		Timezone:     it.Timezone,
+		Locale:       it.Locale,
+		ReferralCode: it.ReferralCode,
+		Consent: loyalty.Consent{
+			EmailMarketing: it.ConsentEmailMarketing,
+			UpdatedAt:      it.ConsentUpdatedAt,
+		},
+		RegisteredAt: it.RegisteredAt,
+		LastOrderAt:  it.LastOrderAt,
+		OrderCount:   it.OrderCount,
+		UpdatedAt:    it.UpdatedAt,
+		Version:      it.Version,
+	}
+}
+
+// appliedItem marks one event as applied to a member's projection; it is the
+// idempotency key that makes SaveMember exactly-once per event.
+type appliedItem struct {
+	itemKey
+	Entity  string `dynamodbav:"entity"`
+	EventID string `dynamodbav:"event_id"`
+	// Version is the projection version the event produced, kept so an
+	// operator can line markers up with profile history.
+	Version int64 `dynamodbav:"version"`
+}
+
+// enrollmentItem is one member's pass through one journey.
+type enrollmentItem struct {
+	itemKey
+	Entity     string    `dynamodbav:"entity"`
+	MemberID   string    `dynamodbav:"member_id"`
+	Journey    string    `dynamodbav:"journey"`
+	Number     int       `dynamodbav:"number"`
+	WorkflowID string    `dynamodbav:"workflow_id"`
+	Status     string    `dynamodbav:"status"`
+	Reason     string    `dynamodbav:"reason,omitempty"`
+	StartedAt  time.Time `dynamodbav:"started_at,omitempty"`
+	EndedAt    time.Time `dynamodbav:"ended_at,omitempty"`
+}
+
+func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
+	return enrollmentItem{
+		itemKey:    itemKey{PK: memberPK(e.MemberID), SK: enrollmentSK(e.Journey, e.Number)},
+		Entity:     entityEnrollment,
+		MemberID:   e.MemberID,
+		Journey:    e.Journey,
+		Number:     e.Number,
+		WorkflowID: e.WorkflowID,
+		Status:     string(e.Status),
+		Reason:     e.Reason,
+		StartedAt:  e.StartedAt,
+		EndedAt:    e.EndedAt,
+	}
+}
+
+func (it enrollmentItem) enrollment() loyalty.Enrollment {
+	return loyalty.Enrollment{
+		MemberID:   it.MemberID,
+		Journey:    it.Journey,
+		Number:     it.Number,
+		WorkflowID: it.WorkflowID,
+		Status:     loyalty.EnrollmentStatus(it.Status),
+		Reason:     it.Reason,
+		StartedAt:  it.StartedAt,
+		EndedAt:    it.EndedAt,
+	}
+}
+
+// sendItem is the ledger row of one email send.
+type sendItem struct {
+	itemKey
+	Entity     string    `dynamodbav:"entity"`
+	Key        string    `dynamodbav:"key"`
+	MemberID   string    `dynamodbav:"member_id"`
+	Journey    string    `dynamodbav:"journey,omitempty"`
+	Enrollment int       `dynamodbav:"enrollment"`
+	Step       string    `dynamodbav:"step,omitempty"`
+	Template   string    `dynamodbav:"template,omitempty"`
+	Status     string    `dynamodbav:"status"`
+	MessageID  string    `dynamodbav:"message_id,omitempty"`
+	Reason     string    `dynamodbav:"reason,omitempty"`
+	CreatedAt  time.Time `dynamodbav:"created_at,omitempty"`
+	UpdatedAt  time.Time `dynamodbav:"updated_at,omitempty"`
+}
+
+func newSendItem(s store.Send) sendItem {
+	return sendItem{
+		itemKey:    itemKey{PK: memberPK(s.MemberID), SK: sendSK(s.Key)},
+		Entity:     entitySend,
+		Key:        s.Key,
+		MemberID:   s.MemberID,
+		Journey:    s.Journey,
+		Enrollment: s.Enrollment,
+		Step:       s.Step,
+		Template:   s.Template,
+		Status:     string(s.Status),
+		MessageID:  s.MessageID,
+		Reason:     s.Reason,
+		CreatedAt:  s.CreatedAt,
+		UpdatedAt:  s.UpdatedAt,
+	}
+}
+
+func (it sendItem) send() store.Send {
+	return store.Send{
+		Key:        it.Key,
+		MemberID:   it.MemberID,
+		Journey:    it.Journey,
+		Enrollment: it.Enrollment,
+		Step:       it.Step,
+		Template:   it.Template,
+		Status:     store.SendStatus(it.Status),
+		MessageID:  it.MessageID,
+		Reason:     it.Reason,
+		CreatedAt:  it.CreatedAt,
+		UpdatedAt:  it.UpdatedAt,
+	}
+}
