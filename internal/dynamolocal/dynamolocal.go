@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -52,6 +53,7 @@ type Server struct {
 	cmd      *exec.Cmd
 	Endpoint string // http://127.0.0.1:<port>
 	done     chan error
+	stop     sync.Once
 }
 
 // Start launches DynamoDB Local and waits until it answers HTTP.
@@ -125,18 +127,20 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	return fmt.Errorf("DynamoDB Local did not answer on %s within %s", s.Endpoint, limit)
 }
 
-// Stop ends the process group and waits for it.
+// Stop ends the process group and waits for it; later calls do nothing.
 func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
+	s.stop.Do(func() {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	})
 }
 
 // FreePort asks the kernel for a free loopback port.

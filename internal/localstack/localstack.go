@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -78,6 +79,7 @@ type Stack struct {
 	worker  worker.Worker
 	poller  *streams.Poller
 	servers []*http.Server
+	sinkURL string
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -179,12 +181,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	sink := &outbox.Sink{Dir: s.OutboxDir, Catalog: catalog, Now: time.Now}
-	sinkURL, err := s.serve("127.0.0.1:0", sink)
-	if err != nil {
+	if s.sinkURL, err = s.serve("127.0.0.1:0", sink); err != nil {
 		return nil, fmt.Errorf("start outbox: %w", err)
 	}
 	log.Info("started email outbox (instead of SendGrid)", "dir", s.OutboxDir)
-	sender, err := mail.NewSender(mail.SenderConfig{APIKey: "local-outbox", BaseURL: sinkURL, FromEmail: cfg.FromEmail, FromName: cfg.Brand.Name})
+	sender, err := mail.NewSender(mail.SenderConfig{APIKey: "local-outbox", BaseURL: s.sinkURL, FromEmail: cfg.FromEmail, FromName: cfg.Brand.Name})
 	if err != nil {
 		return nil, err
 	}
@@ -246,15 +247,21 @@ func (s *Stack) health(st interface{ Ping(context.Context) error }) http.Handler
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		// "http" is up by definition: this answer travelled over it.
 		comp := map[string]string{"dynamodb": "up", "temporal": "up", "worker": "up", "stream": "up", "outbox": "up", "http": "up"}
 		if err := st.Ping(ctx); err != nil {
 			comp["dynamodb"] = "down: " + err.Error()
 		}
 		if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			comp["temporal"] = "down: " + err.Error()
+		} else if err := s.workerPolling(ctx); err != nil {
+			comp["worker"] = "down: " + err.Error()
 		}
 		if !s.poller.Healthy(10 * time.Second) {
 			comp["stream"] = "down: no successful poll in the last 10s"
+		}
+		if err := s.outboxAnswers(ctx); err != nil {
+			comp["outbox"] = "down: " + err.Error()
 		}
 		status, code := "ok", http.StatusOK
 		for _, v := range comp {
@@ -264,6 +271,35 @@ func (s *Stack) health(st interface{ Ping(context.Context) error }) http.Handler
 		}
 		httpx.WriteJSON(w, code, map[string]any{"status": status, "components": comp})
 	})
+}
+
+// workerPolling asks Temporal whether a worker polled the task queue
+// recently; Temporal's long polls last a minute, so two minutes of silence
+// means no worker.
+func (s *Stack) workerPolling(ctx context.Context) error {
+	resp, err := s.Temporal.DescribeTaskQueue(ctx, workflows.DefaultTaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return err
+	}
+	for _, p := range resp.GetPollers() {
+		if t := p.GetLastAccessTime(); t != nil && time.Since(t.AsTime()) < 2*time.Minute {
+			return nil
+		}
+	}
+	return fmt.Errorf("no worker polled task queue %s in the last 2 minutes", workflows.DefaultTaskQueue)
+}
+
+// outboxAnswers checks the SendGrid stand-in serves HTTP (any status will do).
+func (s *Stack) outboxAnswers(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.sinkURL+"/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }
 
 // Stop shuts components down in reverse order. It is safe on a partly

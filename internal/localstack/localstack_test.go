@@ -159,6 +159,11 @@ func TestEndToEnd(t *testing.T) {
 		health = do(t, mustRequest(t, http.MethodGet, s.URL+"/healthz", ""))
 		return health.status == http.StatusOK
 	})
+	for _, c := range []string{"dynamodb", "temporal", "worker", "stream", "outbox", "http"} {
+		if !strings.Contains(health.body, `"`+c+`": "up"`) {
+			t.Errorf("healthz does not report %s up: %s", c, health.body)
+		}
+	}
 
 	reg := event(t, events.MemberRegistered, "evt-e2e-reg-1", "m-e2e-1", nil)
 	if r := postEvent(t, s, reg, true); r.status != http.StatusAccepted {
@@ -257,6 +262,15 @@ func TestEndToEnd(t *testing.T) {
 		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-1"), filepath.Join(dir, "activation_converted.json"))
 		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-2"), filepath.Join(dir, "activation_completed_no_consent.json"))
 	}
+
+	// Last, because it breaks the stack: health must notice a dead component.
+	t.Run("healthz is 503 when DynamoDB is down", func(t *testing.T) {
+		localstack.StopDynamoDB(s)
+		r := do(t, mustRequest(t, http.MethodGet, s.URL+"/healthz", ""))
+		if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, `"dynamodb": "down`) {
+			t.Fatalf("healthz with DynamoDB stopped: %d %s", r.status, r.body)
+		}
+	})
 }
 
 func mustRequest(t *testing.T, method, url, auth string) *http.Request {
