@@ -35,9 +35,13 @@ type Brand struct {
 type Activities struct {
 	Store  store.Store
 	Mailer Mailer
-	Brand  Brand
-	Log    *slog.Logger
-	Now    func() time.Time // nil means time.Now
+	// Templates, when set, renders every email before it is sent, so a
+	// missing variable fails the step instead of reaching a member as an
+	// empty hole (SendGrid itself would send it blank).
+	Templates *mail.Catalog
+	Brand     Brand
+	Log       *slog.Logger
+	Now       func() time.Time // nil means time.Now
 }
 
 // Error types activities mark non-retryable; workflows and operators see them.
@@ -126,16 +130,22 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		return a.skip(ctx, req.MemberID, key, SkipNoAddress)
 	}
 
+	data := map[string]any{
+		"name":     m.Name,
+		"brand":    a.Brand.Name,
+		"shop_url": a.Brand.ShopURL,
+	}
+	if a.Templates != nil {
+		if _, err := a.Templates.Render(req.Template, data); err != nil {
+			return a.sendFailed(ctx, req.MemberID, key, err)
+		}
+	}
 	res, err := a.Mailer.Send(ctx, mail.Message{
-		MemberID: m.ID,
-		To:       m.Email,
-		ToName:   m.Name,
-		Template: req.Template,
-		Data: map[string]any{
-			"name":     m.Name,
-			"brand":    a.Brand.Name,
-			"shop_url": a.Brand.ShopURL,
-		},
+		MemberID:   m.ID,
+		To:         m.Email,
+		ToName:     m.Name,
+		Template:   req.Template,
+		Data:       data,
 		Categories: []string{req.Journey, req.Journey + ":" + req.Step},
 		CustomArgs: map[string]string{
 			"journey":    req.Journey,

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -53,6 +55,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, consent bool) *fixture {
 	t.Helper()
+	return newFixtureWith(t, consent, nil)
+}
+
+// newFixtureWith lets a test adjust the activities before they are registered.
+func newFixtureWith(t *testing.T, consent bool, adjust func(*activities.Activities)) *fixture {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	f := &fixture{env: suite.NewTestWorkflowEnvironment(), store: memstore.New(), mailer: &recordingMailer{}}
 	ctx := context.Background()
@@ -63,7 +71,11 @@ func newFixture(t *testing.T, consent bool) *fixture {
 	if _, _, err := f.store.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1", Journey: workflows.ActivationJourney, Number: 1, WorkflowID: workflows.ActivationWorkflowID("m-1"), Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	workflows.Register(f.env, &activities.Activities{Store: f.store, Mailer: f.mailer, Brand: activities.Brand{Name: "Demo", ShopURL: "https://shop.example.com"}})
+	acts := &activities.Activities{Store: f.store, Mailer: f.mailer, Brand: activities.Brand{Name: "Demo", ShopURL: "https://shop.example.com"}}
+	if adjust != nil {
+		adjust(acts)
+	}
+	workflows.Register(f.env, acts)
 	return f
 }
 
@@ -211,5 +223,26 @@ func TestActivationRetriedSendIsNotRepeated(t *testing.T) {
 	}
 	if got, want := len(f.mailer.templates()), 3; got != want {
 		t.Errorf("%d emails after a repeated send, want %d", got, want)
+	}
+}
+
+func TestActivationMissingTemplateVariableFailsTheStep(t *testing.T) {
+	catalog, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No shop URL configured: the welcome cannot render, so nothing is sent
+	// and the workflow fails with a non-retryable error naming the variable.
+	f := newFixtureWith(t, true, func(a *activities.Activities) {
+		a.Templates = catalog
+		a.Brand.ShopURL = ""
+	})
+	f.env.ExecuteWorkflow(workflows.Activation, workflows.ActivationInput{MemberID: "m-1", Enrollment: 1, Definition: workflows.DefaultActivation()})
+	err = f.env.GetWorkflowError()
+	if err == nil || !strings.Contains(err.Error(), "shop_url") {
+		t.Fatalf("workflow error = %v, want one naming shop_url", err)
+	}
+	if got := f.mailer.templates(); len(got) != 0 {
+		t.Errorf("sent %v despite a missing variable", got)
 	}
 }

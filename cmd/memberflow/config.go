@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,19 +32,19 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 	def := workflows.DefaultActivation()
 	cfg := localstack.Config{
 		Root:          root,
-		DataDir:       or(getenv("MEMBERFLOW_DATA_DIR"), filepath.Join(root, ".local")),
-		HTTPAddr:      or(getenv("MEMBERFLOW_HTTP_ADDR"), defaultHTTPAddr),
-		TemporalCLI:   or(getenv("TEMPORAL_CLI"), filepath.Join(root, "bin", "temporal")),
+		DataDir:       cmp.Or(getenv("MEMBERFLOW_DATA_DIR"), filepath.Join(root, ".local")),
+		HTTPAddr:      cmp.Or(getenv("MEMBERFLOW_HTTP_ADDR"), defaultHTTPAddr),
+		TemporalCLI:   cmp.Or(getenv("TEMPORAL_CLI"), filepath.Join(root, "bin", "temporal")),
 		DynamoDBDir:   getenv("DYNAMODB_LOCAL_DIR"),
-		Table:         or(getenv("MEMBERFLOW_TABLE"), "memberflow"),
-		WebhookSecret: or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
-		AdminToken:    or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
+		Table:         cmp.Or(getenv("MEMBERFLOW_TABLE"), "memberflow"),
+		WebhookSecret: cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
+		AdminToken:    cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
 		Activation:    def,
 		Brand: activities.Brand{
-			Name:    or(getenv("MEMBERFLOW_BRAND_NAME"), "Memberflow Demo"),
-			ShopURL: or(getenv("MEMBERFLOW_SHOP_URL"), "https://shop.example.com"),
+			Name:    cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "Memberflow Demo"),
+			ShopURL: cmp.Or(getenv("MEMBERFLOW_SHOP_URL"), "https://shop.example.com"),
 		},
-		FromEmail: or(getenv("MEMBERFLOW_FROM_EMAIL"), "hello@memberflow.local"),
+		FromEmail: cmp.Or(getenv("MEMBERFLOW_FROM_EMAIL"), "hello@memberflow.local"),
 	}
 	ports := []struct {
 		env  string
@@ -84,13 +85,6 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		return cfg, fmt.Errorf("MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER (%s) must be later than MEMBERFLOW_ACTIVATION_NUDGE_AFTER (%s)", cfg.Activation.LastNudgeAfter, cfg.Activation.NudgeAfter)
 	}
 	return cfg, nil
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // repoRoot finds the directory holding go.mod, so `memberflow run` works

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -17,9 +18,9 @@ import (
 // printing the status and answer: the quickest way to check an integration.
 func sendEvent(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("send-event", flag.ContinueOnError)
-	url := fs.String("url", or(getenv("MEMBERFLOW_URL"), "http://127.0.0.1:8080"), "base URL of memberflow")
+	url := fs.String("url", cmp.Or(getenv("MEMBERFLOW_URL"), "http://127.0.0.1:8080"), "base URL of memberflow")
 	source := fs.String("source", "storefront", "source name (Memberflow-Source header)")
-	secret := fs.String("secret", or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret), "the source's webhook secret")
+	secret := fs.String("secret", cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret), "the source's webhook secret")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

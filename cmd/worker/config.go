@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,12 +28,7 @@ type Config struct {
 
 // ConfigFromEnv reads Config with explicit defaults.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	or := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
+	or := func(k, def string) string { return cmp.Or(getenv(k), def) }
 	c := Config{
 		TableName:        getenv("TABLE_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),

@@ -15,6 +15,7 @@ import (
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -41,13 +42,17 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	catalog, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		return err
+	}
 	c, err := temporalconn.Dial(ctx, cfg.Temporal, log)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: dynamo.New(ddb, cfg.TableName), Mailer: sender, Brand: cfg.Brand, Log: log})
+	workflows.Register(w, &activities.Activities{Store: dynamo.New(ddb, cfg.TableName), Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log})
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return err

@@ -4,6 +4,7 @@
 package lambdaenv
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,24 +46,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		WebhookSecretARN:     getenv("WEBHOOK_SECRET_ARN"),
 		AdminTokenSecretARN:  getenv("ADMIN_TOKEN_SECRET_ARN"),
 		TemporalAddress:      getenv("TEMPORAL_ADDRESS"),
-		TemporalNamespace:    or(getenv("TEMPORAL_NAMESPACE"), "default"),
+		TemporalNamespace:    cmp.Or(getenv("TEMPORAL_NAMESPACE"), "default"),
 		TemporalTLSSecretARN: getenv("TEMPORAL_TLS_SECRET_ARN"),
-		TemporalTaskQueue:    or(getenv("TEMPORAL_TASK_QUEUE"), workflows.DefaultTaskQueue),
+		TemporalTaskQueue:    cmp.Or(getenv("TEMPORAL_TASK_QUEUE"), workflows.DefaultTaskQueue),
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "INFO"))); err != nil {
+	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("LOG_LEVEL"), "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
 	if c.TableName == "" {
 		return c, errors.New("TABLE_NAME is required")
 	}
 	return c, nil
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // Env is a configured function environment.

@@ -192,7 +192,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 
 	// Worker.
 	s.worker = worker.New(s.Temporal, workflows.DefaultTaskQueue, worker.Options{})
-	workflows.Register(s.worker, &activities.Activities{Store: st, Mailer: sender, Brand: cfg.Brand, Log: log.With("component", "activities")})
+	workflows.Register(s.worker, &activities.Activities{Store: st, Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log.With("component", "activities")})
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
