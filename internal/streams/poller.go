@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,7 +46,8 @@ type shardState struct {
 	closed     bool
 }
 
-// Healthy reports whether the poller completed a poll within the last maxAge.
+// Healthy reports whether the poller completed a round of polls without a
+// failing batch within the last maxAge.
 func (p *Poller) Healthy(maxAge time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -62,6 +64,9 @@ func (p *Poller) markOK() {
 // after a restart records are delivered again, exactly as Lambda may
 // redeliver them, and the handler is idempotent.
 func (p *Poller) Run(ctx context.Context) error {
+	if p.Log == nil {
+		p.Log = slog.Default()
+	}
 	idle, retry := p.Idle, p.RetryDelay
 	if idle == 0 {
 		idle = 200 * time.Millisecond
@@ -90,7 +95,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			lastRefresh = time.Now()
 		}
-		busy := false
+		busy, failed := false, false
 		for _, id := range order {
 			s := shards[id]
 			if s.closed {
@@ -106,12 +111,16 @@ func (p *Poller) Run(ctx context.Context) error {
 				}
 				p.Log.WarnContext(ctx, "stream: batch failed; retrying", "shard", s.id, "err", err)
 				sleep(ctx, retry)
-				busy = true
+				busy, failed = true, true
 				continue
 			}
 			busy = busy || n > 0
 		}
-		p.markOK()
+		// Healthy means "records are flowing": a round in which a shard
+		// keeps failing does not count.
+		if !failed {
+			p.markOK()
+		}
 		if !busy {
 			sleep(ctx, idle)
 		}
@@ -170,20 +179,16 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 			batch.Records[i] = toLambdaRecord(arn, r)
 		}
 		resp, err := p.Handle(ctx, batch)
+		handlerErr := err
 		if err == nil && len(resp.BatchItemFailures) > 0 {
 			err = fmt.Errorf("%d record(s) failed, first %s", len(resp.BatchItemFailures), resp.BatchItemFailures[0].ItemIdentifier)
 		}
 		if err != nil {
 			// Like Lambda with ReportBatchItemFailures: keep what succeeded,
-			// resume at the first failure.
-			if len(resp.BatchItemFailures) > 0 {
-				first := resp.BatchItemFailures[0].ItemIdentifier
-				for _, r := range batch.Records {
-					if r.Change.SequenceNumber == first {
-						break
-					}
-					s.lastSeq = r.Change.SequenceNumber
-				}
+			// resume at the earliest failure. As on Lambda, a handler error
+			// or an identifier naming no record of the batch fails it whole.
+			if handlerErr == nil {
+				s.lastSeq = checkpoint(s.lastSeq, batch.Records, resp.BatchItemFailures)
 			}
 			s.iterator = nil
 			return len(out.Records), err
@@ -195,6 +200,24 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 		s.closed = true
 	}
 	return len(out.Records), nil
+}
+
+// checkpoint returns the sequence number of the last record before the
+// earliest failed one, or lastSeq unchanged when the first record failed or
+// any identifier is not a record of the batch.
+func checkpoint(lastSeq string, records []lambdaevents.DynamoDBEventRecord, failures []lambdaevents.DynamoDBBatchItemFailure) string {
+	earliest := len(records)
+	for _, f := range failures {
+		i := slices.IndexFunc(records, func(r lambdaevents.DynamoDBEventRecord) bool { return r.Change.SequenceNumber == f.ItemIdentifier })
+		if i < 0 {
+			return lastSeq
+		}
+		earliest = min(earliest, i)
+	}
+	if earliest == 0 || earliest == len(records) {
+		return lastSeq
+	}
+	return records[earliest-1].Change.SequenceNumber
 }
 
 func sleep(ctx context.Context, d time.Duration) {
