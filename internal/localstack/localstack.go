@@ -7,6 +7,7 @@ package localstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +17,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -203,6 +206,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	s.cancel = cancel
 	disp := &dispatch.Handler{Store: st, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Activation: cfg.Activation, Log: log.With("component", "dispatch")}
 	s.poller = &streams.Poller{DynamoDB: ddbClient, Streams: newStreamsClient(s.ddb.Endpoint), Table: cfg.Table, Handle: disp.Handle, Log: log.With("component", "stream")}
+	if cfg.LogDir != "" {
+		// Like the deployed stream mapping (MaximumRetryAttempts 10, then
+		// the DLQ): a record that keeps failing is parked, not retried for ever.
+		s.poller.MaxAttempts = 10
+		s.poller.DeadLetter = deadLetterFile(filepath.Join(cfg.LogDir, "dead-letter.jsonl"))
+	}
 	go func() {
 		defer close(s.done)
 		if err := s.poller.Run(runCtx); err != nil {
@@ -353,6 +362,33 @@ func checkPorts(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// deadLetterFile appends each given-up record, with its error, as one JSON
+// line: the local counterpart of the dispatch DLQ, to inspect and replay.
+func deadLetterFile(path string) func(context.Context, lambdaevents.DynamoDBEventRecord, error) error {
+	var mu sync.Mutex
+	return func(_ context.Context, rec lambdaevents.DynamoDBEventRecord, cause error) error {
+		line, err := json.Marshal(struct {
+			At     time.Time                        `json:"at"`
+			Error  string                           `json:"error"`
+			Record lambdaevents.DynamoDBEventRecord `json:"record"`
+		}{time.Now().UTC(), cause.Error(), rec})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(append(line, '\n')); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 }
 
 // newStreamsClient reaches DynamoDB Local's streams API with the same dummy

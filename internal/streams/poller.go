@@ -34,6 +34,14 @@ type Poller struct {
 	Idle time.Duration
 	// RetryDelay is the pause before retrying a failed batch (default 1s).
 	RetryDelay time.Duration
+	// MaxAttempts is how often one record may fail before it is handed to
+	// DeadLetter and skipped, like the event source mapping's
+	// MaximumRetryAttempts with an on-failure destination. 0 or a nil
+	// DeadLetter means retry for ever (the shard waits).
+	MaxAttempts int
+	// DeadLetter receives a record that failed MaxAttempts times, with the
+	// last error. If it fails, the record is not skipped.
+	DeadLetter func(ctx context.Context, rec lambdaevents.DynamoDBEventRecord, cause error) error
 
 	mu     sync.Mutex
 	lastOK time.Time
@@ -44,6 +52,13 @@ type shardState struct {
 	iterator   *string
 	lastSeq    string // last sequence number handled successfully
 	closed     bool
+	// isolate reads one record at a time after a whole-batch failure, so a
+	// poison record is found the way Lambda's bisect-on-error finds it.
+	isolate bool
+	// headSeq is the record the shard is stuck on and headFailures how
+	// often it failed.
+	headSeq      string
+	headFailures int
 }
 
 // Healthy reports whether the poller completed a round of polls without a
@@ -168,7 +183,11 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 		}
 		s.iterator = it.ShardIterator
 	}
-	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iterator, Limit: aws.Int32(100)})
+	limit := int32(100)
+	if s.isolate {
+		limit = 1
+	}
+	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iterator, Limit: aws.Int32(limit)})
 	if err != nil {
 		s.iterator = nil // expired iterators are re-created from lastSeq
 		return 0, fmt.Errorf("get records: %w", err)
@@ -189,17 +208,57 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 			// or an identifier naming no record of the batch fails it whole.
 			if handlerErr == nil {
 				s.lastSeq = checkpoint(s.lastSeq, batch.Records, resp.BatchItemFailures)
+			} else {
+				s.isolate = true
 			}
 			s.iterator = nil
+			// The failing record is known when the handler named it, or when
+			// it was alone in the batch.
+			culprit := handlerErr == nil || len(batch.Records) == 1
+			if dlErr := p.countFailure(ctx, s, batch.Records, culprit, err); dlErr != nil {
+				err = errors.Join(err, dlErr)
+			}
 			return len(out.Records), err
 		}
 		s.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
+		s.isolate, s.headSeq, s.headFailures = false, "", 0
 	}
 	s.iterator = out.NextShardIterator
 	if s.iterator == nil {
 		s.closed = true
 	}
 	return len(out.Records), nil
+}
+
+// countFailure counts another failure of the record the shard now resumes
+// at and, once it has failed MaxAttempts times, dead-letters and skips it.
+func (p *Poller) countFailure(ctx context.Context, s *shardState, records []lambdaevents.DynamoDBEventRecord, culprit bool, cause error) error {
+	if !culprit {
+		return nil
+	}
+	head := 0
+	for i, r := range records {
+		if r.Change.SequenceNumber == s.lastSeq {
+			head = i + 1
+		}
+	}
+	if head >= len(records) {
+		return nil
+	}
+	rec := records[head]
+	if rec.Change.SequenceNumber != s.headSeq {
+		s.headSeq, s.headFailures = rec.Change.SequenceNumber, 0
+	}
+	s.headFailures++
+	if p.MaxAttempts <= 0 || p.DeadLetter == nil || s.headFailures < p.MaxAttempts {
+		return nil
+	}
+	if err := p.DeadLetter(ctx, rec, cause); err != nil {
+		return fmt.Errorf("dead-letter record %s: %w", rec.Change.SequenceNumber, err)
+	}
+	p.Log.ErrorContext(ctx, "stream: record dead-lettered after repeated failures", "sequence", rec.Change.SequenceNumber, "attempts", s.headFailures, "err", cause)
+	s.lastSeq, s.headSeq, s.headFailures, s.isolate = rec.Change.SequenceNumber, "", 0, false
+	return nil
 }
 
 // checkpoint returns the sequence number of the last record before the

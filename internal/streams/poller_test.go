@@ -699,3 +699,76 @@ func TestCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestPollerDeadLettersPoisonRecords: a record that keeps failing is handed
+// to DeadLetter after MaxAttempts and skipped, like Lambda's retry limit with
+// an on-failure destination; with whole-batch errors the poller first
+// isolates the culprit, so innocent neighbours are never dead-lettered.
+func TestPollerDeadLettersPoisonRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		poison    func(b lambdaevents.DynamoDBEvent) answer
+		delivered int // times the poison record reaches the handler
+	}{
+		{"handler names the record", func(b lambdaevents.DynamoDBEvent) answer {
+			for i, rec := range b.Records {
+				if skOf(rec) == "p-01" {
+					return answer{resp: lambdaevents.DynamoDBEventResponse{BatchItemFailures: []lambdaevents.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}}, ok: i}
+				}
+			}
+			return success(b)
+		}, 3},
+		{"handler fails the whole batch", func(b lambdaevents.DynamoDBEvent) answer {
+			for _, rec := range b.Records {
+				if skOf(rec) == "p-01" {
+					return answer{err: errors.New("boom")}
+				}
+			}
+			return success(b)
+		}, 0}, // depends on how the batch was cut; checked below as ≥ 3
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, table := ddblocal.NewTable(t)
+			r := newRecorder()
+			r.fail = func(_ int, b lambdaevents.DynamoDBEvent) answer { return tc.poison(b) }
+			var mu sync.Mutex
+			var dead []string
+			p := newPoller(t, client, table, r.handle)
+			p.MaxAttempts = 3
+			p.DeadLetter = func(_ context.Context, rec lambdaevents.DynamoDBEventRecord, cause error) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if cause == nil {
+					t.Error("dead letter without a cause")
+				}
+				dead = append(dead, skOf(rec))
+				return nil
+			}
+			sks := putN(t, client, table, "p", 3)
+			startPoller(t, p)
+			eventually(t, "the record after the poison one", func() bool { return r.processed(sks[2]) > 0 })
+			drain(t, client, table, r)
+
+			mu.Lock()
+			defer mu.Unlock()
+			if got, want := strings.Join(dead, ","), "p-01"; got != want {
+				t.Errorf("dead-lettered %q, want %q", got, want)
+			}
+			for _, sk := range []string{"p-00", "p-02"} {
+				if got, want := r.processed(sk), 1; got != want {
+					t.Errorf("%s processed %d times, want %d", sk, got, want)
+				}
+			}
+			if got := r.processed("p-01"); got != 0 {
+				t.Errorf("poison record processed %d times", got)
+			}
+			got := r.delivered()["p-01"]
+			if tc.delivered > 0 && got != tc.delivered {
+				t.Errorf("poison record delivered %d times, want %d", got, tc.delivered)
+			}
+			if got < 3 {
+				t.Errorf("poison record delivered %d times, want at least MaxAttempts", got)
+			}
+		})
+	}
+}
