@@ -76,6 +76,10 @@ type SendEmailRequest struct {
 	Enrollment int    `json:"enrollment"`
 	Step       string `json:"step"`
 	Template   string `json:"template"`
+	// SkipIfOrdered skips the send when the member's projection shows an
+	// order: the journey's goal was reached even if the order's signal was
+	// missed (stream records of different items are not ordered).
+	SkipIfOrdered bool `json:"skip_if_ordered,omitempty"`
 }
 
 // SendEmailResult says what became of a send request.
@@ -91,6 +95,8 @@ const (
 	SkipNoConsent = "no_consent"
 	SkipNoAddress = "no_email_address"
 	SkipRejected  = "rejected_by_provider"
+	// SkipGoalReached means the member already did what the email asks.
+	SkipGoalReached = "goal_reached"
 )
 
 // SendEmail sends the step's email at most once per idempotency key. The
@@ -124,6 +130,8 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		return SendEmailResult{}, fmt.Errorf("send %s: read member: %w", key, err)
 	}
 	switch {
+	case req.SkipIfOrdered && m.OrderCount > 0:
+		return a.skip(ctx, req.MemberID, key, SkipGoalReached)
 	case !m.Consent.EmailMarketing:
 		return a.skip(ctx, req.MemberID, key, SkipNoConsent)
 	case m.Email == "":

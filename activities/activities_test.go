@@ -83,8 +83,11 @@ func TestSendEmailClassifiesFailures(t *testing.T) {
 		nonRetry   bool
 		retryDelay time.Duration
 		wantCalls  int
+		ordered    bool // the request asks to skip members who ordered
 	}{
 		{name: "no consent", member: loyalty.Member{ID: "m-1", Email: "a@example.com"}, wantStatus: store.SendSkipped, wantReason: activities.SkipNoConsent},
+		{name: "goal reached", member: loyalty.Member{ID: "m-1", Email: "a@example.com", OrderCount: 1, Consent: loyalty.Consent{EmailMarketing: true}}, ordered: true, wantStatus: store.SendSkipped, wantReason: activities.SkipGoalReached},
+		{name: "an order does not stop a welcome", member: loyalty.Member{ID: "m-1", Email: "a@example.com", OrderCount: 1, Consent: loyalty.Consent{EmailMarketing: true}}, wantStatus: store.SendSent, wantCalls: 1},
 		{name: "no address", member: loyalty.Member{ID: "m-1", Consent: loyalty.Consent{EmailMarketing: true}}, wantStatus: store.SendSkipped, wantReason: activities.SkipNoAddress},
 		{name: "rejected by SendGrid", member: consenting(), err: &mail.ProviderError{StatusCode: 400, Message: "invalid template"}, wantStatus: store.SendSkipped, wantReason: activities.SkipRejected + ": invalid template", wantCalls: 1},
 		{name: "throttled", member: consenting(), err: &mail.ProviderError{StatusCode: 429, RetryAfter: 7 * time.Second}, wantErr: true, retryDelay: 7 * time.Second, wantCalls: 1},
@@ -94,7 +97,9 @@ func TestSendEmailClassifiesFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mailer := &stubMailer{err: tc.err}
 			a, st := setup(t, tc.member, mailer)
-			res, err := a.SendEmail(context.Background(), req)
+			r := req
+			r.SkipIfOrdered = tc.ordered
+			res, err := a.SendEmail(context.Background(), r)
 			if got := mailer.calls; got != tc.wantCalls {
 				t.Errorf("provider called %d times, want %d", got, tc.wantCalls)
 			}
@@ -120,7 +125,7 @@ func TestSendEmailClassifiesFailures(t *testing.T) {
 			}
 			// The outcome is final: a retry of the activity does not call the provider.
 			before := mailer.calls
-			if _, err := a.SendEmail(context.Background(), req); err != nil {
+			if _, err := a.SendEmail(context.Background(), r); err != nil {
 				t.Fatal(err)
 			}
 			if mailer.calls != before {

@@ -118,11 +118,16 @@ func Activation(ctx workflow.Context, in ActivationInput) (ActivationResult, err
 				return res, endEnrollment(ctx, in, loyalty.EnrollmentExited, OutcomeConverted, &res)
 			}
 		}
-		sent, err := sendEmail(ctx, in, step.name, step.template)
+		// Nudges re-check the projection: an order whose signal was missed
+		// still ends the journey.
+		sent, err := sendEmail(ctx, in, step.name, step.template, step.at > 0)
 		if err != nil {
 			return res, err
 		}
 		res.Sends = append(res.Sends, sent)
+		if sent.Reason == activities.SkipGoalReached {
+			return res, endEnrollment(ctx, in, loyalty.EnrollmentExited, OutcomeConverted, &res)
+		}
 	}
 	if paid {
 		return res, endEnrollment(ctx, in, loyalty.EnrollmentExited, OutcomeConverted, &res)
@@ -130,15 +135,16 @@ func Activation(ctx workflow.Context, in ActivationInput) (ActivationResult, err
 	return res, endEnrollment(ctx, in, loyalty.EnrollmentCompleted, OutcomeCompleted, &res)
 }
 
-func sendEmail(ctx workflow.Context, in ActivationInput, step, template string) (activities.SendEmailResult, error) {
+func sendEmail(ctx workflow.Context, in ActivationInput, step, template string, skipIfOrdered bool) (activities.SendEmailResult, error) {
 	var a *activities.Activities
 	var out activities.SendEmailResult
 	err := workflow.ExecuteActivity(ctx, a.SendEmail, activities.SendEmailRequest{
-		MemberID:   in.MemberID,
-		Journey:    ActivationJourney,
-		Enrollment: in.Enrollment,
-		Step:       step,
-		Template:   template,
+		MemberID:      in.MemberID,
+		Journey:       ActivationJourney,
+		Enrollment:    in.Enrollment,
+		Step:          step,
+		Template:      template,
+		SkipIfOrdered: skipIfOrdered,
 	}).Get(ctx, &out)
 	return out, err
 }

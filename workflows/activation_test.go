@@ -246,3 +246,30 @@ func TestActivationMissingTemplateVariableFailsTheStep(t *testing.T) {
 		t.Errorf("sent %v despite a missing variable", got)
 	}
 }
+
+// TestActivationExitsOnAnOrderWhoseSignalWasMissed: the order reached the
+// projection but never became a signal (it was dispatched before the
+// registration). The nudge sees it and the journey ends as converted.
+func TestActivationExitsOnAnOrderWhoseSignalWasMissed(t *testing.T) {
+	f := newFixture(t, true)
+	f.env.RegisterDelayedCallback(func() {
+		ctx := context.Background()
+		m, err := f.store.GetMember(ctx, "m-1")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		m.OrderCount, m.Version = 1, m.Version+1
+		if err := f.store.SaveMember(ctx, m, "evt-order"); err != nil {
+			t.Error(err)
+		}
+	}, time.Hour)
+	res := f.run(t)
+	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome"})
+	if got, want := res.Outcome, workflows.OutcomeConverted; got != want {
+		t.Errorf("outcome = %q, want %q", got, want)
+	}
+	if got, want := f.enrollment(t).Status, loyalty.EnrollmentExited; got != want {
+		t.Errorf("enrollment status = %q, want %q", got, want)
+	}
+}
