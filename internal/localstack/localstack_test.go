@@ -46,6 +46,16 @@ func repoRoot(t *testing.T) string {
 // for the outbox, with the activation delays shortened to seconds.
 func startStack(t *testing.T) *localstack.Stack {
 	t.Helper()
+	def := workflows.DefaultActivation()
+	def.NudgeAfter, def.LastNudgeAfter = 4*time.Second, 12*time.Second
+	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Activation: def})
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// startWith starts a stack from cfg with the test's fixed settings filled in.
+func startWith(t *testing.T, cfg localstack.Config) *localstack.Stack {
+	t.Helper()
 	root := repoRoot(t)
 	cli := os.Getenv("TEMPORAL_CLI")
 	if cli == "" {
@@ -60,20 +70,14 @@ func startStack(t *testing.T) *localstack.Stack {
 		}
 		t.Skip(msg)
 	}
-	def := workflows.DefaultActivation()
-	def.NudgeAfter, def.LastNudgeAfter = 4*time.Second, 12*time.Second
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := localstack.Start(context.Background(), localstack.Config{
-		Root: root, OutboxDir: t.TempDir(), LogDir: t.TempDir(), HTTPAddr: "127.0.0.1:0",
-		TemporalCLI: cli, DynamoDBDir: os.Getenv("DYNAMODB_LOCAL_DIR"), Table: "e2e",
-		WebhookSecret: secret, AdminToken: token, Activation: def,
-		Brand:     activities.Brand{Name: "E2E Shop", ShopURL: "https://shop.example.com"},
-		FromEmail: "hello@example.com",
-	}, log)
+	cfg.Root, cfg.HTTPAddr, cfg.TemporalCLI, cfg.DynamoDBDir, cfg.Table = root, "127.0.0.1:0", cli, os.Getenv("DYNAMODB_LOCAL_DIR"), "e2e"
+	cfg.WebhookSecret, cfg.AdminToken, cfg.FromEmail = secret, token, "hello@example.com"
+	cfg.Brand = activities.Brand{Name: "E2E Shop", ShopURL: "https://shop.example.com"}
+	s, err := localstack.Start(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Stop)
 	return s
 }
 
@@ -309,4 +313,42 @@ func writeHistory(t *testing.T, c client.Client, id, path string) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s (%d events)", path, len(evs))
+}
+
+// TestRestartKeepsData: a second start on the same data directory (a second
+// `make run`) finds the members of the first, and the stream records it
+// reads again from the start send nothing twice.
+func TestRestartKeepsData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test starts Temporal and DynamoDB Local")
+	}
+	dir := t.TempDir()
+	cfg := localstack.Config{DataDir: dir, Activation: workflows.DefaultActivation()}
+
+	first := startWith(t, cfg)
+	reg := event(t, events.MemberRegistered, "evt-rs-1", "m-rs-1", nil)
+	if r := postEvent(t, first, reg, true); r.status != http.StatusAccepted {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the welcome email", 30*time.Second, func() bool { return len(outboxTemplates(t, first, "m-rs-1")) == 1 })
+	first.Stop()
+
+	second := startWith(t, cfg)
+	defer second.Stop()
+	if r := postEvent(t, second, reg, true); r.status != http.StatusOK {
+		t.Errorf("the first run's event is not remembered: %d %s", r.status, r.body)
+	}
+	// A new member's welcome proves the replayed stream was worked through.
+	later := event(t, events.MemberRegistered, "evt-rs-2", "m-rs-2", nil)
+	if r := postEvent(t, second, later, true); r.status != http.StatusAccepted {
+		t.Fatalf("register after restart: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the second member's welcome", 30*time.Second, func() bool { return len(outboxTemplates(t, second, "m-rs-2")) == 1 })
+	if got := outboxTemplates(t, second, "m-rs-1"); len(got) != 1 {
+		t.Errorf("first member's emails after restart = %v, want the one welcome", got)
+	}
+	r := do(t, mustRequest(t, http.MethodGet, second.URL+"/v1/members/m-rs-1", "Bearer "+token))
+	if r.status != http.StatusOK || !strings.Contains(r.body, `"status": "active"`) {
+		t.Errorf("member after restart: %d %s", r.status, r.body)
+	}
 }
