@@ -12,18 +12,14 @@ import (
 	"github.com/memberflow/memberflow/internal/store"
 )
 
-// maxEventsPerBatch is the port's limit, which is also the item limit of one
-// TransactWriteItems call.
-const maxEventsPerBatch = 100
-
 // PutEvents writes the new events of the batch in one transaction, each
 // create-only. When the transaction is cancelled because some events already
 // exist, those are duplicates: they are dropped and the rest is retried, so
 // the new events still land all-or-nothing.
 func (s *Store) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store.PutEventsResult, error) {
 	var res store.PutEventsResult
-	if len(evs) > maxEventsPerBatch {
-		return res, fmt.Errorf("put events: batch of %d exceeds %d", len(evs), maxEventsPerBatch)
+	if err := store.CheckPutEvents(evs); err != nil {
+		return res, err
 	}
 	if len(evs) == 0 {
 		return res, nil
@@ -38,9 +34,6 @@ func (s *Store) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store
 	var pending []int // indexes into evs still to be written
 	seen := make(map[string]bool, len(evs))
 	for i, ev := range evs {
-		if ev.Source == "" || ev.ID == "" {
-			return res, fmt.Errorf("put events: event %d has no source or id", i)
-		}
 		// A transaction may not touch one item twice, and a repeat inside
 		// the batch is a duplicate of its first occurrence anyway.
 		pk := eventPK(ev.Source, ev.ID)

@@ -34,11 +34,8 @@ func (s *Store) GetMember(ctx context.Context, id string) (loyalty.Member, error
 // create-only. Which condition failed tells a replayed event (ErrDuplicate)
 // from a lost race (ErrConflict).
 func (s *Store) SaveMember(ctx context.Context, m loyalty.Member, eventID string) error {
-	if m.ID == "" || eventID == "" {
-		return fmt.Errorf("save member: member id and event id are required")
-	}
-	if m.Version < 1 {
-		return fmt.Errorf("save member %s: version %d, want at least 1", m.ID, m.Version)
+	if err := store.CheckSaveMember(m, eventID); err != nil {
+		return err
 	}
 	profileCond := notExists()
 	if m.Version > 1 {
@@ -106,15 +103,9 @@ func (s *Store) SaveMember(ctx context.Context, m loyalty.Member, eventID string
 // StartEnrollment creates the enrollment unless it exists, in which case it
 // returns the stored one.
 func (s *Store) StartEnrollment(ctx context.Context, e loyalty.Enrollment) (loyalty.Enrollment, bool, error) {
-	if e.MemberID == "" || e.Journey == "" || e.Number < 1 {
-		return loyalty.Enrollment{}, false, fmt.Errorf("start enrollment %s/%s/%d: member, journey and a number from 1 are required", e.Journey, e.MemberID, e.Number)
-	}
-	switch e.Status {
-	case "":
-		e.Status = loyalty.EnrollmentActive
-	case loyalty.EnrollmentActive:
-	default:
-		return loyalty.Enrollment{}, false, fmt.Errorf("start enrollment %s/%s/%d: status %q, want active", e.Journey, e.MemberID, e.Number, e.Status)
+	e, err := store.NewEnrollment(e)
+	if err != nil {
+		return loyalty.Enrollment{}, false, err
 	}
 	var existing enrollmentItem
 	created, err := s.createOnly(ctx, newEnrollmentItem(e), &existing)

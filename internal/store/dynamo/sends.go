@@ -16,15 +16,9 @@ import (
 // which case it returns the stored row, so a retried activity learns what an
 // earlier attempt did.
 func (s *Store) ReserveSend(ctx context.Context, snd store.Send) (store.Send, bool, error) {
-	if snd.MemberID == "" || snd.Key == "" {
-		return store.Send{}, false, fmt.Errorf("reserve send %q: member id and key are required", snd.Key)
-	}
-	switch snd.Status {
-	case "":
-		snd.Status = store.SendPending
-	case store.SendPending:
-	default:
-		return store.Send{}, false, fmt.Errorf("reserve send %s: status %q, want pending", snd.Key, snd.Status)
+	snd, err := store.NewSend(snd)
+	if err != nil {
+		return store.Send{}, false, err
 	}
 	var existing sendItem
 	created, err := s.createOnly(ctx, newSendItem(snd), &existing)

@@ -16,10 +16,6 @@ import (
 	"github.com/memberflow/memberflow/internal/store"
 )
 
-// maxEventsPerBatch mirrors the port's (and DynamoDB's) batch limit, so a
-// caller that would fail in production fails in tests too.
-const maxEventsPerBatch = 100
-
 type eventKey struct{ source, id string }
 
 type appliedKey struct{ memberID, eventID string }
@@ -61,13 +57,8 @@ func (s *Store) Ping(context.Context) error { return nil }
 // duplicates, in input order.
 func (s *Store) PutEvents(_ context.Context, evs []store.RecordedEvent) (store.PutEventsResult, error) {
 	var res store.PutEventsResult
-	if len(evs) > maxEventsPerBatch {
-		return res, fmt.Errorf("put events: batch of %d exceeds %d", len(evs), maxEventsPerBatch)
-	}
-	for i, ev := range evs {
-		if ev.Source == "" || ev.ID == "" {
-			return res, fmt.Errorf("put events: event %d has no source or id", i)
-		}
+	if err := store.CheckPutEvents(evs); err != nil {
+		return res, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,11 +107,8 @@ func (s *Store) GetMember(_ context.Context, id string) (loyalty.Member, error) 
 // the DynamoDB adapter: a replayed event is ErrDuplicate even when the
 // version is stale too.
 func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) error {
-	if m.ID == "" || eventID == "" {
-		return fmt.Errorf("save member: member id and event id are required")
-	}
-	if m.Version < 1 {
-		return fmt.Errorf("save member %s: version %d, want at least 1", m.ID, m.Version)
+	if err := store.CheckSaveMember(m, eventID); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,15 +129,9 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 
 // StartEnrollment creates the enrollment unless it exists.
 func (s *Store) StartEnrollment(_ context.Context, e loyalty.Enrollment) (loyalty.Enrollment, bool, error) {
-	if e.MemberID == "" || e.Journey == "" || e.Number < 1 {
-		return loyalty.Enrollment{}, false, fmt.Errorf("start enrollment %s/%s/%d: member, journey and a number from 1 are required", e.Journey, e.MemberID, e.Number)
-	}
-	switch e.Status {
-	case "":
-		e.Status = loyalty.EnrollmentActive
-	case loyalty.EnrollmentActive:
-	default:
-		return loyalty.Enrollment{}, false, fmt.Errorf("start enrollment %s/%s/%d: status %q, want active", e.Journey, e.MemberID, e.Number, e.Status)
+	e, err := store.NewEnrollment(e)
+	if err != nil {
+		return loyalty.Enrollment{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,15 +196,9 @@ func (s *Store) ListEnrollments(_ context.Context, memberID string) ([]loyalty.E
 
 // ReserveSend creates the pending ledger row unless its key is taken.
 func (s *Store) ReserveSend(_ context.Context, snd store.Send) (store.Send, bool, error) {
-	if snd.MemberID == "" || snd.Key == "" {
-		return store.Send{}, false, fmt.Errorf("reserve send %q: member id and key are required", snd.Key)
-	}
-	switch snd.Status {
-	case "":
-		snd.Status = store.SendPending
-	case store.SendPending:
-	default:
-		return store.Send{}, false, fmt.Errorf("reserve send %s: status %q, want pending", snd.Key, snd.Status)
+	snd, err := store.NewSend(snd)
+	if err != nil {
+		return store.Send{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
