@@ -182,19 +182,26 @@ func (a *Activities) skip(ctx context.Context, memberID, key, reason string) (Se
 	return SendEmailResult{Key: key, Status: store.SendSkipped, Reason: reason}, nil
 }
 
-// sendFailed classifies a provider failure: bad template data and 4xx
-// rejections are permanent (recorded, not retried); 429 retries after the
-// provider's Retry-After; everything else retries on the workflow's policy.
+// sendFailed classifies a send failure with mail's own rules: a broken
+// template fails the step (every member would hit it); other permanent
+// failures (an unusable address, a 4xx rejection) are recorded for this
+// member and the journey goes on; 429 retries after the provider's
+// Retry-After; everything else retries on the workflow's policy.
 func (a *Activities) sendFailed(ctx context.Context, memberID, key string, err error) (SendEmailResult, error) {
 	if errors.Is(err, mail.ErrTemplate) {
 		return SendEmailResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("send %s: %v", key, err), ErrTypeBadTemplate, err)
 	}
 	var pe *mail.ProviderError
-	if errors.As(err, &pe) {
-		if !pe.Retryable() {
-			return a.skip(ctx, memberID, key, SkipRejected+": "+pe.Message)
+	isProvider := errors.As(err, &pe)
+	if mail.IsPermanent(err) {
+		reason := err.Error() // mail's errors never carry the address
+		if isProvider {
+			reason = pe.Message
 		}
+		return a.skip(ctx, memberID, key, SkipRejected+": "+reason)
+	}
+	if isProvider {
 		if pe.RetryAfter > 0 {
 			return SendEmailResult{}, temporal.NewApplicationErrorWithOptions(
 				fmt.Sprintf("send %s: %v", key, err), "ProviderThrottled",

@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func TestSendEmailClassifiesFailures(t *testing.T) {
 		{name: "an order does not stop a welcome", member: loyalty.Member{ID: "m-1", Email: "a@example.com", OrderCount: 1, Consent: loyalty.Consent{EmailMarketing: true}}, wantStatus: store.SendSent, wantCalls: 1},
 		{name: "no address", member: loyalty.Member{ID: "m-1", Consent: loyalty.Consent{EmailMarketing: true}}, wantStatus: store.SendSkipped, wantReason: activities.SkipNoAddress},
 		{name: "rejected by SendGrid", member: consenting(), err: &mail.ProviderError{StatusCode: 400, Message: "invalid template"}, wantStatus: store.SendSkipped, wantReason: activities.SkipRejected + ": invalid template", wantCalls: 1},
+		{name: "address the sender refuses", member: consenting(), err: fmt.Errorf("build message: %w", mail.ErrInvalidMessage), wantStatus: store.SendSkipped, wantReason: activities.SkipRejected + ": build message: " + mail.ErrInvalidMessage.Error(), wantCalls: 1},
 		{name: "throttled", member: consenting(), err: &mail.ProviderError{StatusCode: 429, RetryAfter: 7 * time.Second}, wantErr: true, retryDelay: 7 * time.Second, wantCalls: 1},
 		{name: "server error", member: consenting(), err: &mail.ProviderError{StatusCode: 503}, wantErr: true, wantCalls: 1},
 		{name: "member missing", wantErr: true, nonRetry: true},
