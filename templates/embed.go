@@ -14,3 +14,9 @@ import "embed"
 //
 //go:embed email/*.hbs
 var Email embed.FS
+
+// Program is the default membership programme (program.yaml), used by
+// `make run`, the tests and any deployment that does not supply its own.
+//
+//go:embed program.yaml
+var Program []byte

@@ -5,16 +5,19 @@ import "time"
 // Member is the projection of one member built from their recorded events:
 // who they are, how to reach them and whether they may be marketed to.
 type Member struct {
-	ID           string    `json:"id"`
-	Email        string    `json:"email,omitempty"`
-	Name         string    `json:"name,omitempty"`
-	Phone        string    `json:"phone,omitempty"`
-	Birthday     string    `json:"birthday,omitempty"` // YYYY-MM-DD
-	Timezone     string    `json:"timezone,omitempty"` // IANA name
-	Locale       string    `json:"locale,omitempty"`
-	ReferralCode string    `json:"referral_code,omitempty"`
-	Consent      Consent   `json:"consent"`
-	RegisteredAt time.Time `json:"registered_at,omitzero"`
+	ID       string `json:"id"`
+	Email    string `json:"email,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	Birthday string `json:"birthday,omitempty"` // YYYY-MM-DD
+	// BirthdaySetAt is when the birthday was first given or last changed:
+	// a birthday changed shortly before it does not earn that year's gift.
+	BirthdaySetAt time.Time `json:"birthday_set_at,omitzero"`
+	Timezone      string    `json:"timezone,omitempty"` // IANA name
+	Locale        string    `json:"locale,omitempty"`
+	ReferralCode  string    `json:"referral_code,omitempty"`
+	Consent       Consent   `json:"consent"`
+	RegisteredAt  time.Time `json:"registered_at,omitzero"`
 	// LastOrderAt is the occurred_at of the newest order.paid seen.
 	LastOrderAt time.Time `json:"last_order_at,omitzero"`
 	// OrderCount counts order.paid events applied to the projection.

@@ -19,10 +19,11 @@ func Project(m Member, env events.Envelope, data any) (Member, bool) {
 	switch d := data.(type) {
 	case *events.MemberRegisteredData:
 		m.Email, m.Name, m.Timezone, m.Locale, m.Phone, m.ReferralCode = d.Email, d.Name, d.Timezone, d.Locale, d.Phone, d.ReferralCode
-		m.Birthday = ""
+		bday := ""
 		if d.Birthday != nil {
-			m.Birthday = d.Birthday.String()
+			bday = d.Birthday.String()
 		}
+		setBirthday(&m, bday, at)
 		if m.RegisteredAt.IsZero() || at.Before(m.RegisteredAt) {
 			m.RegisteredAt = at
 		}
@@ -35,7 +36,7 @@ func Project(m Member, env events.Envelope, data any) (Member, bool) {
 		set(&m.Phone, d.Phone)
 		set(&m.ReferralCode, d.ReferralCode)
 		if d.Birthday != nil {
-			m.Birthday = d.Birthday.String()
+			setBirthday(&m, d.Birthday.String(), at)
 		}
 		if d.Consent != nil {
 			setConsent(&m, d.Consent.EmailMarketing, at)
@@ -70,4 +71,17 @@ func setConsent(m *Member, on bool, at time.Time) {
 		return
 	}
 	m.Consent = Consent{EmailMarketing: on, UpdatedAt: at}
+}
+
+// setBirthday records a birthday and, when it differs from the one on file,
+// when it was set.
+func setBirthday(m *Member, bday string, at time.Time) {
+	if bday == m.Birthday {
+		return
+	}
+	m.Birthday = bday
+	m.BirthdaySetAt = time.Time{}
+	if bday != "" {
+		m.BirthdaySetAt = at
+	}
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
@@ -68,4 +70,54 @@ func NewSend(s Send) (Send, error) {
 		return s, fmt.Errorf("reserve send %s: status %q, want pending", s.Key, s.Status)
 	}
 	return s, nil
+}
+
+// CheckCommitLedger checks CommitLedger's arguments the same way for every
+// adapter.
+func CheckCommitLedger(changes []LedgerChange) error {
+	seen := make(map[string]bool, len(changes))
+	for _, c := range changes {
+		id := c.Account.MemberID
+		switch {
+		case id == "":
+			return errors.New("commit ledger: an account has no member id")
+		case c.Account.Version < 1:
+			return fmt.Errorf("commit ledger %s: version %d, want at least 1", id, c.Account.Version)
+		case seen[id]:
+			// One transaction may not touch an item twice.
+			return fmt.Errorf("commit ledger %s: member appears twice in one commit", id)
+		}
+		seen[id] = true
+		seqs := make(map[int64]bool, len(c.Entries))
+		for _, e := range c.Entries {
+			switch {
+			case e.MemberID != id:
+				return fmt.Errorf("commit ledger %s: entry %d belongs to %q", id, e.Seq, e.MemberID)
+			case e.Seq < 1:
+				return fmt.Errorf("commit ledger %s: entry seq %d, want at least 1", id, e.Seq)
+			case seqs[e.Seq]:
+				return fmt.Errorf("commit ledger %s: entry seq %d twice", id, e.Seq)
+			}
+			seqs[e.Seq] = true
+		}
+		for _, cl := range c.Claims {
+			if cl.Key == "" || cl.Owner == "" {
+				return fmt.Errorf("commit ledger %s: claim %q needs a key and an owner", id, cl.Key)
+			}
+		}
+		for _, ct := range c.Counters {
+			if ct.Key == "" || ct.Limit < 0 {
+				return fmt.Errorf("commit ledger %s: counter %q needs a key and a limit of at least 0", id, ct.Key)
+			}
+		}
+		for k := range c.Liability {
+			// Each key is an attribute of a shard item: it must not be one
+			// of the item's own attributes, and the expression builder
+			// reads brackets as a list index.
+			if k == "" || k == "PK" || k == "SK" || k == "entity" || strings.ContainsAny(k, "[]") {
+				return fmt.Errorf("commit ledger %s: liability key %q not allowed", id, k)
+			}
+		}
+	}
+	return nil
 }

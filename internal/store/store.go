@@ -10,6 +10,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
@@ -121,6 +123,64 @@ type Store interface {
 	Events
 	Members
 	Sends
+	Ledger
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
+}
+
+// LedgerChange is one member's part of a ledger commit: the account as it
+// is after the change, the entries that explain it and what it claims.
+type LedgerChange struct {
+	// Account is the new state; Account.Version must be the stored version
+	// plus one (1 for a member without an account yet).
+	Account loyalty.Account
+	// Entries are appended; each entry's Seq is unique per member.
+	Entries []loyalty.Entry
+	// Cause, when set, is recorded as applied to this member; a second
+	// commit with the same cause fails with ErrDuplicate and writes nothing.
+	Cause string
+	// Claims must be free or already held by the same owner.
+	Claims []loyalty.Claim
+	// Counters are incremented by one each and must stay within Limit.
+	Counters []loyalty.Counter
+	// Liability is added to the outstanding-liability counters (keys from
+	// loyalty.LiabilityDeltas).
+	Liability map[string]decimal.Decimal
+	// NextDue is the day (YYYY-MM-DD) the account next changes by time
+	// alone, or "" for never; the sweep finds accounts by it.
+	NextDue string
+}
+
+// More errors of the ledger port.
+var (
+	// ErrClaimed: a claim is held by another owner; nothing was written.
+	ErrClaimed = errors.New("claimed by another member")
+	// ErrLimit: a counter would pass its limit; nothing was written.
+	ErrLimit = errors.New("limit reached")
+	// ErrNegative: a balance would go below zero; nothing was written.
+	ErrNegative = errors.New("balance would go below zero")
+)
+
+// Ledger stores loyalty accounts and their append-only entries.
+type Ledger interface {
+	// GetAccount reads a member's account; ErrNotFound when it has none.
+	GetAccount(ctx context.Context, memberID string) (loyalty.Account, error)
+	// CommitLedger writes all changes in one transaction: each account
+	// conditioned on its previous version (ErrConflict), each cause's
+	// applied marker create-only (ErrDuplicate), every entry create-only,
+	// the balances (points pending and available, stored-value principal
+	// and bonus) updated by the entries' sums under conditions that keep
+	// them at or above zero (ErrNegative), claims (ErrClaimed), counters
+	// (ErrLimit) and the liability counters.
+	CommitLedger(ctx context.Context, changes ...LedgerChange) error
+	// ListEntries returns up to limit of the member's entries, newest
+	// first, with Seq below before (0 = from the newest).
+	ListEntries(ctx context.Context, memberID string, limit int, before int64) ([]loyalty.Entry, error)
+	// ClaimOwner returns who holds a claim; ErrNotFound when nobody does.
+	ClaimOwner(ctx context.Context, key string) (string, error)
+	// LiabilityCounters returns the sum of every liability counter.
+	LiabilityCounters(ctx context.Context) (map[string]decimal.Decimal, error)
+	// DueAccounts returns up to limit member ids whose NextDue is day,
+	// after the cursor (a member id; "" to start).
+	DueAccounts(ctx context.Context, day string, after string, limit int) ([]string, error)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -83,6 +84,65 @@ func TestItemLayout(t *testing.T) {
 	wantStrings(t, rawItem(t, client, table, "M#m1", "SEND#m1#activation#1#welcome"), map[string]string{"entity": "send", "status": "pending"})
 }
 
+// TestLedgerItemLayout pins the ledger's stored shape: balances as exact
+// numbers beside the JSON state, the due index on GSI1, and the claim,
+// counter and liability items.
+func TestLedgerItemLayout(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+
+	entry := func(seq int64, principal string) loyalty.Entry {
+		return loyalty.Entry{Seq: seq, Key: fmt.Sprintf("m1#k%d", seq), MemberID: "m1", Rule: "topup",
+			Available: 5, Principal: decimal.RequireFromString(principal)}
+	}
+	// 0.1 + 0.2 is 0.30000000000000004 in float64; the store must keep 0.3.
+	c := store.LedgerChange{
+		Account:   loyalty.Account{MemberID: "m1", Version: 1, Seq: 2, Tier: "gold"},
+		Entries:   []loyalty.Entry{entry(1, "0.1"), entry(2, "0.2")},
+		Cause:     "evt_1",
+		Claims:    []loyalty.Claim{{Key: "coupon#NEW8-AB12", Owner: "m1"}},
+		Counters:  []loyalty.Counter{{Key: "NEW8", Limit: 5}},
+		Liability: map[string]decimal.Decimal{"sv#principal": decimal.RequireFromString("0.3"), "coupon#NEW8#2026-12-24": decimal.NewFromInt(1)},
+		NextDue:   "2026-12-01",
+	}
+	if err := s.CommitLedger(ctx, c); err != nil {
+		t.Fatalf("CommitLedger: %v", err)
+	}
+
+	acc := rawItem(t, client, table, "M#m1", "ACCOUNT")
+	wantStrings(t, acc, map[string]string{"entity": "account", "member_id": "m1", "GSI1PK": "DUE#2026-12-01", "GSI1SK": "M#m1"})
+	wantNumbers(t, acc, map[string]string{"version": "1", "points_pending": "0", "points_available": "10", "sv_principal": "0.3", "sv_bonus": "0"})
+	if _, ok := acc["state"].(*types.AttributeValueMemberS); !ok {
+		t.Errorf("state = %#v, want a String", acc["state"])
+	}
+	wantStrings(t, rawItem(t, client, table, "M#m1", "LEDGER#000000000002"), map[string]string{"entity": "ledger_entry", "key": "m1#k2"})
+	wantStrings(t, rawItem(t, client, table, "M#m1", "LAPPLIED#evt_1"), map[string]string{"entity": "ledger_applied"})
+	wantStrings(t, rawItem(t, client, table, "CLAIM#coupon#NEW8-AB12", "CLAIM"), map[string]string{"entity": "claim", "owner": "m1"})
+	wantNumbers(t, rawItem(t, client, table, "COUNTER#NEW8", "COUNTER"), map[string]string{"n": "1"})
+
+	var shards []map[string]types.AttributeValue
+	for i := range 16 {
+		if item := getRaw(t, client, table, fmt.Sprintf("LIAB#%02d", i), "LIAB"); item != nil {
+			shards = append(shards, item)
+		}
+	}
+	if len(shards) != 1 {
+		t.Fatalf("%d liability shards written, want 1", len(shards))
+	}
+	wantStrings(t, shards[0], map[string]string{"entity": "liability"})
+	wantNumbers(t, shards[0], map[string]string{"sv#principal": "0.3", "coupon#NEW8#2026-12-24": "1"})
+
+	c.Account.Version, c.NextDue = 2, ""
+	c.Entries, c.Cause, c.Claims, c.Counters, c.Liability = nil, "", nil, nil, nil
+	if err := s.CommitLedger(ctx, c); err != nil {
+		t.Fatalf("CommitLedger: %v", err)
+	}
+	if _, ok := rawItem(t, client, table, "M#m1", "ACCOUNT")["GSI1PK"]; ok {
+		t.Error("GSI1PK still set after NextDue was cleared")
+	}
+}
+
 func TestEnsureTableTwice(t *testing.T) {
 	client, table := ddblocal.NewTable(t)
 	if err := dynamo.EnsureTable(t.Context(), client, table); err != nil {
@@ -109,6 +169,16 @@ func TestPingMissingTable(t *testing.T) {
 
 func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
 	t.Helper()
+	item := getRaw(t, client, table, pk, sk)
+	if item == nil {
+		t.Fatalf("no item at PK=%s SK=%s", pk, sk)
+	}
+	return item
+}
+
+// getRaw reads one item as stored; nil when there is none.
+func getRaw(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
 	key, err := attributevalue.MarshalMap(map[string]string{"PK": pk, "SK": sk})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +188,7 @@ func rawItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[st
 		t.Fatalf("GetItem %s %s: %v", pk, sk, err)
 	}
 	if len(out.Item) == 0 {
-		t.Fatalf("no item at PK=%s SK=%s", pk, sk)
+		return nil
 	}
 	return out.Item
 }
@@ -133,6 +203,21 @@ func wantStrings(t *testing.T, item map[string]types.AttributeValue, want map[st
 			t.Errorf("%s = %#v, want String %q", name, item[name], w)
 		case s.Value != w:
 			t.Errorf("%s = %q, want %q", name, s.Value, w)
+		}
+	}
+}
+
+// wantNumbers checks attributes are Number (N) attributes with these values,
+// as DynamoDB spells them.
+func wantNumbers(t *testing.T, item map[string]types.AttributeValue, want map[string]string) {
+	t.Helper()
+	for name, w := range want {
+		n, ok := item[name].(*types.AttributeValueMemberN)
+		switch {
+		case !ok:
+			t.Errorf("%s = %#v, want Number %s", name, item[name], w)
+		case n.Value != w:
+			t.Errorf("%s = %s, want %s", name, n.Value, w)
 		}
 	}
 }
@@ -188,6 +273,37 @@ func BenchmarkSaveMember(b *testing.B) {
 		m.OrderCount++
 		m.UpdatedAt = time.Now()
 		if err := s.SaveMember(context.Background(), m, fmt.Sprintf("e%d", m.Version)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCommitLedger commits what an order typically produces: an
+// account update with three entries (points, growth, a coupon), the cause
+// marker and one liability shard.
+func BenchmarkCommitLedger(b *testing.B) {
+	client, table := ddblocal.NewTable(b)
+	s := dynamo.New(client, table)
+	a := loyalty.Account{MemberID: "bench", Tier: "gold", Principal: decimal.RequireFromString("50"),
+		Growth: []loyalty.GrowthRecord{{Key: "o0", At: time.Now(), Kind: loyalty.GrowthSpend, Source: "order", Amount: decimal.RequireFromString("42.50")}}}
+	for b.Loop() {
+		a.Version++
+		at := time.Now()
+		es := make([]loyalty.Entry, 3)
+		for i := range es {
+			a.Seq++
+			es[i] = loyalty.Entry{Seq: a.Seq, Key: fmt.Sprintf("bench#%d", a.Seq), MemberID: a.MemberID, At: at, Rule: "order.paid",
+				Reason: "points for order", EventID: fmt.Sprintf("evt_%d", a.Version), Pending: 42,
+				Lots: []loyalty.LotMove{{Lot: fmt.Sprintf("lot-%d", a.Seq), ReleaseDay: "2026-12-08", Points: 42}}}
+		}
+		c := store.LedgerChange{
+			Account:   a,
+			Entries:   es,
+			Cause:     fmt.Sprintf("evt_%d", a.Version),
+			Liability: map[string]decimal.Decimal{"points#2026-12-08": decimal.NewFromInt(126), "coupon#NEW8#2026-12-24": decimal.NewFromInt(1)},
+			NextDue:   "2026-12-08",
+		}
+		if err := s.CommitLedger(context.Background(), c); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,7 +2,11 @@ package dynamo
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -77,6 +81,7 @@ type memberItem struct {
 	Name                  string    `dynamodbav:"name,omitempty"`
 	Phone                 string    `dynamodbav:"phone,omitempty"`
 	Birthday              string    `dynamodbav:"birthday,omitempty"`
+	BirthdaySetAt         time.Time `dynamodbav:"birthday_set_at,omitempty"`
 	Timezone              string    `dynamodbav:"timezone,omitempty"`
 	Locale                string    `dynamodbav:"locale,omitempty"`
 	ReferralCode          string    `dynamodbav:"referral_code,omitempty"`
@@ -98,6 +103,7 @@ func newMemberItem(m loyalty.Member) memberItem {
 		Name:                  m.Name,
 		Phone:                 m.Phone,
 		Birthday:              m.Birthday,
+		BirthdaySetAt:         m.BirthdaySetAt,
 		Timezone:              m.Timezone,
 		Locale:                m.Locale,
 		ReferralCode:          m.ReferralCode,
@@ -117,14 +123,15 @@ func newMemberItem(m loyalty.Member) memberItem {
 
 func (it memberItem) member() loyalty.Member {
 	return loyalty.Member{
-		ID:           it.ID,
-		Email:        it.Email,
-		Name:         it.Name,
-		Phone:        it.Phone,
-		Birthday:     it.Birthday,
-		Timezone:     it.Timezone,
-		Locale:       it.Locale,
-		ReferralCode: it.ReferralCode,
+		ID:            it.ID,
+		Email:         it.Email,
+		Name:          it.Name,
+		Phone:         it.Phone,
+		Birthday:      it.Birthday,
+		BirthdaySetAt: it.BirthdaySetAt,
+		Timezone:      it.Timezone,
+		Locale:        it.Locale,
+		ReferralCode:  it.ReferralCode,
 		Consent: loyalty.Consent{
 			EmailMarketing: it.ConsentEmailMarketing,
 			UpdatedAt:      it.ConsentUpdatedAt,
@@ -239,4 +246,106 @@ func (it sendItem) send() store.Send {
 		CreatedAt:  it.CreatedAt,
 		UpdatedAt:  it.UpdatedAt,
 	}
+}
+
+// Attribute names of the account item. It is written only by an update
+// expression (ledger.go), which names its attributes with these constants;
+// accountItem's tags must spell them the same.
+const (
+	attrEntity          = "entity"
+	attrMemberID        = "member_id"
+	attrState           = "state"
+	attrVersion         = "version"
+	attrPointsPending   = "points_pending"
+	attrPointsAvailable = "points_available"
+	attrSVPrincipal     = "sv_principal"
+	attrSVBonus         = "sv_bonus"
+)
+
+// Attribute names of claim and counter items used in conditions.
+const (
+	attrKey   = "key"
+	attrOwner = "owner"
+	attrCount = "n"
+)
+
+// accountItem is a member's loyalty account. The account itself is one JSON
+// string, because the rules own its shape and nothing queries inside it;
+// the balances sit beside it as numbers so conditions can keep them at or
+// above zero, which a JSON string cannot.
+type accountItem struct {
+	itemKey
+	// GSI1PK/GSI1SK place the account in the due index on its NextDue day.
+	GSI1PK          string                `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK          string                `dynamodbav:"GSI1SK,omitempty"`
+	Entity          string                `dynamodbav:"entity"`
+	MemberID        string                `dynamodbav:"member_id"`
+	State           string                `dynamodbav:"state"`
+	Version         int64                 `dynamodbav:"version"`
+	PointsPending   int64                 `dynamodbav:"points_pending"`
+	PointsAvailable int64                 `dynamodbav:"points_available"`
+	SVPrincipal     attributevalue.Number `dynamodbav:"sv_principal"`
+	SVBonus         attributevalue.Number `dynamodbav:"sv_bonus"`
+}
+
+func (it accountItem) account() (loyalty.Account, error) {
+	var a loyalty.Account
+	if err := json.Unmarshal([]byte(it.State), &a); err != nil {
+		return loyalty.Account{}, fmt.Errorf("unmarshal account state: %w", err)
+	}
+	return a, nil
+}
+
+// number writes a decimal as a DynamoDB number from its exact decimal
+// string; going through float64 would round money.
+func number(d decimal.Decimal) attributevalue.Number { return attributevalue.Number(d.String()) }
+
+// ledgerEntryItem is one ledger entry, kept as the JSON the rules produced.
+type ledgerEntryItem struct {
+	itemKey
+	Entity   string `dynamodbav:"entity"`
+	MemberID string `dynamodbav:"member_id"`
+	Seq      int64  `dynamodbav:"seq"`
+	Key      string `dynamodbav:"key"`
+	Entry    string `dynamodbav:"entry"`
+}
+
+func newLedgerEntryItem(e loyalty.Entry) (ledgerEntryItem, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return ledgerEntryItem{}, fmt.Errorf("marshal entry %d: %w", e.Seq, err)
+	}
+	return ledgerEntryItem{
+		itemKey:  itemKey{PK: memberPK(e.MemberID), SK: ledgerSK(e.Seq)},
+		Entity:   entityLedgerEntry,
+		MemberID: e.MemberID,
+		Seq:      e.Seq,
+		Key:      e.Key,
+		Entry:    string(b),
+	}, nil
+}
+
+func (it ledgerEntryItem) entry() (loyalty.Entry, error) {
+	var e loyalty.Entry
+	if err := json.Unmarshal([]byte(it.Entry), &e); err != nil {
+		return loyalty.Entry{}, fmt.Errorf("unmarshal entry %s: %w", it.SK, err)
+	}
+	return e, nil
+}
+
+// ledgerAppliedItem marks one cause as committed to a member's ledger.
+type ledgerAppliedItem struct {
+	itemKey
+	Entity string `dynamodbav:"entity"`
+	Cause  string `dynamodbav:"cause"`
+	// Version is the account version the cause produced.
+	Version int64 `dynamodbav:"version"`
+}
+
+// claimItem says who holds a claim key.
+type claimItem struct {
+	itemKey
+	Entity string `dynamodbav:"entity"`
+	Key    string `dynamodbav:"key"`
+	Owner  string `dynamodbav:"owner"`
 }

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strings"
 )
 
@@ -25,6 +26,13 @@ const (
 	entityApplied    = "applied"
 	entityEnrollment = "enrollment"
 	entitySend       = "send"
+
+	entityAccount       = "account"
+	entityLedgerEntry   = "ledger_entry"
+	entityLedgerApplied = "ledger_applied"
+	entityClaim         = "claim"
+	entityCounter       = "counter"
+	entityLiability     = "liability"
 )
 
 // Sort-key prefixes of the items that live under a member's partition.
@@ -34,6 +42,18 @@ const (
 	skAppliedPrefix = "APPLIED#"
 	skEnrollPrefix  = "ENROLL#"
 	skSendPrefix    = "SEND#"
+
+	skAccount             = "ACCOUNT"
+	skLedgerPrefix        = "LEDGER#"
+	skLedgerAppliedPrefix = "LAPPLIED#"
+)
+
+// Sort keys of the single-item partitions outside members: claims,
+// counters and liability shards.
+const (
+	skClaim     = "CLAIM"
+	skCounter   = "COUNTER"
+	skLiability = "LIAB"
 )
 
 // eventPK is the partition of one recorded webhook event; the source is part
@@ -71,3 +91,39 @@ func birthdayGSI1PK(birthday string) (pk string, ok bool) {
 
 // memberGSI1SK is the member's sort key inside calendar partitions.
 func memberGSI1SK(memberID string) string { return "M#" + memberID }
+
+// ledgerSK zero-pads the sequence number so a member's entries sort by it;
+// twelve digits outlast any member's ledger.
+func ledgerSK(seq int64) string { return fmt.Sprintf("%s%012d", skLedgerPrefix, seq) }
+
+// ledgerAppliedSK marks that cause has been committed to the member's
+// ledger. It is not appliedSK: a ledger cause and a projection event are
+// applied independently, so their markers must not collide.
+func ledgerAppliedSK(cause string) string { return skLedgerAppliedPrefix + cause }
+
+// dueGSI1PK is the GSI1 partition of accounts next due on day (YYYY-MM-DD);
+// members sort inside it by memberGSI1SK.
+func dueGSI1PK(day string) string { return "DUE#" + day }
+
+// claimPK is the partition of one claim (coupon code, referral code,
+// person's trial): one item per key is what makes it exclusive.
+func claimPK(key string) string { return "CLAIM#" + key }
+
+// counterPK is the partition of one global counter.
+func counterPK(key string) string { return "COUNTER#" + key }
+
+// liabilityShards is how many items the liability counters are spread
+// over: every ledger commit adds to them, and one item would serialise all
+// commits of the programme on it.
+const liabilityShards = 16
+
+// liabilityPK is the partition of one liability shard.
+func liabilityPK(shard int) string { return fmt.Sprintf("LIAB#%02d", shard) }
+
+// liabilityShard picks a member's shard; it is stable so one member's
+// commits always meet on the same item and the others spread out.
+func liabilityShard(memberID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(memberID))
+	return int(h.Sum32() % liabilityShards)
+}

@@ -7,10 +7,16 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -27,6 +33,21 @@ type enrollmentKey struct {
 
 type sendKey struct{ memberID, key string }
 
+type entryKey struct {
+	memberID string
+	seq      int64
+}
+
+// account is a stored ledger account: the JSON the DynamoDB adapter keeps,
+// so a caller's later changes to its Account cannot reach the store, and
+// the balances the store guards at zero.
+type account struct {
+	state    []byte
+	version  int64
+	balances loyalty.Balances
+	nextDue  string
+}
+
 // Store is an in-memory store.Store, safe for concurrent use.
 type Store struct {
 	mu          sync.Mutex
@@ -35,6 +56,13 @@ type Store struct {
 	applied     map[appliedKey]bool
 	enrollments map[enrollmentKey]loyalty.Enrollment
 	sends       map[sendKey]store.Send
+
+	accounts      map[string]account
+	entries       map[entryKey][]byte
+	ledgerApplied map[appliedKey]bool
+	claims        map[string]string
+	counters      map[string]int
+	liability     map[string]decimal.Decimal
 }
 
 var _ store.Store = (*Store)(nil)
@@ -47,6 +75,13 @@ func New() *Store {
 		applied:     make(map[appliedKey]bool),
 		enrollments: make(map[enrollmentKey]loyalty.Enrollment),
 		sends:       make(map[sendKey]store.Send),
+
+		accounts:      make(map[string]account),
+		entries:       make(map[entryKey][]byte),
+		ledgerApplied: make(map[appliedKey]bool),
+		claims:        make(map[string]string),
+		counters:      make(map[string]int),
+		liability:     make(map[string]decimal.Decimal),
 	}
 }
 
@@ -251,4 +286,251 @@ func (s *Store) ListSends(_ context.Context, memberID string) ([]store.Send, err
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key, b.Key))
 	})
 	return out, nil
+}
+
+// GetAccount reads a member's account.
+func (s *Store) GetAccount(_ context.Context, memberID string) (loyalty.Account, error) {
+	s.mu.Lock()
+	acc, ok := s.accounts[memberID]
+	s.mu.Unlock()
+	if !ok {
+		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, store.ErrNotFound)
+	}
+	var a loyalty.Account
+	if err := json.Unmarshal(acc.state, &a); err != nil {
+		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, err)
+	}
+	return a, nil
+}
+
+// maxTransactItems is the DynamoDB adapter's limit on items per commit,
+// kept here so a commit that passes against memory passes against DynamoDB.
+const maxTransactItems = 100
+
+// liabilityShards and liabilityShard mirror the DynamoDB adapter's
+// liability items, which decide how many items a commit writes and which
+// deltas merge before they are applied.
+const liabilityShards = 16
+
+func liabilityShard(memberID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(memberID))
+	return int(h.Sum32() % liabilityShards)
+}
+
+// CommitLedger checks every change against the stored state, then applies
+// all of them, or none. The checks run in the DynamoDB adapter's order of
+// precedence: argument errors, a commit that refuses itself (two owners of
+// one claim, a counter passed by this commit alone, too many items), a
+// replayed cause, a stale version, a balance below zero, a claim held by
+// another owner, a counter at its limit.
+func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := store.CheckCommitLedger(changes); err != nil {
+		return err
+	}
+	what := "commit ledger of " + memberIDs(changes)
+
+	// The commit on its own.
+	items := 0
+	owners := map[string]string{}
+	type counterUse struct{ n, limit int }
+	counters := map[string]counterUse{}
+	shards := map[int]map[string]decimal.Decimal{}
+	for _, c := range changes {
+		items += 1 + len(c.Entries)
+		if c.Cause != "" {
+			items++
+		}
+		for _, cl := range c.Claims {
+			if o, ok := owners[cl.Key]; ok && o != cl.Owner {
+				return fmt.Errorf("%s: claim %s by %s and %s: %w", what, cl.Key, o, cl.Owner, store.ErrClaimed)
+			}
+			owners[cl.Key] = cl.Owner
+		}
+		for _, ct := range c.Counters {
+			u, ok := counters[ct.Key]
+			if !ok {
+				u.limit = ct.Limit
+			}
+			u.n, u.limit = u.n+1, min(u.limit, ct.Limit)
+			counters[ct.Key] = u
+		}
+		shard := liabilityShard(c.Account.MemberID)
+		for k, d := range c.Liability {
+			if shards[shard] == nil {
+				shards[shard] = map[string]decimal.Decimal{}
+			}
+			shards[shard][k] = shards[shard][k].Add(d)
+		}
+	}
+	for k, u := range counters {
+		if u.n > u.limit {
+			return fmt.Errorf("%s: counter %s: %d more would pass %d: %w", what, k, u.n, u.limit, store.ErrLimit)
+		}
+	}
+	for shard, sums := range shards {
+		maps.DeleteFunc(sums, func(_ string, d decimal.Decimal) bool { return d.IsZero() })
+		if len(sums) == 0 {
+			delete(shards, shard)
+		}
+	}
+	if items += len(owners) + len(counters) + len(shards); items > maxTransactItems {
+		return fmt.Errorf("%s: %d items exceed the %d of one transaction", what, items, maxTransactItems)
+	}
+
+	// The commit against the stored state.
+	states := make([][]byte, len(changes))
+	entries := make([][][]byte, len(changes))
+	for i, c := range changes {
+		var err error
+		if states[i], err = json.Marshal(c.Account); err != nil {
+			return fmt.Errorf("%s: marshal account %s: %w", what, c.Account.MemberID, err)
+		}
+		entries[i] = make([][]byte, len(c.Entries))
+		for j, e := range c.Entries {
+			if entries[i][j], err = json.Marshal(e); err != nil {
+				return fmt.Errorf("%s: marshal entry %d: %w", what, e.Seq, err)
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range changes {
+		if c.Cause != "" && s.ledgerApplied[appliedKey{c.Account.MemberID, c.Cause}] {
+			return fmt.Errorf("%s: %w", what, store.ErrDuplicate)
+		}
+	}
+	for _, c := range changes {
+		if s.accounts[c.Account.MemberID].version != c.Account.Version-1 {
+			return fmt.Errorf("%s: %w", what, store.ErrConflict)
+		}
+		for _, e := range c.Entries {
+			if _, ok := s.entries[entryKey{e.MemberID, e.Seq}]; ok {
+				return fmt.Errorf("%s: %w", what, store.ErrConflict)
+			}
+		}
+	}
+	balances := make([]loyalty.Balances, len(changes))
+	for i, c := range changes {
+		cur, d := s.accounts[c.Account.MemberID].balances, loyalty.SumEntries(c.Entries)
+		b := loyalty.Balances{
+			Pending:   cur.Pending + d.Pending,
+			Available: cur.Available + d.Available,
+			Principal: cur.Principal.Add(d.Principal),
+			Bonus:     cur.Bonus.Add(d.Bonus),
+		}
+		// Only a decrease is refused, as DynamoDB's floors guard only
+		// balances this commit lowers.
+		if (d.Pending < 0 && b.Pending < 0) || (d.Available < 0 && b.Available < 0) ||
+			(d.Principal.IsNegative() && b.Principal.IsNegative()) || (d.Bonus.IsNegative() && b.Bonus.IsNegative()) {
+			return fmt.Errorf("%s: %w", what, store.ErrNegative)
+		}
+		balances[i] = b
+	}
+	for k, o := range owners {
+		if cur, ok := s.claims[k]; ok && cur != o {
+			return fmt.Errorf("%s: claim %s held by %s: %w", what, k, cur, store.ErrClaimed)
+		}
+	}
+	for k, u := range counters {
+		if s.counters[k] > u.limit-u.n {
+			return fmt.Errorf("%s: counter %s: %w", what, k, store.ErrLimit)
+		}
+	}
+
+	for i, c := range changes {
+		id := c.Account.MemberID
+		s.accounts[id] = account{state: states[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue}
+		for j, e := range c.Entries {
+			s.entries[entryKey{id, e.Seq}] = entries[i][j]
+		}
+		if c.Cause != "" {
+			s.ledgerApplied[appliedKey{id, c.Cause}] = true
+		}
+	}
+	maps.Copy(s.claims, owners)
+	for k, u := range counters {
+		s.counters[k] += u.n
+	}
+	for _, sums := range shards {
+		for k, d := range sums {
+			s.liability[k] = s.liability[k].Add(d)
+		}
+	}
+	return nil
+}
+
+// ListEntries returns the member's entries newest first.
+func (s *Store) ListEntries(_ context.Context, memberID string, limit int, before int64) ([]loyalty.Entry, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("list entries of %s: limit %d, want at least 1", memberID, limit)
+	}
+	s.mu.Lock()
+	var seqs []int64
+	for k := range s.entries {
+		if k.memberID == memberID && (before <= 0 || k.seq < before) {
+			seqs = append(seqs, k.seq)
+		}
+	}
+	slices.SortFunc(seqs, func(a, b int64) int { return cmp.Compare(b, a) })
+	seqs = seqs[:min(limit, len(seqs))]
+	raw := make([][]byte, len(seqs))
+	for i, seq := range seqs {
+		raw[i] = s.entries[entryKey{memberID, seq}]
+	}
+	s.mu.Unlock()
+	out := make([]loyalty.Entry, len(raw))
+	for i, b := range raw {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			return nil, fmt.Errorf("list entries of %s: %w", memberID, err)
+		}
+	}
+	return out, nil
+}
+
+// ClaimOwner reads who holds a claim.
+func (s *Store) ClaimOwner(_ context.Context, key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, ok := s.claims[key]
+	if !ok {
+		return "", fmt.Errorf("claim owner of %s: %w", key, store.ErrNotFound)
+	}
+	return owner, nil
+}
+
+// LiabilityCounters returns a copy of the liability sums.
+func (s *Store) LiabilityCounters(context.Context) (map[string]decimal.Decimal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.liability), nil
+}
+
+// DueAccounts returns member ids due on day after the cursor, in id order.
+func (s *Store) DueAccounts(_ context.Context, day string, after string, limit int) ([]string, error) {
+	if day == "" || limit < 1 {
+		return nil, fmt.Errorf("due accounts on %q: a day and a limit of at least 1 are required", day)
+	}
+	s.mu.Lock()
+	var ids []string
+	for id, acc := range s.accounts {
+		if acc.nextDue == day && id > after {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(ids)
+	return ids[:min(limit, len(ids))], nil
+}
+
+// memberIDs names the members of a commit for error messages.
+func memberIDs(changes []store.LedgerChange) string {
+	ids := make([]string, len(changes))
+	for i, c := range changes {
+		ids[i] = c.Account.MemberID
+	}
+	return strings.Join(ids, ",")
 }
