@@ -15,6 +15,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
@@ -34,6 +35,7 @@ type Brand struct {
 // Activities holds the dependencies of every activity.
 type Activities struct {
 	Store  store.Store
+	Ledger *ledger.Service
 	Mailer Mailer
 	// Templates, when set, renders every email before it is sent, so a
 	// missing variable fails the step instead of reaching a member as an

@@ -66,13 +66,18 @@ var lambdaFunctions = []struct {
 		env: map[string]string{
 			"TABLE_NAME":             "Ref:Table",
 			"ADMIN_TOKEN_SECRET_ARN": "Ref:AdminTokenSecretArn",
+			"CODE_SECRET_ARN":        "Ref:CodeSecretArn",
 		},
 		grants: map[string][]string{
-			"dynamodb:GetItem":              {tableArn, tableIndexArns},
-			"dynamodb:Query":                {tableArn, tableIndexArns},
-			"secretsmanager:GetSecretValue": {"Ref:AdminTokenSecretArn"},
+			"dynamodb:GetItem": {tableArn, tableIndexArns},
+			"dynamodb:Query":   {tableArn, tableIndexArns},
+			// Adjustments: one TransactWriteItems of Puts and Updates.
+			"dynamodb:PutItem":              {tableArn},
+			"dynamodb:UpdateItem":           {tableArn},
+			"dynamodb:BatchGetItem":         {tableArn},
+			"secretsmanager:GetSecretValue": {"Ref:AdminTokenSecretArn", "Ref:CodeSecretArn"},
 		},
-		routes: []string{"GET /v1/members/{id}"},
+		routes: []string{"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "POST /v1/members/{id}/adjustments", "GET /v1/liability"},
 	},
 	{
 		logicalID: "DispatchFunction",
@@ -82,6 +87,7 @@ var lambdaFunctions = []struct {
 			"TEMPORAL_NAMESPACE":      "Ref:TemporalNamespace",
 			"TEMPORAL_TLS_SECRET_ARN": "Ref:TemporalTlsSecretArn",
 			"TEMPORAL_TASK_QUEUE":     "Ref:TemporalTaskQueue",
+			"CODE_SECRET_ARN":         "Ref:CodeSecretArn",
 		},
 		grants: map[string][]string{
 			"dynamodb:GetItem":              {tableArn},
@@ -89,7 +95,7 @@ var lambdaFunctions = []struct {
 			"dynamodb:UpdateItem":           {tableArn},
 			"dynamodb:Query":                {tableArn},
 			"dynamodb:ConditionCheckItem":   {tableArn},
-			"secretsmanager:GetSecretValue": {"Ref:TemporalTlsSecretArn"},
+			"secretsmanager:GetSecretValue": {"Ref:TemporalTlsSecretArn", "Ref:CodeSecretArn"},
 			"sqs:SendMessage":               {dlqArn},
 		},
 	},

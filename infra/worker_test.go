@@ -29,16 +29,19 @@ var (
 		"SENDGRID_API_KEY":  "Ref:SendGridApiKeySecretArn",
 		"TEMPORAL_TLS_CERT": "Sub:${TemporalTlsSecretArn}:cert::",
 		"TEMPORAL_TLS_KEY":  "Sub:${TemporalTlsSecretArn}:key::",
+		// Keys coupon codes; the same secret the Lambdas read by ARN.
+		"MEMBERFLOW_CODE_SECRET": "Sub:${CodeSecretArn}:code_secret::",
 	}
 	workerTaskGrants = map[string][]string{
-		"dynamodb:GetItem":            {"Ref:TableArn"},
-		"dynamodb:PutItem":            {"Ref:TableArn"},
-		"dynamodb:UpdateItem":         {"Ref:TableArn"},
-		"dynamodb:Query":              {"Ref:TableArn"},
+		"dynamodb:GetItem":    {"Ref:TableArn"},
+		"dynamodb:PutItem":    {"Ref:TableArn"},
+		"dynamodb:UpdateItem": {"Ref:TableArn"},
+		// The ledger sweep queries the due-day index.
+		"dynamodb:Query":              {"Ref:TableArn", "Sub:${TableArn}/index/*"},
 		"dynamodb:ConditionCheckItem": {"Ref:TableArn"},
 	}
 	workerExecutionGrants = map[string][]string{
-		"secretsmanager:GetSecretValue": {"Ref:SendGridApiKeySecretArn", "Ref:TemporalTlsSecretArn"},
+		"secretsmanager:GetSecretValue": {"Ref:SendGridApiKeySecretArn", "Ref:TemporalTlsSecretArn", "Ref:CodeSecretArn"},
 	}
 )
 

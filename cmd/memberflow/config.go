@@ -18,6 +18,7 @@ const (
 	defaultHTTPAddr      = ":8080"
 	defaultWebhookSecret = "local-dev-secret"
 	defaultAdminToken    = "local-admin-token"
+	defaultCodeSecret    = "local-coupon-code-secret"
 	defaultTemporalPort  = 7233
 	defaultUIPort        = 8233
 	defaultDynamoDBPort  = 8000
@@ -39,6 +40,7 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		Table:         cmp.Or(getenv("MEMBERFLOW_TABLE"), "memberflow"),
 		WebhookSecret: cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
 		AdminToken:    cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
+		CodeSecret:    cmp.Or(getenv("MEMBERFLOW_CODE_SECRET"), defaultCodeSecret),
 		Activation:    def,
 		Brand: activities.Brand{
 			Name:    cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "Memberflow Demo"),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/temporalconn"
@@ -24,6 +25,8 @@ type Config struct {
 	FromEmail        string // MEMBERFLOW_FROM_EMAIL
 	FromName         string // MEMBERFLOW_FROM_NAME
 	Brand            activities.Brand
+	CodeSecret       string        // MEMBERFLOW_CODE_SECRET (injected from Secrets Manager): keys coupon codes
+	SweepEvery       time.Duration // MEMBERFLOW_SWEEP_EVERY: how often the ledger sweep runs (default 1h)
 }
 
 // ConfigFromEnv reads Config with explicit defaults.
@@ -41,6 +44,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		},
 		TaskQueue:       or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue),
 		SendGridAPIKey:  getenv("SENDGRID_API_KEY"),
+		CodeSecret:      getenv("MEMBERFLOW_CODE_SECRET"),
 		SendGridBaseURL: or("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
 		FromEmail:       getenv("MEMBERFLOW_FROM_EMAIL"),
 		FromName:        getenv("MEMBERFLOW_FROM_NAME"),
@@ -57,12 +61,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.SandboxMode = b
 	}
 	var missing []error
+	every, err := time.ParseDuration(or("MEMBERFLOW_SWEEP_EVERY", "1h"))
+	if err != nil || every < time.Minute {
+		missing = append(missing, fmt.Errorf("MEMBERFLOW_SWEEP_EVERY must be a duration of at least 1m such as 1h, got %q", getenv("MEMBERFLOW_SWEEP_EVERY")))
+	}
+	c.SweepEvery = every
 	for _, req := range []struct{ name, value string }{
 		{"TABLE_NAME", c.TableName},
 		{"TEMPORAL_ADDRESS", c.Temporal.Address},
 		{"SENDGRID_API_KEY", c.SendGridAPIKey},
 		{"MEMBERFLOW_FROM_EMAIL", c.FromEmail},
 		{"MEMBERFLOW_SHOP_URL", c.Brand.ShopURL},
+		{"MEMBERFLOW_CODE_SECRET", c.CodeSecret},
 	} {
 		if req.value == "" {
 			missing = append(missing, fmt.Errorf("%s is required", req.name))

@@ -3,28 +3,34 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFromEnv(t *testing.T) {
 	full := map[string]string{
 		"TABLE_NAME": "t", "TEMPORAL_ADDRESS": "ns.tmprl.cloud:7233", "SENDGRID_API_KEY": "k",
 		"MEMBERFLOW_FROM_EMAIL": "hello@example.com", "MEMBERFLOW_SHOP_URL": "https://shop.example.com",
-		"MEMBERFLOW_FROM_NAME": "Shop", "SENDGRID_SANDBOX": "true",
+		"MEMBERFLOW_FROM_NAME": "Shop", "SENDGRID_SANDBOX": "true", "MEMBERFLOW_CODE_SECRET": "0123456789abcdef",
 	}
 	c, err := ConfigFromEnv(func(k string) string { return full[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.SandboxMode || c.SendGridBaseURL != "https://api.sendgrid.com" || c.TaskQueue != "memberflow" || c.Brand.Name != "Shop" {
+	if !c.SandboxMode || c.SendGridBaseURL != "https://api.sendgrid.com" || c.TaskQueue != "memberflow" || c.Brand.Name != "Shop" || c.SweepEvery != time.Hour || c.CodeSecret != "0123456789abcdef" {
 		t.Errorf("config = %+v", c)
 	}
 
 	_, err = ConfigFromEnv(func(string) string { return "" })
-	for _, name := range []string{"TABLE_NAME", "TEMPORAL_ADDRESS", "SENDGRID_API_KEY", "MEMBERFLOW_FROM_EMAIL", "MEMBERFLOW_SHOP_URL"} {
+	for _, name := range []string{"TABLE_NAME", "TEMPORAL_ADDRESS", "SENDGRID_API_KEY", "MEMBERFLOW_FROM_EMAIL", "MEMBERFLOW_SHOP_URL", "MEMBERFLOW_CODE_SECRET"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
 	}
+	full["MEMBERFLOW_SWEEP_EVERY"] = "30s"
+	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), "MEMBERFLOW_SWEEP_EVERY") {
+		t.Errorf("MEMBERFLOW_SWEEP_EVERY=30s: err = %v", err)
+	}
+	full["MEMBERFLOW_SWEEP_EVERY"] = ""
 	full["SENDGRID_SANDBOX"] = "maybe"
 	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil {
 		t.Error("SENDGRID_SANDBOX=maybe was accepted")

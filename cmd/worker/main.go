@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/temporalconn"
@@ -51,8 +52,16 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		return err
 	}
 	defer c.Close()
+	st := dynamo.New(ddb, cfg.TableName)
+	ldg, err := ledger.New(templates.Program, []byte(cfg.CodeSecret), st, log.With("component", "ledger"))
+	if err != nil {
+		return err
+	}
+	if err := workflows.EnsureSweepSchedule(ctx, c, cfg.TaskQueue, workflows.LedgerSweepInput{CatchUpDays: 7}, cfg.SweepEvery); err != nil {
+		return err
+	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: dynamo.New(ddb, cfg.TableName), Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log})
+	workflows.Register(w, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log})
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return err

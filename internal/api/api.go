@@ -1,5 +1,5 @@
-// Package api serves the marketer and operator endpoints under /v1 (members
-// now; journeys and stats later). Every route requires a bearer token.
+// Package api serves the marketer and operator endpoints under /v1: members,
+// their ledger and adjustments, and the programme's liability. Every route requires a bearer token.
 package api
 
 import (
@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/memberflow/memberflow/internal/httpx"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 )
@@ -15,13 +16,16 @@ import (
 // Handler is the /v1 API.
 type Handler struct {
 	Store  store.Store
+	Ledger *ledger.Service
 	Tokens Tokens
 	Log    *slog.Logger
 }
 
-// MemberView is GET /v1/members/{id}: the projection and its enrollments.
+// MemberView is GET /v1/members/{id}: the projection, the member's
+// standing in the programme as of now, and their enrollments.
 type MemberView struct {
 	loyalty.Member
+	loyalty.View
 	Enrollments []loyalty.Enrollment `json:"enrollments"`
 }
 
@@ -29,6 +33,9 @@ type MemberView struct {
 func (h *Handler) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/members/{id}", h.getMember)
+	mux.HandleFunc("GET /v1/members/{id}/ledger", h.getLedger)
+	mux.HandleFunc("POST /v1/members/{id}/adjustments", h.postAdjustment)
+	mux.HandleFunc("GET /v1/liability", h.getLiability)
 	return httpx.Recover(h.Log, RequireBearer(h.Tokens, mux))
 }
 
@@ -51,5 +58,10 @@ func (h *Handler) getMember(w http.ResponseWriter, r *http.Request) {
 	if enr == nil {
 		enr = []loyalty.Enrollment{}
 	}
-	httpx.WriteJSON(w, http.StatusOK, MemberView{Member: m, Enrollments: enr})
+	v, err := h.Ledger.View(r.Context(), m)
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, MemberView{Member: m, View: v, Enrollments: enr})
 }

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/templates"
 )
 
 func newAPI(t *testing.T) http.Handler {
@@ -29,7 +31,12 @@ func newAPI(t *testing.T) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &api.Handler{Store: st, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ldg, err := ledger.New(templates.Program, []byte("api-test-code-secret"), st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log}
 	return h.Routes()
 }
 

@@ -1,6 +1,6 @@
 // Package dispatch consumes the table's stream: for every newly recorded
-// webhook event it updates the member projection (once per event id) and
-// starts or signals the enrollment workflows the event concerns, with
+// webhook event it updates the member projection and the loyalty ledger
+// (each once per event id) and starts or signals the enrollment workflows the event concerns, with
 // deterministic workflow IDs so a redelivered record changes nothing.
 //
 // The same Handler runs in Lambda (functions/dispatch) and locally behind a
@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/workflows"
@@ -35,6 +36,7 @@ type Temporal interface {
 // Handler applies recorded events.
 type Handler struct {
 	Store      store.Store
+	Ledger     *ledger.Service
 	Temporal   Temporal
 	TaskQueue  string
 	Activation workflows.ActivationDefinition
@@ -98,6 +100,11 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
 	}
 	if err := h.project(ctx, env, data); err != nil {
+		return err
+	}
+	// The ledger reads the projection (birthday, email and phone for the
+	// trial and referral checks), so it runs after it.
+	if err := h.Ledger.ApplyEvent(ctx, env, data); err != nil {
 		return err
 	}
 	return h.route(ctx, env, data)

@@ -17,8 +17,10 @@ import (
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/dispatch"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -58,8 +60,12 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, _, name string, _ a
 func newHandler() (*dispatch.Handler, *memstore.Store, *fakeTemporal) {
 	st := memstore.New()
 	tc := &fakeTemporal{started: map[string]workflows.ActivationInput{}}
+	ldg, err := ledger.New(templates.Program, []byte("dispatch-test-code-secret"), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		panic(err)
+	}
 	return &dispatch.Handler{
-		Store: st, Temporal: tc, TaskQueue: "q", Activation: workflows.DefaultActivation(),
+		Store: st, Ledger: ldg, Temporal: tc, TaskQueue: "q", Activation: workflows.DefaultActivation(),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) },
 	}, st, tc
@@ -235,5 +241,30 @@ func TestSampleLambdaEvent(t *testing.T) {
 	}
 	if _, ok := tc.started["activation/m-1001/1"]; !ok {
 		t.Errorf("the sample event started nothing: %v", tc.started)
+	}
+}
+
+func TestOrderIsLedgeredOnce(t *testing.T) {
+	h, st, _ := newHandler()
+	reg := record(t, "1", events.MemberRegistered, nil)
+	pay := record(t, "2", events.OrderPaid, nil)
+	// The sample order (1,250.00 CNY on 2026-03-02, not the member's
+	// birthday month, not the 8th), delivered twice.
+	if resp := handle(t, h, reg, pay, pay); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures: %+v", resp.BatchItemFailures)
+	}
+	a, err := st.GetAccount(context.Background(), "m-1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Tier != "V4" || a.PointsPending() != 12 || len(a.Orders) != 1 {
+		t.Errorf("account: tier %s, pending %d, orders %d", a.Tier, a.PointsPending(), len(a.Orders))
+	}
+	es, err := st.ListEntries(context.Background(), "m-1001", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loyalty.SumEntries(es); got.Pending != 12 {
+		t.Errorf("entries sum to %+v", got)
 	}
 }

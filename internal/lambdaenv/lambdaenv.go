@@ -20,9 +20,11 @@ import (
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/secrets"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -37,6 +39,7 @@ type Config struct {
 	TemporalNamespace    string // TEMPORAL_NAMESPACE
 	TemporalTLSSecretARN string // TEMPORAL_TLS_SECRET_ARN: {"cert","key"}
 	TemporalTaskQueue    string // TEMPORAL_TASK_QUEUE
+	CodeSecretARN        string // CODE_SECRET_ARN: {"code_secret":"…"} keys coupon codes
 }
 
 // ConfigFromEnv reads Config through getenv with explicit defaults.
@@ -49,6 +52,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TemporalNamespace:    cmp.Or(getenv("TEMPORAL_NAMESPACE"), "default"),
 		TemporalTLSSecretARN: getenv("TEMPORAL_TLS_SECRET_ARN"),
 		TemporalTaskQueue:    cmp.Or(getenv("TEMPORAL_TASK_QUEUE"), workflows.DefaultTaskQueue),
+		CodeSecretARN:        getenv("CODE_SECRET_ARN"),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("LOG_LEVEL"), "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)
@@ -139,7 +143,11 @@ func (e *Env) APIHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Routes(nil, &api.Handler{Store: e.Store, Tokens: tokens, Log: e.Log}, e.Log), nil
+	ldg, err := e.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Routes(nil, &api.Handler{Store: e.Store, Ledger: ldg, Tokens: tokens, Log: e.Log}, e.Log), nil
 }
 
 // DispatchHandler builds the stream handler with its Temporal client.
@@ -157,14 +165,48 @@ func (e *Env) DispatchHandler(ctx context.Context) (*dispatch.Handler, error) {
 			return nil, err
 		}
 	}
+	ldg, err := e.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
 	c, err := temporalconn.Dial(ctx, tc, e.Log)
 	if err != nil {
 		return nil, err
 	}
 	return &dispatch.Handler{
-		Store: e.Store, Temporal: c, TaskQueue: e.Config.TemporalTaskQueue,
+		Store: e.Store, Ledger: ldg, Temporal: c, TaskQueue: e.Config.TemporalTaskQueue,
 		Activation: workflows.DefaultActivation(), Log: e.Log,
 	}, nil
+}
+
+// CodeSecret parses the coupon code secret document {"code_secret":"…"}.
+func CodeSecret(doc []byte) ([]byte, error) {
+	var d struct {
+		CodeSecret string `json:"code_secret"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("code secret: must be JSON {\"code_secret\":\"…\"}: %w", err)
+	}
+	if len(d.CodeSecret) < 16 {
+		return nil, errors.New("code secret: code_secret must be at least 16 characters")
+	}
+	return []byte(d.CodeSecret), nil
+}
+
+// Ledger builds the loyalty ledger service over the default programme.
+func (e *Env) Ledger(ctx context.Context) (*ledger.Service, error) {
+	if e.Config.CodeSecretARN == "" {
+		return nil, errors.New("CODE_SECRET_ARN is required")
+	}
+	doc, err := secrets.Load(ctx, e.Config.CodeSecretARN)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := CodeSecret(doc)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.New(templates.Program, sec, e.Store, e.Log.With("component", "ledger"))
 }
 
 // Routes is the one HTTP router: Lambda serves a part of it per function,

@@ -37,6 +37,7 @@ import (
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
+	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -61,6 +62,7 @@ type Config struct {
 	Table         string
 	WebhookSecret string // secret of source "storefront"
 	AdminToken    string
+	CodeSecret    string // keys coupon codes (HMAC); at least 16 bytes
 	Activation    workflows.ActivationDefinition
 	Brand         activities.Brand
 	FromEmail     string
@@ -193,18 +195,29 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 
+	// The loyalty ledger: the same service dispatch, the API and the sweep
+	// use in AWS.
+	ldg, err := ledger.New(templates.Program, []byte(cfg.CodeSecret), st, log.With("component", "ledger"))
+	if err != nil {
+		return nil, err
+	}
+
 	// Worker.
 	s.worker = worker.New(s.Temporal, workflows.DefaultTaskQueue, worker.Options{})
-	workflows.Register(s.worker, &activities.Activities{Store: st, Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log.With("component", "activities")})
+	workflows.Register(s.worker, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log.With("component", "activities")})
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("started Temporal worker", "task_queue", workflows.DefaultTaskQueue)
+	if err := workflows.EnsureSweepSchedule(ctx, s.Temporal, workflows.DefaultTaskQueue, workflows.LedgerSweepInput{CatchUpDays: 7}, time.Hour); err != nil {
+		return nil, err
+	}
+	log.Info("ledger sweep scheduled", "schedule", workflows.SweepScheduleID, "every", "1h")
 
 	// Stream poller feeding the dispatch handler Lambda would run.
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	disp := &dispatch.Handler{Store: st, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Activation: cfg.Activation, Log: log.With("component", "dispatch")}
+	disp := &dispatch.Handler{Store: st, Ledger: ldg, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Activation: cfg.Activation, Log: log.With("component", "dispatch")}
 	s.poller = &streams.Poller{DynamoDB: ddbClient, Streams: newStreamsClient(s.ddb.Endpoint), Table: cfg.Table, Handle: disp.Handle, Log: log.With("component", "stream")}
 	if cfg.LogDir != "" {
 		// Like the deployed stream mapping (MaximumRetryAttempts 10, then
@@ -227,7 +240,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 	mux := lambdaenv.Routes(
 		&ingest.Handler{Store: st, Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
-		&api.Handler{Store: st, Tokens: tokens, Log: log.With("component", "api")},
+		&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api")},
 		log,
 	)
 	mux.Handle("GET /healthz", s.health(st))

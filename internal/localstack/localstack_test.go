@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -73,6 +74,7 @@ func startWith(t *testing.T, cfg localstack.Config) *localstack.Stack {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Root, cfg.HTTPAddr, cfg.TemporalCLI, cfg.DynamoDBDir, cfg.Table = root, "127.0.0.1:0", cli, os.Getenv("DYNAMODB_LOCAL_DIR"), "e2e"
 	cfg.WebhookSecret, cfg.AdminToken, cfg.FromEmail = secret, token, "hello@example.com"
+	cfg.CodeSecret = "e2e-coupon-code-secret"
 	cfg.Brand = activities.Brand{Name: "E2E Shop", ShopURL: "https://shop.example.com"}
 	s, err := localstack.Start(context.Background(), cfg, log)
 	if err != nil {
@@ -206,6 +208,95 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("with token: %d %s", r.status, r.body)
 		}
 	})
+	t.Run("loyalty: 1,250.00 CNY makes V4 with 12 points pending; a full refund undoes it", func(t *testing.T) {
+		// Issue 3's check. Avoid the member day (the 8th) and the birthday
+		// month, whose multipliers would change the points.
+		cst, _ := time.LoadLocation("Asia/Shanghai")
+		at := time.Now().In(cst)
+		if at.Day() == 8 {
+			at = at.Add(-24 * time.Hour)
+		}
+		when := func(m map[string]any, d time.Duration) { m["occurred_at"] = at.Add(d).Format(time.RFC3339) }
+		bday := fmt.Sprintf("1990-%02d-15", (int(at.Month())+5)%12+1)
+		steps := [][]byte{
+			event(t, events.MemberRegistered, "evt-e2e-l-reg", "m-e2e-l", func(m map[string]any) {
+				when(m, -time.Minute)
+				m["data"].(map[string]any)["birthday"] = bday
+				delete(m["data"].(map[string]any), "referral_code")
+			}),
+			event(t, events.OrderPaid, "evt-e2e-l-pay", "m-e2e-l", func(m map[string]any) {
+				when(m, 0)
+				d := m["data"].(map[string]any)
+				d["order_id"], d["coupon_code"] = "ord-e2e-l", ""
+				delete(d, "coupon_code")
+			}),
+		}
+		for _, b := range steps {
+			if r := postEvent(t, s, b, true); r.status != http.StatusAccepted {
+				t.Fatalf("post: %d %s", r.status, r.body)
+			}
+		}
+		type standing struct {
+			Tier   string `json:"tier"`
+			Points struct {
+				Pending   int `json:"pending"`
+				Available int `json:"available"`
+			} `json:"points"`
+		}
+		read := func() standing {
+			r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/m-e2e-l", "Bearer "+token))
+			var v standing
+			_ = json.Unmarshal([]byte(r.body), &v)
+			return v
+		}
+		var v standing
+		waitFor(t, "V4 with 12 points pending", 20*time.Second, func() bool { v = read(); return v.Tier == "V4" })
+		if v.Points.Pending != 12 || v.Points.Available != 0 {
+			t.Fatalf("after paying: %+v", v)
+		}
+		refund := event(t, events.OrderRefunded, "evt-e2e-l-rfd", "m-e2e-l", func(m map[string]any) {
+			when(m, time.Minute)
+			d := m["data"].(map[string]any)
+			d["order_id"], d["amount"] = "ord-e2e-l", "1250.00"
+			delete(d, "lines")
+		})
+		if r := postEvent(t, s, refund, true); r.status != http.StatusAccepted {
+			t.Fatalf("refund: %d %s", r.status, r.body)
+		}
+		waitFor(t, "V1 after the refund", 20*time.Second, func() bool { v = read(); return v.Tier == "V1" })
+		if v.Points.Pending != 0 || v.Points.Available != 0 {
+			t.Fatalf("after refunding: %+v", v)
+		}
+		r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/m-e2e-l/ledger", "Bearer "+token))
+		for _, rule := range []string{"order.points", "tier.upgrade", "refund.points", "tier.demote"} {
+			if !strings.Contains(r.body, `"rule": "`+rule+`"`) {
+				t.Errorf("ledger has no %s entry: %s", rule, r.body)
+			}
+		}
+
+		// The sweep the hourly schedule runs, started by hand: it scans the
+		// due index on the dev server's worker and changes nothing that is
+		// not due.
+		run, err := s.Temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: "ledger-sweep-e2e", TaskQueue: workflows.DefaultTaskQueue},
+			workflows.LedgerSweep, workflows.LedgerSweepInput{CatchUpDays: 2, PageSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res activities.SweepResult
+		if err := run.Get(context.Background(), &res); err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Days) != 2 {
+			t.Errorf("sweep result = %+v", res)
+		}
+		sched, err := s.Temporal.ScheduleClient().GetHandle(context.Background(), workflows.SweepScheduleID).Describe(context.Background())
+		if err != nil {
+			t.Fatalf("the sweep schedule is missing: %v", err)
+		}
+		if iv := sched.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != time.Hour {
+			t.Errorf("schedule spec = %+v", sched.Schedule.Spec)
+		}
+	})
 	t.Run("no consent, no email", func(t *testing.T) {
 		quiet := event(t, events.MemberRegistered, "evt-e2e-reg-2", "m-e2e-2", func(m map[string]any) {
 			m["data"].(map[string]any)["consent"] = map[string]any{"email_marketing": false}
@@ -265,6 +356,7 @@ func TestEndToEnd(t *testing.T) {
 		dir := filepath.Join(repoRoot(t), "workflows", "testdata")
 		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-1"), filepath.Join(dir, "activation_converted.json"))
 		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-2"), filepath.Join(dir, "activation_completed_no_consent.json"))
+		writeHistory(t, s.Temporal, "ledger-sweep-e2e", filepath.Join(dir, "ledger_sweep.json"))
 	}
 
 	// Last, because it breaks the stack: health must notice a dead component.

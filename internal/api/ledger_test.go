@@ -1,0 +1,198 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/ledger"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/templates"
+)
+
+var paidAt = time.Date(2026, 11, 23, 14, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+// newLedgerAPI serves a member who paid 1,250.00 CNY by card an hour ago.
+func newLedgerAPI(t *testing.T) http.Handler {
+	t.Helper()
+	ctx := context.Background()
+	st := memstore.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ldg, err := ledger.New(templates.Program, []byte("api-test-code-secret"), st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ldg.Now = func() time.Time { return paidAt.Add(time.Hour) }
+	m := loyalty.Member{ID: "m-1", Name: "Lin", Email: "lin@example.com", Version: 1, RegisteredAt: paidAt.Add(-time.Hour)}
+	if err := st.SaveMember(ctx, m, "e0"); err != nil {
+		t.Fatal(err)
+	}
+	env := events.Envelope{ID: "e1", Version: 1, Type: events.OrderPaid, OccurredAt: paidAt, MemberID: "m-1"}
+	amount := decimal.RequireFromString("1250.00")
+	if err := ldg.ApplyEvent(ctx, env, &events.OrderPaidData{OrderID: "o1", Amount: amount, Currency: "CNY", Payments: []events.Payment{{Method: events.PaymentCard, Amount: amount}}}); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := api.NewTokens("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log}).Routes()
+}
+
+func do(h http.Handler, method, path, body string, header map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %s: %v", rec.Body, err)
+	}
+	return v
+}
+
+func TestMemberStanding(t *testing.T) {
+	h := newLedgerAPI(t)
+	rec := do(h, http.MethodGet, "/v1/members/m-1", "", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	v := decode[struct {
+		ID           string                  `json:"id"`
+		Tier         string                  `json:"tier"`
+		TierReviewOn *string                 `json:"tier_review_on"`
+		Growth       loyalty.GrowthTotals    `json:"growth"`
+		Points       loyalty.PointsView      `json:"points"`
+		StoredValue  loyalty.StoredValueView `json:"stored_value"`
+		Coupons      []loyalty.CouponView    `json:"coupons"`
+		Paid         *loyalty.PaidView       `json:"paid"`
+		Badges       []string                `json:"badges"`
+		Enrollments  []loyalty.Enrollment    `json:"enrollments"`
+	}](t, rec)
+	if v.ID != "m-1" || v.Tier != "V4" || v.TierReviewOn == nil || *v.TierReviewOn != "2027-11-23" || v.Points.Pending != 12 || v.Points.Available != 0 ||
+		!v.Growth.Counted.Equal(decimal.NewFromInt(1250)) || v.StoredValue.Currency != "CNY" || v.Coupons == nil || v.Badges == nil || v.Paid != nil {
+		t.Errorf("member = %s", rec.Body)
+	}
+}
+
+func TestLedgerEntries(t *testing.T) {
+	h := newLedgerAPI(t)
+	page := decode[api.LedgerPage](t, do(h, http.MethodGet, "/v1/members/m-1/ledger", "", nil))
+	if len(page.Entries) != 3 || page.Entries[0].Rule != "tier.upgrade" || page.Entries[2].Rule != "order.growth" || page.Next != 0 {
+		t.Fatalf("ledger = %+v", page)
+	}
+	for _, e := range page.Entries {
+		if e.Reason == "" || e.EventID != "e1" {
+			t.Errorf("entry without reason or event: %+v", e)
+		}
+	}
+	page = decode[api.LedgerPage](t, do(h, http.MethodGet, "/v1/members/m-1/ledger?limit=2", "", nil))
+	if len(page.Entries) != 2 || page.Next != page.Entries[1].Seq {
+		t.Fatalf("first page = %+v", page)
+	}
+	rest := decode[api.LedgerPage](t, do(h, http.MethodGet, "/v1/members/m-1/ledger?limit=2&before="+itoa(page.Next), "", nil))
+	if len(rest.Entries) != 1 || rest.Entries[0].Rule != "order.growth" {
+		t.Errorf("second page = %+v", rest)
+	}
+	for _, bad := range []struct{ q, field string }{{"limit=0", "limit"}, {"limit=x", "limit"}, {"limit=201", "limit"}, {"before=-1", "before"}} {
+		rec := do(h, http.MethodGet, "/v1/members/m-1/ledger?"+bad.q, "", nil)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), bad.field+":") {
+			t.Errorf("%s: %d %s", bad.q, rec.Code, rec.Body)
+		}
+	}
+	if rec := do(h, http.MethodGet, "/v1/members/nobody/ledger", "", nil); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown member: %d", rec.Code)
+	}
+}
+
+func itoa(n int64) string { return decimal.NewFromInt(n).String() }
+
+func TestAdjustments(t *testing.T) {
+	h := newLedgerAPI(t)
+	key := map[string]string{api.IdempotencyKeyHeader: "ticket-4711"}
+	for _, tc := range []struct {
+		name, body string
+		header     map[string]string
+		status     int
+		want       string
+	}{
+		{"no idempotency key", `{"reason":"r","operator":"ops","points":5}`, nil, 400, "Idempotency-Key"},
+		{"no reason", `{"operator":"ops","points":5}`, key, 400, "reason: is required"},
+		{"no operator", `{"reason":"r","points":5}`, key, 400, "operator: is required"},
+		{"no effect", `{"reason":"r","operator":"ops"}`, key, 400, "at least one"},
+		{"unknown field", `{"reason":"r","operator":"ops","pointz":5}`, key, 400, "pointz"},
+		{"amount as number", `{"reason":"r","operator":"ops","stored_value":5.5}`, key, 400, "stored_value: must be a decimal string"},
+		{"amount not a number", `{"reason":"r","operator":"ops","growth":"lots"}`, key, 400, "growth: \\\"lots\\\" is not a decimal"},
+		{"deduct more than available", `{"reason":"r","operator":"ops","points":-5}`, map[string]string{api.IdempotencyKeyHeader: "k2"}, 400, "points: cannot deduct 5, only 0 are available"},
+		{"unknown coupon", `{"reason":"r","operator":"ops","coupon":"X9"}`, map[string]string{api.IdempotencyKeyHeader: "k3"}, 400, "coupon:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", tc.body, tc.header)
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Errorf("status %d body %s, want %d containing %q", rec.Code, rec.Body, tc.status, tc.want)
+			}
+		})
+	}
+
+	body := `{"reason":"service recovery for ticket 4711","operator":"li.na","points":30,"coupon":"C15"}`
+	hdr := map[string]string{api.IdempotencyKeyHeader: "ticket-4712"}
+	rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", body, hdr)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("grant: %d %s", rec.Code, rec.Body)
+	}
+	res := decode[ledger.AdjustResult](t, rec)
+	if len(res.Entries) != 2 || res.Duplicate || !strings.HasPrefix(res.Entries[0].Actor, "li.na (token sha256:") || !strings.Contains(res.Entries[0].Reason, "ticket 4711") {
+		t.Errorf("grant = %+v", res)
+	}
+	again := decode[ledger.AdjustResult](t, do(h, http.MethodPost, "/v1/members/m-1/adjustments", body, hdr))
+	if !again.Duplicate || len(again.Entries) != 0 {
+		t.Errorf("repeat = %+v", again)
+	}
+	v := decode[struct {
+		Points  loyalty.PointsView   `json:"points"`
+		Coupons []loyalty.CouponView `json:"coupons"`
+	}](t, do(h, http.MethodGet, "/v1/members/m-1", "", nil))
+	if v.Points.Available != 30 || len(v.Coupons) != 1 || v.Coupons[0].Kind != "C15" {
+		t.Errorf("after grant: %+v", v)
+	}
+	if rec := do(h, http.MethodPost, "/v1/members/nobody/adjustments", body, hdr); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown member: %d", rec.Code)
+	}
+}
+
+func TestLiabilityEndpoint(t *testing.T) {
+	h := newLedgerAPI(t)
+	rec := do(h, http.MethodGet, "/v1/liability", "", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	l := decode[loyalty.Liability](t, rec)
+	if l.Points.Pending != 12 || l.Points.Available != 0 || l.Currency != "CNY" || len(l.Coupons) != 3 {
+		t.Errorf("liability = %s", rec.Body)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/v1/liability", nil)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: %d", rec.Code)
+	}
+}

@@ -1,0 +1,235 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/ledger"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store/memstore"
+)
+
+// world is a ledger over an in-memory store with a settable clock; events
+// go through the projection and the ledger like dispatch sends them.
+type world struct {
+	t   *testing.T
+	st  *memstore.Store
+	svc *ledger.Service
+	now time.Time
+	n   int
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{t: t, st: memstore.New(), now: time.Date(2026, 11, 23, 14, 0, 0, 0, cst)}
+	w.svc = newService(t, w.st)
+	w.svc.Now = func() time.Time { return w.now }
+	return w
+}
+
+func (w *world) send(member string, typ events.Type, data any) {
+	w.t.Helper()
+	w.n++
+	env := events.Envelope{ID: member + "-" + string(typ) + "-" + decimal.NewFromInt(int64(w.n)).String(), Version: 1, Type: typ, OccurredAt: w.now, MemberID: member}
+	run(w.t, w.st, w.svc, []genEvent{{env: env, data: data}})
+}
+
+func (w *world) register(member, email, code string) {
+	w.t.Helper()
+	w.send(member, events.MemberRegistered, &events.MemberRegisteredData{Email: email, Name: member, ReferralCode: code, Consent: events.Consent{EmailMarketing: true}})
+}
+
+func (w *world) pay(member, order, amount string) {
+	w.t.Helper()
+	a := decimal.RequireFromString(amount)
+	w.send(member, events.OrderPaid, &events.OrderPaidData{OrderID: order, Amount: a, Currency: "CNY", Payments: []events.Payment{{Method: events.PaymentCard, Amount: a}}})
+}
+
+func (w *world) view(member string) loyalty.View {
+	w.t.Helper()
+	m, err := w.st.GetMember(context.Background(), member)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	v, err := w.svc.View(context.Background(), m)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return v
+}
+
+func (w *world) rules(member string) []string {
+	w.t.Helper()
+	es, err := w.svc.Entries(context.Background(), member, 1000, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[len(es)-1-i] = e.Rule
+	}
+	return out
+}
+
+func TestReferralAcrossMembers(t *testing.T) {
+	w := newWorld(t)
+	w.register("alice", "alice@example.com", "")
+	code := w.view("alice").Referral.Code
+	w.register("bob", "bob@example.com", code)
+	if v := w.view("bob"); v.Referral.ReferredBy != "alice" || len(v.Coupons) != 1 || v.Coupons[0].Kind != "FREE25" {
+		t.Fatalf("bob = %+v", v)
+	}
+	w.pay("bob", "o1", "300")
+
+	// Reads show bob's points released on time, but alice's reward is a
+	// change to another account: the sweep makes it.
+	w.now = time.Date(2026, 12, 1, 1, 0, 0, 0, cst)
+	if v := w.view("bob"); v.Points.Available != 3 {
+		t.Errorf("bob after the window = %+v", v.Points)
+	}
+	day := w.svc.Rules.Program.Day(time.Date(2026, 12, 1, 0, 0, 0, 0, cst))
+	prog, err := w.svc.SweepDay(context.Background(), ledger.SweepProgress{Day: day}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prog.Scanned != 1 || prog.Changed != 1 || prog.After != "bob" {
+		t.Errorf("sweep = %+v", prog)
+	}
+	if v := w.view("alice"); v.Points.Available != 10 || !v.Growth.Reward.Equal(decimal.NewFromInt(20)) {
+		t.Errorf("alice = %+v", v)
+	}
+	// Sweeping again, or bob's next event, rewards nobody twice.
+	if _, err := w.svc.Sweep(context.Background(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	w.pay("bob", "o2", "100")
+	if got := w.view("alice").Points.Available; got != 10 {
+		t.Errorf("alice has %d points after more sweeps", got)
+	}
+	checkBalances(t, w.st, w.svc, "alice")
+	checkBalances(t, w.st, w.svc, "bob")
+}
+
+func TestTrialOncePerPerson(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "same@example.com", "")
+	w.register("b", "Same@Example.com", "")
+	trial := &events.SubscriptionTrialStartedData{SubscriptionID: "s", Plan: "svip", Price: decimal.RequireFromString("9.9"), Currency: "CNY", TrialEndsAt: w.now.AddDate(0, 0, 30)}
+	w.send("a", events.SubscriptionTrialStarted, trial)
+	w.send("b", events.SubscriptionTrialStarted, trial)
+	if v := w.view("a"); v.Paid == nil || v.Paid.Status != loyalty.PaidTrial {
+		t.Errorf("a = %+v", v.Paid)
+	}
+	if v := w.view("b"); v.Paid != nil {
+		t.Errorf("b got a second trial for the same person: %+v", v.Paid)
+	}
+	if got := w.rules("b"); got[len(got)-1] != "paid.trial.refused" {
+		t.Errorf("b's entries = %v", got)
+	}
+	owner, err := w.st.ClaimOwner(context.Background(), "trial#"+loyalty.PersonKeys(loyalty.Member{Email: "same@example.com"})[0])
+	if err != nil || owner != "a" {
+		t.Errorf("claim owner = %q, %v", owner, err)
+	}
+}
+
+func TestAdjustOncePerKey(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "a@example.com", "")
+	m, _ := w.st.GetMember(context.Background(), "a")
+	adj := loyalty.Adjustment{Key: "t-1", Actor: "ops", Reason: "goodwill", Points: 40}
+	res, err := w.svc.Adjust(context.Background(), m, adj)
+	if err != nil || res.Duplicate || len(res.Entries) != 1 {
+		t.Fatalf("first = %+v, %v", res, err)
+	}
+	res, err = w.svc.Adjust(context.Background(), m, adj)
+	if err != nil || !res.Duplicate {
+		t.Fatalf("second = %+v, %v", res, err)
+	}
+	// A retried deduction after the balance moved still answers duplicate.
+	ded := loyalty.Adjustment{Key: "t-2", Actor: "ops", Reason: "correction", Points: -40}
+	if _, err := w.svc.Adjust(context.Background(), m, ded); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = w.svc.Adjust(context.Background(), m, ded); err != nil || !res.Duplicate {
+		t.Errorf("retried deduction = %+v, %v", res, err)
+	}
+	if got := w.view("a").Points.Available; got != 0 {
+		t.Errorf("available = %d", got)
+	}
+	over := loyalty.Adjustment{Key: "t-3", Actor: "ops", Reason: "oops", Points: -1}
+	if _, err := w.svc.Adjust(context.Background(), m, over); loyalty.ErrorCode(err) != loyalty.EInvalid {
+		t.Errorf("overdraw err = %v", err)
+	}
+}
+
+func TestIssueCouponOncePerKey(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "a@example.com", "")
+	for range 3 {
+		if err := w.svc.IssueCoupon(context.Background(), "a", "a#activation#1#welcome", "NEW8", "welcome"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := w.view("a"); len(v.Coupons) != 1 || v.Coupons[0].Kind != "NEW8" {
+		t.Errorf("coupons = %+v", v.Coupons)
+	}
+	l, err := w.svc.Liability(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range l.Coupons {
+		if c.Kind == "NEW8" && c.Unused != 1 {
+			t.Errorf("NEW8 unused = %d", c.Unused)
+		}
+	}
+}
+
+func TestSweepIndexFollowsTheAccount(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "a@example.com", "")
+	w.pay("a", "o1", "500") // releases 2026-12-01
+	ids, err := w.st.DueAccounts(context.Background(), "2026-12-01", "", 10)
+	if err != nil || len(ids) != 1 || ids[0] != "a" {
+		t.Fatalf("due 2026-12-01 = %v, %v", ids, err)
+	}
+	w.now = time.Date(2026, 12, 1, 0, 30, 0, 0, cst)
+	if changed, err := w.svc.Sweep(context.Background(), "a"); err != nil || !changed {
+		t.Fatalf("sweep = %v, %v", changed, err)
+	}
+	a, _ := w.st.GetAccount(context.Background(), "a")
+	if a.PointsAvailable() != 5 || a.Due != "2027-11-23" {
+		t.Errorf("after the sweep: available %d, due %s", a.PointsAvailable(), a.Due)
+	}
+	if ids, _ := w.st.DueAccounts(context.Background(), "2026-12-01", "", 10); len(ids) != 0 {
+		t.Errorf("still due on 2026-12-01: %v", ids)
+	}
+	if changed, err := w.svc.Sweep(context.Background(), "a"); err != nil || changed {
+		t.Errorf("second sweep = %v, %v", changed, err)
+	}
+}
+
+func TestConcurrentAppliesAllCount(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "a@example.com", "")
+	ctx := context.Background()
+	errs := make(chan error, 6)
+	for i := range 6 {
+		go func() {
+			a := decimal.NewFromInt(100)
+			env := events.Envelope{ID: "c" + decimal.NewFromInt(int64(i)).String(), Version: 1, Type: events.OrderPaid, OccurredAt: w.now, MemberID: "a"}
+			errs <- w.svc.ApplyEvent(ctx, env, &events.OrderPaidData{OrderID: env.ID, Amount: a, Currency: "CNY", Payments: []events.Payment{{Method: events.PaymentCard, Amount: a}}})
+		}()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := w.view("a").Points.Pending; got != 6 {
+		t.Errorf("pending = %d, want 6 (one per order, none lost or doubled)", got)
+	}
+	checkBalances(t, w.st, w.svc, "a")
+}
