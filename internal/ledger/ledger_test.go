@@ -233,3 +233,17 @@ func TestConcurrentAppliesAllCount(t *testing.T) {
 	}
 	checkBalances(t, w.st, w.svc, "a")
 }
+
+func TestEveryAccountsCodeResolves(t *testing.T) {
+	w := newWorld(t)
+	w.pay("walk-in", "o1", "80") // no registration seen yet
+	code := loyalty.ReferralCodeFor("walk-in")
+	owner, err := w.st.ClaimOwner(context.Background(), "refcode#"+code)
+	if err != nil || owner != "walk-in" {
+		t.Fatalf("code %s resolves to %q, %v", code, owner, err)
+	}
+	w.register("friend", "friend@example.com", code)
+	if v := w.view("friend"); v.Referral.ReferredBy != "walk-in" {
+		t.Errorf("friend = %+v", v.Referral)
+	}
+}

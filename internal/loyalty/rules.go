@@ -57,10 +57,14 @@ func (r *Rules) begin(a Account, m Member, at time.Time) *change {
 	if a.Tier == "" {
 		a.Tier = r.Program.Tiers[0].Code
 	}
+	c := &change{r: r, a: &a, m: m, at: at}
 	if a.ReferralCode == "" && a.MemberID != "" {
+		// Every account gets its code, and the claim that maps the code
+		// back to it, with its first change.
 		a.ReferralCode = ReferralCodeFor(a.MemberID)
+		c.res.Claims = append(c.res.Claims, Claim{Key: "refcode#" + a.ReferralCode, Owner: a.MemberID})
 	}
-	return &change{r: r, a: &a, m: m, at: at}
+	return c
 }
 
 func (c *change) done() Result {
@@ -459,7 +463,6 @@ func (r *Rules) IssueCoupon(a Account, m Member, key, kind, why string, at time.
 // ---- events ----
 
 func (c *change) register(cause string, in Input) {
-	c.res.Claims = append(c.res.Claims, Claim{Key: "refcode#" + c.a.ReferralCode, Owner: c.a.MemberID})
 	d := in.Data.(*events.MemberRegisteredData)
 	if d.ReferralCode == "" || c.a.ReferredBy != "" {
 		return

@@ -606,7 +606,7 @@ func TestPaidMembership(t *testing.T) {
 		if p := x.view(plainDay).Paid; p == nil || p.Status != loyalty.PaidTrial || !p.Trial {
 			t.Fatalf("paid = %+v", p)
 		}
-		if len(x.last.Claims) != 2 {
+		if trialClaims(x.last.Claims) != 2 {
 			t.Errorf("trial claims = %+v, want the email key and the member key", x.last.Claims)
 		}
 		conv := plainDay.AddDate(0, 0, 30)
@@ -640,7 +640,7 @@ func TestPaidMembership(t *testing.T) {
 		x := newAcct(t, "m2")
 		env := events.Envelope{ID: "e", Type: events.SubscriptionTrialStarted, OccurredAt: plainDay, MemberID: "m2"}
 		res := rules.Apply(x.a, loyalty.Input{Member: x.m, Event: env, Data: trial("s9", plainDay.AddDate(0, 0, 30)), TrialTakenBy: "m1"})
-		if len(res.Entries) != 1 || res.Entries[0].Rule != "paid.trial.refused" || res.Account.Paid != nil || len(res.Claims) != 0 {
+		if len(res.Entries) != 1 || res.Entries[0].Rule != "paid.trial.refused" || res.Account.Paid != nil || trialClaims(res.Claims) != 0 {
 			t.Errorf("trial of a person who had one: %+v", res.Entries)
 		}
 	})
@@ -881,4 +881,14 @@ func TestLiability(t *testing.T) {
 	if l.Points.Available != 5 || l.Points.Pending != 0 {
 		t.Errorf("after the first lot expired: %+v", l.Points)
 	}
+}
+
+func trialClaims(cs []loyalty.Claim) int {
+	n := 0
+	for _, c := range cs {
+		if strings.HasPrefix(c.Key, "trial#") {
+			n++
+		}
+	}
+	return n
 }
