@@ -2,20 +2,15 @@ package activities_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/memberflow/memberflow/activities"
-	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/ledger"
-	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
-	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
 
 // A retried sweep resumes from its last heartbeat: days already done are
@@ -23,20 +18,11 @@ import (
 func TestSweepLedgerResumesFromHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New()
-	svc, err := ledger.New(templates.Program, []byte("sweep-test-code-secret"), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := ledgerfix.Service(t, st)
 	cst, _ := time.LoadLocation("Asia/Shanghai")
 	for _, id := range []string{"a", "b", "c", "d"} {
-		if err := st.SaveMember(ctx, loyalty.Member{ID: id, Version: 1}, "reg"); err != nil {
-			t.Fatal(err)
-		}
-		amt := decimal.NewFromInt(200)
-		env := events.Envelope{ID: id + "-o", Version: 1, Type: events.OrderPaid, OccurredAt: time.Date(2026, 11, 20, 10, 0, 0, 0, cst), MemberID: id}
-		if err := svc.ApplyEvent(ctx, env, &events.OrderPaidData{OrderID: "o", Amount: amt, Currency: "CNY", Payments: []events.Payment{{Method: events.PaymentCard, Amount: amt}}}); err != nil {
-			t.Fatal(err)
-		}
+		ledgerfix.Member(t, st, id)
+		ledgerfix.PayByCard(t, svc, id, "o", "200", time.Date(2026, 11, 20, 10, 0, 0, 0, cst))
 	}
 	now := time.Date(2026, 11, 28, 9, 0, 0, 0, cst) // "a".."d" are due on 11-28
 	svc.Now = func() time.Time { return now }

@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/api"
-	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
-	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
 
 func newAPI(t *testing.T) http.Handler {
@@ -32,10 +31,7 @@ func newAPI(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ldg, err := ledger.New(templates.Program, []byte("api-test-code-secret"), st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ldg := ledgerfix.Service(t, st)
 	h := &api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log}
 	return h.Routes()
 }

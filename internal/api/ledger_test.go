@@ -13,12 +13,11 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
-	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
 
 var paidAt = time.Date(2026, 11, 23, 14, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -29,20 +28,13 @@ func newLedgerAPI(t *testing.T) http.Handler {
 	ctx := context.Background()
 	st := memstore.New()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ldg, err := ledger.New(templates.Program, []byte("api-test-code-secret"), st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ldg := ledgerfix.Service(t, st)
 	ldg.Now = func() time.Time { return paidAt.Add(time.Hour) }
 	m := loyalty.Member{ID: "m-1", Name: "Lin", Email: "lin@example.com", Version: 1, RegisteredAt: paidAt.Add(-time.Hour)}
 	if err := st.SaveMember(ctx, m, "e0"); err != nil {
 		t.Fatal(err)
 	}
-	env := events.Envelope{ID: "e1", Version: 1, Type: events.OrderPaid, OccurredAt: paidAt, MemberID: "m-1"}
-	amount := decimal.RequireFromString("1250.00")
-	if err := ldg.ApplyEvent(ctx, env, &events.OrderPaidData{OrderID: "o1", Amount: amount, Currency: "CNY", Payments: []events.Payment{{Method: events.PaymentCard, Amount: amount}}}); err != nil {
-		t.Fatal(err)
-	}
+	ledgerfix.PayByCard(t, ldg, "m-1", "o1", "1250.00", paidAt)
 	tokens, err := api.NewTokens("s3cret")
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +93,7 @@ func TestLedgerEntries(t *testing.T) {
 		t.Fatalf("ledger = %+v", page)
 	}
 	for _, e := range page.Entries {
-		if e.Reason == "" || e.EventID != "e1" {
+		if e.Reason == "" || e.EventID != "m-1-o1" {
 			t.Errorf("entry without reason or event: %+v", e)
 		}
 	}

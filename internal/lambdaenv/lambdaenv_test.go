@@ -16,10 +16,9 @@ import (
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
-	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
-	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -84,10 +83,7 @@ func TestLambdaEntryPoint(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	in := &ingest.Handler{Store: st, Secrets: map[string][]byte{"storefront": []byte("local-dev-secret")}, Log: log}
-	ldg, err := ledger.New(templates.Program, []byte("lambdaenv-test-code-secret"), st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ldg := ledgerfix.Service(t, st)
 	a := &api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log}
 	for _, tc := range []struct {
 		fn     string

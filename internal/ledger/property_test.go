@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -18,7 +16,7 @@ import (
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
-	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
 
 // genEvent is one generated member event.
@@ -137,11 +135,7 @@ func deliver(r *rand.Rand, evs []genEvent) []genEvent {
 
 func newService(t testing.TB, st store.Store) *ledger.Service {
 	t.Helper()
-	s, err := ledger.New(templates.Program, []byte("property-test-code-secret"), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return ledgerfix.Service(t, st)
 }
 
 // run applies the deliveries like dispatch: projection first, then the
