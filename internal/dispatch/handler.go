@@ -99,42 +99,46 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if err != nil {
 		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
 	}
-	if err := h.project(ctx, env, data); err != nil {
+	m, err := h.project(ctx, env, data)
+	if err != nil {
 		return err
 	}
-	// The ledger reads the projection (birthday, email and phone for the
-	// trial and referral checks), so it runs after it.
-	if err := h.Ledger.ApplyEvent(ctx, env, data); err != nil {
+	// The ledger needs the projection (birthday, email and phone for the
+	// trial and referral checks), so it runs after it, with it.
+	if err := h.Ledger.ApplyEventTo(ctx, &m, env, data); err != nil {
 		return err
 	}
 	return h.route(ctx, env, data)
 }
 
-// project applies the event to the member projection exactly once.
-func (h *Handler) project(ctx context.Context, env events.Envelope, data any) error {
+// project applies the event to the member projection exactly once and
+// returns the projection as stored afterwards.
+func (h *Handler) project(ctx context.Context, env events.Envelope, data any) (loyalty.Member, error) {
 	for range maxProjectionAttempts {
 		m, err := h.Store.GetMember(ctx, env.MemberID)
 		if errors.Is(err, store.ErrNotFound) {
 			m = loyalty.Member{ID: env.MemberID}
 		} else if err != nil {
-			return fmt.Errorf("project event %s: %w", env.ID, err)
+			return loyalty.Member{}, fmt.Errorf("project event %s: %w", env.ID, err)
 		}
 		next, changed := loyalty.Project(m, env, data)
 		if !changed {
-			return nil
+			return m, nil
 		}
 		next.Version = m.Version + 1
 		err = h.Store.SaveMember(ctx, next, env.ID)
 		switch {
-		case err == nil, errors.Is(err, store.ErrDuplicate):
-			return nil
+		case err == nil:
+			return next, nil
+		case errors.Is(err, store.ErrDuplicate):
+			return m, nil // applied before: what was read already holds it
 		case errors.Is(err, store.ErrConflict):
 			continue
 		default:
-			return fmt.Errorf("project event %s: %w", env.ID, err)
+			return loyalty.Member{}, fmt.Errorf("project event %s: %w", env.ID, err)
 		}
 	}
-	return fmt.Errorf("project event %s: member %s kept changing; giving up after %d attempts", env.ID, env.MemberID, maxProjectionAttempts)
+	return loyalty.Member{}, fmt.Errorf("project event %s: member %s kept changing; giving up after %d attempts", env.ID, env.MemberID, maxProjectionAttempts)
 }
 
 // route starts or signals the workflows the event concerns.

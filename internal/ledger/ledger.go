@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/memberflow/memberflow/events"
@@ -30,6 +29,13 @@ type Service struct {
 // maxAttempts bounds optimistic-concurrency retries on one account.
 const maxAttempts = 8
 
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -41,10 +47,20 @@ func (s *Service) now() time.Time {
 // once: a replayed event is recognised by its applied marker and changes
 // nothing.
 func (s *Service) ApplyEvent(ctx context.Context, env events.Envelope, data any) error {
+	return s.ApplyEventTo(ctx, nil, env, data)
+}
+
+// ApplyEventTo is ApplyEvent for a caller that has just read or written the
+// member's projection (dispatch): the first attempt uses it instead of
+// reading it again; retries re-read.
+func (s *Service) ApplyEventTo(ctx context.Context, known *loyalty.Member, env events.Envelope, data any) error {
 	var exhausted []string
 	for range maxAttempts {
-		m, err := s.member(ctx, env.MemberID)
-		if err != nil {
+		var m loyalty.Member
+		var err error
+		if known != nil && known.ID == env.MemberID {
+			m, known = *known, nil
+		} else if m, err = s.member(ctx, env.MemberID); err != nil {
 			return err
 		}
 		a, err := s.account(ctx, env.MemberID)
@@ -69,6 +85,7 @@ func (s *Service) ApplyEvent(ctx context.Context, env events.Envelope, data any)
 			for _, c := range res.Counters {
 				exhausted = append(exhausted, kindOfCounter(c.Key))
 			}
+			s.log().InfoContext(ctx, "coupon global limit reached; applying the event without it", "event_id", env.ID, "member_id", env.MemberID, "kinds", exhausted)
 			continue
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
 			// Lost a race (another writer, or a person's trial claimed by
@@ -309,7 +326,13 @@ func (s *Service) Adjust(ctx context.Context, m loyalty.Member, adj loyalty.Adju
 		}
 		res, err := s.Rules.Adjust(a, m, adj, s.now())
 		if err != nil {
-			if errors.Is(s.appliedBefore(ctx, m.ID, cause), store.ErrDuplicate) {
+			// A retried deduction may now be refused for lack of balance;
+			// if the first attempt went through, it is a duplicate.
+			done, aerr := s.Store.CauseApplied(ctx, m.ID, cause)
+			if aerr != nil {
+				return AdjustResult{}, aerr
+			}
+			if done {
 				return AdjustResult{Duplicate: true, Entries: []loyalty.Entry{}}, nil
 			}
 			return AdjustResult{}, err
@@ -329,20 +352,6 @@ func (s *Service) Adjust(ctx context.Context, m loyalty.Member, adj loyalty.Adju
 		}
 	}
 	return AdjustResult{}, loyalty.Errorf(loyalty.EConflict, "member %s's account kept changing; retry", m.ID)
-}
-
-// appliedBefore reports ErrDuplicate when some entry already carries the
-// adjustment's key, so a retried deduction that would now be refused for
-// lack of balance still answers "duplicate".
-func (s *Service) appliedBefore(ctx context.Context, memberID, cause string) error {
-	es, err := s.Store.ListEntries(ctx, memberID, 200, 0)
-	if err != nil {
-		return err
-	}
-	if slices.ContainsFunc(es, func(e loyalty.Entry) bool { return len(e.Key) > len(cause) && e.Key[:len(cause)+1] == cause+"#" }) {
-		return store.ErrDuplicate
-	}
-	return nil
 }
 
 // IssueCoupon gives the member a coupon under an idempotency key (journeys

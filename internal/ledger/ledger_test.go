@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/templates"
 )
 
 // world is a ledger over an in-memory store with a settable clock; events
@@ -245,5 +247,35 @@ func TestEveryAccountsCodeResolves(t *testing.T) {
 	w.register("friend", "friend@example.com", code)
 	if v := w.view("friend"); v.Referral.ReferredBy != "walk-in" {
 		t.Errorf("friend = %+v", v.Referral)
+	}
+}
+
+func TestCouponGlobalLimit(t *testing.T) {
+	src := strings.Replace(string(templates.Program), "per_member_limit: 24 }", "per_member_limit: 24, global_limit: 2 }", 1)
+	st := memstore.New()
+	svc, err := ledger.New([]byte(src), []byte("limit-test-code-secret"), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if err := svc.IssueCoupon(ctx, id, id+"#gift", "C15", "gift"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	for _, id := range []string{"a", "b", "c"} {
+		a, err := st.GetAccount(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[id] = len(a.Coupons)
+	}
+	if got["a"] != 1 || got["b"] != 1 || got["c"] != 0 {
+		t.Errorf("coupons per member = %v, want the third refused by the global limit of 2", got)
+	}
+	es, _ := svc.Entries(ctx, "c", 10, 0)
+	if len(es) != 1 || es[0].Rule != "coupon.issue.refused" || !strings.Contains(es[0].Reason, "global limit of 2") {
+		t.Errorf("c's entries = %+v", es)
 	}
 }

@@ -176,6 +176,9 @@ type Ledger interface {
 	// ListEntries returns up to limit of the member's entries, newest
 	// first, with Seq below before (0 = from the newest).
 	ListEntries(ctx context.Context, memberID string, limit int, before int64) ([]loyalty.Entry, error)
+	// CauseApplied reports whether a commit with this cause was made for
+	// the member.
+	CauseApplied(ctx context.Context, memberID, cause string) (bool, error)
 	// ClaimOwner returns who holds a claim; ErrNotFound when nobody does.
 	ClaimOwner(ctx context.Context, key string) (string, error)
 	// LiabilityCounters returns the sum of every liability counter.

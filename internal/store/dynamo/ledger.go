@@ -554,3 +554,13 @@ func mergeLiability(changes []store.LedgerChange) map[int]map[string]decimal.Dec
 	}
 	return shards
 }
+
+// CauseApplied reads the cause's applied marker.
+func (s *Store) CauseApplied(ctx context.Context, memberID, cause string) (bool, error) {
+	var it ledgerAppliedItem
+	found, err := s.getItem(ctx, memberPK(memberID), ledgerAppliedSK(cause), &it)
+	if err != nil {
+		return false, fmt.Errorf("read applied marker %s of %s: %w", cause, memberID, err)
+	}
+	return found, nil
+}

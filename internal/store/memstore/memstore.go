@@ -534,3 +534,10 @@ func memberIDs(changes []store.LedgerChange) string {
 	}
 	return strings.Join(ids, ",")
 }
+
+// CauseApplied reports whether a commit with the cause was made.
+func (s *Store) CauseApplied(_ context.Context, memberID, cause string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ledgerApplied[appliedKey{memberID, cause}], nil
+}

@@ -789,6 +789,12 @@ func runLedger(t *testing.T, newStore func(t *testing.T) store.Store) {
 		commitLedger(t, s, c)
 		checkEqual(t, "account", getAccount(t, s, id), c.Account)
 		checkEqual(t, "entries", listEntries(t, s, id, 10, 0), []loyalty.Entry{c.Entries[1], c.Entries[0]})
+		for cause, want := range map[string]bool{"evt_1": true, "evt_2": false} {
+			got, err := s.CauseApplied(t.Context(), id, cause)
+			if err != nil || got != want {
+				t.Errorf("CauseApplied(%s) = %v, %v; want %v", cause, got, err, want)
+			}
+		}
 	})
 
 	t.Run("update", func(t *testing.T) {
