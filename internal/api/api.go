@@ -17,8 +17,11 @@ import (
 type Handler struct {
 	Store  store.Store
 	Ledger *ledger.Service
-	Tokens Tokens
-	Log    *slog.Logger
+	// Unsubscribe, when set, serves /v1/unsubscribe without a bearer
+	// token: the signed token in the link is the authorisation.
+	Unsubscribe http.Handler
+	Tokens      Tokens
+	Log         *slog.Logger
 }
 
 // MemberView is GET /v1/members/{id}: the projection, the member's
@@ -36,7 +39,13 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/members/{id}/ledger", h.getLedger)
 	mux.HandleFunc("POST /v1/members/{id}/adjustments", h.postAdjustment)
 	mux.HandleFunc("GET /v1/liability", h.getLiability)
-	return httpx.Recover(h.Log, RequireBearer(h.Tokens, mux))
+	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)
+	outer := http.NewServeMux()
+	if h.Unsubscribe != nil {
+		outer.Handle("/v1/unsubscribe", h.Unsubscribe)
+	}
+	outer.Handle("/", RequireBearer(h.Tokens, mux))
+	return httpx.Recover(h.Log, outer)
 }
 
 func (h *Handler) getMember(w http.ResponseWriter, r *http.Request) {

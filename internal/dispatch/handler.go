@@ -23,6 +23,7 @@ import (
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/projection"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -43,10 +44,6 @@ type Handler struct {
 	Log        *slog.Logger
 	Now        func() time.Time // nil means time.Now
 }
-
-// maxProjectionAttempts bounds optimistic-concurrency retries on one member;
-// contention is rare (one member's events arrive in order on one shard).
-const maxProjectionAttempts = 5
 
 func (h *Handler) now() time.Time {
 	if h.Now != nil {
@@ -99,7 +96,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if err != nil {
 		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
 	}
-	m, err := h.project(ctx, env, data)
+	m, err := Project(ctx, h.Store, env, data)
 	if err != nil {
 		return err
 	}
@@ -111,34 +108,10 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	return h.route(ctx, env, data)
 }
 
-// project applies the event to the member projection exactly once and
-// returns the projection as stored afterwards.
-func (h *Handler) project(ctx context.Context, env events.Envelope, data any) (loyalty.Member, error) {
-	for range maxProjectionAttempts {
-		m, err := h.Store.GetMember(ctx, env.MemberID)
-		if errors.Is(err, store.ErrNotFound) {
-			m = loyalty.Member{ID: env.MemberID}
-		} else if err != nil {
-			return loyalty.Member{}, fmt.Errorf("project event %s: %w", env.ID, err)
-		}
-		next, changed := loyalty.Project(m, env, data)
-		if !changed {
-			return m, nil
-		}
-		next.Version = m.Version + 1
-		err = h.Store.SaveMember(ctx, next, env.ID)
-		switch {
-		case err == nil:
-			return next, nil
-		case errors.Is(err, store.ErrDuplicate):
-			return m, nil // applied before: what was read already holds it
-		case errors.Is(err, store.ErrConflict):
-			continue
-		default:
-			return loyalty.Member{}, fmt.Errorf("project event %s: %w", env.ID, err)
-		}
-	}
-	return loyalty.Member{}, fmt.Errorf("project event %s: member %s kept changing; giving up after %d attempts", env.ID, env.MemberID, maxProjectionAttempts)
+// Project is projection.Apply, kept here because dispatch is where events
+// meet the projection.
+func Project(ctx context.Context, st store.Members, env events.Envelope, data any) (loyalty.Member, error) {
+	return projection.Apply(ctx, st, env, data)
 }
 
 // route starts or signals the workflows the event concerns.
@@ -147,7 +120,36 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any) erro
 	case *events.MemberRegisteredData:
 		return h.startActivation(ctx, env)
 	case *events.OrderPaidData:
+		if err := h.attributeOrder(ctx, env, d); err != nil {
+			return err
+		}
 		return h.signalOrderPaid(ctx, env, d)
+	}
+	return nil
+}
+
+// ConversionWindow is how long after a click an order counts as that
+// email's conversion.
+const ConversionWindow = 7 * 24 * time.Hour
+
+// attributeOrder counts the order as a conversion of every email the member
+// clicked in the window before it (once per email, by its idempotency key
+// from custom_args). One Query; nothing when there was no click.
+func (h *Handler) attributeOrder(ctx context.Context, env events.Envelope, d *events.OrderPaidData) error {
+	evs, err := h.Store.ListSendEvents(ctx, env.MemberID, env.OccurredAt.Add(-ConversionWindow))
+	if err != nil {
+		return fmt.Errorf("attribute order %s: %w", d.OrderID, err)
+	}
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type != store.EventClick || ev.At.After(env.OccurredAt) || seen[ev.SendKey] {
+			continue
+		}
+		seen[ev.SendKey] = true
+		err := h.Store.RecordConversion(ctx, env.MemberID, d.OrderID, ev, env.OccurredAt)
+		if err != nil && !errors.Is(err, store.ErrDuplicate) {
+			return fmt.Errorf("attribute order %s to %s: %w", d.OrderID, ev.SendKey, err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
@@ -266,5 +268,39 @@ func TestOrderIsLedgeredOnce(t *testing.T) {
 	}
 	if got := loyalty.SumEntries(es); got.Pending != 12 {
 		t.Errorf("entries sum to %+v", got)
+	}
+}
+
+func TestOrderAttributedToClickedEmails(t *testing.T) {
+	h, st, _ := newHandler()
+	ctx := context.Background()
+	orderAt := time.Date(2026, 3, 2, 14, 5, 10, 0, time.FixedZone("CST", 8*3600)) // the sample order's time
+	for i, tc := range []struct {
+		step string
+		at   time.Time
+	}{
+		{"welcome", orderAt.Add(-8 * 24 * time.Hour)}, // too long before
+		{"nudge", orderAt.Add(-2 * 24 * time.Hour)},   // counts
+		{"last_nudge", orderAt.Add(time.Hour)},        // after the order
+	} {
+		ev := store.SendEvent{ID: fmt.Sprint("click-", i), MemberID: "m-1001", SendKey: "m-1001#activation#1#" + tc.step, Journey: "activation", Step: tc.step, Enrollment: 1, Type: store.EventClick, At: tc.at}
+		if err := st.RecordSendEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pay := record(t, "2", events.OrderPaid, nil)
+	if resp := handle(t, h, pay, pay); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures: %+v", resp.BatchItemFailures)
+	}
+	stats, err := st.JourneyStats(ctx, "activation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := map[string]int64{}
+	for _, s := range stats {
+		conv[s.Step] = s.Counts[store.StatsConversion]
+	}
+	if conv["nudge"] != 1 || conv["welcome"] != 0 || conv["last_nudge"] != 0 {
+		t.Errorf("conversions = %v", conv)
 	}
 }

@@ -1,6 +1,9 @@
 package loyalty
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Member is the projection of one member built from their recorded events:
 // who they are, how to reach them and whether they may be marketed to.
@@ -33,6 +36,15 @@ type Member struct {
 type Consent struct {
 	EmailMarketing bool      `json:"email_marketing"`
 	UpdatedAt      time.Time `json:"updated_at,omitzero"`
+	// UnsubscribedGroups are the email groups (SendGrid ASM groups, by
+	// memberflow name) the member left while keeping the others.
+	UnsubscribedGroups []string `json:"unsubscribed_groups,omitempty"`
+}
+
+// MayEmail reports whether the member may get marketing email of the group:
+// consent given and that group not left.
+func (c Consent) MayEmail(group string) bool {
+	return c.EmailMarketing && !slices.Contains(c.UnsubscribedGroups, group)
 }
 
 // EnrollmentStatus is where an enrollment is in its journey.

@@ -1,6 +1,7 @@
 package loyalty
 
 import (
+	"slices"
 	"time"
 
 	"github.com/memberflow/memberflow/events"
@@ -42,9 +43,13 @@ func Project(m Member, env events.Envelope, data any) (Member, bool) {
 			setConsent(&m, d.Consent.EmailMarketing, at)
 		}
 	case *events.MemberUnsubscribedData:
-		// Any unsubscribe stops marketing email until the member opts in
-		// again; per-group preferences arrive with SendGrid ASM groups.
-		setConsent(&m, false, at)
+		// Without a group the member leaves all marketing email until they
+		// opt in again; with one, only that group.
+		if d.Group == "" {
+			setConsent(&m, false, at)
+		} else if !slices.Contains(m.Consent.UnsubscribedGroups, d.Group) {
+			m.Consent.UnsubscribedGroups = append(slices.Clone(m.Consent.UnsubscribedGroups), d.Group)
+		}
 	case *events.OrderPaidData:
 		m.OrderCount++
 		if at.After(m.LastOrderAt) {

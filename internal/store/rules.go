@@ -121,3 +121,89 @@ func CheckCommitLedger(changes []LedgerChange) error {
 	}
 	return nil
 }
+
+// Stats keys besides the provider event types and "skipped:<code>".
+const (
+	// StatsSent counts sends that moved from pending to sent.
+	StatsSent = "sent"
+	// StatsConversion counts orders attributed to a send.
+	StatsConversion = "conversion"
+	// statsSkippedPrefix begins the key of sends skipped for a reason.
+	statsSkippedPrefix = "skipped:"
+)
+
+// SkippedStatsKey is the stats key of a send skipped for reason: the reason
+// up to its first ':' (its code; what follows is detail that would split
+// one cause over many keys), e.g. "skipped:no_consent".
+func SkippedStatsKey(reason string) string {
+	code, _, _ := strings.Cut(reason, ":")
+	return statsSkippedPrefix + strings.TrimSpace(code)
+}
+
+// CheckCompleteSend checks CompleteSend's arguments and returns the stats
+// key the move counts under. A skip needs a reason with a code, and the
+// code may not hold brackets: the key becomes an attribute name, which the
+// DynamoDB expression builder would read as a list index.
+func CheckCompleteSend(key string, status SendStatus, reason string) (statsKey string, err error) {
+	switch status {
+	case SendSent:
+		return StatsSent, nil
+	case SendSkipped:
+		k := SkippedStatsKey(reason)
+		if k == statsSkippedPrefix || strings.ContainsAny(k, "[]") {
+			return "", fmt.Errorf("complete send %s: skip reason %q needs a code without brackets before any ':'", key, reason)
+		}
+		return k, nil
+	}
+	return "", fmt.Errorf("complete send %s: status %q, want sent or skipped", key, status)
+}
+
+// sendEventTypes are the event types RecordSendEvent takes. The list is
+// closed because each type is also a stats key: an open list would let a
+// provider's new type, or a typo, collide with "sent" or "conversion".
+var sendEventTypes = map[string]bool{
+	EventProcessed: true, EventDelivered: true, EventOpen: true, EventClick: true,
+	EventBounce: true, EventDropped: true, EventDeferred: true, EventSpamReport: true,
+	EventUnsubscribe: true, EventGroupUnsubscribe: true, EventGroupResubscribe: true,
+}
+
+// CheckSendEvent checks RecordSendEvent's argument: it needs an id to be
+// recorded once, a member and send to belong to, a journey and step to be
+// counted in, and one of the Event* types.
+func CheckSendEvent(ev SendEvent) error {
+	if ev.ID == "" || ev.MemberID == "" || ev.SendKey == "" || ev.Journey == "" || ev.Step == "" {
+		return fmt.Errorf("record send event %q: id, member id, send key, journey and step are required", ev.ID)
+	}
+	if !sendEventTypes[ev.Type] {
+		return fmt.Errorf("record send event %s: unknown type %q", ev.ID, ev.Type)
+	}
+	return nil
+}
+
+// MarksSent reports whether an event of this type proves the provider
+// accepted the send, so a send row still pending may move to sent.
+func MarksSent(eventType string) bool {
+	return eventType == EventProcessed || eventType == EventDelivered
+}
+
+// CheckSuppression checks Suppress's argument.
+func CheckSuppression(s Suppression) error {
+	if s.MemberID == "" {
+		return errors.New("suppress: member id is required")
+	}
+	return nil
+}
+
+// CheckConversion checks RecordConversion's arguments: the send must be
+// the member's and name the send and the step it counts for.
+func CheckConversion(memberID, orderID string, send SendEvent) error {
+	switch {
+	case memberID == "" || orderID == "":
+		return fmt.Errorf("record conversion %q of %q: member id and order id are required", orderID, memberID)
+	case send.SendKey == "" || send.Journey == "" || send.Step == "":
+		return fmt.Errorf("record conversion %s of %s: the send needs a key, journey and step", orderID, memberID)
+	case send.MemberID != "" && send.MemberID != memberID:
+		return fmt.Errorf("record conversion %s of %s: the send belongs to %s", orderID, memberID, send.MemberID)
+	}
+	return nil
+}

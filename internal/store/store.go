@@ -103,6 +103,10 @@ type Send struct {
 	Reason     string     `json:"reason,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+	// AttemptedAt is when the provider was last called for this row (zero:
+	// never). A retry that finds a pending row with an attempt checks the
+	// provider's feedback before sending again.
+	AttemptedAt time.Time `json:"attempted_at,omitzero"`
 }
 
 // Sends is the ledger that makes email sends effectively once.
@@ -112,10 +116,91 @@ type Sends interface {
 	ReserveSend(ctx context.Context, s Send) (Send, bool, error)
 	// CompleteSend moves a pending row to sent (with the provider's message
 	// id) or skipped (with a reason). Completing a row that is already final
-	// changes nothing.
+	// changes nothing. The move is counted once in the journey step's stats:
+	// "sent", or "skipped:<code>" where code is the reason up to its first
+	// ':' (e.g. "skipped:no_consent").
 	CompleteSend(ctx context.Context, memberID, key string, status SendStatus, messageID, reason string, at time.Time) error
+	// MarkSendAttempt records on a pending row that the provider is about to
+	// be called; a zero at clears it (the provider answered and did not
+	// take the message). ErrNotFound when the row does not exist. A final
+	// row is left as it is.
+	MarkSendAttempt(ctx context.Context, memberID, key string, at time.Time) error
+	// GetSend reads one row; ErrNotFound when absent.
+	GetSend(ctx context.Context, memberID, key string) (Send, error)
 	// ListSends returns the member's send rows, oldest first.
 	ListSends(ctx context.Context, memberID string) ([]Send, error)
+}
+
+// Provider event types memberflow records (SendGrid's names).
+const (
+	EventProcessed        = "processed"
+	EventDelivered        = "delivered"
+	EventOpen             = "open"
+	EventClick            = "click"
+	EventBounce           = "bounce"
+	EventDropped          = "dropped"
+	EventDeferred         = "deferred"
+	EventSpamReport       = "spamreport"
+	EventUnsubscribe      = "unsubscribe"
+	EventGroupUnsubscribe = "group_unsubscribe"
+	EventGroupResubscribe = "group_resubscribe"
+)
+
+// SendEvent is one delivery event the provider reported for a send.
+type SendEvent struct {
+	ID         string    `json:"id"` // the provider's event id (sg_event_id)
+	MemberID   string    `json:"member_id"`
+	SendKey    string    `json:"send_key"` // the send's idempotency key
+	Journey    string    `json:"journey"`
+	Step       string    `json:"step"`
+	Enrollment int       `json:"enrollment"`
+	Type       string    `json:"type"`
+	At         time.Time `json:"at"`
+	MessageID  string    `json:"message_id,omitempty"`
+	Reason     string    `json:"reason,omitempty"` // bounce or drop reason
+	URL        string    `json:"url,omitempty"`    // clicked link
+	Group      int       `json:"group,omitempty"`  // ASM group of (un)subscribe events
+}
+
+// Suppression keeps a member from receiving any journey email.
+type Suppression struct {
+	MemberID string    `json:"member_id"`
+	Reason   string    `json:"reason"` // e.g. "bounce: 550 mailbox unavailable"
+	Source   string    `json:"source"` // e.g. "sendgrid:bounce"
+	At       time.Time `json:"at"`
+}
+
+// StepStats counts what happened to one journey step's sends. Keys are
+// "sent", "skipped:<code>", the provider event types (counted once per
+// send: a send opened five times is one "open") and "conversion".
+type StepStats struct {
+	Step   string           `json:"step"`
+	Counts map[string]int64 `json:"counts"`
+}
+
+// Feedback stores what the provider reported about sends, the suppression
+// list and the journey statistics built from both.
+type Feedback interface {
+	// RecordSendEvent stores ev once per ev.ID: a repeat fails with
+	// ErrDuplicate and changes nothing. In the same write it counts ev.Type
+	// in the step's stats if this send had no event of that type before,
+	// and for processed or delivered moves a still-pending send row to sent
+	// with ev.MessageID.
+	RecordSendEvent(ctx context.Context, ev SendEvent) error
+	// ListSendEvents returns the member's events at or after since, oldest
+	// first.
+	ListSendEvents(ctx context.Context, memberID string, since time.Time) ([]SendEvent, error)
+	// Suppress puts the member on the suppression list; if they are on it
+	// already the first record stays.
+	Suppress(ctx context.Context, s Suppression) error
+	// GetSuppression reads the member's suppression; ErrNotFound when none.
+	GetSuppression(ctx context.Context, memberID string) (Suppression, error)
+	// RecordConversion counts orderID as a conversion of the send once:
+	// a repeat for the same order and send fails with ErrDuplicate.
+	RecordConversion(ctx context.Context, memberID, orderID string, send SendEvent, at time.Time) error
+	// JourneyStats returns every step's counts for the journey, by step
+	// name; steps with nothing counted are absent.
+	JourneyStats(ctx context.Context, journey string) ([]StepStats, error)
 }
 
 // Store is everything memberflow persists.
@@ -123,6 +208,7 @@ type Store interface {
 	Events
 	Members
 	Sends
+	Feedback
 	Ledger
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error

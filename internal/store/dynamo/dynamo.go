@@ -89,10 +89,29 @@ func (s *Store) getItem(ctx context.Context, pk, sk string, out any) (found bool
 // queryPrefix reads every item of partition pk whose sort key starts with
 // prefix, following pagination to the end.
 func queryPrefix[T any](ctx context.Context, s *Store, pk, prefix string) ([]T, error) {
-	keyCond := expression.KeyAnd(
+	return queryAll[T](ctx, s, expression.KeyAnd(
 		expression.Key(attrPK).Equal(expression.Value(pk)),
 		expression.Key(attrSK).BeginsWith(prefix),
-	)
+	))
+}
+
+// queryAll reads every item matching keyCond, strongly consistently and
+// in sort-key order, following pagination to the end.
+func queryAll[T any](ctx context.Context, s *Store, keyCond expression.KeyConditionBuilder) ([]T, error) {
+	raw, err := s.queryItems(ctx, keyCond)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	if err := attributevalue.UnmarshalListOfMaps(raw, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// queryItems is queryAll without unmarshalling, for items whose attribute
+// names are data (the stats counters).
+func (s *Store) queryItems(ctx context.Context, keyCond expression.KeyConditionBuilder) ([]map[string]types.AttributeValue, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
 	if err != nil {
 		return nil, err
@@ -104,17 +123,13 @@ func queryPrefix[T any](ctx context.Context, s *Store, pk, prefix string) ([]T, 
 		ExpressionAttributeValues: expr.Values(),
 		ConsistentRead:            aws.Bool(true),
 	})
-	var out []T
+	var out []map[string]types.AttributeValue
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, err
-		}
-		out = append(out, items...)
+		out = append(out, page.Items...)
 	}
 	return out, nil
 }
@@ -172,7 +187,7 @@ func (s *Store) createOnly(ctx context.Context, item, existing any) (created boo
 // store.ErrNotFound when there is no item. The condition also keeps the
 // update from creating an item.
 func (s *Store) moveStatus(ctx context.Context, pk, sk, from string, update expression.UpdateBuilder) error {
-	cond := expression.Name("status").Equal(expression.Value(from))
+	cond := expression.Name(attrStatus).Equal(expression.Value(from))
 	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
 	if err != nil {
 		return fmt.Errorf("build expression: %w", err)

@@ -143,6 +143,65 @@ func TestLedgerItemLayout(t *testing.T) {
 	}
 }
 
+// TestFeedbackItemLayout pins the stored shape of provider feedback: events
+// by time under the member, their markers, the suppression, conversions
+// and the sharded step stats.
+func TestFeedbackItemLayout(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	const key = "m1#activation#1#welcome"
+
+	m := loyalty.Member{ID: "m1", Version: 1, Consent: loyalty.Consent{UnsubscribedGroups: []string{"winback", "newsletter"}}}
+	if err := s.SaveMember(ctx, m, "evt_1"); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	groups, ok := rawItem(t, client, table, "M#m1", "PROFILE")["consent_unsubscribed_groups"].(*types.AttributeValueMemberL)
+	if !ok || len(groups.Value) != 2 {
+		t.Errorf("consent_unsubscribed_groups = %#v, want a list of 2", groups)
+	}
+
+	if _, _, err := s.ReserveSend(ctx, store.Send{Key: key, MemberID: "m1", Journey: "activation", Step: "welcome", CreatedAt: at}); err != nil {
+		t.Fatalf("ReserveSend: %v", err)
+	}
+	if err := s.MarkSendAttempt(ctx, "m1", key, at); err != nil {
+		t.Fatalf("MarkSendAttempt: %v", err)
+	}
+	ev := store.SendEvent{ID: "sg1", MemberID: "m1", SendKey: key, Journey: "activation", Step: "welcome", Enrollment: 1,
+		Type: store.EventDelivered, At: at, MessageID: "msg-1"}
+	if err := s.RecordSendEvent(ctx, ev); err != nil {
+		t.Fatalf("RecordSendEvent: %v", err)
+	}
+	if err := s.Suppress(ctx, store.Suppression{MemberID: "m1", Reason: "bounce", Source: "sendgrid:bounce", At: at}); err != nil {
+		t.Fatalf("Suppress: %v", err)
+	}
+	if err := s.RecordConversion(ctx, "m1", "o1", ev, at); err != nil {
+		t.Fatalf("RecordConversion: %v", err)
+	}
+
+	wantStrings(t, rawItem(t, client, table, "M#m1", "SEND#"+key), map[string]string{
+		"status": "sent", "message_id": "msg-1", "attempted_at": "2026-05-01T12:00:00Z"})
+	wantStrings(t, rawItem(t, client, table, "M#m1", "SENDEVT#2026-05-01T12:00:00.000000000Z#sg1"), map[string]string{
+		"entity": "send_event", "type": "delivered", "send_key": key})
+	wantStrings(t, rawItem(t, client, table, "M#m1", "SENDEVTID#sg1"), map[string]string{"entity": "send_event_id"})
+	wantStrings(t, rawItem(t, client, table, "M#m1", "SENDFIRST#"+key+"#delivered"), map[string]string{"entity": "send_first", "event_id": "sg1"})
+	wantStrings(t, rawItem(t, client, table, "M#m1", "SUPPRESSED"), map[string]string{"entity": "suppression", "source": "sendgrid:bounce"})
+	wantStrings(t, rawItem(t, client, table, "M#m1", "CONV#o1#"+key), map[string]string{"entity": "conversion", "event_id": "sg1"})
+
+	var shards []map[string]types.AttributeValue
+	for i := range 8 {
+		if item := getRaw(t, client, table, "STATS#activation", fmt.Sprintf("STEP#welcome#%d", i)); item != nil {
+			shards = append(shards, item)
+		}
+	}
+	if len(shards) != 1 {
+		t.Fatalf("%d stats shards written, want 1", len(shards))
+	}
+	wantStrings(t, shards[0], map[string]string{"entity": "step_stats", "journey": "activation", "step": "welcome"})
+	wantNumbers(t, shards[0], map[string]string{"sent": "1", "delivered": "1", "conversion": "1"})
+}
+
 func TestEnsureTableTwice(t *testing.T) {
 	client, table := ddblocal.NewTable(t)
 	if err := dynamo.EnsureTable(t.Context(), client, table); err != nil {

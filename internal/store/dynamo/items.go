@@ -87,33 +87,37 @@ type memberItem struct {
 	ReferralCode          string    `dynamodbav:"referral_code,omitempty"`
 	ConsentEmailMarketing bool      `dynamodbav:"consent_email_marketing"`
 	ConsentUpdatedAt      time.Time `dynamodbav:"consent_updated_at,omitempty"`
-	RegisteredAt          time.Time `dynamodbav:"registered_at,omitempty"`
-	LastOrderAt           time.Time `dynamodbav:"last_order_at,omitempty"`
-	OrderCount            int       `dynamodbav:"order_count"`
-	UpdatedAt             time.Time `dynamodbav:"updated_at,omitempty"`
-	Version               int64     `dynamodbav:"version"`
+	// ConsentUnsubscribedGroups is a list, not a string set, so the
+	// member's order of groups survives.
+	ConsentUnsubscribedGroups []string  `dynamodbav:"consent_unsubscribed_groups,omitempty"`
+	RegisteredAt              time.Time `dynamodbav:"registered_at,omitempty"`
+	LastOrderAt               time.Time `dynamodbav:"last_order_at,omitempty"`
+	OrderCount                int       `dynamodbav:"order_count"`
+	UpdatedAt                 time.Time `dynamodbav:"updated_at,omitempty"`
+	Version                   int64     `dynamodbav:"version"`
 }
 
 func newMemberItem(m loyalty.Member) memberItem {
 	it := memberItem{
-		itemKey:               itemKey{PK: memberPK(m.ID), SK: skProfile},
-		Entity:                entityMember,
-		ID:                    m.ID,
-		Email:                 m.Email,
-		Name:                  m.Name,
-		Phone:                 m.Phone,
-		Birthday:              m.Birthday,
-		BirthdaySetAt:         m.BirthdaySetAt,
-		Timezone:              m.Timezone,
-		Locale:                m.Locale,
-		ReferralCode:          m.ReferralCode,
-		ConsentEmailMarketing: m.Consent.EmailMarketing,
-		ConsentUpdatedAt:      m.Consent.UpdatedAt,
-		RegisteredAt:          m.RegisteredAt,
-		LastOrderAt:           m.LastOrderAt,
-		OrderCount:            m.OrderCount,
-		UpdatedAt:             m.UpdatedAt,
-		Version:               m.Version,
+		itemKey:                   itemKey{PK: memberPK(m.ID), SK: skProfile},
+		Entity:                    entityMember,
+		ID:                        m.ID,
+		Email:                     m.Email,
+		Name:                      m.Name,
+		Phone:                     m.Phone,
+		Birthday:                  m.Birthday,
+		BirthdaySetAt:             m.BirthdaySetAt,
+		Timezone:                  m.Timezone,
+		Locale:                    m.Locale,
+		ReferralCode:              m.ReferralCode,
+		ConsentEmailMarketing:     m.Consent.EmailMarketing,
+		ConsentUpdatedAt:          m.Consent.UpdatedAt,
+		ConsentUnsubscribedGroups: m.Consent.UnsubscribedGroups,
+		RegisteredAt:              m.RegisteredAt,
+		LastOrderAt:               m.LastOrderAt,
+		OrderCount:                m.OrderCount,
+		UpdatedAt:                 m.UpdatedAt,
+		Version:                   m.Version,
 	}
 	if pk, ok := birthdayGSI1PK(m.Birthday); ok {
 		it.GSI1PK, it.GSI1SK = pk, memberGSI1SK(m.ID)
@@ -133,8 +137,9 @@ func (it memberItem) member() loyalty.Member {
 		Locale:        it.Locale,
 		ReferralCode:  it.ReferralCode,
 		Consent: loyalty.Consent{
-			EmailMarketing: it.ConsentEmailMarketing,
-			UpdatedAt:      it.ConsentUpdatedAt,
+			EmailMarketing:     it.ConsentEmailMarketing,
+			UpdatedAt:          it.ConsentUpdatedAt,
+			UnsubscribedGroups: it.ConsentUnsubscribedGroups,
 		},
 		RegisteredAt: it.RegisteredAt,
 		LastOrderAt:  it.LastOrderAt,
@@ -212,41 +217,177 @@ type sendItem struct {
 	Reason     string    `dynamodbav:"reason,omitempty"`
 	CreatedAt  time.Time `dynamodbav:"created_at,omitempty"`
 	UpdatedAt  time.Time `dynamodbav:"updated_at,omitempty"`
+	// AttemptedAt is also set by an update expression, as attrAttemptedAt.
+	AttemptedAt time.Time `dynamodbav:"attempted_at,omitempty"`
 }
 
 func newSendItem(s store.Send) sendItem {
 	return sendItem{
-		itemKey:    itemKey{PK: memberPK(s.MemberID), SK: sendSK(s.Key)},
-		Entity:     entitySend,
-		Key:        s.Key,
-		MemberID:   s.MemberID,
-		Journey:    s.Journey,
-		Enrollment: s.Enrollment,
-		Step:       s.Step,
-		Template:   s.Template,
-		Status:     string(s.Status),
-		MessageID:  s.MessageID,
-		Reason:     s.Reason,
-		CreatedAt:  s.CreatedAt,
-		UpdatedAt:  s.UpdatedAt,
+		itemKey:     itemKey{PK: memberPK(s.MemberID), SK: sendSK(s.Key)},
+		Entity:      entitySend,
+		Key:         s.Key,
+		MemberID:    s.MemberID,
+		Journey:     s.Journey,
+		Enrollment:  s.Enrollment,
+		Step:        s.Step,
+		Template:    s.Template,
+		Status:      string(s.Status),
+		MessageID:   s.MessageID,
+		Reason:      s.Reason,
+		CreatedAt:   s.CreatedAt,
+		UpdatedAt:   s.UpdatedAt,
+		AttemptedAt: s.AttemptedAt,
 	}
 }
 
 func (it sendItem) send() store.Send {
 	return store.Send{
-		Key:        it.Key,
-		MemberID:   it.MemberID,
-		Journey:    it.Journey,
-		Enrollment: it.Enrollment,
-		Step:       it.Step,
-		Template:   it.Template,
-		Status:     store.SendStatus(it.Status),
-		MessageID:  it.MessageID,
-		Reason:     it.Reason,
-		CreatedAt:  it.CreatedAt,
-		UpdatedAt:  it.UpdatedAt,
+		Key:         it.Key,
+		MemberID:    it.MemberID,
+		Journey:     it.Journey,
+		Enrollment:  it.Enrollment,
+		Step:        it.Step,
+		Template:    it.Template,
+		Status:      store.SendStatus(it.Status),
+		MessageID:   it.MessageID,
+		Reason:      it.Reason,
+		CreatedAt:   it.CreatedAt,
+		UpdatedAt:   it.UpdatedAt,
+		AttemptedAt: it.AttemptedAt,
 	}
 }
+
+// Attribute names of the send row that update expressions and conditions
+// name; sendItem's tags must spell them the same.
+const (
+	attrStatus      = "status"
+	attrMessageID   = "message_id"
+	attrReason      = "reason"
+	attrUpdatedAt   = "updated_at"
+	attrAttemptedAt = "attempted_at"
+)
+
+// sendEventItem is one provider event of a send.
+type sendEventItem struct {
+	itemKey
+	Entity     string    `dynamodbav:"entity"`
+	EventID    string    `dynamodbav:"event_id"`
+	MemberID   string    `dynamodbav:"member_id"`
+	SendKey    string    `dynamodbav:"send_key"`
+	Journey    string    `dynamodbav:"journey"`
+	Step       string    `dynamodbav:"step"`
+	Enrollment int       `dynamodbav:"enrollment"`
+	Type       string    `dynamodbav:"type"`
+	At         time.Time `dynamodbav:"at,omitempty"`
+	MessageID  string    `dynamodbav:"message_id,omitempty"`
+	Reason     string    `dynamodbav:"reason,omitempty"`
+	URL        string    `dynamodbav:"url,omitempty"`
+	Group      int       `dynamodbav:"group,omitempty"`
+}
+
+func newSendEventItem(ev store.SendEvent) sendEventItem {
+	return sendEventItem{
+		itemKey:    itemKey{PK: memberPK(ev.MemberID), SK: sendEventSK(ev.At, ev.ID)},
+		Entity:     entitySendEvent,
+		EventID:    ev.ID,
+		MemberID:   ev.MemberID,
+		SendKey:    ev.SendKey,
+		Journey:    ev.Journey,
+		Step:       ev.Step,
+		Enrollment: ev.Enrollment,
+		Type:       ev.Type,
+		At:         ev.At,
+		MessageID:  ev.MessageID,
+		Reason:     ev.Reason,
+		URL:        ev.URL,
+		Group:      ev.Group,
+	}
+}
+
+func (it sendEventItem) sendEvent() store.SendEvent {
+	return store.SendEvent{
+		ID:         it.EventID,
+		MemberID:   it.MemberID,
+		SendKey:    it.SendKey,
+		Journey:    it.Journey,
+		Step:       it.Step,
+		Enrollment: it.Enrollment,
+		Type:       it.Type,
+		At:         it.At,
+		MessageID:  it.MessageID,
+		Reason:     it.Reason,
+		URL:        it.URL,
+		Group:      it.Group,
+	}
+}
+
+// sendEventIDItem records that a provider event id was stored; SK names
+// the event item, so an operator can go from one to the other.
+type sendEventIDItem struct {
+	itemKey
+	Entity  string `dynamodbav:"entity"`
+	EventID string `dynamodbav:"event_id"`
+	EventSK string `dynamodbav:"event_sk"`
+}
+
+// sendFirstItem records the first event of a type for a send, the one
+// that was counted in the step's stats.
+type sendFirstItem struct {
+	itemKey
+	Entity  string `dynamodbav:"entity"`
+	SendKey string `dynamodbav:"send_key"`
+	Type    string `dynamodbav:"type"`
+	EventID string `dynamodbav:"event_id"`
+}
+
+// suppressionItem puts a member on the suppression list.
+type suppressionItem struct {
+	itemKey
+	Entity   string    `dynamodbav:"entity"`
+	MemberID string    `dynamodbav:"member_id"`
+	Reason   string    `dynamodbav:"reason"`
+	Source   string    `dynamodbav:"source"`
+	At       time.Time `dynamodbav:"at,omitempty"`
+}
+
+func newSuppressionItem(s store.Suppression) suppressionItem {
+	return suppressionItem{
+		itemKey:  itemKey{PK: memberPK(s.MemberID), SK: skSuppressed},
+		Entity:   entitySuppression,
+		MemberID: s.MemberID,
+		Reason:   s.Reason,
+		Source:   s.Source,
+		At:       s.At,
+	}
+}
+
+func (it suppressionItem) suppression() store.Suppression {
+	return store.Suppression{MemberID: it.MemberID, Reason: it.Reason, Source: it.Source, At: it.At}
+}
+
+// conversionItem records an order counted as a conversion of a send,
+// with the event that attributed it.
+type conversionItem struct {
+	itemKey
+	Entity     string    `dynamodbav:"entity"`
+	MemberID   string    `dynamodbav:"member_id"`
+	OrderID    string    `dynamodbav:"order_id"`
+	SendKey    string    `dynamodbav:"send_key"`
+	Journey    string    `dynamodbav:"journey"`
+	Step       string    `dynamodbav:"step"`
+	Enrollment int       `dynamodbav:"enrollment"`
+	EventID    string    `dynamodbav:"event_id,omitempty"`
+	At         time.Time `dynamodbav:"at,omitempty"`
+}
+
+// Attribute names of a step stats shard besides its counters, which are
+// named by their stats keys. No stats key can be one of these: the event
+// types are a closed list and the other keys are "sent", "conversion" and
+// "skipped:…".
+const (
+	attrJourney = "journey"
+	attrStep    = "step"
+)
 
 // Attribute names of the account item. It is written only by an update
 // expression (ledger.go), which names its attributes with these constants;

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"time"
 )
 
 // Every key of the single table is built here, so the layout can be read in
@@ -27,6 +28,13 @@ const (
 	entityEnrollment = "enrollment"
 	entitySend       = "send"
 
+	entitySendEvent   = "send_event"
+	entitySendEventID = "send_event_id"
+	entitySendFirst   = "send_first"
+	entitySuppression = "suppression"
+	entityConversion  = "conversion"
+	entityStepStats   = "step_stats"
+
 	entityAccount       = "account"
 	entityLedgerEntry   = "ledger_entry"
 	entityLedgerApplied = "ledger_applied"
@@ -42,6 +50,12 @@ const (
 	skAppliedPrefix = "APPLIED#"
 	skEnrollPrefix  = "ENROLL#"
 	skSendPrefix    = "SEND#"
+
+	skSendEventPrefix   = "SENDEVT#"
+	skSendEventIDPrefix = "SENDEVTID#"
+	skSendFirstPrefix   = "SENDFIRST#"
+	skSuppressed        = "SUPPRESSED"
+	skConversionPrefix  = "CONV#"
 
 	skAccount             = "ACCOUNT"
 	skLedgerPrefix        = "LEDGER#"
@@ -74,6 +88,62 @@ func enrollmentSK(journey string, number int) string {
 
 // sendSK is the ledger row of one send, keyed by its idempotency key.
 func sendSK(key string) string { return skSendPrefix + key }
+
+// sendEventTimeLayout writes an event's time in UTC with every digit of
+// the nanoseconds, so sort keys order by time: RFC3339Nano drops trailing
+// zeros, and "…:53Z" would sort after "…:53.5Z".
+const sendEventTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// sendEventSK files a provider event under its time, then its id, so the
+// member's events since a moment are one range of the partition, oldest
+// first.
+func sendEventSK(at time.Time, id string) string {
+	return sendEventSinceSK(at) + "#" + id
+}
+
+// sendEventSinceSK is the lowest sort key of events at or after since.
+func sendEventSinceSK(since time.Time) string {
+	return skSendEventPrefix + since.UTC().Format(sendEventTimeLayout)
+}
+
+// sendEventsEndSK sorts after every sendEventSK and before any other
+// item of the partition ("SENDEVTID#…" included, as '$' < 'I'): the
+// prefix with its '#' raised to '$'.
+const sendEventsEndSK = "SENDEVT$"
+
+// sendEventIDSK is the create-only marker that records a provider event
+// once per id. The event item cannot be it, because its key holds the
+// time, and a redelivery need not carry the same time.
+func sendEventIDSK(id string) string { return skSendEventIDPrefix + id }
+
+// sendFirstSK marks that the send had an event of this type: creating it
+// is what counts the type in the step's stats once per send. The type is
+// last and never holds '#', so the key is unambiguous.
+func sendFirstSK(sendKey, eventType string) string {
+	return skSendFirstPrefix + sendKey + "#" + eventType
+}
+
+// conversionSK marks an order counted as a conversion of a send. The key
+// is unambiguous because order ids, the storefront's, hold no '#'.
+func conversionSK(orderID, sendKey string) string {
+	return skConversionPrefix + orderID + "#" + sendKey
+}
+
+// statsPK is the partition of one journey's step statistics: JourneyStats
+// reads the whole journey with one query.
+func statsPK(journey string) string { return "STATS#" + journey }
+
+// statsSK is one shard of a step's counters. The step name is read from
+// the item's "step" attribute, never parsed out of this key.
+func statsSK(step string, shard int) string { return fmt.Sprintf("STEP#%s#%d", step, shard) }
+
+// statsShards is how many items a step's counters are spread over: every
+// send, provider event and conversion of the step adds to them, and one
+// item would serialise a whole campaign's writes on it.
+const statsShards = 8
+
+// statsShard picks a member's shard, stably, like liabilityShard.
+func statsShard(memberID string) int { return int(fnv32a(memberID) % statsShards) }
 
 // birthdayGSI1PK returns the calendar-scan partition for a YYYY-MM-DD
 // birthday ("BDAY#MMDD"); ok is false when the birthday is unset or not in
@@ -122,8 +192,11 @@ func liabilityPK(shard int) string { return fmt.Sprintf("LIAB#%02d", shard) }
 
 // liabilityShard picks a member's shard; it is stable so one member's
 // commits always meet on the same item and the others spread out.
-func liabilityShard(memberID string) int {
+func liabilityShard(memberID string) int { return int(fnv32a(memberID) % liabilityShards) }
+
+// fnv32a hashes a member id for picking shards.
+func fnv32a(s string) uint32 {
 	h := fnv.New32a()
-	h.Write([]byte(memberID))
-	return int(h.Sum32() % liabilityShards)
+	h.Write([]byte(s))
+	return h.Sum32()
 }

@@ -20,9 +20,6 @@ import (
 	"github.com/memberflow/memberflow/internal/store"
 )
 
-// maxTransactItems is DynamoDB's limit on items in one TransactWriteItems.
-const maxTransactItems = 100
-
 // GetAccount reads a member's account.
 func (s *Store) GetAccount(ctx context.Context, memberID string) (loyalty.Account, error) {
 	var it accountItem
@@ -38,77 +35,6 @@ func (s *Store) GetAccount(ctx context.Context, memberID string) (loyalty.Accoun
 		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, err)
 	}
 	return a, nil
-}
-
-// txRole says what one item of a ledger transaction is, so a cancellation
-// reason can be turned into the port's error.
-type txRole int
-
-const (
-	roleAccount txRole = iota
-	roleMarker
-	roleEntry
-	roleClaim
-	roleCounter
-	roleLiability
-)
-
-// ledgerTx is a ledger commit being assembled into one transaction.
-type ledgerTx struct {
-	table   string
-	items   []types.TransactWriteItem
-	roles   []txRole
-	changes []int // index into the commit's changes, for account items
-}
-
-func (tx *ledgerTx) add(role txRole, change int, item types.TransactWriteItem) {
-	tx.items = append(tx.items, item)
-	tx.roles = append(tx.roles, role)
-	tx.changes = append(tx.changes, change)
-}
-
-func (tx *ledgerTx) put(role txRole, change int, item any, cond expression.ConditionBuilder) error {
-	av, err := marshalItem(item)
-	if err != nil {
-		return fmt.Errorf("marshal: %w", err)
-	}
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return fmt.Errorf("build condition: %w", err)
-	}
-	tx.add(role, change, types.TransactWriteItem{Put: &types.Put{
-		TableName:                 aws.String(tx.table),
-		Item:                      av,
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}})
-	return nil
-}
-
-// update adds an Update; cond may be unset for an unconditional one.
-func (tx *ledgerTx) update(role txRole, change int, pk, sk string, update expression.UpdateBuilder, cond expression.ConditionBuilder) error {
-	key, err := marshalKey(pk, sk)
-	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
-	}
-	b := expression.NewBuilder().WithUpdate(update)
-	if cond.IsSet() {
-		b = b.WithCondition(cond)
-	}
-	expr, err := b.Build()
-	if err != nil {
-		return fmt.Errorf("build expression: %w", err)
-	}
-	tx.add(role, change, types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(tx.table),
-		Key:                       key,
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}})
-	return nil
 }
 
 // CommitLedger writes every change in one TransactWriteItems. Conditions
@@ -133,7 +59,7 @@ func (s *Store) CommitLedger(ctx context.Context, changes ...store.LedgerChange)
 	}
 	shards := mergeLiability(changes)
 
-	tx := &ledgerTx{table: s.table}
+	tx := &writeTx{table: s.table}
 	for i, c := range changes {
 		if err := tx.account(i, c); err != nil {
 			return fmt.Errorf("%s: account %s: %w", what, c.Account.MemberID, err)
@@ -186,11 +112,7 @@ func (s *Store) CommitLedger(ctx context.Context, changes ...store.LedgerChange)
 			return fmt.Errorf("%s: liability shard %d: %w", what, shard, err)
 		}
 	}
-	if n := len(tx.items); n > maxTransactItems {
-		return fmt.Errorf("%s: %d items exceed the %d of one transaction", what, n, maxTransactItems)
-	}
-
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx.items})
+	err = tx.write(ctx, s.client)
 	if err == nil {
 		return nil
 	}
@@ -199,7 +121,7 @@ func (s *Store) CommitLedger(ctx context.Context, changes ...store.LedgerChange)
 
 // account adds the update of change i's account: the state and version
 // set, the balances moved by the entries' sums, and the due index moved.
-func (tx *ledgerTx) account(i int, c store.LedgerChange) error {
+func (tx *writeTx) account(i int, c store.LedgerChange) error {
 	a := c.Account
 	state, err := json.Marshal(a)
 	if err != nil {
@@ -250,7 +172,7 @@ func (tx *ledgerTx) account(i int, c store.LedgerChange) error {
 // error. A replayed cause wins, as in SaveMember, so the caller stops; then
 // a lost race, so the caller re-reads before deciding anything else; then
 // the rule that refused the change. Any other failure is returned as is.
-func (s *Store) ledgerCancellation(ctx context.Context, tx *ledgerTx, changes []store.LedgerChange, err error) error {
+func (s *Store) ledgerCancellation(ctx context.Context, tx *writeTx, changes []store.LedgerChange, err error) error {
 	codes, ok := cancellationCodes(err)
 	if !ok || len(codes) != len(tx.items) {
 		return err

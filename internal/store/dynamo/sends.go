@@ -31,24 +31,91 @@ func (s *Store) ReserveSend(ctx context.Context, snd store.Send) (store.Send, bo
 	return existing.send(), false, nil
 }
 
-// CompleteSend moves a pending row to sent or skipped; a row that is already
-// final is left as it is.
+// CompleteSend moves a pending row to sent or skipped and counts the move
+// in the step's stats, in one transaction. The row is read first for its
+// journey and step; the update's condition that it is still pending is what
+// counts the move once, however many callers complete it at the same time.
+// A row that is already final is left as it is.
 func (s *Store) CompleteSend(ctx context.Context, memberID, key string, status store.SendStatus, messageID, reason string, at time.Time) error {
-	if status != store.SendSent && status != store.SendSkipped {
-		return fmt.Errorf("complete send %s: status %q, want sent or skipped", key, status)
+	statsKey, err := store.CheckCompleteSend(key, status, reason)
+	if err != nil {
+		return err
 	}
-	update := expression.Set(expression.Name("status"), expression.Value(string(status))).
-		Set(expression.Name("updated_at"), expression.Value(at))
+	update := expression.Set(expression.Name(attrStatus), expression.Value(string(status))).
+		Set(expression.Name(attrUpdatedAt), expression.Value(at))
 	if messageID != "" {
-		update = update.Set(expression.Name("message_id"), expression.Value(messageID))
+		update = update.Set(expression.Name(attrMessageID), expression.Value(messageID))
 	}
 	if reason != "" {
-		update = update.Set(expression.Name("reason"), expression.Value(reason))
+		update = update.Set(expression.Name(attrReason), expression.Value(reason))
 	}
-	if err := s.moveStatus(ctx, memberPK(memberID), sendSK(key), string(store.SendPending), update); err != nil {
+	err = retryRaces(ctx, func() (bool, error) {
+		var row sendItem
+		found, err := s.getItem(ctx, memberPK(memberID), sendSK(key), &row)
+		switch {
+		case err != nil:
+			return false, err
+		case !found:
+			return false, store.ErrNotFound
+		case row.Status != string(store.SendPending):
+			return false, nil
+		}
+		tx := &writeTx{table: s.table}
+		if err := tx.update(roleSendRow, -1, row.PK, row.SK, update, stillPending()); err != nil {
+			return false, err
+		}
+		stats := statsDelta{}
+		stats.add(row.Journey, row.Step, statsKey)
+		if err := tx.stats(memberID, stats); err != nil {
+			return false, err
+		}
+		return lostOrFailed(tx.write(ctx, s.client))
+	})
+	if err != nil {
 		return fmt.Errorf("complete send %s: %w", key, err)
 	}
 	return nil
+}
+
+// lostOrFailed sorts a transaction's outcome for retryRaces: a race lost
+// is tried again, any other error is final.
+func lostOrFailed(err error) (lost bool, _ error) {
+	if err == nil {
+		return false, nil
+	}
+	if codes, ok := cancellationCodes(err); ok && lostRace(codes) {
+		return true, nil
+	}
+	return false, err
+}
+
+// stillPending is the condition of every write that moves a send row: it
+// exists and nobody has completed it since it was read.
+func stillPending() expression.ConditionBuilder {
+	return expression.Name(attrStatus).Equal(expression.Value(string(store.SendPending)))
+}
+
+// MarkSendAttempt sets attempted_at on a pending row; a final row is left
+// as it is, and a missing one is ErrNotFound.
+func (s *Store) MarkSendAttempt(ctx context.Context, memberID, key string, at time.Time) error {
+	update := expression.Set(expression.Name(attrAttemptedAt), expression.Value(at))
+	if err := s.moveStatus(ctx, memberPK(memberID), sendSK(key), string(store.SendPending), update); err != nil {
+		return fmt.Errorf("mark send attempt %s: %w", key, err)
+	}
+	return nil
+}
+
+// GetSend reads one ledger row.
+func (s *Store) GetSend(ctx context.Context, memberID, key string) (store.Send, error) {
+	var it sendItem
+	found, err := s.getItem(ctx, memberPK(memberID), sendSK(key), &it)
+	if err != nil {
+		return store.Send{}, fmt.Errorf("get send %s: %w", key, err)
+	}
+	if !found {
+		return store.Send{}, fmt.Errorf("get send %s: %w", key, store.ErrNotFound)
+	}
+	return it.send(), nil
 }
 
 // ListSends returns the member's ledger rows oldest first. Sort keys order

@@ -33,6 +33,13 @@ type enrollmentKey struct {
 
 type sendKey struct{ memberID, key string }
 
+type sendEventKey struct{ memberID, id string }
+
+// firstKey names the first event of a type for one send.
+type firstKey struct{ memberID, sendKey, eventType string }
+
+type conversionKey struct{ memberID, orderID, sendKey string }
+
 type entryKey struct {
 	memberID string
 	seq      int64
@@ -57,6 +64,13 @@ type Store struct {
 	enrollments map[enrollmentKey]loyalty.Enrollment
 	sends       map[sendKey]store.Send
 
+	sendEvents   map[sendEventKey]store.SendEvent
+	firstEvents  map[firstKey]bool
+	suppressions map[string]store.Suppression
+	conversions  map[conversionKey]bool
+	// stats are the step counters by journey, step and stats key.
+	stats map[string]map[string]map[string]int64
+
 	accounts      map[string]account
 	entries       map[entryKey][]byte
 	ledgerApplied map[appliedKey]bool
@@ -75,6 +89,12 @@ func New() *Store {
 		applied:     make(map[appliedKey]bool),
 		enrollments: make(map[enrollmentKey]loyalty.Enrollment),
 		sends:       make(map[sendKey]store.Send),
+
+		sendEvents:   make(map[sendEventKey]store.SendEvent),
+		firstEvents:  make(map[firstKey]bool),
+		suppressions: make(map[string]store.Suppression),
+		conversions:  make(map[conversionKey]bool),
+		stats:        make(map[string]map[string]map[string]int64),
 
 		accounts:      make(map[string]account),
 		entries:       make(map[entryKey][]byte),
@@ -135,7 +155,7 @@ func (s *Store) GetMember(_ context.Context, id string) (loyalty.Member, error) 
 	if !ok {
 		return loyalty.Member{}, fmt.Errorf("get member %s: %w", id, store.ErrNotFound)
 	}
-	return m, nil
+	return cloneMember(m), nil
 }
 
 // SaveMember stores m as the result of eventID, with the same precedence as
@@ -157,9 +177,16 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 	if stored != m.Version-1 {
 		return fmt.Errorf("save member %s at version %d: %w", m.ID, m.Version, store.ErrConflict)
 	}
-	s.members[m.ID] = m
+	s.members[m.ID] = cloneMember(m)
 	s.applied[appliedKey{m.ID, eventID}] = true
 	return nil
+}
+
+// cloneMember copies the member's slices, so neither the caller nor the
+// store can change the other's, as with a real database.
+func cloneMember(m loyalty.Member) loyalty.Member {
+	m.Consent.UnsubscribedGroups = slices.Clone(m.Consent.UnsubscribedGroups)
+	return m
 }
 
 // StartEnrollment creates the enrollment unless it exists.
@@ -245,11 +272,12 @@ func (s *Store) ReserveSend(_ context.Context, snd store.Send) (store.Send, bool
 	return snd, true, nil
 }
 
-// CompleteSend moves a pending row to sent or skipped; a final row is left
-// as it is.
+// CompleteSend moves a pending row to sent or skipped and counts the move;
+// a final row is left as it is.
 func (s *Store) CompleteSend(_ context.Context, memberID, key string, status store.SendStatus, messageID, reason string, at time.Time) error {
-	if status != store.SendSent && status != store.SendSkipped {
-		return fmt.Errorf("complete send %s: status %q, want sent or skipped", key, status)
+	statsKey, err := store.CheckCompleteSend(key, status, reason)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -269,7 +297,36 @@ func (s *Store) CompleteSend(_ context.Context, memberID, key string, status sto
 		snd.Reason = reason
 	}
 	s.sends[k] = snd
+	s.count(snd.Journey, snd.Step, statsKey)
 	return nil
+}
+
+// MarkSendAttempt sets AttemptedAt on a pending row; a final row is left
+// as it is.
+func (s *Store) MarkSendAttempt(_ context.Context, memberID, key string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := sendKey{memberID, key}
+	snd, ok := s.sends[k]
+	if !ok {
+		return fmt.Errorf("mark send attempt %s: %w", key, store.ErrNotFound)
+	}
+	if snd.Status == store.SendPending {
+		snd.AttemptedAt = at
+		s.sends[k] = snd
+	}
+	return nil
+}
+
+// GetSend reads one ledger row.
+func (s *Store) GetSend(_ context.Context, memberID, key string) (store.Send, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snd, ok := s.sends[sendKey{memberID, key}]
+	if !ok {
+		return store.Send{}, fmt.Errorf("get send %s: %w", key, store.ErrNotFound)
+	}
+	return snd, nil
 }
 
 // ListSends returns the member's ledger rows oldest first.

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Members", func(t *testing.T) { runMembers(t, newStore) })
 	t.Run("Enrollments", func(t *testing.T) { runEnrollments(t, newStore) })
 	t.Run("Sends", func(t *testing.T) { runSends(t, newStore) })
+	t.Run("Feedback", func(t *testing.T) { runFeedback(t, newStore) })
 	t.Run("Ledger", func(t *testing.T) { runLedger(t, newStore) })
 }
 
@@ -206,12 +207,13 @@ func fullMember(id string) loyalty.Member {
 		Timezone:      "Europe/London",
 		Locale:        "en-GB",
 		ReferralCode:  "ADA-42",
-		Consent:       loyalty.Consent{EmailMarketing: true, UpdatedAt: base.Add(-time.Hour)},
-		RegisteredAt:  base.Add(-48 * time.Hour),
-		LastOrderAt:   base.Add(-time.Minute),
-		OrderCount:    7,
-		UpdatedAt:     base,
-		Version:       1,
+		Consent: loyalty.Consent{EmailMarketing: true, UpdatedAt: base.Add(-time.Hour),
+			UnsubscribedGroups: []string{"winback", "newsletter"}},
+		RegisteredAt: base.Add(-48 * time.Hour),
+		LastOrderAt:  base.Add(-time.Minute),
+		OrderCount:   7,
+		UpdatedAt:    base,
+		Version:      1,
 	}
 }
 
@@ -538,7 +540,27 @@ func send(memberID, key string, created time.Time) store.Send {
 	}
 }
 
+// fullSend sets every field, so its round trip proves each one is stored.
+func fullSend(memberID, key string) store.Send {
+	snd := send(memberID, key, base)
+	snd.MessageID, snd.Reason = "msg-0", "retry"
+	snd.UpdatedAt, snd.AttemptedAt = base.Add(time.Second), base.Add(2*time.Second)
+	return snd
+}
+
 func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("fixture sets every field", func(t *testing.T) {
+		checkAllSet(t, reflect.ValueOf(fullSend("m", "k1")), "Send")
+	})
+
+	t.Run("reserve round-trips every field", func(t *testing.T) {
+		s := newStore(t)
+		want := fullSend(uniqueID("m"), "k1")
+		reserveSend(t, s, want)
+		checkEqual(t, "stored row", getSend(t, s, want.MemberID, want.Key), want)
+		checkEqual(t, "listed rows", listSends(t, s, want.MemberID), []store.Send{want})
+	})
+
 	t.Run("reserve", func(t *testing.T) {
 		s := newStore(t)
 		want := send(uniqueID("m"), "k1", base)
@@ -635,6 +657,111 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("get not found", func(t *testing.T) {
+		s := newStore(t)
+		id := uniqueID("m")
+		reserveSend(t, s, send(id, "k1", base))
+		for _, k := range []struct{ member, key string }{{id, "k2"}, {uniqueID("m"), "k1"}} {
+			if _, err := s.GetSend(t.Context(), k.member, k.key); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetSend(%s, %s) err = %v, want ErrNotFound", k.member, k.key, err)
+			}
+		}
+	})
+
+	t.Run("mark attempt", func(t *testing.T) {
+		s := newStore(t)
+		snd := send(uniqueID("m"), "k1", base)
+		reserveSend(t, s, snd)
+		want := snd
+		// The zero time clears an attempt (the provider refused the message).
+		for _, at := range []time.Time{base.Add(time.Second), {}, base.Add(time.Minute)} {
+			if err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, at); err != nil {
+				t.Fatalf("MarkSendAttempt: %v", err)
+			}
+			want.AttemptedAt = at // the last attempt, nothing else
+			checkEqual(t, "row after attempt", getSend(t, s, snd.MemberID, snd.Key), want)
+		}
+
+		completeSend(t, s, snd, store.SendSent, "msg-1", "", base.Add(2*time.Minute))
+		want.Status, want.MessageID, want.UpdatedAt = store.SendSent, "msg-1", base.Add(2*time.Minute)
+		if err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, base.Add(time.Hour)); err != nil {
+			t.Fatalf("MarkSendAttempt on a final row: %v, want nil", err)
+		}
+		checkEqual(t, "final row after attempt", getSend(t, s, snd.MemberID, snd.Key), want)
+		checkEqual(t, "listed rows", listSends(t, s, snd.MemberID), []store.Send{want})
+	})
+
+	t.Run("mark attempt not found", func(t *testing.T) {
+		err := newStore(t).MarkSendAttempt(t.Context(), uniqueID("m"), "k1", base)
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("complete counts each move once", func(t *testing.T) {
+		s, journey := newStore(t), uniqueID("journey")
+		step := func(member, key, step string) store.Send {
+			snd := send(member, key, base)
+			snd.Journey, snd.Step = journey, step
+			reserveSend(t, s, snd)
+			return snd
+		}
+		at := base.Add(time.Second)
+		// Members enough to spread over several stats shards.
+		for i := range 10 {
+			completeSend(t, s, step(uniqueID("m"), fmt.Sprint("k", i), "welcome"), store.SendSent, "msg", "", at)
+		}
+		a := step(uniqueID("m"), "a", "welcome")
+		completeSend(t, s, a, store.SendSkipped, "", "no_consent: opted out 2026-03-01", at)
+		completeSend(t, s, a, store.SendSent, "msg", "", at) // final already: not counted
+		completeSend(t, s, a, store.SendSkipped, "", "no_consent", at)
+		b := step(a.MemberID, "b", "reminder")
+		completeSend(t, s, b, store.SendSkipped, "", "goal_reached", at)
+		// A dot in the code is part of the key, not a path.
+		completeSend(t, s, step(a.MemberID, "c", "reminder"), store.SendSkipped, "", "v1.2 rejected: x", at)
+		completeSend(t, s, step(a.MemberID, "d", "reminder"), store.SendSkipped, "", "no_consent", at)
+		step(a.MemberID, "e", "reminder") // pending: not counted
+
+		checkStats(t, s, journey, []store.StepStats{
+			{Step: "reminder", Counts: map[string]int64{"skipped:goal_reached": 1, "skipped:v1.2 rejected": 1, "skipped:no_consent": 1}},
+			{Step: "welcome", Counts: map[string]int64{"sent": 10, "skipped:no_consent": 1}},
+		})
+	})
+
+	t.Run("complete rejects a skip without a usable code", func(t *testing.T) {
+		s := newStore(t)
+		snd := send(uniqueID("m"), "k1", base)
+		snd.Journey = uniqueID("journey")
+		reserveSend(t, s, snd)
+		for _, reason := range []string{"", " : detail", "list[0]: detail"} {
+			if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSkipped, "", reason, base); err == nil {
+				t.Errorf("CompleteSend(skipped, %q) = nil, want an error", reason)
+			}
+		}
+		checkEqual(t, "row", getSend(t, s, snd.MemberID, snd.Key), snd)
+		checkStats(t, s, snd.Journey, nil)
+	})
+
+	t.Run("concurrent completes count once", func(t *testing.T) {
+		s := newStore(t)
+		snd := send(uniqueID("m"), "k1", base)
+		snd.Journey = uniqueID("journey")
+		reserveSend(t, s, snd)
+		errs := concurrently(8, func(i int) error {
+			if i%2 == 0 {
+				return s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSent, fmt.Sprint("msg-", i), "", base)
+			}
+			return s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSkipped, "", "no_consent", base)
+		})
+		checkNoErrors(t, "CompleteSend", errs)
+		got := getSend(t, s, snd.MemberID, snd.Key)
+		want := map[string]int64{"sent": 1}
+		if got.Status == store.SendSkipped {
+			want = map[string]int64{"skipped:no_consent": 1}
+		}
+		checkStats(t, s, snd.Journey, []store.StepStats{{Step: snd.Step, Counts: want}})
+	})
+
 	t.Run("list order", func(t *testing.T) {
 		s := newStore(t)
 		id := uniqueID("m")
@@ -665,6 +792,22 @@ func reserveSend(t *testing.T, s store.Store, snd store.Send) (store.Send, bool)
 		t.Fatalf("ReserveSend: %v", err)
 	}
 	return got, created
+}
+
+func getSend(t *testing.T, s store.Store, memberID, key string) store.Send {
+	t.Helper()
+	got, err := s.GetSend(t.Context(), memberID, key)
+	if err != nil {
+		t.Fatalf("GetSend(%s): %v", key, err)
+	}
+	return got
+}
+
+func completeSend(t *testing.T, s store.Store, snd store.Send, status store.SendStatus, messageID, reason string, at time.Time) {
+	t.Helper()
+	if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, status, messageID, reason, at); err != nil {
+		t.Fatalf("CompleteSend(%s, %s, %q): %v", snd.Key, status, reason, err)
+	}
 }
 
 func listSends(t *testing.T, s store.Store, memberID string) []store.Send {

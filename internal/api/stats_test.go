@@ -1,0 +1,71 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
+)
+
+func TestJourneyStats(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	send := func(member, step string, status store.SendStatus, reason string) store.Send {
+		s := store.Send{Key: member + "#activation#1#" + step, MemberID: member, Journey: "activation", Enrollment: 1, Step: step, Template: "activation_" + step, Status: store.SendPending, CreatedAt: at, UpdatedAt: at}
+		if _, _, err := st.ReserveSend(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CompleteSend(ctx, member, s.Key, status, "msg-"+member, reason, at); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := send("a", "welcome", store.SendSent, "")
+	send("b", "welcome", store.SendSent, "")
+	send("c", "welcome", store.SendSkipped, "no_consent")
+	send("d", "welcome", store.SendSkipped, "suppressed")
+	send("a", "nudge", store.SendSent, "")
+	event := func(id string, s store.Send, typ string) store.SendEvent {
+		ev := store.SendEvent{ID: id, MemberID: s.MemberID, SendKey: s.Key, Journey: s.Journey, Step: s.Step, Enrollment: 1, Type: typ, At: at.Add(time.Hour)}
+		if err := st.RecordSendEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	event("e1", a, store.EventDelivered)
+	event("e2", a, store.EventOpen)
+	event("e3", a, store.EventOpen) // a second open of the same send
+	click := event("e4", a, store.EventClick)
+	if err := st.RecordConversion(ctx, "a", "o1", click, at.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	tokens, _ := api.NewTokens("s3cret")
+	h := (&api.Handler{Store: st, Ledger: ledgerfix.Service(t, st), Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Routes()
+	rec := do(h, http.MethodGet, "/v1/journeys/activation/stats", "", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	got := decode[api.JourneyStats](t, rec)
+	if len(got.Steps) != 2 || got.Steps[0].Step != "nudge" || got.Steps[1].Step != "welcome" {
+		t.Fatalf("stats = %s", rec.Body)
+	}
+	w := got.Steps[1]
+	if w.Sent != 2 || w.Skipped["no_consent"] != 1 || w.Skipped["suppressed"] != 1 || w.Delivered != 1 || w.Opened != 1 || w.Clicked != 1 || w.Conversions != 1 {
+		t.Errorf("welcome = %+v", w)
+	}
+	if rec := do(h, http.MethodGet, "/v1/journeys/Bad-Name/stats", "", nil); rec.Code != http.StatusBadRequest {
+		t.Errorf("bad name: %d", rec.Code)
+	}
+	if rec := do(h, http.MethodGet, "/v1/journeys/unknown/stats", "", nil); rec.Code != http.StatusOK || len(decode[api.JourneyStats](t, rec).Steps) != 0 {
+		t.Errorf("unknown journey: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -1,0 +1,279 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// RecordSendEvent writes, in one transaction: the event id's create-only
+// marker (ErrDuplicate when it exists), the event, and what the event
+// changes. Two reads decide what that is: whether the send had an event of
+// this type (if not, the first-of-type marker, create-only, and the count
+// in the step's stats), and for processed and delivered whether the send
+// row is still pending (then its move to sent, conditioned on pending, and
+// the "sent" count). A row that is missing or final must not fail the
+// event, which is why it is read rather than left to a condition. When
+// another writer changes either between the reads and the write, the
+// conditions fail and the whole is read and tried again.
+func (s *Store) RecordSendEvent(ctx context.Context, ev store.SendEvent) error {
+	if err := store.CheckSendEvent(ev); err != nil {
+		return err
+	}
+	pk := memberPK(ev.MemberID)
+	event := newSendEventItem(ev)
+	idMarker := sendEventIDItem{
+		itemKey: itemKey{PK: pk, SK: sendEventIDSK(ev.ID)},
+		Entity:  entitySendEventID,
+		EventID: ev.ID,
+		EventSK: event.SK,
+	}
+	firstMarker := sendFirstItem{
+		itemKey: itemKey{PK: pk, SK: sendFirstSK(ev.SendKey, ev.Type)},
+		Entity:  entitySendFirst,
+		SendKey: ev.SendKey,
+		Type:    ev.Type,
+		EventID: ev.ID,
+	}
+	toSent := expression.Set(expression.Name(attrStatus), expression.Value(string(store.SendSent))).
+		Set(expression.Name(attrUpdatedAt), expression.Value(ev.At))
+	if ev.MessageID != "" {
+		toSent = toSent.Set(expression.Name(attrMessageID), expression.Value(ev.MessageID))
+	}
+
+	err := retryRaces(ctx, func() (bool, error) {
+		var seen sendFirstItem
+		typeSeen, err := s.getItem(ctx, pk, firstMarker.SK, &seen)
+		if err != nil {
+			return false, fmt.Errorf("read first-of-type marker: %w", err)
+		}
+		var row sendItem
+		rowPending := false
+		if store.MarksSent(ev.Type) {
+			found, err := s.getItem(ctx, pk, sendSK(ev.SendKey), &row)
+			if err != nil {
+				return false, fmt.Errorf("read send row: %w", err)
+			}
+			rowPending = found && row.Status == string(store.SendPending)
+		}
+
+		tx := &writeTx{table: s.table}
+		stats := statsDelta{}
+		if err := tx.put(roleSendEventID, -1, idMarker, notExists()); err != nil {
+			return false, fmt.Errorf("id marker: %w", err)
+		}
+		if err := tx.put(roleSendEvent, -1, event, expression.ConditionBuilder{}); err != nil {
+			return false, fmt.Errorf("event: %w", err)
+		}
+		if !typeSeen {
+			if err := tx.put(roleSendFirst, -1, firstMarker, notExists()); err != nil {
+				return false, fmt.Errorf("first-of-type marker: %w", err)
+			}
+			stats.add(ev.Journey, ev.Step, ev.Type)
+		}
+		if rowPending {
+			if err := tx.update(roleSendRow, -1, row.PK, row.SK, toSent, stillPending()); err != nil {
+				return false, fmt.Errorf("send row: %w", err)
+			}
+			stats.add(row.Journey, row.Step, store.StatsSent)
+		}
+		if err := tx.stats(ev.MemberID, stats); err != nil {
+			return false, err
+		}
+		err = tx.write(ctx, s.client)
+		if codes, ok := cancellationCodes(err); ok && len(codes) == len(tx.items) && tx.failed(codes, roleSendEventID) {
+			// Recorded before: whatever else failed, the caller must stop.
+			return false, store.ErrDuplicate
+		}
+		return lostOrFailed(err)
+	})
+	if err != nil {
+		return fmt.Errorf("record send event %s (%s of %s): %w", ev.ID, ev.Type, ev.SendKey, err)
+	}
+	return nil
+}
+
+// ListSendEvents reads the member's events from since on: one range of
+// sort keys, which are ordered by time.
+func (s *Store) ListSendEvents(ctx context.Context, memberID string, since time.Time) ([]store.SendEvent, error) {
+	items, err := queryAll[sendEventItem](ctx, s, expression.KeyAnd(
+		expression.Key(attrPK).Equal(expression.Value(memberPK(memberID))),
+		expression.Key(attrSK).Between(expression.Value(sendEventSinceSK(since)), expression.Value(sendEventsEndSK)),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("list send events of %s: %w", memberID, err)
+	}
+	out := make([]store.SendEvent, len(items))
+	for i, it := range items {
+		out[i] = it.sendEvent()
+	}
+	return out, nil
+}
+
+// Suppress writes the suppression create-only, so the first one stays.
+func (s *Store) Suppress(ctx context.Context, sup store.Suppression) error {
+	if err := store.CheckSuppression(sup); err != nil {
+		return err
+	}
+	var existing suppressionItem
+	if _, err := s.createOnly(ctx, newSuppressionItem(sup), &existing); err != nil {
+		return fmt.Errorf("suppress %s: %w", sup.MemberID, err)
+	}
+	return nil
+}
+
+// GetSuppression reads the member's suppression.
+func (s *Store) GetSuppression(ctx context.Context, memberID string) (store.Suppression, error) {
+	var it suppressionItem
+	found, err := s.getItem(ctx, memberPK(memberID), skSuppressed, &it)
+	if err != nil {
+		return store.Suppression{}, fmt.Errorf("get suppression of %s: %w", memberID, err)
+	}
+	if !found {
+		return store.Suppression{}, fmt.Errorf("get suppression of %s: %w", memberID, store.ErrNotFound)
+	}
+	return it.suppression(), nil
+}
+
+// RecordConversion writes the conversion's create-only marker and the
+// count in the send's step stats in one transaction.
+func (s *Store) RecordConversion(ctx context.Context, memberID, orderID string, send store.SendEvent, at time.Time) error {
+	if err := store.CheckConversion(memberID, orderID, send); err != nil {
+		return err
+	}
+	marker := conversionItem{
+		itemKey:    itemKey{PK: memberPK(memberID), SK: conversionSK(orderID, send.SendKey)},
+		Entity:     entityConversion,
+		MemberID:   memberID,
+		OrderID:    orderID,
+		SendKey:    send.SendKey,
+		Journey:    send.Journey,
+		Step:       send.Step,
+		Enrollment: send.Enrollment,
+		EventID:    send.ID,
+		At:         at,
+	}
+	stats := statsDelta{}
+	stats.add(send.Journey, send.Step, store.StatsConversion)
+	tx := &writeTx{table: s.table}
+	if err := tx.put(roleConversion, -1, marker, notExists()); err != nil {
+		return fmt.Errorf("record conversion %s of %s: marker: %w", orderID, send.SendKey, err)
+	}
+	if err := tx.stats(memberID, stats); err != nil {
+		return fmt.Errorf("record conversion %s of %s: %w", orderID, send.SendKey, err)
+	}
+	// Nothing was read, so only the stats shard can be lost to a race
+	// (another transaction on it in flight); trying again is enough.
+	err := retryRaces(ctx, func() (bool, error) {
+		err := tx.write(ctx, s.client)
+		if codes, ok := cancellationCodes(err); ok && len(codes) == len(tx.items) && tx.failed(codes, roleConversion) {
+			return false, store.ErrDuplicate
+		}
+		return lostOrFailed(err)
+	})
+	if err != nil {
+		return fmt.Errorf("record conversion %s of %s: %w", orderID, send.SendKey, err)
+	}
+	return nil
+}
+
+// JourneyStats reads the journey's stats partition and sums each step's
+// shards.
+func (s *Store) JourneyStats(ctx context.Context, journey string) ([]store.StepStats, error) {
+	items, err := s.queryItems(ctx, expression.Key(attrPK).Equal(expression.Value(statsPK(journey))))
+	if err != nil {
+		return nil, fmt.Errorf("journey stats of %s: %w", journey, err)
+	}
+	steps := map[string]map[string]int64{}
+	for _, item := range items {
+		step, ok := item[attrStep].(*types.AttributeValueMemberS)
+		if !ok {
+			return nil, fmt.Errorf("journey stats of %s: shard %v has no step", journey, item[attrSK])
+		}
+		counts := steps[step.Value]
+		if counts == nil {
+			counts = map[string]int64{}
+			steps[step.Value] = counts
+		}
+		if err := addCounts(counts, item); err != nil {
+			return nil, fmt.Errorf("journey stats of %s, step %s: %w", journey, step.Value, err)
+		}
+	}
+	out := make([]store.StepStats, 0, len(steps))
+	for _, step := range slices.Sorted(maps.Keys(steps)) {
+		out = append(out, store.StepStats{Step: step, Counts: steps[step]})
+	}
+	return out, nil
+}
+
+// addCounts adds one stats shard's counters to counts.
+func addCounts(counts map[string]int64, item map[string]types.AttributeValue) error {
+	for name, av := range item {
+		switch name {
+		case attrPK, attrSK, attrEntity, attrJourney, attrStep:
+			continue
+		}
+		n, ok := av.(*types.AttributeValueMemberN)
+		if !ok {
+			return fmt.Errorf("counter %s is %T, want a number", name, av)
+		}
+		v, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("counter %s: %w", name, err)
+		}
+		counts[name] += v
+	}
+	return nil
+}
+
+// stepRef names one journey step.
+type stepRef struct{ journey, step string }
+
+// statsDelta is what one write adds to step stats, by step and stats key.
+type statsDelta map[stepRef]map[string]int64
+
+// add counts key once for the step. A send reserved without a journey or
+// step has no stats to count in, so nothing is added for it.
+func (d statsDelta) add(journey, step, key string) {
+	if journey == "" || step == "" {
+		return
+	}
+	ref := stepRef{journey, step}
+	if d[ref] == nil {
+		d[ref] = map[string]int64{}
+	}
+	d[ref][key]++
+}
+
+// stats adds an unconditional update of each step's shard for memberID.
+// Each step's counts go into one update, because a transaction may not
+// touch an item twice.
+func (tx *writeTx) stats(memberID string, d statsDelta) error {
+	shard := statsShard(memberID)
+	refs := slices.SortedFunc(maps.Keys(d), func(a, b stepRef) int {
+		return cmp.Or(cmp.Compare(a.journey, b.journey), cmp.Compare(a.step, b.step))
+	})
+	for _, ref := range refs {
+		update := expression.Set(expression.Name(attrEntity), expression.Value(entityStepStats)).
+			Set(expression.Name(attrJourney), expression.Value(ref.journey)).
+			Set(expression.Name(attrStep), expression.Value(ref.step))
+		for _, k := range slices.Sorted(maps.Keys(d[ref])) {
+			// NameNoDotSplit: a stats key is one attribute, dots and
+			// colons included; store's checks keep brackets out.
+			update = update.Add(expression.NameNoDotSplit(k), expression.Value(d[ref][k]))
+		}
+		if err := tx.update(roleStats, -1, statsPK(ref.journey), statsSK(ref.step, shard), update, expression.ConditionBuilder{}); err != nil {
+			return fmt.Errorf("stats of %s/%s: %w", ref.journey, ref.step, err)
+		}
+	}
+	return nil
+}
