@@ -19,6 +19,7 @@ import (
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/unsubscribe"
 )
 
 // Mailer sends one templated email; *mail.Sender is the implementation.
@@ -42,14 +43,37 @@ type Activities struct {
 	// empty hole (SendGrid itself would send it blank).
 	Templates *mail.Catalog
 	Brand     Brand
-	Log       *slog.Logger
-	Now       func() time.Time // nil means time.Now
+	// Links signs the unsubscribe link every email carries (footer and
+	// List-Unsubscribe header); PublicURL is the API's public base URL
+	// the links point to.
+	Links     *unsubscribe.Signer
+	PublicURL string
+	// ConfirmWindow is how long a retry waits for the provider's feedback
+	// on an earlier attempt that called it but did not record the outcome,
+	// before sending again (default 10 minutes).
+	ConfirmWindow time.Duration
+	Log           *slog.Logger
+	Now           func() time.Time // nil means time.Now
+}
+
+// DefaultConfirmWindow is ConfirmWindow's default: SendGrid posts
+// "processed" within seconds of accepting a message.
+const DefaultConfirmWindow = 10 * time.Minute
+
+func (a *Activities) confirmWindow() time.Duration {
+	if a.ConfirmWindow > 0 {
+		return a.ConfirmWindow
+	}
+	return DefaultConfirmWindow
 }
 
 // Error types activities mark non-retryable; workflows and operators see them.
 const (
 	ErrTypeMemberNotFound = "MemberNotFound"
 	ErrTypeBadTemplate    = "BadTemplate"
+	// ErrTypeAwaitingFeedback: an earlier attempt may have reached the
+	// provider; the retry waits for its feedback before sending again.
+	ErrTypeAwaitingFeedback = "AwaitingProviderFeedback"
 )
 
 func (a *Activities) now() time.Time {
@@ -95,8 +119,13 @@ type SendEmailResult struct {
 // Reasons a send is skipped rather than sent.
 const (
 	SkipNoConsent = "no_consent"
-	SkipNoAddress = "no_email_address"
-	SkipRejected  = "rejected_by_provider"
+	// SkipUnsubscribed means the member left this email group.
+	SkipUnsubscribed = "unsubscribed"
+	// SkipSuppressed means the member is on the suppression list (a bounce
+	// or a spam report).
+	SkipSuppressed = "suppressed"
+	SkipNoAddress  = "no_email_address"
+	SkipRejected   = "rejected_by_provider"
 	// SkipGoalReached means the member already did what the email asks.
 	SkipGoalReached = "goal_reached"
 )
@@ -118,10 +147,20 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	if row.Status != store.SendPending {
 		return SendEmailResult{Key: key, Status: row.Status, MessageID: row.MessageID, Reason: row.Reason}, nil
 	}
-	// A pending row means this key was never completed: either this is the
-	// first attempt or an earlier attempt died between reserving and
-	// completing. SendGrid has no idempotent send, so the second case may
-	// send twice; the window is one HTTP call.
+	// A pending row with an attempt means an earlier attempt called SendGrid
+	// and died before recording the outcome. SendGrid has no idempotent
+	// send, so check before sending again: its event webhook marks the row
+	// sent when the message was processed (custom_args carry the key).
+	// Until the confirm window has passed, wait for that; after it, the
+	// message never reached SendGrid and is sent again.
+	if !row.AttemptedAt.IsZero() {
+		if wait := a.confirmWindow() - a.now().Sub(row.AttemptedAt); wait > 0 {
+			return SendEmailResult{}, temporal.NewApplicationErrorWithOptions(
+				fmt.Sprintf("send %s: an earlier attempt called the provider at %s; waiting for its feedback before sending again", key, row.AttemptedAt.Format(time.RFC3339)),
+				ErrTypeAwaitingFeedback, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+		}
+		a.log().WarnContext(ctx, "no provider feedback for an earlier attempt; sending again", "key", key, "attempted_at", row.AttemptedAt)
+	}
 
 	m, err := a.Store.GetMember(ctx, req.MemberID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -131,32 +170,51 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	if err != nil {
 		return SendEmailResult{}, fmt.Errorf("send %s: read member: %w", key, err)
 	}
+	group := req.Journey
+	if a.Templates != nil {
+		if group, err = a.Templates.Group(req.Template); err != nil {
+			return a.sendFailed(ctx, req.MemberID, key, err)
+		}
+	}
 	switch {
 	case req.SkipIfOrdered && m.OrderCount > 0:
 		return a.skip(ctx, req.MemberID, key, SkipGoalReached)
 	case !m.Consent.EmailMarketing:
 		return a.skip(ctx, req.MemberID, key, SkipNoConsent)
+	case !m.Consent.MayEmail(group):
+		return a.skip(ctx, req.MemberID, key, SkipUnsubscribed)
 	case m.Email == "":
 		return a.skip(ctx, req.MemberID, key, SkipNoAddress)
 	}
-
-	data := map[string]any{
-		"name":     m.Name,
-		"brand":    a.Brand.Name,
-		"shop_url": a.Brand.ShopURL,
+	switch _, err := a.Store.GetSuppression(ctx, m.ID); {
+	case err == nil:
+		return a.skip(ctx, req.MemberID, key, SkipSuppressed)
+	case !errors.Is(err, store.ErrNotFound):
+		return SendEmailResult{}, fmt.Errorf("send %s: read suppression: %w", key, err)
 	}
+
+	unsubURL := ""
+	if a.Links != nil {
+		unsubURL = a.Links.URL(a.PublicURL, unsubscribe.Claims{MemberID: m.ID, Group: group, Expires: a.now().Add(unsubscribe.DefaultTTL)})
+	}
+	data := TemplateData(m, a.Brand, unsubURL)
 	if a.Templates != nil {
 		if _, err := a.Templates.Render(req.Template, data); err != nil {
 			return a.sendFailed(ctx, req.MemberID, key, err)
 		}
 	}
+	if err := a.Store.MarkSendAttempt(ctx, req.MemberID, key, a.now()); err != nil {
+		return SendEmailResult{}, fmt.Errorf("send %s: record the attempt: %w", key, err)
+	}
 	res, err := a.Mailer.Send(ctx, mail.Message{
-		MemberID:   m.ID,
-		To:         m.Email,
-		ToName:     m.Name,
-		Template:   req.Template,
-		Data:       data,
-		Categories: []string{req.Journey, req.Journey + ":" + req.Step},
+		Group:          group,
+		UnsubscribeURL: unsubURL,
+		MemberID:       m.ID,
+		To:             m.Email,
+		ToName:         m.Name,
+		Template:       req.Template,
+		Data:           data,
+		Categories:     []string{req.Journey, req.Journey + ":" + req.Step},
 		CustomArgs: map[string]string{
 			"journey":    req.Journey,
 			"step":       req.Step,
@@ -165,6 +223,14 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		IdempotencyKey: key,
 	})
 	if err != nil {
+		var pe *mail.ProviderError
+		if errors.As(err, &pe) {
+			// SendGrid answered and did not take the message: a retry need
+			// not wait for feedback about it.
+			if cerr := a.Store.MarkSendAttempt(ctx, req.MemberID, key, time.Time{}); cerr != nil {
+				return SendEmailResult{}, fmt.Errorf("send %s: clear the attempt: %w", key, cerr)
+			}
+		}
 		return a.sendFailed(ctx, req.MemberID, key, err)
 	}
 	if err := a.Store.CompleteSend(ctx, req.MemberID, key, store.SendSent, res.MessageID, "", a.now()); err != nil {

@@ -62,11 +62,29 @@ var lambdaFunctions = []struct {
 		routes: []string{"POST /v1/events"},
 	},
 	{
+		logicalID: "SendgridEventsFunction",
+		env: map[string]string{
+			"TABLE_NAME":                  "Ref:Table",
+			"SENDGRID_WEBHOOK_PUBLIC_KEY": "Ref:SendGridWebhookPublicKey",
+			"SENDGRID_ASM_GROUPS":         "Ref:SendGridAsmGroups",
+		},
+		grants: map[string][]string{
+			// RecordSendEvent: reads, then one TransactWriteItems of Puts
+			// and an Update; Suppress: a Put; consent changes: GetMember
+			// and SaveMember's TransactWriteItems of Puts.
+			"dynamodb:GetItem":    {tableArn},
+			"dynamodb:PutItem":    {tableArn},
+			"dynamodb:UpdateItem": {tableArn},
+		},
+		routes: []string{"POST /v1/sendgrid/events"},
+	},
+	{
 		logicalID: "ApiFunction",
 		env: map[string]string{
 			"TABLE_NAME":             "Ref:Table",
 			"ADMIN_TOKEN_SECRET_ARN": "Ref:AdminTokenSecretArn",
 			"CODE_SECRET_ARN":        "Ref:CodeSecretArn",
+			"MEMBERFLOW_BRAND_NAME":  "Ref:BrandName",
 		},
 		grants: map[string][]string{
 			"dynamodb:GetItem": {tableArn, tableIndexArns},
@@ -77,7 +95,8 @@ var lambdaFunctions = []struct {
 			"dynamodb:BatchGetItem":         {tableArn},
 			"secretsmanager:GetSecretValue": {"Ref:AdminTokenSecretArn", "Ref:CodeSecretArn"},
 		},
-		routes: []string{"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "POST /v1/members/{id}/adjustments", "GET /v1/liability"},
+		routes: []string{"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "POST /v1/members/{id}/adjustments", "GET /v1/liability",
+			"GET /v1/journeys/{name}/stats", "GET /v1/unsubscribe", "POST /v1/unsubscribe"},
 	},
 	{
 		logicalID: "DispatchFunction",

@@ -24,6 +24,9 @@ var (
 		"SENDGRID_SANDBOX":      "Ref:SendGridSandbox",
 		"MEMBERFLOW_SHOP_URL":   "Ref:ShopUrl",
 		"MEMBERFLOW_BRAND_NAME": "Ref:BrandName",
+		"MEMBERFLOW_ENV":        "Ref:Environment",
+		"MEMBERFLOW_PUBLIC_URL": "Ref:PublicUrl",
+		"SENDGRID_ASM_GROUPS":   "Ref:SendGridAsmGroups",
 	}
 	workerSecrets = map[string]string{
 		"SENDGRID_API_KEY":  "Ref:SendGridApiKeySecretArn",

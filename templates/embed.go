@@ -4,15 +4,18 @@
 // version that is uploaded to SendGrid.
 //
 // Each email/<name>.hbs file starts with a YAML front matter block between
-// "---" lines (subject, preheader, required variables) followed by the
-// Handlebars HTML body; internal/mail parses and renders them.
+// "---" lines (subject, preheader, group, required variables, SendGrid
+// template_ids per environment) followed by the Handlebars HTML body, which
+// may include the partials in email/partials/<name>.hbs as {{> name}};
+// internal/mail parses and renders them.
 package templates
 
 import "embed"
 
-// Email is the set of email templates, addressed as "email/<name>.hbs".
+// Email is the set of email templates, addressed as "email/<name>.hbs", and
+// their partials, "email/partials/<name>.hbs".
 //
-//go:embed email/*.hbs
+//go:embed email/*.hbs email/partials/*.hbs
 var Email embed.FS
 
 // Program is the default membership programme (program.yaml), used by

@@ -20,6 +20,9 @@ func TestEmailTemplatesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := fs.Stat(templates.Email, "email/partials/footer.hbs"); err != nil {
+		t.Errorf("the footer partial is not embedded: %v", err)
+	}
 	if len(c.Names()) != len(files) {
 		t.Errorf("catalog has %d templates, embedded FS has %d files", len(c.Names()), len(files))
 	}
@@ -29,7 +32,7 @@ func TestEmailTemplatesLoad(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if want := []string{"name", "brand", "shop_url"}; !reflect.DeepEqual(req, want) {
+		if want := []string{"name", "brand", "shop_url", "unsubscribe_url"}; !reflect.DeepEqual(req, want) {
 			t.Errorf("%s requires %v, want %v", name, req, want)
 		}
 	}

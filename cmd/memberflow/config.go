@@ -41,6 +41,7 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		WebhookSecret: cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
 		AdminToken:    cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
 		CodeSecret:    cmp.Or(getenv("MEMBERFLOW_CODE_SECRET"), defaultCodeSecret),
+		PublicURL:     getenv("MEMBERFLOW_PUBLIC_URL"),
 		Activation:    def,
 		Brand: activities.Brand{
 			Name:    cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "Memberflow Demo"),

@@ -1,6 +1,7 @@
 // Command memberflow is the developer's entry point: `memberflow run` starts
-// the whole system locally and `memberflow send-event <file>` signs and posts
-// an event file the way a storefront would.
+// the whole system locally, `memberflow send-event <file>` signs and posts an
+// event file the way a storefront would, `send-sendgrid-events` does the same
+// for SendGrid's event webhook, and `templates` pushes and previews emails.
 package main
 
 import (
@@ -14,6 +15,12 @@ import (
 const usage = `usage:
   memberflow run                  start the local stack (DynamoDB Local, Temporal, worker, API on :8080)
   memberflow send-event <file>    sign and POST an event file (one event or an array) to /v1/events
+  memberflow send-sendgrid-events <file>
+                                  sign (local key) and POST SendGrid webhook events to /v1/sendgrid/events
+  memberflow templates push --env <env> [--dir <dir>]
+                                  create/update the SendGrid dynamic templates of <env>, record new ids
+  memberflow templates preview <name> --member <id|sample> [--out <file>]
+                                  render an email as the outbox does (HTML to stdout, subject to stderr)
 `
 
 func main() {
@@ -35,6 +42,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return runStack(ctx, getenv)
 	case "send-event":
 		return sendEvent(ctx, args[1:], getenv, os.Stdout)
+	case "send-sendgrid-events":
+		return sendSendgridEvents(ctx, args[1:], getenv, os.Stdout)
+	case "templates":
+		return templatesCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -31,16 +31,26 @@ func sendEvent(ctx context.Context, args []string, getenv func(string) string, o
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *url+"/v1/events", bytes.NewReader(body))
+	return postFile(ctx, *url+"/v1/events", fs.Arg(0), body, map[string]string{
+		ingest.HeaderSource:    *source,
+		ingest.HeaderSignature: ingest.Sign([]byte(*secret), time.Now(), body),
+	}, out)
+}
+
+// postFile posts the JSON body read from file with headers and prints the
+// status and answer; an answer of 300 or above is an error.
+func postFile(ctx context.Context, url, file string, body []byte, headers map[string]string, out io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(ingest.HeaderSource, *source)
-	req.Header.Set(ingest.HeaderSignature, ingest.Sign([]byte(*secret), time.Now(), body))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %w (is `make run` running?)", fs.Arg(0), err)
+		return fmt.Errorf("post %s: %w (is `make run` running?)", file, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(resp.Body)

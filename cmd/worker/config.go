@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/temporalconn"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -25,8 +27,11 @@ type Config struct {
 	FromEmail        string // MEMBERFLOW_FROM_EMAIL
 	FromName         string // MEMBERFLOW_FROM_NAME
 	Brand            activities.Brand
-	CodeSecret       string        // MEMBERFLOW_CODE_SECRET (injected from Secrets Manager): keys coupon codes
-	SweepEvery       time.Duration // MEMBERFLOW_SWEEP_EVERY: how often the ledger sweep runs (default 1h)
+	CodeSecret       string         // MEMBERFLOW_CODE_SECRET (injected from Secrets Manager): keys coupon codes and unsubscribe links
+	Environment      string         // MEMBERFLOW_ENV: which SendGrid template ids of the front matter to use (staging, production …)
+	ASMGroups        map[string]int // SENDGRID_ASM_GROUPS: {"<email group>": <ASM group id>}
+	PublicURL        string         // MEMBERFLOW_PUBLIC_URL: the API's public base URL, for unsubscribe links
+	SweepEvery       time.Duration  // MEMBERFLOW_SWEEP_EVERY: how often the ledger sweep runs (default 1h)
 }
 
 // ConfigFromEnv reads Config with explicit defaults.
@@ -61,6 +66,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.SandboxMode = b
 	}
 	var missing []error
+	c.Environment = getenv("MEMBERFLOW_ENV")
+	c.PublicURL = getenv("MEMBERFLOW_PUBLIC_URL")
+	groups, err := mail.ParseASMGroups(getenv("SENDGRID_ASM_GROUPS"))
+	if err != nil {
+		missing = append(missing, fmt.Errorf("SENDGRID_ASM_GROUPS: %w", err))
+	}
+	c.ASMGroups = groups
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		missing = append(missing, fmt.Errorf("MEMBERFLOW_PUBLIC_URL must be an absolute URL such as https://api.example.com, got %q", c.PublicURL))
+	}
 	every, err := time.ParseDuration(or("MEMBERFLOW_SWEEP_EVERY", "1h"))
 	if err != nil || every < time.Minute {
 		missing = append(missing, fmt.Errorf("MEMBERFLOW_SWEEP_EVERY must be a duration of at least 1m such as 1h, got %q", getenv("MEMBERFLOW_SWEEP_EVERY")))
@@ -73,6 +88,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		{"MEMBERFLOW_FROM_EMAIL", c.FromEmail},
 		{"MEMBERFLOW_SHOP_URL", c.Brand.ShopURL},
 		{"MEMBERFLOW_CODE_SECRET", c.CodeSecret},
+		{"MEMBERFLOW_ENV", c.Environment},
+		{"MEMBERFLOW_PUBLIC_URL", c.PublicURL},
 	} {
 		if req.value == "" {
 			missing = append(missing, fmt.Errorf("%s is required", req.name))

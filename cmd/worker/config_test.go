@@ -11,20 +11,29 @@ func TestConfigFromEnv(t *testing.T) {
 		"TABLE_NAME": "t", "TEMPORAL_ADDRESS": "ns.tmprl.cloud:7233", "SENDGRID_API_KEY": "k",
 		"MEMBERFLOW_FROM_EMAIL": "hello@example.com", "MEMBERFLOW_SHOP_URL": "https://shop.example.com",
 		"MEMBERFLOW_FROM_NAME": "Shop", "SENDGRID_SANDBOX": "true", "MEMBERFLOW_CODE_SECRET": "0123456789abcdef",
+		"MEMBERFLOW_ENV": "staging", "MEMBERFLOW_PUBLIC_URL": "https://api.example.com", "SENDGRID_ASM_GROUPS": `{"activation": 12345}`,
 	}
 	c, err := ConfigFromEnv(func(k string) string { return full[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.SandboxMode || c.SendGridBaseURL != "https://api.sendgrid.com" || c.TaskQueue != "memberflow" || c.Brand.Name != "Shop" || c.SweepEvery != time.Hour || c.CodeSecret != "0123456789abcdef" {
+	if !c.SandboxMode || c.SendGridBaseURL != "https://api.sendgrid.com" || c.TaskQueue != "memberflow" || c.Brand.Name != "Shop" || c.SweepEvery != time.Hour || c.CodeSecret != "0123456789abcdef" || c.ASMGroups["activation"] != 12345 || c.Environment != "staging" {
 		t.Errorf("config = %+v", c)
 	}
 
 	_, err = ConfigFromEnv(func(string) string { return "" })
-	for _, name := range []string{"TABLE_NAME", "TEMPORAL_ADDRESS", "SENDGRID_API_KEY", "MEMBERFLOW_FROM_EMAIL", "MEMBERFLOW_SHOP_URL", "MEMBERFLOW_CODE_SECRET"} {
+	for _, name := range []string{"TABLE_NAME", "TEMPORAL_ADDRESS", "SENDGRID_API_KEY", "MEMBERFLOW_FROM_EMAIL", "MEMBERFLOW_SHOP_URL", "MEMBERFLOW_CODE_SECRET", "MEMBERFLOW_ENV", "MEMBERFLOW_PUBLIC_URL"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
+	}
+	for k, bad := range map[string]string{"MEMBERFLOW_PUBLIC_URL": "api.example.com", "SENDGRID_ASM_GROUPS": `{"activation": 0}`} {
+		good := full[k]
+		full[k] = bad
+		if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: err = %v", k, bad, err)
+		}
+		full[k] = good
 	}
 	full["MEMBERFLOW_SWEEP_EVERY"] = "30s"
 	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), "MEMBERFLOW_SWEEP_EVERY") {

@@ -16,6 +16,7 @@ import (
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/internal/unsubscribe"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -39,11 +40,18 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	sender, err := mail.NewSender(mail.SenderConfig{APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL, FromEmail: cfg.FromEmail, FromName: cfg.FromName, SandboxMode: cfg.SandboxMode})
+	catalog, err := mail.LoadCatalog(templates.Email)
 	if err != nil {
 		return err
 	}
-	catalog, err := mail.LoadCatalog(templates.Email)
+	sender, err := mail.NewSender(mail.SenderConfig{
+		APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL, FromEmail: cfg.FromEmail, FromName: cfg.FromName, SandboxMode: cfg.SandboxMode,
+		Catalog: catalog, Environment: cfg.Environment, ASMGroups: cfg.ASMGroups,
+	})
+	if err != nil {
+		return err
+	}
+	links, err := unsubscribe.NewSigner([]byte(cfg.CodeSecret))
 	if err != nil {
 		return err
 	}
@@ -61,7 +69,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		return err
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log})
+	workflows.Register(w, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
+		Links: links, PublicURL: cfg.PublicURL, Log: log})
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return err

@@ -6,6 +6,8 @@ package httpx
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -82,4 +84,30 @@ func Recover(log *slog.Logger, h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// ReadPost is how a webhook endpoint starts: anything but POST is answered
+// 405, and a POST's body is read up to limit bytes (413 beyond, 400 when it
+// cannot be read). ok is false when ReadPost has answered the request.
+func ReadPost(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		WriteError(w, http.StatusMethodNotAllowed, "use POST")
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			size := fmt.Sprintf("%d bytes", limit)
+			if limit%(1<<20) == 0 {
+				size = fmt.Sprintf("%d MiB", limit>>20)
+			}
+			WriteError(w, http.StatusRequestEntityTooLarge, "body: must be at most "+size)
+			return nil, false
+		}
+		WriteError(w, http.StatusBadRequest, "body: could not be read")
+		return nil, false
+	}
+	return body, true
 }

@@ -6,7 +6,6 @@ package ingest
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -55,19 +54,8 @@ func (h *Handler) now() time.Time {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			httpx.WriteError(w, http.StatusRequestEntityTooLarge, "body: must be at most 1 MiB")
-			return
-		}
-		httpx.WriteError(w, http.StatusBadRequest, "body: could not be read")
+	body, ok := httpx.ReadPost(w, r, MaxBodyBytes)
+	if !ok {
 		return
 	}
 

@@ -21,9 +21,12 @@ import (
 	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/ledger"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/secrets"
+	"github.com/memberflow/memberflow/internal/sgevents"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/internal/unsubscribe"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -39,7 +42,15 @@ type Config struct {
 	TemporalNamespace    string // TEMPORAL_NAMESPACE
 	TemporalTLSSecretARN string // TEMPORAL_TLS_SECRET_ARN: {"cert","key"}
 	TemporalTaskQueue    string // TEMPORAL_TASK_QUEUE
-	CodeSecretARN        string // CODE_SECRET_ARN: {"code_secret":"…"} keys coupon codes
+	CodeSecretARN        string // CODE_SECRET_ARN: {"code_secret":"…"} keys coupon codes and unsubscribe links
+	BrandName            string // MEMBERFLOW_BRAND_NAME: shown on the unsubscribe page
+	// SendGridWebhookPublicKey is SENDGRID_WEBHOOK_PUBLIC_KEY: the Signed
+	// Event Webhook's verification key as SendGrid shows it (base64 DER).
+	// It is public, so it is configuration rather than a secret.
+	SendGridWebhookPublicKey string
+	// SendGridASMGroups is SENDGRID_ASM_GROUPS, a JSON object of memberflow
+	// group name to SendGrid ASM group id, e.g. {"activation": 12345}.
+	SendGridASMGroups map[string]int
 }
 
 // ConfigFromEnv reads Config through getenv with explicit defaults.
@@ -53,7 +64,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TemporalTLSSecretARN: getenv("TEMPORAL_TLS_SECRET_ARN"),
 		TemporalTaskQueue:    cmp.Or(getenv("TEMPORAL_TASK_QUEUE"), workflows.DefaultTaskQueue),
 		CodeSecretARN:        getenv("CODE_SECRET_ARN"),
+		BrandName:            cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "our shop"),
+
+		SendGridWebhookPublicKey: getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 	}
+	groups, err := ASMGroups(cmp.Or(getenv("SENDGRID_ASM_GROUPS"), "{}"))
+	if err != nil {
+		return c, fmt.Errorf("SENDGRID_ASM_GROUPS: %w", err)
+	}
+	c.SendGridASMGroups = groups
 	if err := c.LogLevel.UnmarshalText([]byte(cmp.Or(getenv("LOG_LEVEL"), "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
@@ -114,6 +133,9 @@ func AdminTokens(doc []byte) (api.Tokens, error) {
 	return api.NewTokens(d.Tokens...)
 }
 
+// ASMGroups parses SENDGRID_ASM_GROUPS (see mail.ParseASMGroups).
+func ASMGroups(doc string) (map[string]int, error) { return mail.ParseASMGroups(doc) }
+
 // IngestHandler builds POST /v1/events.
 func (e *Env) IngestHandler(ctx context.Context) (http.Handler, error) {
 	if e.Config.WebhookSecretARN == "" {
@@ -127,7 +149,7 @@ func (e *Env) IngestHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Routes(&ingest.Handler{Store: e.Store, Secrets: sec, Log: e.Log}, nil, e.Log), nil
+	return Routes(&ingest.Handler{Store: e.Store, Secrets: sec, Log: e.Log}, nil, nil, e.Log), nil
 }
 
 // APIHandler builds the bearer-protected /v1 API.
@@ -147,7 +169,30 @@ func (e *Env) APIHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Routes(nil, &api.Handler{Store: e.Store, Ledger: ldg, Tokens: tokens, Log: e.Log}, e.Log), nil
+	links, err := unsubscribe.NewSigner(ldg.Rules.CodeSecret)
+	if err != nil {
+		return nil, err
+	}
+	unsub := &unsubscribe.Handler{Store: e.Store, Signer: links, Brand: e.Config.BrandName, Log: e.Log}
+	return Routes(nil, &api.Handler{Store: e.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: e.Log}, nil, e.Log), nil
+}
+
+// SendgridEventsHandler builds POST /v1/sendgrid/events. It needs no
+// secret: SendGrid signs its posts, and the key to check them is public.
+func (e *Env) SendgridEventsHandler(ctx context.Context) (http.Handler, error) {
+	if e.Config.SendGridWebhookPublicKey == "" {
+		return nil, errors.New("SENDGRID_WEBHOOK_PUBLIC_KEY is required")
+	}
+	pub, err := sgevents.ParsePublicKey(e.Config.SendGridWebhookPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+	}
+	groups := make(map[int]string, len(e.Config.SendGridASMGroups))
+	for name, id := range e.Config.SendGridASMGroups {
+		groups[id] = name
+	}
+	h := &sgevents.Handler{Store: e.Store, PublicKey: pub, Groups: groups, Log: e.Log}
+	return Routes(nil, nil, h, e.Log), nil
 }
 
 // DispatchHandler builds the stream handler with its Temporal client.
@@ -211,10 +256,15 @@ func (e *Env) Ledger(ctx context.Context) (*ledger.Service, error) {
 
 // Routes is the one HTTP router: Lambda serves a part of it per function,
 // the local stack serves all of it. Nil handlers are left out.
-func Routes(in *ingest.Handler, a *api.Handler, log *slog.Logger) *http.ServeMux {
+func Routes(in *ingest.Handler, a *api.Handler, sg *sgevents.Handler, log *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	if in != nil {
 		mux.Handle("/v1/events", in)
+	}
+	if sg != nil {
+		// More specific than "/v1/", so the API's bearer check never
+		// sees SendGrid's posts; sg recovers its own panics.
+		mux.Handle("/v1/sendgrid/events", sg)
 	}
 	if a != nil {
 		mux.Handle("/v1/", a.Routes())

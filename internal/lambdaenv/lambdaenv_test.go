@@ -2,6 +2,9 @@ package lambdaenv_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +20,7 @@ import (
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/sgevents"
 	"github.com/memberflow/memberflow/internal/store/memstore"
 	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
@@ -36,6 +40,40 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if _, err := lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t", "LOG_LEVEL": "loud"})); err == nil {
 		t.Error("a bad LOG_LEVEL was accepted")
+	}
+}
+
+func TestSendGridConfig(t *testing.T) {
+	c, err := lambdaenv.ConfigFromEnv(env(map[string]string{
+		"TABLE_NAME": "t", "SENDGRID_WEBHOOK_PUBLIC_KEY": "a2V5", "SENDGRID_ASM_GROUPS": `{"activation": 12345, "newsletter": 678}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SendGridWebhookPublicKey != "a2V5" || c.SendGridASMGroups["activation"] != 12345 || c.SendGridASMGroups["newsletter"] != 678 {
+		t.Errorf("config = %+v", c)
+	}
+	c, err = lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t"}))
+	if err != nil || c.SendGridASMGroups == nil || len(c.SendGridASMGroups) != 0 {
+		t.Errorf("default groups = %v, %v; want an empty map", c.SendGridASMGroups, err)
+	}
+	for _, bad := range []string{`[]`, `{"a": "1"}`, `{"a": 0}`, `{"": 1}`, `{"a": 1, "b": 1}`, `{"a": 1.5}`, `x`} {
+		_, err := lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t", "SENDGRID_ASM_GROUPS": bad}))
+		if err == nil || !strings.Contains(err.Error(), "SENDGRID_ASM_GROUPS") {
+			t.Errorf("%s: err = %v, want one naming SENDGRID_ASM_GROUPS", bad, err)
+		}
+	}
+}
+
+func TestSendgridEventsHandlerNeedsAKey(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"", "SENDGRID_WEBHOOK_PUBLIC_KEY is required"},
+		{"not a key", "SENDGRID_WEBHOOK_PUBLIC_KEY"},
+	} {
+		e := &lambdaenv.Env{Config: lambdaenv.Config{TableName: "t", SendGridWebhookPublicKey: tc.key}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if _, err := e.SendgridEventsHandler(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("key %q: err = %v, want %q", tc.key, err, tc.want)
+		}
 	}
 }
 
@@ -84,6 +122,11 @@ func TestLambdaEntryPoint(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	in := &ingest.Handler{Store: st, Secrets: map[string][]byte{"storefront": []byte("local-dev-secret")}, Log: log}
 	ldg := ledgerfix.Service(t, st)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg := &sgevents.Handler{Store: st, PublicKey: &key.PublicKey, Log: log}
 	a := &api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log}
 	for _, tc := range []struct {
 		fn     string
@@ -92,8 +135,9 @@ func TestLambdaEntryPoint(t *testing.T) {
 		body   string
 	}{
 		// The committed sample carries a placeholder signature.
-		{"ingest", lambdaenv.Routes(in, nil, log), http.StatusUnauthorized, "signature"},
-		{"api", lambdaenv.Routes(nil, a, log), http.StatusOK, `"id": "m-1001"`},
+		{"ingest", lambdaenv.Routes(in, nil, nil, log), http.StatusUnauthorized, "signature"},
+		{"api", lambdaenv.Routes(nil, a, nil, log), http.StatusOK, `"id": "m-1001"`},
+		{"sendgrid-events", lambdaenv.Routes(nil, nil, sg, log), http.StatusUnauthorized, sgevents.HeaderTimestamp},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			raw, err := os.ReadFile("../../functions/" + tc.fn + "/event.json")

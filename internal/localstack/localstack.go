@@ -6,7 +6,9 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -40,8 +43,10 @@ import (
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
+	"github.com/memberflow/memberflow/internal/sgevents"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/streams"
+	"github.com/memberflow/memberflow/internal/unsubscribe"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -62,7 +67,8 @@ type Config struct {
 	Table         string
 	WebhookSecret string // secret of source "storefront"
 	AdminToken    string
-	CodeSecret    string // keys coupon codes (HMAC); at least 16 bytes
+	CodeSecret    string // keys coupon codes and unsubscribe links (HMAC); at least 16 bytes
+	PublicURL     string // base URL in unsubscribe links; "" means the HTTP API's own
 	Activation    workflows.ActivationDefinition
 	Brand         activities.Brand
 	FromEmail     string
@@ -77,6 +83,9 @@ type Stack struct {
 	OutboxDir       string
 	Table           string
 	DynamoDB        string // endpoint
+	// WebhookKey signs SendGrid event webhooks locally (the stand-in for
+	// SendGrid's own key; `memberflow send-sendgrid-events` uses it).
+	WebhookKey *ecdsa.PrivateKey
 
 	log     *slog.Logger
 	ddb     *dynamolocal.Server
@@ -190,10 +199,40 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("start outbox: %w", err)
 	}
 	log.Info("started email outbox (instead of SendGrid)", "dir", s.OutboxDir)
-	sender, err := mail.NewSender(mail.SenderConfig{APIKey: "local-outbox", BaseURL: s.sinkURL, FromEmail: cfg.FromEmail, FromName: cfg.Brand.Name})
+	asmGroups, err := localASMGroups(catalog)
 	if err != nil {
 		return nil, err
 	}
+	sender, err := mail.NewSender(mail.SenderConfig{
+		APIKey: "local-outbox", BaseURL: s.sinkURL, FromEmail: cfg.FromEmail, FromName: cfg.Brand.Name,
+		Catalog: catalog, Environment: mail.EnvironmentLocal, ASMGroups: asmGroups,
+	})
+	if err != nil {
+		return nil, err
+	}
+	links, err := unsubscribe.NewSigner([]byte(cfg.CodeSecret))
+	if err != nil {
+		return nil, err
+	}
+	// The HTTP listener is opened now so the worker knows the public URL
+	// its unsubscribe links point to; it serves once everything is up.
+	httpL, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP API: %w", err)
+	}
+	s.URL = "http://127.0.0.1:" + strconv.Itoa(httpL.Addr().(*net.TCPAddr).Port)
+	served := false
+	defer func() {
+		if !served {
+			httpL.Close()
+		}
+	}()
+	publicURL := cmp.Or(cfg.PublicURL, s.URL)
+	webhookKey, err := LoadOrCreateWebhookKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.WebhookKey = webhookKey
 
 	// The loyalty ledger: the same service dispatch, the API and the sweep
 	// use in AWS.
@@ -204,7 +243,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 
 	// Worker.
 	s.worker = worker.New(s.Temporal, workflows.DefaultTaskQueue, worker.Options{})
-	workflows.Register(s.worker, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand, Log: log.With("component", "activities")})
+	workflows.Register(s.worker, &activities.Activities{
+		Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
+		Links: links, PublicURL: publicURL, Log: log.With("component", "activities"),
+	})
 	if err := s.worker.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
@@ -240,14 +282,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 	mux := lambdaenv.Routes(
 		&ingest.Handler{Store: st, Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
-		&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api")},
+		&api.Handler{
+			Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api"),
+			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
+		},
+		&sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: invert(asmGroups), Log: log.With("component", "sendgrid-events")},
 		log,
 	)
 	mux.Handle("GET /healthz", s.health(st))
-	if s.URL, err = s.serve(cfg.HTTPAddr, httpx.Recover(log, mux)); err != nil {
-		return nil, fmt.Errorf("HTTP API: %w", err)
-	}
-	log.Info("serving HTTP API", "url", s.URL)
+	srv := &http.Server{Handler: httpx.Recover(log, mux), ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(httpL) }()
+	served = true
+	log.Info("serving HTTP API", "url", s.URL, "unsubscribe links", publicURL)
 	return s, nil
 }
 
@@ -426,4 +473,34 @@ func uiURL(port int) string {
 		return "disabled"
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(port)
+}
+
+// localASMGroups gives every email group of the catalog a stand-in ASM
+// group id (1, 2, … by name), as a SendGrid account would have one per
+// group.
+func localASMGroups(c *mail.Catalog) (map[string]int, error) {
+	var groups []string
+	for _, n := range c.Names() {
+		g, err := c.Group(n)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	slices.Sort(groups)
+	ids := make(map[string]int, len(groups))
+	for i, g := range groups {
+		ids[g] = i + 1
+	}
+	return ids, nil
+}
+
+func invert(m map[string]int) map[int]string {
+	out := make(map[int]string, len(m))
+	for k, v := range m {
+		out[v] = k
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
+	"github.com/memberflow/memberflow/internal/sgevents"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -351,6 +353,70 @@ func TestEndToEnd(t *testing.T) {
 	if got := outboxTemplates(t, s, "m-e2e-2"); len(got) != 0 {
 		t.Errorf("member without consent got %v", got)
 	}
+
+	t.Run("a bounce suppresses the member; later sends are skipped and counted", func(t *testing.T) {
+		reg := event(t, events.MemberRegistered, "evt-e2e-reg-b", "m-e2e-b", nil)
+		if r := postEvent(t, s, reg, true); r.status != http.StatusAccepted {
+			t.Fatalf("register: %d %s", r.status, r.body)
+		}
+		waitFor(t, "the welcome email", 30*time.Second, func() bool { return len(outboxTemplates(t, s, "m-e2e-b")) == 1 })
+		bounce, _ := json.Marshal([]map[string]any{{
+			"email": "lin.wei@example.com", "timestamp": time.Now().Unix(), "event": "bounce", "type": "bounce",
+			"reason": "550 5.1.1 mailbox unavailable", "sg_event_id": "sg-e2e-bounce-1", "sg_message_id": "e2e.filter0001",
+			"member_id": "m-e2e-b", "idempotency_key": "m-e2e-b#activation#1#welcome", "journey": "activation", "step": "welcome", "enrollment": "1",
+		}})
+		post := func(sign bool) response {
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/sendgrid/events", bytes.NewReader(bounce))
+			if sign {
+				sig, ts := sgevents.Sign(s.WebhookKey, time.Now(), bounce)
+				req.Header.Set(sgevents.HeaderSignature, sig)
+				req.Header.Set(sgevents.HeaderTimestamp, ts)
+			}
+			return do(t, req)
+		}
+		if r := post(false); r.status != http.StatusUnauthorized {
+			t.Fatalf("unsigned event webhook: %d %s", r.status, r.body)
+		}
+		if r := post(true); r.status != http.StatusOK {
+			t.Fatalf("signed bounce: %d %s", r.status, r.body)
+		}
+		if r := post(true); r.status != http.StatusOK || !strings.Contains(r.body, `"duplicates": 1`) {
+			t.Fatalf("SendGrid's retry of the same batch: %d %s", r.status, r.body)
+		}
+		// The last nudge (12 s in) is certainly after the bounce; the nudge
+		// (4 s in) may have gone before it.
+		var res workflows.ActivationResult
+		if err := s.Temporal.GetWorkflow(context.Background(), workflows.ActivationWorkflowID("m-e2e-b"), "").Get(context.Background(), &res); err != nil {
+			t.Fatal(err)
+		}
+		last := res.Sends[len(res.Sends)-1]
+		if last.Status != "skipped" || last.Reason != activities.SkipSuppressed {
+			t.Errorf("last nudge = %+v, want skipped/%s", last, activities.SkipSuppressed)
+		}
+		if got := outboxTemplates(t, s, "m-e2e-b"); slices.Contains(got, "activation_last_nudge") {
+			t.Errorf("a suppressed member got %v", got)
+		}
+		r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/journeys/activation/stats", "Bearer "+token))
+		var stats struct {
+			Steps []struct {
+				Step    string           `json:"step"`
+				Sent    int              `json:"sent"`
+				Bounced int              `json:"bounced"`
+				Skipped map[string]int64 `json:"skipped"`
+			} `json:"steps"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &stats); err != nil {
+			t.Fatalf("stats: %d %s", r.status, r.body)
+		}
+		by := map[string]int{}
+		for _, st := range stats.Steps {
+			by[st.Step+"/bounced"] = st.Bounced
+			by[st.Step+"/suppressed"] = int(st.Skipped["suppressed"])
+		}
+		if by["welcome/bounced"] != 1 || by["last_nudge/suppressed"] < 1 {
+			t.Errorf("stats = %s", r.body)
+		}
+	})
 
 	if *updateHistory {
 		dir := filepath.Join(repoRoot(t), "workflows", "testdata")

@@ -3,12 +3,15 @@ package mail_test
 import (
 	"errors"
 	"flag"
+	"html"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/mailgun/raymond/v2"
 
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/templates"
@@ -21,11 +24,15 @@ var update = flag.Bool("update", false, "rewrite testdata/golden files")
 // sampleData is the data the golden files are rendered with.
 func sampleData() map[string]any {
 	return map[string]any{
-		"name":     "Lin Wei",
-		"brand":    "Memberflow Demo",
-		"shop_url": "https://shop.example.com",
+		"name":            "Lin Wei",
+		"brand":           "Memberflow Demo",
+		"shop_url":        "https://shop.example.com",
+		"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n",
 	}
 }
+
+// allRequired is what every activation template requires.
+var allRequired = []string{"name", "brand", "shop_url", "unsubscribe_url"}
 
 func loadCatalog(t *testing.T) *mail.Catalog {
 	t.Helper()
@@ -47,12 +54,21 @@ func TestCatalogNames(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Required(%q): %v", n, err)
 		}
-		if w := []string{"name", "brand", "shop_url"}; !reflect.DeepEqual(req, w) {
-			t.Errorf("Required(%q) = %v, want %v", n, req, w)
+		if !reflect.DeepEqual(req, allRequired) {
+			t.Errorf("Required(%q) = %v, want %v", n, req, allRequired)
+		}
+		if g, err := c.Group(n); err != nil || g != "activation" {
+			t.Errorf("Group(%q) = %q, %v; want activation", n, g, err)
 		}
 	}
 	if _, err := c.Required("nope"); !errors.Is(err, mail.ErrTemplate) {
 		t.Errorf("Required(unknown) error = %v, want ErrTemplate", err)
+	}
+	if _, err := c.Group("nope"); !errors.Is(err, mail.ErrTemplate) {
+		t.Errorf("Group(unknown) error = %v, want ErrTemplate", err)
+	}
+	if _, err := c.Source("nope"); !errors.Is(err, mail.ErrTemplate) {
+		t.Errorf("Source(unknown) error = %v, want ErrTemplate", err)
 	}
 }
 
@@ -85,13 +101,20 @@ func TestCatalogGolden(t *testing.T) {
 			if r.Subject != want[0] || r.Preheader != want[1] {
 				t.Errorf("subject, preheader = %q, %q; want %q, %q", r.Subject, r.Preheader, want[0], want[1])
 			}
-			for _, s := range []string{"Lin Wei", "Memberflow Demo", `href="https://shop.example.com"`} {
+			for _, s := range []string{
+				"Lin Wei", "Memberflow Demo", `href="https://shop.example.com"`,
+				`href="https://memberflow.example/v1/unsubscribe?token=t0k3n"`,
+				"You are receiving this email because you joined the Memberflow Demo membership.",
+			} {
 				if !strings.Contains(r.HTML, s) {
 					t.Errorf("HTML does not contain %q", s)
 				}
 			}
 			if strings.Contains(r.HTML, "{{") {
 				t.Errorf("HTML contains unrendered Handlebars")
+			}
+			if want := `<div style="display:none;`; !strings.HasPrefix(r.HTML, want) || !strings.Contains(r.HTML, ">"+html.EscapeString(r.Preheader)+"</div>\n") {
+				t.Errorf("HTML does not start with the hidden preheader %q", r.Preheader)
 			}
 
 			golden := filepath.Join("testdata", "golden", name+".html")
@@ -115,25 +138,39 @@ func TestCatalogGolden(t *testing.T) {
 	}
 }
 
+// TestNoStaleGoldenFiles keeps testdata/golden one file per template.
+func TestNoStaleGoldenFiles(t *testing.T) {
+	c := loadCatalog(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, err := c.Required(strings.TrimSuffix(filepath.Base(f), ".html")); err != nil {
+			t.Errorf("%s has no template; delete it", f)
+		}
+	}
+}
+
 func TestRenderMissingVariables(t *testing.T) {
 	c := loadCatalog(t)
 	_, err := c.Render("activation_welcome", map[string]any{"name": "Lin Wei", "brand": "  "})
 	if err == nil {
 		t.Fatal("Render with missing variables succeeded")
 	}
-	if got, want := err.Error(), "template activation_welcome: missing variables: brand, shop_url"; got != want {
+	if got, want := err.Error(), "template activation_welcome: missing variables: brand, shop_url, unsubscribe_url"; got != want {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 	if !errors.Is(err, mail.ErrTemplate) || !mail.IsPermanent(err) {
 		t.Errorf("error %v should match ErrTemplate and be permanent", err)
 	}
 	var te *mail.TemplateError
-	if !errors.As(err, &te) || !reflect.DeepEqual(te.Missing, []string{"brand", "shop_url"}) {
+	if !errors.As(err, &te) || !reflect.DeepEqual(te.Missing, []string{"brand", "shop_url", "unsubscribe_url"}) {
 		t.Errorf("TemplateError.Missing = %+v", te)
 	}
 
 	_, err = c.Render("activation_welcome", nil)
-	if got, want := err.Error(), "template activation_welcome: missing variables: name, brand, shop_url"; err == nil || got != want {
+	if got, want := err.Error(), "template activation_welcome: missing variables: name, brand, shop_url, unsubscribe_url"; err == nil || got != want {
 		t.Errorf("nil data error = %v, want %q", err, want)
 	}
 }
@@ -151,22 +188,23 @@ func TestRenderUnknownTemplate(t *testing.T) {
 }
 
 func TestRenderKeepsZeroNumbers(t *testing.T) {
-	fsys := fstest.MapFS{"email/points.hbs": {Data: []byte("---\nsubject: \"{{points}} points\"\nrequired: [points]\n---\n<p>{{points}}</p>\n")}}
+	fsys := fstest.MapFS{"email/points.hbs": {Data: []byte("---\nsubject: \"{{points}} points\"\ngroup: g\nrequired: [points, unsubscribe_url]\n---\n<p>{{points}}</p><a href=\"{{unsubscribe_url}}\">x</a>\n")}}
 	c, err := mail.LoadCatalog(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Render("points", map[string]any{"points": 0})
+	r, err := c.Render("points", map[string]any{"points": 0, "unsubscribe_url": "u"})
 	if err != nil {
 		t.Fatalf("Render with zero: %v", err)
 	}
-	if r.Subject != "0 points" || r.HTML != "<p>0</p>\n" {
+	if r.Subject != "0 points" || r.HTML != "<p>0</p><a href=\"u\">x</a>\n" {
 		t.Errorf("got %+v", r)
 	}
 }
 
 func TestLoadCatalogErrors(t *testing.T) {
-	good := "---\nsubject: Hi {{name}}\npreheader: p\nrequired: [name]\n---\n<p>{{name}}</p>\n"
+	good := "---\nsubject: Hi {{name}}\ngroup: activation\nrequired: [name, unsubscribe_url]\n---\n<p>{{name}}</p>{{> footer}}\n"
+	footer := "<a href=\"{{unsubscribe_url}}\">unsubscribe</a>\n"
 	tests := []struct {
 		name    string
 		content string
@@ -176,18 +214,30 @@ func TestLoadCatalogErrors(t *testing.T) {
 		{"unclosed front matter", "---\nsubject: x\n<p>hi</p>\n", "closing"},
 		{"empty front matter", "---\n---\n<p>hi</p>\n", "empty"},
 		{"invalid yaml", "---\nsubject: [unclosed\n---\n<p>hi</p>\n", "front matter"},
-		{"unknown key", "---\nsubject: x\nrequried: [name]\n---\n<p>hi</p>\n", "requried"},
+		{"unknown key", "---\nsubject: x\ngroup: g\nrequried: [name]\n---\n<p>hi</p>\n", "requried"},
 		{"missing subject", "---\npreheader: x\n---\n<p>hi</p>\n", "subject is required"},
-		{"required not a list", "---\nsubject: x\nrequired: name\n---\n<p>hi</p>\n", "front matter"},
-		{"duplicate required", "---\nsubject: x\nrequired: [a, a]\n---\n<p>hi</p>\n", "twice"},
-		{"bad subject handlebars", "---\nsubject: \"{{#if x}}\"\n---\n<p>hi</p>\n", "subject"},
-		{"bad body handlebars", "---\nsubject: x\n---\n<p>{{name</p>\n", "body"},
+		{"missing group", "---\nsubject: x\nrequired: [unsubscribe_url]\n---\n{{> footer}}\n", "group is required"},
+		{"bad group", "---\nsubject: x\ngroup: a-b\nrequired: [unsubscribe_url]\n---\n{{> footer}}\n", "group \"a-b\""},
+		{"required not a list", "---\nsubject: x\ngroup: g\nrequired: name\n---\n<p>hi</p>\n", "front matter"},
+		{"duplicate required", "---\nsubject: x\ngroup: g\nrequired: [a, a]\n---\n<p>hi</p>\n", "twice"},
+		{"unsubscribe_url not required", "---\nsubject: x\ngroup: g\nrequired: [name]\n---\n{{> footer}}\n", "required must list unsubscribe_url"},
+		{"no unsubscribe link", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\n---\n<p>hi</p>\n", "nothing links to {{unsubscribe_url}}"},
+		{"template_ids not a map", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\ntemplate_ids: d-1\n---\n{{> footer}}\n", "into map[string]string"},
+		{"template id not dynamic", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\ntemplate_ids: {staging: 0123-abcd}\n---\n{{> footer}}\n", "template_ids.staging"},
+		{"bad environment", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\ntemplate_ids: {Prod: d-1}\n---\n{{> footer}}\n", "environment \"Prod\""},
+		{"unknown partial", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{> header}}{{> footer}}\n", "unknown partial \"header\""},
+		{"partial with context", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{> footer member}}\n", "only {{> name}} partials"},
+		{"partial block", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{#> footer}}x{{/footer}}\n", "only {{> name}} partials"},
+		{"bad subject handlebars", "---\nsubject: \"{{#if x}}\"\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{> footer}}\n", "subject"},
+		{"bad preheader handlebars", "---\nsubject: x\npreheader: \"{{#if x}}\"\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{> footer}}\n", "preheader"},
+		{"bad body handlebars", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\n---\n<p>{{name</p>{{> footer}}\n", "body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := fstest.MapFS{
-				"email/good.hbs":   {Data: []byte(good)},
-				"email/broken.hbs": {Data: []byte(tt.content)},
+				"email/good.hbs":            {Data: []byte(good)},
+				"email/broken.hbs":          {Data: []byte(tt.content)},
+				"email/partials/footer.hbs": {Data: []byte(footer)},
 			}
 			_, err := mail.LoadCatalog(fsys)
 			if err == nil {
@@ -205,18 +255,37 @@ func TestLoadCatalogErrors(t *testing.T) {
 		}
 	})
 	t.Run("bad name", func(t *testing.T) {
-		_, err := mail.LoadCatalog(fstest.MapFS{"email/bad-name.hbs": {Data: []byte(good)}})
+		_, err := mail.LoadCatalog(fstest.MapFS{"email/bad-name.hbs": {Data: []byte(good)}, "email/partials/footer.hbs": {Data: []byte(footer)}})
 		if err == nil || !strings.Contains(err.Error(), "bad-name") {
 			t.Errorf("error = %v, want a template name error", err)
 		}
 	})
+	t.Run("nested partial", func(t *testing.T) {
+		_, err := mail.LoadCatalog(fstest.MapFS{
+			"email/good.hbs":            {Data: []byte(good)},
+			"email/partials/footer.hbs": {Data: []byte("{{> legal}}\n")},
+			"email/partials/legal.hbs":  {Data: []byte("<a href=\"{{unsubscribe_url}}\">x</a>\n")},
+		})
+		if err == nil || !strings.Contains(err.Error(), "email/partials/footer.hbs: a partial cannot include another partial") {
+			t.Errorf("error = %v, want a nested partial error", err)
+		}
+	})
+	t.Run("bad partial handlebars", func(t *testing.T) {
+		_, err := mail.LoadCatalog(fstest.MapFS{"email/good.hbs": {Data: []byte(good)}, "email/partials/footer.hbs": {Data: []byte("{{#if x}}\n")}})
+		if err == nil || !strings.Contains(err.Error(), "email/partials/footer.hbs") {
+			t.Errorf("error = %v, want a partial parse error", err)
+		}
+	})
 	t.Run("CRLF", func(t *testing.T) {
-		c, err := mail.LoadCatalog(fstest.MapFS{"email/good.hbs": {Data: []byte(strings.ReplaceAll(good, "\n", "\r\n"))}})
+		c, err := mail.LoadCatalog(fstest.MapFS{
+			"email/good.hbs":            {Data: []byte(strings.ReplaceAll(good, "\n", "\r\n"))},
+			"email/partials/footer.hbs": {Data: []byte(strings.ReplaceAll(footer, "\n", "\r\n"))},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := c.Render("good", map[string]any{"name": "Lin"})
-		if err != nil || r.Subject != "Hi Lin" || r.HTML != "<p>Lin</p>\n" {
+		r, err := c.Render("good", map[string]any{"name": "Lin", "unsubscribe_url": "https://u"})
+		if err != nil || r.Subject != "Hi Lin" || r.HTML != "<p>Lin</p><a href=\"https://u\">unsubscribe</a>\n" {
 			t.Errorf("Render = %+v, %v", r, err)
 		}
 	})
@@ -237,5 +306,119 @@ func TestRenderEscaping(t *testing.T) {
 	// ...while the HTML body must be.
 	if !strings.Contains(r.HTML, "Welcome, Seán O&apos;Brien &lt;b&gt;!") || strings.Contains(r.HTML, "<b>") {
 		t.Errorf("HTML does not escape the name")
+	}
+}
+
+// TestSourceIsWhatRenders checks that the uploaded source, rendered by a
+// plain Handlebars engine with no partials or helpers (as SendGrid would),
+// gives exactly the Catalog's rendering.
+func TestSourceIsWhatRenders(t *testing.T) {
+	c := loadCatalog(t)
+	for _, name := range c.Names() {
+		t.Run(name, func(t *testing.T) {
+			src, err := c.Source(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(src.HTML, "{{>") || strings.Contains(src.HTML, "{{!") {
+				t.Errorf("uploaded HTML still has partials or partial comments")
+			}
+			if !strings.HasPrefix(src.HTML, `<div style="display:none;`) {
+				t.Errorf("uploaded HTML does not start with the preheader element")
+			}
+			r, err := c.Render(name, sampleData())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range []struct{ src, want string }{{src.Subject, r.Subject}, {src.HTML, r.HTML}} {
+				got, err := raymond.Render(part.src, sampleData())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != part.want {
+					t.Errorf("rendering the source gives\n%s\nwant\n%s", got, part.want)
+				}
+			}
+		})
+	}
+}
+
+func TestPreheaderIsEscapedInHTML(t *testing.T) {
+	fsys := fstest.MapFS{
+		"email/p.hbs": {Data: []byte("---\nsubject: s\npreheader: \"Tom & Jerry <3 {{{name}}}, {{name}} {{#if vip}}VIP{{/if}}\"\ngroup: g\nrequired: [name, unsubscribe_url]\n---\n<a href=\"{{unsubscribe_url}}\">u</a>\n")},
+		"email/q.hbs": {Data: []byte("---\nsubject: s\ngroup: g\nrequired: [unsubscribe_url]\n---\n<a href=\"{{unsubscribe_url}}\">u</a>\n")},
+	}
+	c, err := mail.LoadCatalog(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source("p")
+	wantSrc := `<div style="display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all;">` +
+		"Tom &amp; Jerry &lt;3 {{name}}, {{name}} {{#if vip}}VIP{{/if}}</div>\n<a href=\"{{unsubscribe_url}}\">u</a>\n"
+	if src.HTML != wantSrc {
+		t.Errorf("source HTML =\n%s\nwant\n%s", src.HTML, wantSrc)
+	}
+	r, err := c.Render("p", map[string]any{"name": "O'Brien <b>", "vip": true, "unsubscribe_url": "https://u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Tom & Jerry <3 O'Brien <b>, O&apos;Brien &lt;b&gt; VIP"; r.Preheader != want {
+		t.Errorf("Preheader = %q, want %q", r.Preheader, want)
+	}
+	if want := ">Tom &amp; Jerry &lt;3 O&apos;Brien &lt;b&gt;, O&apos;Brien &lt;b&gt; VIP</div>"; !strings.Contains(r.HTML, want) {
+		t.Errorf("HTML = %s\nwant it to contain %s", r.HTML, want)
+	}
+	// No preheader, no element.
+	if src, _ := c.Source("q"); strings.Contains(src.HTML, "display:none") {
+		t.Errorf("empty preheader produced an element: %s", src.HTML)
+	}
+}
+
+func TestPartialsInlineLikeHandlebars(t *testing.T) {
+	fsys := fstest.MapFS{
+		"email/p.hbs":               {Data: []byte("---\nsubject: s\ngroup: g\nrequired: [unsubscribe_url]\n---\n<div>\n    {{> footer}}\n</div>\n<p>{{> sig}}!</p>\n")},
+		"email/partials/footer.hbs": {Data: []byte("{{!-- documents the file --}}\n<table>\n\n  <tr><a href=\"{{unsubscribe_url}}\">u</a></tr>\n</table>\n")},
+		"email/partials/sig.hbs":    {Data: []byte("The team\n")},
+	}
+	c, err := mail.LoadCatalog(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := c.Source("p")
+	want := "<div>\n    <table>\n\n      <tr><a href=\"{{unsubscribe_url}}\">u</a></tr>\n    </table>\n</div>\n<p>The team!</p>\n"
+	if src.HTML != want {
+		t.Errorf("source HTML =\n%q\nwant\n%q", src.HTML, want)
+	}
+}
+
+func TestTemplateIDs(t *testing.T) {
+	fsys := fstest.MapFS{
+		"email/a.hbs": {Data: []byte("---\nsubject: s\ngroup: g\nrequired: [unsubscribe_url]\ntemplate_ids:\n  staging: d-aaa1\n  production: d-aaa2\n---\n<a href=\"{{unsubscribe_url}}\">u</a>\n")},
+		"email/b.hbs": {Data: []byte("---\nsubject: s\ngroup: g\nrequired: [unsubscribe_url]\n---\n<a href=\"{{unsubscribe_url}}\">u</a>\n")},
+	}
+	c, err := mail.LoadCatalog(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, env, want string
+		ok              bool
+	}{
+		{"a", "staging", "d-aaa1", true},
+		{"a", "production", "d-aaa2", true},
+		{"a", "local", "", false},
+		{"b", "staging", "", false},
+		{"nope", "staging", "", false},
+	}
+	for _, tc := range tests {
+		if id, ok := c.TemplateID(tc.name, tc.env); id != tc.want || ok != tc.ok {
+			t.Errorf("TemplateID(%s, %s) = %q, %v; want %q, %v", tc.name, tc.env, id, ok, tc.want, tc.ok)
+		}
+	}
+	if name, ok := c.NameForTemplateID("d-aaa2"); name != "a" || !ok {
+		t.Errorf("NameForTemplateID(d-aaa2) = %q, %v", name, ok)
+	}
+	if _, ok := c.NameForTemplateID("d-none"); ok {
+		t.Error("NameForTemplateID(d-none) found a template")
 	}
 }

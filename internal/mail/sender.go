@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	netmail "net/mail"
 	"net/url"
@@ -50,6 +51,16 @@ type Message struct {
 	// step); it is sent as the "idempotency_key" custom argument so that
 	// duplicate deliveries after a retry can be recognised in events.
 	IdempotencyKey string
+	// Group is the email group (journey kind, e.g. "activation") the member
+	// can unsubscribe from; SenderConfig.ASMGroups maps it to the SendGrid
+	// unsubscribe group. Empty means the template's group when the Sender
+	// has a Catalog; a Group that differs from the template's is refused.
+	Group string
+	// UnsubscribeURL is the member's one-click unsubscribe link. When set it
+	// is sent as the List-Unsubscribe and List-Unsubscribe-Post headers
+	// (RFC 8058), and it must equal Data["unsubscribe_url"] when that is
+	// present, so the header and the footer link lead to the same place.
+	UnsubscribeURL string
 }
 
 // SenderConfig configures a Sender.
@@ -64,15 +75,38 @@ type SenderConfig struct {
 	FromEmail string
 	// FromName is the sender display name; optional.
 	FromName string
-	// TemplateIDs maps logical template names to SendGrid template ids; a
-	// name that is absent is sent as its own id.
+	// TemplateIDs maps logical template names to SendGrid template ids and
+	// wins over the Catalog. Without a Catalog, a name that is absent is
+	// sent as its own id.
 	TemplateIDs map[string]string
+	// Catalog, when set, supplies each template's SendGrid id for
+	// Environment (its front matter's template_ids) and its group.
+	Catalog *Catalog
+	// Environment names the deployment ("local", "staging", "production");
+	// required with a Catalog. Only in EnvironmentLocal is a template that
+	// was never pushed sent under its own name (to the outbox).
+	Environment string
+	// ASMGroups maps email groups (Message.Group, a template's group) to
+	// SendGrid unsubscribe group ids. A send whose group has no id fails
+	// with ErrInvalidMessage: a marketing email always carries one.
+	ASMGroups map[string]int
 	// SandboxMode asks SendGrid to validate the request without delivering.
 	SandboxMode bool
 	// HTTPClient is used for requests when set; otherwise the sendgrid-go
 	// default client is used.
 	HTTPClient *http.Client
 }
+
+// EnvironmentLocal is the local stack's environment: sends go to the outbox,
+// which knows templates by name, so no template needs a SendGrid id.
+const EnvironmentLocal = "local"
+
+// Headers Send sets for a Message with an UnsubscribeURL (RFC 2369, 8058).
+const (
+	HeaderListUnsubscribe     = "List-Unsubscribe"
+	HeaderListUnsubscribePost = "List-Unsubscribe-Post"
+	listUnsubscribeOneClick   = "List-Unsubscribe=One-Click"
+)
 
 // SendResult is SendGrid's acceptance of a message.
 type SendResult struct {
@@ -85,20 +119,75 @@ type SendResult struct {
 // Sender sends Messages as SendGrid dynamic template emails. It is safe for
 // concurrent use.
 type Sender struct {
-	apiKey      string
-	baseURL     string
+	api         apiClient
 	from        *sgmail.Email
 	templateIDs map[string]string
+	catalog     *Catalog
+	env         string
+	groups      map[string]int
 	sandbox     bool
-	client      *rest.Client // nil: sendgrid.MakeRequestWithContext
-	now         func() time.Time
+}
+
+// apiClient makes SendGrid v3 API requests with sendgrid-go; the Sender and
+// Push share it.
+type apiClient struct {
+	apiKey  string
+	baseURL string
+	client  *rest.Client // nil: sendgrid.MakeRequestWithContext
+	now     func() time.Time
+}
+
+// newAPIClient validates the key and base URL; config names the struct in
+// error messages.
+func newAPIClient(config, apiKey, baseURL string, hc *http.Client) (apiClient, error) {
+	if strings.TrimSpace(apiKey) == "" {
+		return apiClient{}, fmt.Errorf("mail: %s.APIKey is empty", config)
+	}
+	base, err := normaliseBaseURL(config, baseURL)
+	if err != nil {
+		return apiClient{}, err
+	}
+	c := apiClient{apiKey: apiKey, baseURL: base, now: time.Now}
+	if hc != nil {
+		c.client = &rest.Client{HTTPClient: hc}
+	}
+	return c, nil
+}
+
+// do sends one request. A non-2xx answer is returned as a *ProviderError
+// (with the response); a transport failure as it is, for the caller to wrap.
+func (c *apiClient) do(ctx context.Context, method rest.Method, endpoint string, body []byte) (*rest.Response, error) {
+	req := sendgrid.GetRequest(c.apiKey, endpoint, c.baseURL)
+	req.Method = method
+	req.Body = body
+
+	var resp *rest.Response
+	var err error
+	if c.client != nil {
+		resp, err = c.client.SendWithContext(ctx, req)
+	} else {
+		resp, err = sendgrid.MakeRequestWithContext(ctx, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp, &ProviderError{
+			StatusCode: resp.StatusCode,
+			Message:    providerMessage(resp.StatusCode, resp.Body),
+			RetryAfter: retryAfter(resp.StatusCode, http.Header(resp.Headers), c.now()),
+		}
+	}
+	return resp, nil
 }
 
 // NewSender validates cfg and returns a Sender. APIKey, FromEmail and BaseURL
-// are required; BaseURL must be an absolute http or https URL.
+// are required; BaseURL must be an absolute http or https URL; Environment
+// is required when Catalog is set; ASMGroups ids must be positive.
 func NewSender(cfg SenderConfig) (*Sender, error) {
-	if strings.TrimSpace(cfg.APIKey) == "" {
-		return nil, errors.New("mail: SenderConfig.APIKey is empty")
+	api, err := newAPIClient("SenderConfig", cfg.APIKey, cfg.BaseURL, cfg.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(cfg.FromEmail) == "" {
 		return nil, errors.New("mail: SenderConfig.FromEmail is empty")
@@ -106,44 +195,41 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if !isBareAddress(cfg.FromEmail) {
 		return nil, errors.New("mail: SenderConfig.FromEmail is not a valid email address")
 	}
-	base, err := normaliseBaseURL(cfg.BaseURL)
-	if err != nil {
-		return nil, err
+	if cfg.Catalog != nil && strings.TrimSpace(cfg.Environment) == "" {
+		return nil, errors.New("mail: SenderConfig.Environment is empty; with a Catalog it picks the template ids (local, staging, production)")
 	}
-	ids := make(map[string]string, len(cfg.TemplateIDs))
-	for k, v := range cfg.TemplateIDs {
-		ids[k] = v
+	for group, id := range cfg.ASMGroups {
+		if id <= 0 {
+			return nil, fmt.Errorf("mail: SenderConfig.ASMGroups[%q] = %d; SendGrid unsubscribe group ids are positive", group, id)
+		}
 	}
-	s := &Sender{
-		apiKey:      cfg.APIKey,
-		baseURL:     base,
+	return &Sender{
+		api:         api,
 		from:        sgmail.NewEmail(cfg.FromName, cfg.FromEmail),
-		templateIDs: ids,
+		templateIDs: maps.Clone(cfg.TemplateIDs),
+		catalog:     cfg.Catalog,
+		env:         cfg.Environment,
+		groups:      maps.Clone(cfg.ASMGroups),
 		sandbox:     cfg.SandboxMode,
-		now:         time.Now,
-	}
-	if cfg.HTTPClient != nil {
-		s.client = &rest.Client{HTTPClient: cfg.HTTPClient}
-	}
-	return s, nil
+	}, nil
 }
 
 // normaliseBaseURL checks that raw is an absolute http(s) URL and strips any
 // trailing slash, because sendgrid-go joins host and endpoint by plain
 // concatenation.
-func normaliseBaseURL(raw string) (string, error) {
+func normaliseBaseURL(config, raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("mail: SenderConfig.BaseURL is empty")
+		return "", fmt.Errorf("mail: %s.BaseURL is empty", config)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("mail: SenderConfig.BaseURL: %w", err)
+		return "", fmt.Errorf("mail: %s.BaseURL: %w", config, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("mail: SenderConfig.BaseURL %q must be an absolute http or https URL", raw)
+		return "", fmt.Errorf("mail: %s.BaseURL %q must be an absolute http or https URL", config, raw)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("mail: SenderConfig.BaseURL %q must not have credentials, a query or a fragment", raw)
+		return "", fmt.Errorf("mail: %s.BaseURL %q must not have credentials, a query or a fragment", config, raw)
 	}
 	return strings.TrimRight(raw, "/"), nil
 }
@@ -155,47 +241,71 @@ func isBareAddress(s string) bool {
 	return err == nil && a.Address == s
 }
 
-// templateID maps a logical template name to the SendGrid template id.
-func (s *Sender) templateID(name string) string {
-	if id, ok := s.templateIDs[name]; ok && id != "" {
-		return id
+// templateID maps a logical template name to the SendGrid template id:
+// TemplateIDs first, then the Catalog's front matter for the environment.
+func (s *Sender) templateID(name string) (string, error) {
+	if id := s.templateIDs[name]; id != "" {
+		return id, nil
 	}
-	return name
+	if s.catalog == nil {
+		return name, nil
+	}
+	if id, ok := s.catalog.TemplateID(name, s.env); ok {
+		return id, nil
+	}
+	if _, err := s.catalog.Group(name); err != nil {
+		return "", err // unknown template: ErrTemplate
+	}
+	if s.env == EnvironmentLocal {
+		return name, nil
+	}
+	return "", fmt.Errorf("%w: template %s has no SendGrid id for environment %s; run memberflow templates push --env %s",
+		ErrInvalidMessage, name, s.env, s.env)
+}
+
+// asmGroup resolves the message's email group to a SendGrid unsubscribe
+// group id.
+func (s *Sender) asmGroup(m Message) (int, error) {
+	group := m.Group
+	if s.catalog != nil {
+		tg, err := s.catalog.Group(m.Template)
+		if err != nil {
+			return 0, err
+		}
+		if group != "" && group != tg {
+			return 0, fmt.Errorf("%w: message group %s differs from template %s's group %s", ErrInvalidMessage, group, m.Template, tg)
+		}
+		group = tg
+	}
+	if group == "" {
+		return 0, fmt.Errorf("%w: message for template %s has no group", ErrInvalidMessage, m.Template)
+	}
+	id, ok := s.groups[group]
+	if !ok {
+		return 0, fmt.Errorf("%w: email group %s has no SendGrid unsubscribe group id (SenderConfig.ASMGroups)", ErrInvalidMessage, group)
+	}
+	return id, nil
 }
 
 // Send delivers m through SendGrid's v3 mail/send API. A non-2xx answer is
 // returned as a *ProviderError; a transport failure is returned wrapped (and
-// is worth retrying); an invalid Message fails with ErrInvalidMessage before
-// any request is made. Error messages never contain the recipient address.
+// is worth retrying); an invalid Message fails with ErrInvalidMessage (or
+// ErrTemplate for a template the Catalog does not have) before any request
+// is made. Error messages never contain the recipient address.
 func (s *Sender) Send(ctx context.Context, m Message) (SendResult, error) {
 	body, err := s.requestBody(m)
 	if err != nil {
 		return SendResult{}, err
 	}
-
-	req := sendgrid.GetRequest(s.apiKey, sendEndpoint, s.baseURL)
-	req.Method = rest.Post
-	req.Body = body
-
-	var resp *rest.Response
-	if s.client != nil {
-		resp, err = s.client.SendWithContext(ctx, req)
-	} else {
-		resp, err = sendgrid.MakeRequestWithContext(ctx, req)
+	resp, err := s.api.do(ctx, rest.Post, sendEndpoint, body)
+	var pe *ProviderError
+	if errors.As(err, &pe) {
+		return SendResult{}, pe
 	}
 	if err != nil {
 		return SendResult{}, fmt.Errorf("mail: send %s to member %s: %w", m.Template, m.MemberID, err)
 	}
-
-	headers := http.Header(resp.Headers)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return SendResult{}, &ProviderError{
-			StatusCode: resp.StatusCode,
-			Message:    providerMessage(resp.StatusCode, resp.Body),
-			RetryAfter: retryAfter(resp.StatusCode, headers, s.now()),
-		}
-	}
-	return SendResult{MessageID: headers.Get("X-Message-Id"), StatusCode: resp.StatusCode}, nil
+	return SendResult{MessageID: http.Header(resp.Headers).Get("X-Message-Id"), StatusCode: resp.StatusCode}, nil
 }
 
 // requestBody validates m and builds the v3 mail/send JSON with sendgrid-go's
@@ -207,6 +317,19 @@ func (s *Sender) requestBody(m Message) ([]byte, error) {
 	if !isBareAddress(m.To) {
 		// The address itself is deliberately left out of the error.
 		return nil, fmt.Errorf("%w: recipient address of member %s is not a valid email address", ErrInvalidMessage, m.MemberID)
+	}
+	templateID, err := s.templateID(m.Template)
+	if err != nil {
+		return nil, err
+	}
+	groupID, err := s.asmGroup(m)
+	if err != nil {
+		return nil, err
+	}
+	if m.UnsubscribeURL != "" {
+		if err := checkUnsubscribeURL(m); err != nil {
+			return nil, err
+		}
 	}
 
 	p := sgmail.NewPersonalization()
@@ -225,14 +348,22 @@ func (s *Sender) requestBody(m Message) ([]byte, error) {
 	if m.IdempotencyKey != "" {
 		p.SetCustomArg(CustomArgIdempotencyKey, m.IdempotencyKey)
 	}
+	if m.UnsubscribeURL != "" {
+		// On the personalization: the link carries this member's token.
+		p.SetHeader(HeaderListUnsubscribe, "<"+m.UnsubscribeURL+">")
+		p.SetHeader(HeaderListUnsubscribePost, listUnsubscribeOneClick)
+	}
 
 	v3 := sgmail.NewV3Mail()
 	v3.SetFrom(s.from)
-	v3.SetTemplateID(s.templateID(m.Template))
+	v3.SetTemplateID(templateID)
 	v3.AddPersonalizations(p)
 	if len(m.Categories) > 0 {
 		v3.AddCategories(m.Categories...)
 	}
+	// Only this group is offered on SendGrid's preferences page: a member
+	// leaving one journey keeps the others unless they choose otherwise.
+	v3.SetASM(sgmail.NewASM().SetGroupID(groupID).AddGroupsToDisplay(groupID))
 	if s.sandbox {
 		v3.SetMailSettings(sgmail.NewMailSettings().SetSandboxMode(sgmail.NewSetting(true)))
 	}
@@ -245,6 +376,19 @@ func (s *Sender) requestBody(m Message) ([]byte, error) {
 		return nil, fmt.Errorf("%w: template data for %s cannot be encoded as JSON: %v", ErrInvalidMessage, m.Template, err)
 	}
 	return body, nil
+}
+
+// checkUnsubscribeURL requires an absolute http(s) URL that agrees with the
+// one the template's footer links to.
+func checkUnsubscribeURL(m Message) error {
+	u, err := url.Parse(m.UnsubscribeURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(m.UnsubscribeURL, "<> \t\r\n") {
+		return fmt.Errorf("%w: unsubscribe URL of member %s is not an absolute http(s) URL", ErrInvalidMessage, m.MemberID)
+	}
+	if v, ok := m.Data[UnsubscribeVar]; ok && v != m.UnsubscribeURL {
+		return fmt.Errorf("%w: Data[%q] differs from UnsubscribeURL for member %s", ErrInvalidMessage, UnsubscribeVar, m.MemberID)
+	}
+	return nil
 }
 
 // maxMessageLen bounds how much of a non-JSON error body ends up in an error
@@ -309,4 +453,31 @@ func retryAfter(status int, h http.Header, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// ParseASMGroups parses a JSON object of memberflow email group name to
+// SendGrid ASM group id ({"activation": 12345}); ids must be above 0 and
+// unique, names non-empty. An empty document is no groups.
+func ParseASMGroups(doc string) (map[string]int, error) {
+	if strings.TrimSpace(doc) == "" {
+		return map[string]int{}, nil
+	}
+	var m map[string]int
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		return nil, fmt.Errorf("must be a JSON object of group name to ASM group id: %w", err)
+	}
+	byID := make(map[int]string, len(m))
+	for name, id := range m {
+		if strings.TrimSpace(name) == "" || id <= 0 {
+			return nil, fmt.Errorf("group %q: needs a name and an id above 0, got %d", name, id)
+		}
+		if other, ok := byID[id]; ok {
+			return nil, fmt.Errorf("groups %q and %q share ASM group id %d", min(name, other), max(name, other), id)
+		}
+		byID[id] = name
+	}
+	if m == nil {
+		m = map[string]int{}
+	}
+	return m, nil
 }

@@ -5,17 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/templates"
 )
+
+// activationGroup is the SendGrid unsubscribe group id the tests map the
+// activation email group to.
+const activationGroup = 4242
+
+// asmGroups is the SenderConfig.ASMGroups of the tests.
+var asmGroups = map[string]int{"activation": activationGroup}
 
 func testMessage() mail.Message {
 	return mail.Message{
@@ -27,84 +38,346 @@ func testMessage() mail.Message {
 		Categories:     []string{"journey", "activation"},
 		CustomArgs:     map[string]string{"journey": "activation", "step": "welcome", "member_id": "spoofed"},
 		IdempotencyKey: "wf-1/welcome",
+		Group:          "activation",
+		UnsubscribeURL: "https://memberflow.example/v1/unsubscribe?token=t0k3n",
 	}
 }
 
-func TestSendBuildsExactRequest(t *testing.T) {
-	for _, sandbox := range []bool{false, true} {
-		name := "live"
-		if sandbox {
-			name = "sandbox"
-		}
-		t.Run(name, func(t *testing.T) {
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				if r.Method != http.MethodPost || r.URL.Path != "/v3/mail/send" {
-					t.Errorf("request = %s %s, want POST /v3/mail/send", r.Method, r.URL.Path)
-				}
-				if got := r.Header.Get("Authorization"); got != "Bearer SG.test-key" {
-					t.Errorf("Authorization = %q", got)
-				}
-				if got := r.Header.Get("Content-Type"); got != "application/json" {
-					t.Errorf("Content-Type = %q", got)
-				}
-				b, _ := io.ReadAll(r.Body)
-				var got map[string]any
-				if err := json.Unmarshal(b, &got); err != nil {
-					t.Fatalf("body is not JSON: %v\n%s", err, b)
-				}
-				want := map[string]any{
-					"from": map[string]any{"email": "hello@memberflow.example", "name": "Memberflow Demo"},
-					"personalizations": []any{map[string]any{
-						"to": []any{map[string]any{"email": "lin.wei@example.com", "name": "Lin Wei"}},
-						"custom_args": map[string]any{
-							"journey":         "activation",
-							"step":            "welcome",
-							"member_id":       "mem_42",
-							"idempotency_key": "wf-1/welcome",
-						},
-						"dynamic_template_data": map[string]any{
-							"name":     "Lin Wei",
-							"brand":    "Memberflow Demo",
-							"shop_url": "https://shop.example.com",
-						},
-					}},
-					"template_id": "d-0123456789abcdef",
-					"categories":  []any{"journey", "activation"},
-				}
-				if sandbox {
-					want["mail_settings"] = map[string]any{"sandbox_mode": map[string]any{"enable": true}}
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("body mismatch\n got: %s", b)
-				}
-				w.Header().Set("X-Message-Id", "msg-abc123")
-				w.WriteHeader(http.StatusAccepted)
-			}))
-			defer srv.Close()
+// stagingIDs are the SendGrid ids stagingCatalog records for staging.
+var stagingIDs = map[string]string{
+	"activation_welcome":    "d-0123456789abcdef0123456789abcdef",
+	"activation_nudge":      "d-11111111111111111111111111111111",
+	"activation_last_nudge": "d-22222222222222222222222222222222",
+}
 
+// stagingCatalog is the real templates as if `memberflow templates push
+// --env staging` had recorded stagingIDs in their front matter.
+func stagingCatalog(t *testing.T) *mail.Catalog {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	err := fs.WalkDir(templates.Email, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(templates.Email, p)
+		if err != nil {
+			return err
+		}
+		if id, ok := stagingIDs[strings.TrimSuffix(path.Base(p), ".hbs")]; ok && path.Dir(p) == "email" {
+			// The first "\n---\n" closes the front matter.
+			b = []byte(strings.Replace(string(b), "\n---\n", "\ntemplate_ids:\n  staging: "+id+"\n---\n", 1))
+		}
+		fsys[p] = &fstest.MapFile{Data: b}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mail.LoadCatalog(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Names()) != len(stagingIDs) {
+		t.Fatalf("stagingIDs has %d ids for %d templates; add the new template", len(stagingIDs), len(c.Names()))
+	}
+	return c
+}
+
+// captureServer stands in for api.sendgrid.com: it records each request
+// body and answers 202 with an X-Message-Id.
+func captureServer(t *testing.T) (*httptest.Server, *[][]byte) {
+	t.Helper()
+	var mu sync.Mutex
+	var bodies [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v3/mail/send" {
+			t.Errorf("request = %s %s, want POST /v3/mail/send", r.Method, r.URL.Path)
+		}
+		if got := r.Header.Get("Authorization"); got != "Bearer SG.test-key" {
+			t.Errorf("Authorization = %q", got)
+		}
+		if got := r.Header.Get("Content-Type"); got != "application/json" {
+			t.Errorf("Content-Type = %q", got)
+		}
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+		w.Header().Set("X-Message-Id", "msg-abc123")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &bodies
+}
+
+// assertJSON compares two JSON documents for equality of their values.
+func assertJSON(t *testing.T, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("body is not JSON: %v\n%s", err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("expected JSON is broken: %v", err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("request body differs\n got: %s\nwant: %s", got, want)
+	}
+}
+
+// TestSendExactRequestPerTemplate sends each template the way the
+// activation journey does and checks the whole v3 request SendGrid gets.
+func TestSendExactRequestPerTemplate(t *testing.T) {
+	tests := []struct {
+		template, step string
+		sandbox        bool
+		want           string
+	}{
+		{template: "activation_welcome", step: "welcome", want: `{
+			"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
+			"template_id": "d-0123456789abcdef0123456789abcdef",
+			"personalizations": [{
+				"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
+				"headers": {
+					"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
+					"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
+				},
+				"custom_args": {"journey": "activation", "step": "welcome", "enrollment": "1",
+					"member_id": "mem_42", "idempotency_key": "mem_42#activation#1#welcome"},
+				"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
+					"shop_url": "https://shop.example.com",
+					"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
+			}],
+			"categories": ["activation", "activation:welcome"],
+			"asm": {"group_id": 4242, "groups_to_display": [4242]}
+		}`},
+		{template: "activation_nudge", step: "nudge", want: `{
+			"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
+			"template_id": "d-11111111111111111111111111111111",
+			"personalizations": [{
+				"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
+				"headers": {
+					"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
+					"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
+				},
+				"custom_args": {"journey": "activation", "step": "nudge", "enrollment": "1",
+					"member_id": "mem_42", "idempotency_key": "mem_42#activation#1#nudge"},
+				"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
+					"shop_url": "https://shop.example.com",
+					"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
+			}],
+			"categories": ["activation", "activation:nudge"],
+			"asm": {"group_id": 4242, "groups_to_display": [4242]}
+		}`},
+		{template: "activation_last_nudge", step: "last_nudge", sandbox: true, want: `{
+			"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
+			"template_id": "d-22222222222222222222222222222222",
+			"personalizations": [{
+				"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
+				"headers": {
+					"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
+					"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
+				},
+				"custom_args": {"journey": "activation", "step": "last_nudge", "enrollment": "1",
+					"member_id": "mem_42", "idempotency_key": "mem_42#activation#1#last_nudge"},
+				"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
+					"shop_url": "https://shop.example.com",
+					"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
+			}],
+			"categories": ["activation", "activation:last_nudge"],
+			"asm": {"group_id": 4242, "groups_to_display": [4242]},
+			"mail_settings": {"sandbox_mode": {"enable": true}}
+		}`},
+	}
+	catalog := stagingCatalog(t)
+	covered := map[string]bool{}
+	for _, tc := range tests {
+		covered[tc.template] = true
+		t.Run(tc.template, func(t *testing.T) {
+			srv, bodies := captureServer(t)
 			s, err := mail.NewSender(mail.SenderConfig{
 				APIKey:      "SG.test-key",
 				BaseURL:     srv.URL + "/",
 				FromEmail:   "hello@memberflow.example",
 				FromName:    "Memberflow Demo",
-				TemplateIDs: map[string]string{"activation_welcome": "d-0123456789abcdef"},
-				SandboxMode: sandbox,
+				Catalog:     catalog,
+				Environment: "staging",
+				ASMGroups:   asmGroups,
+				SandboxMode: tc.sandbox,
 				HTTPClient:  srv.Client(),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := s.Send(context.Background(), testMessage())
+			res, err := s.Send(context.Background(), mail.Message{
+				MemberID:   "mem_42",
+				To:         "lin.wei@example.com",
+				ToName:     "Lin Wei",
+				Template:   tc.template,
+				Data:       sampleData(),
+				Categories: []string{"activation", "activation:" + tc.step},
+				CustomArgs: map[string]string{"journey": "activation", "step": tc.step, "enrollment": "1"},
+				// Group is left to the template's front matter.
+				IdempotencyKey: "mem_42#activation#1#" + tc.step,
+				UnsubscribeURL: "https://memberflow.example/v1/unsubscribe?token=t0k3n",
+			})
 			if err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			if res != (mail.SendResult{MessageID: "msg-abc123", StatusCode: http.StatusAccepted}) {
 				t.Errorf("SendResult = %+v", res)
 			}
-			if calls.Load() != 1 {
-				t.Errorf("server called %d times", calls.Load())
+			if len(*bodies) != 1 {
+				t.Fatalf("server called %d times", len(*bodies))
+			}
+			assertJSON(t, (*bodies)[0], tc.want)
+		})
+	}
+	for _, name := range catalog.Names() {
+		if !covered[name] {
+			t.Errorf("no expected request for template %s; add one to this test", name)
+		}
+	}
+}
+
+// TestSendWithoutCatalog covers the explicit configuration: TemplateIDs
+// and Message.Group, caller CustomArgs that try to override member_id, no
+// unsubscribe headers when there is no UnsubscribeURL.
+func TestSendWithoutCatalog(t *testing.T) {
+	srv, bodies := captureServer(t)
+	s, err := mail.NewSender(mail.SenderConfig{
+		APIKey:      "SG.test-key",
+		BaseURL:     srv.URL,
+		FromEmail:   "hello@memberflow.example",
+		TemplateIDs: map[string]string{"activation_welcome": "d-0123456789abcdef"},
+		ASMGroups:   asmGroups,
+		HTTPClient:  srv.Client(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testMessage()
+	m.UnsubscribeURL = ""
+	if _, err := s.Send(context.Background(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	assertJSON(t, (*bodies)[0], `{
+		"from": {"email": "hello@memberflow.example"},
+		"template_id": "d-0123456789abcdef",
+		"personalizations": [{
+			"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
+			"custom_args": {"journey": "activation", "step": "welcome", "member_id": "mem_42", "idempotency_key": "wf-1/welcome"},
+			"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
+				"shop_url": "https://shop.example.com",
+				"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
+		}],
+		"categories": ["journey", "activation"],
+		"asm": {"group_id": 4242, "groups_to_display": [4242]}
+	}`)
+}
+
+// TestSendTemplateIDByEnvironment: the front matter's id for the
+// environment, the name itself only locally, an error elsewhere.
+func TestSendTemplateIDByEnvironment(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     string
+		ids     map[string]string
+		wantID  string
+		wantErr string
+	}{
+		{name: "pushed", env: "staging", wantID: "d-0123456789abcdef0123456789abcdef"},
+		{name: "configured id wins", env: "staging", ids: map[string]string{"activation_welcome": "d-override"}, wantID: "d-override"},
+		{name: "local sends the name", env: "local", wantID: "activation_welcome"},
+		{name: "not pushed", env: "production",
+			wantErr: "mail: invalid message: template activation_welcome has no SendGrid id for environment production; run memberflow templates push --env production"},
+	}
+	catalog := stagingCatalog(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, bodies := captureServer(t)
+			s, err := mail.NewSender(mail.SenderConfig{
+				APIKey: "SG.test-key", BaseURL: srv.URL, FromEmail: "hello@memberflow.example",
+				Catalog: catalog, Environment: tc.env, TemplateIDs: tc.ids, ASMGroups: asmGroups, HTTPClient: srv.Client(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Send(context.Background(), testMessage())
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr || !errors.Is(err, mail.ErrInvalidMessage) {
+					t.Errorf("error = %v, want %q", err, tc.wantErr)
+				}
+				if len(*bodies) != 0 {
+					t.Errorf("a request was made")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				TemplateID string `json:"template_id"`
+			}
+			if err := json.Unmarshal((*bodies)[0], &body); err != nil || body.TemplateID != tc.wantID {
+				t.Errorf("template_id = %q (%v), want %q", body.TemplateID, err, tc.wantID)
+			}
+		})
+	}
+}
+
+// TestSendRejectsWithoutRequest lists messages refused before any request.
+func TestSendRejectsWithoutRequest(t *testing.T) {
+	catalog := loadCatalog(t)
+	tests := []struct {
+		name    string
+		cfg     func(*mail.SenderConfig)
+		mutate  func(*mail.Message)
+		wantErr string
+		target  error
+	}{
+		{name: "group without id", cfg: func(c *mail.SenderConfig) { c.ASMGroups = map[string]int{"winback": 7} },
+			wantErr: "mail: invalid message: email group activation has no SendGrid unsubscribe group id (SenderConfig.ASMGroups)", target: mail.ErrInvalidMessage},
+		{name: "group differs from template", mutate: func(m *mail.Message) { m.Group = "winback" },
+			wantErr: "mail: invalid message: message group winback differs from template activation_welcome's group activation", target: mail.ErrInvalidMessage},
+		{name: "no group without catalog", cfg: func(c *mail.SenderConfig) { c.Catalog = nil }, mutate: func(m *mail.Message) { m.Group = "" },
+			wantErr: "mail: invalid message: message for template activation_welcome has no group", target: mail.ErrInvalidMessage},
+		{name: "unknown template", mutate: func(m *mail.Message) { m.Template = "nope" },
+			wantErr: "template nope: unknown template", target: mail.ErrTemplate},
+		{name: "relative unsubscribe URL", mutate: func(m *mail.Message) { m.UnsubscribeURL = "/v1/unsubscribe"; delete(m.Data, "unsubscribe_url") },
+			wantErr: "mail: invalid message: unsubscribe URL of member mem_42 is not an absolute http(s) URL", target: mail.ErrInvalidMessage},
+		{name: "unsubscribe URL with a bracket", mutate: func(m *mail.Message) {
+			m.UnsubscribeURL = "https://u/>, <mailto:x@y>"
+			delete(m.Data, "unsubscribe_url")
+		},
+			wantErr: "mail: invalid message: unsubscribe URL of member mem_42 is not an absolute http(s) URL", target: mail.ErrInvalidMessage},
+		{name: "unsubscribe URL differs from data", mutate: func(m *mail.Message) { m.UnsubscribeURL = "https://other.example/u" },
+			wantErr: `mail: invalid message: Data["unsubscribe_url"] differs from UnsubscribeURL for member mem_42`, target: mail.ErrInvalidMessage},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, bodies := captureServer(t)
+			cfg := mail.SenderConfig{
+				APIKey: "SG.test-key", BaseURL: srv.URL, FromEmail: "hello@memberflow.example",
+				Catalog: catalog, Environment: "local", ASMGroups: asmGroups, HTTPClient: srv.Client(),
+			}
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			s, err := mail.NewSender(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := testMessage()
+			if tc.mutate != nil {
+				tc.mutate(&m)
+			}
+			_, err = s.Send(context.Background(), m)
+			if err == nil || err.Error() != tc.wantErr || !errors.Is(err, tc.target) || !mail.IsPermanent(err) {
+				t.Errorf("error = %v, want permanent %q", err, tc.wantErr)
+			}
+			if len(*bodies) != 0 {
+				t.Errorf("a request was made")
 			}
 		})
 	}
@@ -128,7 +401,7 @@ func TestSendDefaultClientAndUnmappedTemplate(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example"})
+	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example", ASMGroups: asmGroups})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +458,7 @@ func TestSendErrorClassification(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example", HTTPClient: srv.Client()})
+			s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example", ASMGroups: asmGroups, HTTPClient: srv.Client()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +492,7 @@ func TestSendRateLimitResetHeader(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	}))
 	defer srv.Close()
-	s, _ := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example"})
+	s, _ := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example", ASMGroups: asmGroups})
 	_, err := s.Send(context.Background(), testMessage())
 	var pe *mail.ProviderError
 	if !errors.As(err, &pe) || !pe.Retryable() || pe.RetryAfter <= 25*time.Second || pe.RetryAfter > 30*time.Second {
@@ -232,7 +505,7 @@ func TestSendTransportError(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens any more
 
-	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: url, FromEmail: "hello@memberflow.example"})
+	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: url, FromEmail: "hello@memberflow.example", ASMGroups: asmGroups})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +526,7 @@ func TestSendTransportError(t *testing.T) {
 }
 
 func TestSendRejectsInvalidMessage(t *testing.T) {
-	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: "http://127.0.0.1:1", FromEmail: "hello@memberflow.example"})
+	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: "http://127.0.0.1:1", FromEmail: "hello@memberflow.example", ASMGroups: asmGroups})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +563,10 @@ func TestNewSenderValidation(t *testing.T) {
 		"relative base":   func(c *mail.SenderConfig) { c.BaseURL = "api.sendgrid.com" },
 		"ftp base":        func(c *mail.SenderConfig) { c.BaseURL = "ftp://api.sendgrid.com" },
 		"base with query": func(c *mail.SenderConfig) { c.BaseURL = "https://api.sendgrid.com?x=1" },
+		"catalog without environment": func(c *mail.SenderConfig) {
+			c.Catalog = loadCatalog(t)
+		},
+		"zero ASM group": func(c *mail.SenderConfig) { c.ASMGroups = map[string]int{"activation": 0} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := ok

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -42,6 +41,9 @@ const maxBodyBytes = 30 << 20
 // maxMemberLen keeps file names well below the usual 255-byte limit.
 const maxMemberLen = 64
 
+// maxGroupsToDisplay is SendGrid's limit on asm.groups_to_display.
+const maxGroupsToDisplay = 25
+
 // Sink is an http.Handler that imitates SendGrid's POST /v3/mail/send for
 // dynamic templates and writes each rendered message to Dir. The exported
 // fields must be set before the first request and not changed afterwards.
@@ -53,8 +55,9 @@ type Sink struct {
 	Catalog *mail.Catalog
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// TemplateNames maps SendGrid template ids to Catalog names; an id that
-	// is absent is used as the name itself.
+	// TemplateNames maps SendGrid template ids to Catalog names. An id that
+	// is absent is looked up in the Catalog's template_ids (any
+	// environment), and failing that used as the name itself.
 	TemplateNames map[string]string
 	// Logger receives one line per written message; nil disables logging.
 	Logger *slog.Logger
@@ -90,6 +93,7 @@ type apiError struct {
 type rendered struct {
 	member   string
 	template string
+	group    int // asm.group_id, 0 when absent
 	doc      string
 }
 
@@ -147,7 +151,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, e := range entries {
 			// Only ids and paths: the recipient's address is never logged.
 			s.Logger.Info("outbox: message written",
-				"message_id", id, "member_id", e.MemberID, "template", e.Template, "file", e.HTMLPath)
+				"message_id", id, "member_id", e.MemberID, "template", e.Template, "asm_group", msgs[0].group, "file", e.HTMLPath)
 		}
 	}
 	w.Header().Set("X-Message-Id", id)
@@ -171,11 +175,20 @@ func (s *Sink) render(body []byte) (msgs []rendered, status int, field, msg stri
 	if len(req.Personalizations) == 0 {
 		return nil, http.StatusBadRequest, "personalizations", "The personalizations field is required and must have at least 1 item."
 	}
-
-	name := req.TemplateID
-	if n, ok := s.TemplateNames[req.TemplateID]; ok {
-		name = n
+	// SendGrid's own rules for the unsubscribe group, so a malformed asm
+	// fails locally as it would in production.
+	group := 0
+	if req.Asm != nil {
+		if req.Asm.GroupID <= 0 {
+			return nil, http.StatusBadRequest, "asm.group_id", "The asm group_id is required and must be a positive integer."
+		}
+		if len(req.Asm.GroupsToDisplay) > maxGroupsToDisplay {
+			return nil, http.StatusBadRequest, "asm.groups_to_display", "The asm groups_to_display can contain at most 25 groups."
+		}
+		group = req.Asm.GroupID
 	}
+
+	name := s.templateName(req.TemplateID)
 	for i, p := range req.Personalizations {
 		if p == nil || len(p.To) == 0 {
 			return nil, http.StatusBadRequest, fmt.Sprintf("personalizations.%d.to", i), "The to array is required for all personalization objects, and must have at least one email object with a valid email address."
@@ -192,21 +205,23 @@ func (s *Sink) render(body []byte) (msgs []rendered, status int, field, msg stri
 		msgs = append(msgs, rendered{
 			member:   sanitise(p.CustomArgs[mail.CustomArgMemberID]),
 			template: name,
-			doc:      document(out),
+			group:    group,
+			// The same document `memberflow templates preview` prints.
+			doc: out.Document(),
 		})
 	}
 	return msgs, 0, "", ""
 }
 
-// document wraps a rendered body in a minimal HTML document whose only
-// addition is the subject as <title> (plus a charset, so that a browser
-// opening the file shows non-ASCII text correctly).
-func document(r mail.Rendered) string {
-	return "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-		html.EscapeString(r.Subject) +
-		"</title>\n</head>\n<body>\n" +
-		r.HTML +
-		"</body>\n</html>\n"
+// templateName maps the request's template_id to a Catalog name.
+func (s *Sink) templateName(id string) string {
+	if n, ok := s.TemplateNames[id]; ok {
+		return n
+	}
+	if n, ok := s.Catalog.NameForTemplateID(id); ok {
+		return n
+	}
+	return id
 }
 
 // write stores the request body and each rendered document. The .json is

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/mail"
@@ -62,6 +63,9 @@ func newFixture(t *testing.T) *fixture {
 		FromEmail:   "hello@memberflow.example",
 		FromName:    "Memberflow Demo",
 		TemplateIDs: map[string]string{"activation_welcome": "d-welcome"},
+		Catalog:     c,
+		Environment: mail.EnvironmentLocal,
+		ASMGroups:   map[string]int{"activation": 4242},
 		HTTPClient:  srv.Client(),
 	})
 	if err != nil {
@@ -77,12 +81,15 @@ func message() mail.Message {
 		ToName:   "Lin Wei",
 		Template: "activation_welcome",
 		Data: map[string]any{
-			"name":     "Lin Wei",
-			"brand":    "Memberflow Demo",
-			"shop_url": "https://shop.example.com",
+			"name":            "Lin Wei",
+			"brand":           "Memberflow Demo",
+			"shop_url":        "https://shop.example.com",
+			"unsubscribe_url": "http://127.0.0.1:8080/v1/unsubscribe?token=t0k3n",
 		},
 		Categories:     []string{"activation"},
 		IdempotencyKey: "wf-1/welcome",
+		Group:          "activation",
+		UnsubscribeURL: "http://127.0.0.1:8080/v1/unsubscribe?token=t0k3n",
 	}
 }
 
@@ -124,6 +131,9 @@ func TestSinkEndToEnd(t *testing.T) {
 	}
 	wantHTML := "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>" +
 		html.EscapeString(r.Subject) + "</title>\n</head>\n<body>\n" + r.HTML + "</body>\n</html>\n"
+	if r.Document() != wantHTML {
+		t.Errorf("Rendered.Document() is not the documented wrapper")
+	}
 	gotHTML, err := os.ReadFile(filepath.Join(f.dir, base+".html"))
 	if err != nil {
 		t.Fatal(err)
@@ -142,8 +152,16 @@ func TestSinkEndToEnd(t *testing.T) {
 	if len(f.bodies) != 1 || !bytes.Equal(gotJSON, f.bodies[0]) {
 		t.Errorf("JSON file is not the exact request body:\n%s", gotJSON)
 	}
-	var body map[string]any
-	if err := json.Unmarshal(gotJSON, &body); err != nil || body["template_id"] != "d-welcome" {
+	var body struct {
+		TemplateID       string `json:"template_id"`
+		Asm              map[string]any
+		Personalizations []struct {
+			Headers map[string]string
+		}
+	}
+	if err := json.Unmarshal(gotJSON, &body); err != nil || body.TemplateID != "d-welcome" ||
+		body.Asm["group_id"] != 4242.0 || len(body.Personalizations) != 1 ||
+		body.Personalizations[0].Headers["List-Unsubscribe"] != "<http://127.0.0.1:8080/v1/unsubscribe?token=t0k3n>" {
 		t.Errorf("JSON file = %s (%v)", gotJSON, err)
 	}
 
@@ -235,7 +253,7 @@ func newRequest(t *testing.T, body []byte) *http.Request {
 
 func TestSinkRejections(t *testing.T) {
 	f := newFixture(t)
-	valid := `{"from":{"email":"hello@memberflow.example"},"template_id":"d-welcome","personalizations":[{"to":[{"email":"lin.wei@example.com"}],"dynamic_template_data":{"name":"Lin","brand":"B","shop_url":"https://s"}}]}`
+	valid := `{"from":{"email":"hello@memberflow.example"},"template_id":"d-welcome","asm":{"group_id":7,"groups_to_display":[7]},"personalizations":[{"to":[{"email":"lin.wei@example.com"}],"dynamic_template_data":{"name":"Lin","brand":"B","shop_url":"https://s","unsubscribe_url":"https://u"}}]}`
 
 	tests := []struct {
 		name   string
@@ -290,6 +308,22 @@ func TestSinkRejections(t *testing.T) {
 			body:   `{"errors":[{"message":"template activation_welcome: missing variables: shop_url","field":"personalizations.0.dynamic_template_data"}]}`,
 		},
 		{
+			name: "asm without group",
+			req: func() *http.Request {
+				return newRequest(t, []byte(strings.Replace(valid, `"group_id":7`, `"group_id":0`, 1)))
+			},
+			status: http.StatusBadRequest,
+			body:   `{"errors":[{"message":"The asm group_id is required and must be a positive integer.","field":"asm.group_id"}]}`,
+		},
+		{
+			name: "asm with too many groups",
+			req: func() *http.Request {
+				return newRequest(t, []byte(strings.Replace(valid, `[7]`, `[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26]`, 1)))
+			},
+			status: http.StatusBadRequest,
+			body:   `{"errors":[{"message":"The asm groups_to_display can contain at most 25 groups.","field":"asm.groups_to_display"}]}`,
+		},
+		{
 			name:   "not JSON",
 			req:    func() *http.Request { return newRequest(t, []byte("{")) },
 			status: http.StatusBadRequest,
@@ -332,7 +366,7 @@ func TestSenderNoAuthorizationGets401(t *testing.T) {
 		f.sink.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example"})
+	s, err := mail.NewSender(mail.SenderConfig{APIKey: "k", BaseURL: srv.URL, FromEmail: "hello@memberflow.example", ASMGroups: map[string]int{"activation": 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,5 +391,26 @@ func TestListEmptyAndForeignFiles(t *testing.T) {
 	s.Dir = dir
 	if entries, err := s.List(); err != nil || len(entries) != 0 {
 		t.Fatalf("List = %v, %v; want foreign files ignored", entries, err)
+	}
+}
+
+// TestSinkKnowsPushedTemplateIDs: a send addressed by the SendGrid id in a
+// template's front matter renders that template.
+func TestSinkKnowsPushedTemplateIDs(t *testing.T) {
+	c, err := mail.LoadCatalog(fstest.MapFS{
+		"email/hello.hbs": {Data: []byte("---\nsubject: Hi {{{name}}}\ngroup: g\nrequired: [name, unsubscribe_url]\ntemplate_ids:\n  staging: d-abc123\n---\n<p>{{name}}</p><a href=\"{{unsubscribe_url}}\">u</a>\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &outbox.Sink{Dir: t.TempDir(), Catalog: c, Now: func() time.Time { return frozen }}
+	rec := httptest.NewRecorder()
+	sink.ServeHTTP(rec, newRequest(t, []byte(`{"from":{"email":"a@b.c"},"template_id":"d-abc123","personalizations":[{"to":[{"email":"x@y.z"}],"custom_args":{"member_id":"m1"},"dynamic_template_data":{"name":"Lin","unsubscribe_url":"https://u"}}]}`)))
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status = %d: %s", rec.Code, rec.Body)
+	}
+	entries, err := sink.List()
+	if err != nil || len(entries) != 1 || entries[0].Template != "hello" {
+		t.Fatalf("List = %+v, %v", entries, err)
 	}
 }

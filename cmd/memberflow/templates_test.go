@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/internal/mail/outbox"
+	"github.com/memberflow/memberflow/templates"
+)
+
+// TestPreviewIsWhatTheOutboxWrites sends every template through the real
+// Sender to the outbox with the data a send uses, and compares the file
+// byte for byte with the preview of the same template and member.
+func TestPreviewIsWhatTheOutboxWrites(t *testing.T) {
+	catalog, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getenv := env(map[string]string{"MEMBERFLOW_BRAND_NAME": "Tea & Co"})
+	cfg, err := stackConfigFromEnv(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	srv := httptest.NewServer(&outbox.Sink{Dir: dir, Catalog: catalog})
+	defer srv.Close()
+	sender, err := mail.NewSender(mail.SenderConfig{
+		APIKey: "local-outbox", BaseURL: srv.URL, FromEmail: "hello@memberflow.local",
+		Catalog: catalog, Environment: mail.EnvironmentLocal, ASMGroups: map[string]int{"activation": 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsubscribe := defaultURL + "/v1/unsubscribe?token=preview"
+
+	for i, name := range catalog.Names() {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := templatesCmd(context.Background(), []string{"preview", name, "--member", "sample"}, getenv, &stdout, &stderr); err != nil {
+				t.Fatalf("preview: %v", err)
+			}
+			m := sample()
+			if _, err := sender.Send(context.Background(), mail.Message{
+				MemberID: m.ID, To: m.Email, ToName: m.Name, Template: name,
+				Data:           activities.TemplateData(m, cfg.Brand, unsubscribe),
+				UnsubscribeURL: unsubscribe,
+			}); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			entries, err := (&outbox.Sink{Dir: dir}).List()
+			if err != nil || len(entries) != i+1 {
+				t.Fatalf("outbox has %d entries (%v), want %d", len(entries), err, i+1)
+			}
+			written, err := os.ReadFile(entries[i].HTMLPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(stdout.Bytes(), written) {
+				t.Errorf("preview differs from the outbox file %s\npreview:\n%s", entries[i].HTMLPath, stdout.Bytes())
+			}
+			r, _ := catalog.Render(name, activities.TemplateData(m, cfg.Brand, unsubscribe))
+			if want := "subject:   " + r.Subject + "\npreheader: " + r.Preheader + "\n"; stderr.String() != want {
+				t.Errorf("stderr = %q, want %q", stderr.String(), want)
+			}
+			for _, s := range []string{"Lin Wei", "Tea &amp; Co", `href="http://127.0.0.1:8080/v1/unsubscribe?token=preview"`} {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("preview does not contain %q", s)
+				}
+			}
+		})
+	}
+}
+
+// memberServer stands in for the local stack's GET /v1/members/{id}.
+func memberServer(t *testing.T, token string, members map[string]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		body, ok := members[strings.TrimPrefix(r.URL.Path, "/v1/members/")]
+		if r.Method != http.MethodGet || !ok {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"member not found"}`)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestPreviewMemberFromLocalStack(t *testing.T) {
+	srv := memberServer(t, "local-admin-token", map[string]string{
+		"m-1":       `{"id":"m-1","email":"sean@example.com","name":"Seán O'Brien","consent":{"email_marketing":true},"order_count":0,"tier":"V1","enrollments":[]}`,
+		"m-no-name": `{"id":"m-no-name","email":"x@example.com","consent":{"email_marketing":true},"enrollments":[]}`,
+	})
+	getenv := env(map[string]string{"MEMBERFLOW_URL": srv.URL + "/"})
+	out := filepath.Join(t.TempDir(), "welcome.html")
+	var stdout, stderr bytes.Buffer
+	err := templatesCmd(context.Background(), []string{"preview", "--member", "m-1", "--out", out, "activation_welcome"}, getenv, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("preview: %v", err)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q, want the HTML in the file only", stdout.String())
+	}
+	if want := "subject:   Welcome to Memberflow Demo, Seán O'Brien!\n"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr.String(), want)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Welcome, Seán O&apos;Brien!", fmt.Sprintf(`href="%s/v1/unsubscribe?token=preview"`, srv.URL)} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("preview does not contain %q", s)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"missing variable", []string{"preview", "activation_welcome", "--member", "m-no-name"}, nil,
+			"preview for member m-no-name: template activation_welcome: missing variables: name"},
+		{"unknown member", []string{"preview", "activation_welcome", "--member", "m-404"}, nil, "read member m-404: memberflow answered 404 Not Found"},
+		{"wrong token", []string{"preview", "activation_welcome", "--member", "m-1"}, map[string]string{"MEMBERFLOW_ADMIN_TOKEN": "other"}, "401 Unauthorized"},
+		{"unknown template", []string{"preview", "nope", "--member", "sample"}, nil, "template nope: unknown template"},
+		{"no member", []string{"preview", "activation_welcome"}, nil, "--member"},
+		{"no name", []string{"preview", "--member", "sample"}, nil, "exactly one template name"},
+		{"no subcommand", nil, nil, "push or preview"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := map[string]string{"MEMBERFLOW_URL": srv.URL}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			var stdout, stderr bytes.Buffer
+			err := templatesCmd(context.Background(), tc.args, env(e), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout = %q on error", stdout.String())
+			}
+		})
+	}
+}
+
+func TestPushCommand(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, templates.Email); err != nil {
+		t.Fatal(err)
+	}
+	emailDir := filepath.Join(dir, "email")
+	var requests []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests = append(requests, r.Method+" "+r.URL.Path)
+		if r.Header.Get("Authorization") != "Bearer SG.cli" {
+			t.Errorf("Authorization = %q", r.Header.Get("Authorization"))
+		}
+		w.WriteHeader(http.StatusCreated)
+		if r.URL.Path == "/v3/templates" {
+			json.NewEncoder(w).Encode(map[string]string{"id": fmt.Sprintf("d-%d", len(requests))})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"id": fmt.Sprintf("v-%d", len(requests))})
+	}))
+	defer srv.Close()
+
+	var stdout, stderr bytes.Buffer
+	getenv := env(map[string]string{"SENDGRID_API_KEY": "SG.cli", "SENDGRID_BASE_URL": srv.URL})
+	if err := templatesCmd(context.Background(), []string{"push", "--env", "staging", "--dir", emailDir}, getenv, &stdout, &stderr); err != nil {
+		t.Fatalf("push: %v (stderr %s)", err, stderr.String())
+	}
+	want := "created   activation_last_nudge d-1 version v-2\n" +
+		"created   activation_nudge d-3 version v-4\n" +
+		"created   activation_welcome d-5 version v-6\n"
+	if stdout.String() != want {
+		t.Errorf("stdout =\n%s\nwant\n%s", stdout.String(), want)
+	}
+	if !strings.Contains(stderr.String(), "rebuild") {
+		t.Errorf("stderr = %q, want the rebuild hint", stderr.String())
+	}
+	c, err := mail.LoadCatalog(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := c.TemplateID("activation_nudge", "staging"); id != "d-3" || !ok {
+		t.Errorf("recorded id = %q, %v", id, ok)
+	}
+	if _, err := fs.Stat(os.DirFS(dir), "email/partials/footer.hbs"); err != nil {
+		t.Errorf("partial: %v", err)
+	}
+
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"no key":      {[]string{"push", "--env", "staging", "--dir", emailDir}, nil, "SENDGRID_API_KEY"},
+		"no env":      {[]string{"push", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"}, "--env"},
+		"local":       {[]string{"push", "--env", "local", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"}, "local environment"},
+		"stray args":  {[]string{"push", "staging"}, map[string]string{"SENDGRID_API_KEY": "k"}, "no arguments"},
+		"unknown sub": {[]string{"pull"}, nil, `unknown templates subcommand "pull"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := templatesCmd(context.Background(), tc.args, env(tc.env), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunDispatchesTemplates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := run(ctx, []string{"templates", "nope"}, env(nil)); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("run templates nope = %v", err)
+	}
+}
