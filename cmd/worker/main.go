@@ -44,6 +44,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	if err := mail.CheckSendable(catalog, cfg.Environment, cfg.ASMGroups); err != nil {
+		return err
+	}
 	sender, err := mail.NewSender(mail.SenderConfig{
 		APIKey: cfg.SendGridAPIKey, BaseURL: cfg.SendGridBaseURL, FromEmail: cfg.FromEmail, FromName: cfg.FromName, SandboxMode: cfg.SandboxMode,
 		Catalog: catalog, Environment: cfg.Environment, ASMGroups: cfg.ASMGroups,

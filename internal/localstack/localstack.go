@@ -203,6 +203,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, err
 	}
+	if err := mail.CheckSendable(catalog, mail.EnvironmentLocal, asmGroups); err != nil {
+		return nil, err
+	}
 	sender, err := mail.NewSender(mail.SenderConfig{
 		APIKey: "local-outbox", BaseURL: s.sinkURL, FromEmail: cfg.FromEmail, FromName: cfg.Brand.Name,
 		Catalog: catalog, Environment: mail.EnvironmentLocal, ASMGroups: asmGroups,

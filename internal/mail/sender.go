@@ -481,3 +481,28 @@ func ParseASMGroups(doc string) (map[string]int, error) {
 	}
 	return m, nil
 }
+
+// CheckSendable reports, all at once, every template of the catalog that
+// could not be sent in env with the given ASM groups: a group without an
+// ASM id, or (outside EnvironmentLocal) no SendGrid template id. The
+// worker calls it at start-up so a missing `templates push` or group id
+// stops the deployment instead of failing journey steps later.
+func CheckSendable(c *Catalog, env string, asmGroups map[string]int) error {
+	var problems []string
+	for _, name := range c.Names() {
+		group, err := c.Group(name)
+		if err != nil {
+			return err
+		}
+		if asmGroups[group] <= 0 {
+			problems = append(problems, fmt.Sprintf("template %s: group %q has no ASM group id (SENDGRID_ASM_GROUPS)", name, group))
+		}
+		if _, ok := c.TemplateID(name, env); !ok && env != EnvironmentLocal {
+			problems = append(problems, fmt.Sprintf("template %s: no SendGrid id for environment %q (run memberflow templates push --env %s)", name, env, env))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("mail: cannot send every template: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
