@@ -345,6 +345,11 @@ func (h *Handler) consequences(ctx context.Context, f feedback) error {
 		return h.suppress(ctx, ev, reason)
 	case ev.Type == store.EventSpamReport:
 		return h.suppress(ctx, ev, store.EventSpamReport)
+	case ev.Type == store.EventDropped && droppedForSuppression(f.reason):
+		// SendGrid dropped it because the address is on one of its own
+		// suppression lists: mirror that, or every later step would be
+		// sent only to be dropped again.
+		return h.suppress(ctx, ev, "dropped: "+f.reason)
 	case ev.Type == store.EventUnsubscribe:
 		return h.unsubscribe(ctx, ev, "")
 	case ev.Type == store.EventGroupUnsubscribe:
@@ -359,6 +364,17 @@ func (h *Handler) consequences(ctx context.Context, f feedback) error {
 		return h.unsubscribe(ctx, ev, group)
 	}
 	return nil
+}
+
+// droppedForSuppression reports SendGrid drop reasons that mean the address
+// is suppressed at SendGrid (a bounce, a spam report or a global
+// unsubscribe on record) rather than a problem with this one message.
+func droppedForSuppression(reason string) bool {
+	switch reason {
+	case "Bounced Address", "Spam Reporting Address", "Unsubscribed Address", "Invalid":
+		return true
+	}
+	return false
 }
 
 func (h *Handler) suppress(ctx context.Context, ev store.SendEvent, reason string) error {

@@ -519,3 +519,27 @@ func TestPublicKeyRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestDroppedBecauseSuppressedAtSendGridSuppresses(t *testing.T) {
+	for reason, want := range map[string]bool{
+		"Bounced Address":        true,
+		"Spam Reporting Address": true,
+		"Unsubscribed Address":   true,
+		"Invalid":                true,
+		"Exceeded Max Size":      false,
+	} {
+		t.Run(reason, func(t *testing.T) {
+			f := newFixture(t)
+			if res := f.postSigned(t, body(t, ev("e-drop", "dropped", "reason", reason))); res.Recorded != 1 {
+				t.Fatalf("result = %+v", res)
+			}
+			s, err := f.st.GetSuppression(context.Background(), member)
+			if got := err == nil; got != want {
+				t.Fatalf("suppressed = %v (%v), want %v", got, err, want)
+			}
+			if want && (s.Reason != "dropped: "+reason || s.Source != "sendgrid:dropped") {
+				t.Errorf("suppression = %+v", s)
+			}
+		})
+	}
+}
