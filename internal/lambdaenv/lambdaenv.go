@@ -14,8 +14,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/dispatch"
@@ -270,4 +272,23 @@ func Routes(in *ingest.Handler, a *api.Handler, sg *sgevents.Handler, log *slog.
 		mux.Handle("/v1/", a.Routes())
 	}
 	return mux
+}
+
+// StartHTTP is the whole main of an HTTP function: load the environment,
+// build the handler with build (one of Env's handler builders) and serve
+// API Gateway v2 requests with it. Configuration errors stop the cold start
+// with one logged line, before any request is taken.
+func StartHTTP(name string, build func(*Env, context.Context) (http.Handler, error)) {
+	ctx := context.Background()
+	env, err := Load(ctx, os.Getenv)
+	if err != nil {
+		slog.Error(name+": configuration", "err", err)
+		os.Exit(1)
+	}
+	h, err := build(env, ctx)
+	if err != nil {
+		slog.Error(name+": start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
 }

@@ -313,16 +313,6 @@ func (p *Program) expiresAt(released time.Time) time.Time {
 	return time.Date(l.Year(), l.Month()+time.Month(p.Points.ExpiryMonths)+1, 1, 0, 0, 0, 0, p.Location)
 }
 
-// ReleaseDayExpiry is when points released on day (YYYY-MM-DD) expire; the
-// liability report uses it.
-func (p *Program) ReleaseDayExpiry(day string) (time.Time, error) {
-	t, err := time.ParseInLocation(time.DateOnly, day, p.Location)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return p.expiresAt(t), nil
-}
-
 // multiplier is the highest applicable points multiplier for an order at t.
 func (c *change) multiplier(at time.Time) (decimal.Decimal, string) {
 	p := c.r.Program
