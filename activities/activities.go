@@ -10,11 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/memberflow/memberflow/internal/contact"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
@@ -52,8 +57,43 @@ type Activities struct {
 	// on an earlier attempt that called it but did not record the outcome,
 	// before sending again (default 10 minutes).
 	ConfirmWindow time.Duration
-	Log           *slog.Logger
-	Now           func() time.Time // nil means time.Now
+	// Contact is the contact policy every send goes through (quiet
+	// hours, frequency cap, priority); nil means contact.Default().
+	Contact *contact.Policy
+	// Workflows starts the per-send workflow that waits out a deferral
+	// for sends made by calendar scans (nil: such sends are skipped as
+	// deferred, which only unit tests do).
+	Workflows WorkflowStarter
+	TaskQueue string // where Workflows starts them
+	Log       *slog.Logger
+	Now       func() time.Time // nil means time.Now
+}
+
+// WorkflowStarter starts a workflow with options; the Temporal client is
+// the implementation.
+type WorkflowStarter interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+}
+
+func (a *Activities) policy() contact.Policy {
+	if a.Contact != nil {
+		return *a.Contact
+	}
+	return contact.Default()
+}
+
+// location is the member's time zone, or the programme's when the member
+// gave none (or an unknown one).
+func (a *Activities) location(m loyalty.Member) *time.Location {
+	if m.Timezone != "" {
+		if loc, err := time.LoadLocation(m.Timezone); err == nil {
+			return loc
+		}
+	}
+	if a.Ledger != nil && a.Ledger.Rules.Program != nil && a.Ledger.Rules.Program.Location != nil {
+		return a.Ledger.Rules.Program.Location
+	}
+	return time.UTC
 }
 
 // DefaultConfirmWindow is ConfirmWindow's default: SendGrid posts
@@ -90,9 +130,17 @@ func (a *Activities) log() *slog.Logger {
 	return slog.Default()
 }
 
-// SendKey is the idempotency key of one email send.
-func SendKey(memberID, journey string, enrollment int, step string) string {
-	return memberID + "#" + journey + "#" + strconv.Itoa(enrollment) + "#" + step
+// SendKey is the idempotency key of one email send, and RewardKey of one
+// reward: member#journey#enrollment#step#year. The year is the year of the
+// step's scheduled time, fixed by the caller, so a retry in another year
+// still finds the same key. Year 0 comes from requests recorded before
+// keys had a year; they keep the key they were sent under.
+func SendKey(memberID, journey string, enrollment int, step string, year int) string {
+	key := memberID + "#" + journey + "#" + strconv.Itoa(enrollment) + "#" + step
+	if year == 0 {
+		return key
+	}
+	return key + "#" + strconv.Itoa(year)
 }
 
 // SendEmailRequest asks for one journey step's email.
@@ -106,6 +154,19 @@ type SendEmailRequest struct {
 	// order: the journey's goal was reached even if the order's signal was
 	// missed (stream records of different items are not ordered).
 	SkipIfOrdered bool `json:"skip_if_ordered,omitempty"`
+	// Year is the year of the step's scheduled time; part of the key.
+	Year int `json:"year"`
+	// Vars are step variables for the template (coupon code, tier …);
+	// Dates are formatted as YYYY-MM-DD in the member's time zone and
+	// added to them.
+	Vars  map[string]string    `json:"vars,omitempty"`
+	Dates map[string]time.Time `json:"dates,omitempty"`
+	// Deadline is the last moment the email still makes sense: a send the
+	// contact policy would defer past it is skipped. Zero: never stale.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Reward, when set, adds the reward's variables (coupon code and
+	// name, validity, boost) to Vars and Dates.
+	Reward *RewardResult `json:"reward,omitempty"`
 }
 
 // SendEmailResult says what became of a send request.
@@ -114,7 +175,14 @@ type SendEmailResult struct {
 	Status    store.SendStatus `json:"status"`
 	MessageID string           `json:"message_id,omitempty"`
 	Reason    string           `json:"reason,omitempty"`
+	// DeferUntil, when set, means the contact policy held the email back
+	// (quiet hours or the frequency cap; Reason says which): the row stays
+	// pending and the caller asks again at that time.
+	DeferUntil time.Time `json:"defer_until,omitzero"`
 }
+
+// Deferred reports whether the send is waiting for a later slot.
+func (r SendEmailResult) Deferred() bool { return !r.DeferUntil.IsZero() }
 
 // Reasons a send is skipped rather than sent.
 const (
@@ -128,6 +196,9 @@ const (
 	SkipRejected   = "rejected_by_provider"
 	// SkipGoalReached means the member already did what the email asks.
 	SkipGoalReached = "goal_reached"
+	// SkipContactPolicy means the contact policy would have delayed the
+	// email past its step's deadline ("contact_policy: frequency_cap").
+	SkipContactPolicy = "contact_policy"
 )
 
 // SendEmail sends the step's email at most once per idempotency key. The
@@ -135,7 +206,7 @@ const (
 // a row already sent or skipped is returned as it is. A member without
 // email-marketing consent gets no email: the row records why.
 func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendEmailResult, error) {
-	key := SendKey(req.MemberID, req.Journey, req.Enrollment, req.Step)
+	key := SendKey(req.MemberID, req.Journey, req.Enrollment, req.Step, req.Year)
 	row, _, err := a.Store.ReserveSend(ctx, store.Send{
 		Key: key, MemberID: req.MemberID, Journey: req.Journey, Enrollment: req.Enrollment,
 		Step: req.Step, Template: req.Template, Status: store.SendPending,
@@ -176,8 +247,12 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 			return a.sendFailed(ctx, req.MemberID, key, err)
 		}
 	}
+	exited, err := a.enrollmentExited(ctx, req)
+	if err != nil {
+		return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
+	}
 	switch {
-	case req.SkipIfOrdered && m.OrderCount > 0:
+	case req.SkipIfOrdered && m.OrderCount > 0, exited:
 		return a.skip(ctx, req.MemberID, key, SkipGoalReached)
 	case !m.Consent.EmailMarketing:
 		return a.skip(ctx, req.MemberID, key, SkipNoConsent)
@@ -193,11 +268,55 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		return SendEmailResult{}, fmt.Errorf("send %s: read suppression: %w", key, err)
 	}
 
+	// The contact policy is asked only now, when the email would really
+	// go: a skipped email takes no slot. A retry after an attempt finds
+	// its own slot taken already (Decide is idempotent per key).
+	d, err := a.decideContact(ctx, m, key, req)
+	if err != nil {
+		return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
+	}
+	switch d.Verdict {
+	case contact.Defer:
+		a.log().InfoContext(ctx, "email deferred", "member", req.MemberID, "key", key, "reason", d.Reason, "until", d.At)
+		return SendEmailResult{Key: key, Status: store.SendPending, Reason: d.Reason, DeferUntil: d.At}, nil
+	case contact.Skip:
+		return a.skip(ctx, req.MemberID, key, SkipContactPolicy+": "+d.Reason)
+	}
+
 	unsubURL := ""
 	if a.Links != nil {
 		unsubURL = a.Links.URL(a.PublicURL, unsubscribe.Claims{MemberID: m.ID, Group: group, Expires: a.now().Add(unsubscribe.DefaultTTL)})
 	}
 	data := TemplateData(m, a.Brand, unsubURL)
+	loc := a.location(m)
+	dates := req.Dates
+	if req.Reward != nil {
+		vars, rd := req.Reward.Vars()
+		for k, v := range vars {
+			data[k] = v
+		}
+		dates = maps.Clone(dates)
+		if dates == nil {
+			dates = map[string]time.Time{}
+		}
+		maps.Copy(dates, rd)
+	}
+	a.programmeVars(req.Journey, data)
+	for k, v := range req.Vars {
+		data[k] = v
+	}
+	if req.Journey == journey.Trial && dates["renews_on"].IsZero() && a.Ledger != nil {
+		// A conversion whose event carried no period end: a year (the
+		// programme's period) from now is when the membership renews.
+		dates = maps.Clone(dates)
+		if dates == nil {
+			dates = map[string]time.Time{}
+		}
+		dates["renews_on"] = a.now().AddDate(0, a.Ledger.Rules.Program.Paid.PeriodMonths, 0)
+	}
+	for k, v := range dates {
+		data[k] = v.In(loc).Format(time.DateOnly)
+	}
 	if a.Templates != nil {
 		if _, err := a.Templates.Render(req.Template, data); err != nil {
 			return a.sendFailed(ctx, req.MemberID, key, err)
@@ -219,6 +338,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 			"journey":    req.Journey,
 			"step":       req.Step,
 			"enrollment": strconv.Itoa(req.Enrollment),
+			"year":       strconv.Itoa(req.Year),
 		},
 		IdempotencyKey: key,
 	})
@@ -242,12 +362,93 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	return SendEmailResult{Key: key, Status: store.SendSent, MessageID: res.MessageID}, nil
 }
 
+// enrollmentExited reports whether the send's enrollment left its journey
+// on its goal (an order ended a win-back, a member qualified for their
+// tier): an email still waiting out a deferral is then not sent. An
+// enrollment that completed (ran its steps) keeps its last emails.
+func (a *Activities) enrollmentExited(ctx context.Context, req SendEmailRequest) (bool, error) {
+	e, err := a.Store.GetEnrollment(ctx, req.MemberID, req.Journey, req.Enrollment)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read enrollment: %w", err)
+	}
+	return e.Status == loyalty.EnrollmentExited, nil
+}
+
+// programmeVars adds the programme's numbers a journey's emails name:
+// the paid membership's price and benefits for the trial journey.
+func (a *Activities) programmeVars(journeyName string, data map[string]any) {
+	if a.Ledger == nil || journeyName != journey.Trial {
+		return
+	}
+	p := a.Ledger.Rules.Program
+	data["currency"] = p.Currency
+	data["price"] = p.Paid.Price.StringFixed(2)
+	data["points_multiplier"] = p.Paid.PointsMultiplier.String()
+	if t, ok := p.Tier(p.Paid.TierFloor); ok {
+		data["tier_floor_name"] = t.Name
+	}
+}
+
+// decideContact asks the contact policy for a slot for this email and
+// stores the member's new contact state, retrying when another send for
+// the same member changed it meanwhile.
+func (a *Activities) decideContact(ctx context.Context, m loyalty.Member, key string, req SendEmailRequest) (contact.Decision, error) {
+	pol := a.policy()
+	loc := a.location(m)
+	for range 5 {
+		st, version, err := a.Store.GetContact(ctx, m.ID)
+		if err != nil {
+			return contact.Decision{}, fmt.Errorf("read contact state: %w", err)
+		}
+		now := a.now()
+		d := pol.Decide(st, contact.Request{Key: key, Journey: req.Journey, Deadline: req.Deadline}, now, loc)
+		err = a.Store.PutContact(ctx, m.ID, d.State, version)
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return contact.Decision{}, fmt.Errorf("write contact state: %w", err)
+		}
+	}
+	return contact.Decision{}, errors.New("contact state kept changing; will retry")
+}
+
 func (a *Activities) skip(ctx context.Context, memberID, key, reason string) (SendEmailResult, error) {
+	// A skipped email will not ask the contact policy again: if it was
+	// waiting for a capped slot, it must not hold back the emails behind it.
+	if err := a.releaseContact(ctx, memberID, key); err != nil {
+		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", key, err)
+	}
 	if err := a.Store.CompleteSend(ctx, memberID, key, store.SendSkipped, "", reason, a.now()); err != nil {
 		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", key, err)
 	}
 	a.log().InfoContext(ctx, "email skipped", "member", memberID, "key", key, "reason", reason)
 	return SendEmailResult{Key: key, Status: store.SendSkipped, Reason: reason}, nil
+}
+
+// releaseContact forgets the send's place among the member's emails
+// waiting for a capped slot, if it has one.
+func (a *Activities) releaseContact(ctx context.Context, memberID, key string) error {
+	for range 5 {
+		st, version, err := a.Store.GetContact(ctx, memberID)
+		if err != nil {
+			return fmt.Errorf("read contact state: %w", err)
+		}
+		if !slices.ContainsFunc(st.Waiters, func(w contact.Waiter) bool { return w.Key == key }) {
+			return nil
+		}
+		err = a.Store.PutContact(ctx, memberID, st.Release(key), version)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("write contact state: %w", err)
+		}
+	}
+	return errors.New("contact state kept changing; will retry")
 }
 
 // sendFailed classifies a send failure with mail's own rules: a broken

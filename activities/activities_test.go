@@ -41,10 +41,16 @@ func setup(t *testing.T, m loyalty.Member, mailer *stubMailer) (*activities.Acti
 			t.Fatal(err)
 		}
 	}
-	return &activities.Activities{Store: st, Mailer: mailer, Brand: activities.Brand{Name: "Demo", ShopURL: "https://s"}}, st
+	// 10:00 UTC: outside quiet hours (a member without a time zone, and
+	// no programme, is in UTC).
+	daytime := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	return &activities.Activities{Store: st, Mailer: mailer, Brand: activities.Brand{Name: "Demo", ShopURL: "https://s"},
+		Now: func() time.Time { return daytime }}, st
 }
 
-var req = activities.SendEmailRequest{MemberID: "m-1", Journey: "activation", Enrollment: 1, Step: "welcome", Template: "activation_welcome"}
+var req = activities.SendEmailRequest{MemberID: "m-1", Journey: "activation", Enrollment: 1, Step: "welcome", Template: "activation_welcome", Year: 2026,
+	Vars:  map[string]string{"coupon_name": "满79减8", "coupon_code": "NEW8-TEST"},
+	Dates: map[string]time.Time{"coupon_valid_until": time.Date(2026, 12, 23, 15, 59, 0, 0, time.UTC)}}
 
 func consenting() loyalty.Member {
 	return loyalty.Member{ID: "m-1", Email: "a@example.com", Name: "A", Consent: loyalty.Consent{EmailMarketing: true}}
@@ -57,7 +63,7 @@ func TestSendEmailCarriesAttribution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.SendSent || res.MessageID != "sg-1" || res.Key != "m-1#activation#1#welcome" {
+	if res.Status != store.SendSent || res.MessageID != "sg-1" || res.Key != "m-1#activation#1#welcome#2026" {
 		t.Errorf("result = %+v", res)
 	}
 	m := mailer.last

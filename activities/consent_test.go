@@ -91,7 +91,7 @@ func TestSendEmailChecksBeforeSendingAgain(t *testing.T) {
 	mailer := &stubMailer{}
 	a, st := setup(t, consenting(), mailer)
 	withLinks(t, a, now)
-	key := "m-1#activation#1#welcome"
+	key := "m-1#activation#1#welcome#2026"
 	if _, _, err := st.ReserveSend(context.Background(), store.Send{Key: key, MemberID: "m-1", Journey: "activation", Enrollment: 1, Step: "welcome", Template: "activation_welcome", Status: store.SendPending, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}

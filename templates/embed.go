@@ -23,3 +23,9 @@ var Email embed.FS
 //
 //go:embed program.yaml
 var Program []byte
+
+// Journeys is the journey definitions, addressed as "journeys/<name>.yaml";
+// internal/journey loads and validates them.
+//
+//go:embed journeys/*.yaml
+var Journeys embed.FS

@@ -3,6 +3,7 @@ package templates_test
 import (
 	"io/fs"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/memberflow/memberflow/internal/mail"
@@ -26,13 +27,21 @@ func TestEmailTemplatesLoad(t *testing.T) {
 	if len(c.Names()) != len(files) {
 		t.Errorf("catalog has %d templates, embedded FS has %d files", len(c.Names()), len(files))
 	}
-	for _, name := range []string{"activation_welcome", "activation_nudge", "activation_last_nudge"} {
+	base := []string{"name", "brand", "shop_url", "unsubscribe_url"}
+	coupon := []string{"coupon_name", "coupon_code", "coupon_valid_until"}
+	for name, step := range map[string][]string{
+		"activation_welcome":    coupon,
+		"activation_nudge":      nil,
+		"activation_last_nudge": nil,
+		"winback_miss_you":      coupon,
+		"winback_last":          nil,
+	} {
 		req, err := c.Required(name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if want := []string{"name", "brand", "shop_url", "unsubscribe_url"}; !reflect.DeepEqual(req, want) {
+		if want := append(slices.Clone(base), step...); !reflect.DeepEqual(req, want) {
 			t.Errorf("%s requires %v, want %v", name, req, want)
 		}
 	}

@@ -1,32 +1,26 @@
 package workflows
 
 import (
+	"encoding/json"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
 // ActivationJourney is the journey name of new-member activation.
-const ActivationJourney = "activation"
+const ActivationJourney = journey.Activation
 
 // SignalOrderPaid is sent to open enrollments that wait for a member's order.
 const SignalOrderPaid = "order-paid"
 
-// Steps of the activation journey; they appear in idempotency keys and
-// SendGrid categories, so renaming one is a breaking change.
+// Outcomes an enrollment ends with.
 const (
-	StepWelcome   = "welcome"
-	StepNudge     = "nudge"
-	StepLastNudge = "last_nudge"
-)
-
-// Outcomes an activation enrollment ends with.
-const (
-	OutcomeConverted = "converted" // the member paid an order
-	OutcomeCompleted = "completed" // every step ran without an order
+	OutcomeConverted = "converted" // the member reached the journey's goal
+	OutcomeCompleted = "completed" // every step ran without the goal
 )
 
 // ActivationWorkflowID is the workflow ID of a member's activation
@@ -35,36 +29,44 @@ func ActivationWorkflowID(memberID string) string {
 	return EnrollmentWorkflowID(ActivationJourney, memberID, 1)
 }
 
-// ActivationDefinition is the pinned definition of the activation journey:
-// it travels in the workflow input so a later edit only affects new
-// enrollments.
-type ActivationDefinition struct {
-	Version           int           `json:"version"`
-	WelcomeTemplate   string        `json:"welcome_template"`
-	NudgeTemplate     string        `json:"nudge_template"`
-	LastNudgeTemplate string        `json:"last_nudge_template"`
-	NudgeAfter        time.Duration `json:"nudge_after"`      // since enrollment
-	LastNudgeAfter    time.Duration `json:"last_nudge_after"` // since enrollment
-}
-
-// DefaultActivation is the activation journey as shipped: welcome at once,
-// a nudge on day 3 and a last nudge on day 7 without a first order.
-func DefaultActivation() ActivationDefinition {
-	return ActivationDefinition{
-		Version:           1,
-		WelcomeTemplate:   "activation_welcome",
-		NudgeTemplate:     "activation_nudge",
-		LastNudgeTemplate: "activation_last_nudge",
-		NudgeAfter:        3 * 24 * time.Hour,
-		LastNudgeAfter:    7 * 24 * time.Hour,
-	}
-}
-
-// ActivationInput starts one activation enrollment.
+// ActivationInput starts one activation enrollment with its definition
+// pinned: a later edit of templates/journeys/activation.yaml only affects
+// new enrollments.
 type ActivationInput struct {
-	MemberID   string               `json:"member_id"`
-	Enrollment int                  `json:"enrollment"`
-	Definition ActivationDefinition `json:"definition"`
+	MemberID   string             `json:"member_id"`
+	Enrollment int                `json:"enrollment"`
+	Definition journey.Definition `json:"definition"`
+}
+
+// UnmarshalJSON reads the input, including that of enrollments started
+// before journeys were defined in templates/journeys: their definition
+// ({welcome_template, nudge_template, last_nudge_template, nudge_after,
+// last_nudge_after}) becomes the same three steps, so those workflows
+// replay and finish as they began.
+func (in *ActivationInput) UnmarshalJSON(b []byte) error {
+	type plain ActivationInput
+	var legacy struct {
+		Definition struct {
+			Welcome   string        `json:"welcome_template"`
+			Nudge     string        `json:"nudge_template"`
+			LastNudge string        `json:"last_nudge_template"`
+			NudgeAt   time.Duration `json:"nudge_after"`
+			LastAt    time.Duration `json:"last_nudge_after"`
+		} `json:"definition"`
+	}
+	if err := json.Unmarshal(b, (*plain)(in)); err != nil {
+		return err
+	}
+	if len(in.Definition.Steps) > 0 || json.Unmarshal(b, &legacy) != nil || legacy.Definition.Welcome == "" {
+		return nil
+	}
+	d := legacy.Definition
+	in.Definition = journey.Definition{Name: journey.Activation, Version: in.Definition.Version, Enabled: true, Steps: []journey.Step{
+		{Name: "welcome", Email: d.Welcome},
+		{Name: "nudge", After: journey.Duration(d.NudgeAt), Email: d.Nudge},
+		{Name: "last_nudge", After: journey.Duration(d.LastAt), Email: d.LastNudge},
+	}}
+	return nil
 }
 
 // OrderPaidSignal tells an enrollment that the member paid an order.
@@ -74,89 +76,68 @@ type OrderPaidSignal struct {
 	OccurredAt time.Time `json:"occurred_at"`
 }
 
-// ActivationResult is what an activation enrollment did.
-type ActivationResult struct {
+// JourneyResult is what an enrollment did.
+type JourneyResult struct {
 	Outcome string                       `json:"outcome"`
 	Sends   []activities.SendEmailResult `json:"sends"`
+	Rewards []activities.RewardResult    `json:"rewards,omitempty"`
 }
 
 // Activation runs the new-member activation journey for one enrollment:
-// welcome email at once, a nudge when no order is paid by NudgeAfter, a last
-// nudge by LastNudgeAfter, and an immediate exit as soon as an order is paid.
-func Activation(ctx workflow.Context, in ActivationInput) (ActivationResult, error) {
-	ctx = activityOptions(ctx)
-	def := in.Definition
+// each step at its delay after enrollment (the shipped definition: welcome
+// and the NEW8 coupon at once, nudges on day 3 and day 7), ending as soon
+// as an order is paid. The first step runs even if an order raced the
+// registration; the later ones are about converting.
+func Activation(ctx workflow.Context, in ActivationInput) (JourneyResult, error) {
+	e := newEnrollment(ctx, in.MemberID, ActivationJourney, in.Enrollment)
 	start := workflow.Now(ctx)
-	var res ActivationResult
+	onSignal(e, SignalOrderPaid, func(OrderPaidSignal) { e.goal = true })
 
-	paid := false
-	orders := workflow.GetSignalChannel(ctx, SignalOrderPaid)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		var sig OrderPaidSignal
-		orders.Receive(ctx, &sig)
-		paid = true
-	})
-
-	steps := []struct {
-		name, template string
-		at             time.Duration
-	}{
-		{StepWelcome, def.WelcomeTemplate, 0},
-		{StepNudge, def.NudgeTemplate, def.NudgeAfter},
-		{StepLastNudge, def.LastNudgeTemplate, def.LastNudgeAfter},
-	}
-	for _, step := range steps {
-		// The welcome goes out even if an order raced the registration; only
-		// the nudges are about converting.
-		if step.at > 0 {
-			if wait := start.Add(step.at).Sub(workflow.Now(ctx)); wait > 0 {
-				if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return paid }); err != nil {
-					return res, err
-				}
-			}
-			if paid {
-				return res, endEnrollment(ctx, in, loyalty.EnrollmentExited, OutcomeConverted, &res)
+	for i, step := range in.Definition.Steps {
+		at := start.Add(step.After.D())
+		first := i == 0
+		if !first {
+			if reached, err := e.delayUntil(at); err != nil || reached {
+				return e.finish(err, loyalty.EnrollmentExited, OutcomeConverted)
 			}
 		}
-		// Nudges re-check the projection: an order whose signal was missed
-		// still ends the journey.
-		sent, err := sendEmail(ctx, in, step.name, step.template, step.at > 0)
+		req := stepRequest(step, at, time.Time{})
+		// Nudges re-check the projection: an order whose signal was
+		// missed still ends the journey.
+		req.SkipIfOrdered = !first
+		if step.Reward != nil {
+			r, err := e.reward(step, req.Year)
+			if err != nil {
+				return e.result(""), err
+			}
+			req = withReward(req, r)
+		}
+		if step.Email == "" {
+			continue
+		}
+		sent, err := e.send(req, !first)
 		if err != nil {
-			return res, err
+			return e.result(""), err
 		}
-		res.Sends = append(res.Sends, sent)
 		if sent.Reason == activities.SkipGoalReached {
-			return res, endEnrollment(ctx, in, loyalty.EnrollmentExited, OutcomeConverted, &res)
+			return e.finish(nil, loyalty.EnrollmentExited, OutcomeConverted)
 		}
 	}
-	if paid {
-		return res, endEnrollment(ctx, in, loyalty.EnrollmentExited, OutcomeConverted, &res)
+	if e.goal {
+		return e.finish(nil, loyalty.EnrollmentExited, OutcomeConverted)
 	}
-	return res, endEnrollment(ctx, in, loyalty.EnrollmentCompleted, OutcomeCompleted, &res)
+	return e.finish(nil, loyalty.EnrollmentCompleted, OutcomeCompleted)
 }
 
-func sendEmail(ctx workflow.Context, in ActivationInput, step, template string, skipIfOrdered bool) (activities.SendEmailResult, error) {
-	var a *activities.Activities
-	var out activities.SendEmailResult
-	err := workflow.ExecuteActivity(ctx, a.SendEmail, activities.SendEmailRequest{
-		MemberID:      in.MemberID,
-		Journey:       ActivationJourney,
-		Enrollment:    in.Enrollment,
-		Step:          step,
-		Template:      template,
-		SkipIfOrdered: skipIfOrdered,
-	}).Get(ctx, &out)
-	return out, err
+// result is the enrollment's result so far.
+func (e *enrollment) result(outcome string) JourneyResult {
+	return JourneyResult{Outcome: outcome, Sends: e.sends, Rewards: e.rewards}
 }
 
-func endEnrollment(ctx workflow.Context, in ActivationInput, status loyalty.EnrollmentStatus, outcome string, res *ActivationResult) error {
-	var a *activities.Activities
-	res.Outcome = outcome
-	return workflow.ExecuteActivity(ctx, a.EndEnrollment, activities.EndEnrollmentRequest{
-		MemberID: in.MemberID,
-		Journey:  ActivationJourney,
-		Number:   in.Enrollment,
-		Status:   status,
-		Reason:   outcome,
-	}).Get(ctx, nil)
+// finish ends the enrollment with status and outcome unless err is set.
+func (e *enrollment) finish(err error, status loyalty.EnrollmentStatus, outcome string) (JourneyResult, error) {
+	if err != nil {
+		return e.result(""), err
+	}
+	return e.result(outcome), e.end(status, outcome)
 }

@@ -10,10 +10,13 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
+	"github.com/memberflow/memberflow/internal/unsubscribe"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -23,6 +26,8 @@ import (
 type recordingMailer struct {
 	mu   sync.Mutex
 	sent []mail.Message
+	at   []time.Time
+	now  func() time.Time
 	fail error // returned by the next Send, then cleared
 }
 
@@ -34,6 +39,11 @@ func (r *recordingMailer) Send(_ context.Context, m mail.Message) (mail.SendResu
 		return mail.SendResult{}, err
 	}
 	r.sent = append(r.sent, m)
+	if r.now != nil {
+		r.at = append(r.at, r.now())
+	} else {
+		r.at = append(r.at, time.Time{})
+	}
 	return mail.SendResult{MessageID: "msg-" + m.IdempotencyKey, StatusCode: 202}, nil
 }
 
@@ -51,7 +61,21 @@ type fixture struct {
 	env    *testsuite.TestWorkflowEnvironment
 	store  *memstore.Store
 	mailer *recordingMailer
+	acts   *activities.Activities
+	defs   journey.Set
 }
+
+// shanghai is the programme's time zone; members without one live in it.
+var shanghai = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
+
+// morning is when fixtures start: 10:00 in Shanghai, outside quiet hours.
+var morning = time.Date(2026, 11, 23, 10, 0, 0, 0, shanghai)
 
 func newFixture(t *testing.T, consent bool) *fixture {
 	t.Helper()
@@ -61,34 +85,66 @@ func newFixture(t *testing.T, consent bool) *fixture {
 // newFixtureWith lets a test adjust the activities before they are registered.
 func newFixtureWith(t *testing.T, consent bool, adjust func(*activities.Activities)) *fixture {
 	t.Helper()
+	return newFixtureAt(t, consent, morning, adjust)
+}
+
+// newFixtureAt builds the real activities over the in-memory store and a
+// real ledger, with the real email catalog (a missing variable fails the
+// step), all on the test environment's clock starting at start.
+func newFixtureAt(t *testing.T, consent bool, start time.Time, adjust func(*activities.Activities)) *fixture {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	f := &fixture{env: suite.NewTestWorkflowEnvironment(), store: memstore.New(), mailer: &recordingMailer{}}
+	f.mailer.now = f.env.Now
+	f.env.SetStartTime(start)
 	ctx := context.Background()
 	m := loyalty.Member{ID: "m-1", Email: "lin@example.com", Name: "Lin", Consent: loyalty.Consent{EmailMarketing: consent}, Version: 1}
 	if err := f.store.SaveMember(ctx, m, "evt-reg"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.store.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1", Journey: workflows.ActivationJourney, Number: 1, WorkflowID: workflows.ActivationWorkflowID("m-1"), Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
+	for _, j := range []string{workflows.ActivationJourney, workflows.TrialJourney} {
+		if _, _, err := f.store.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1", Journey: j, Number: 1, WorkflowID: workflows.EnrollmentWorkflowID(j, "m-1", 1), Status: loyalty.EnrollmentActive, StartedAt: start}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	catalog, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{Store: f.store, Mailer: f.mailer, Brand: activities.Brand{Name: "Demo", ShopURL: "https://shop.example.com"}}
-	if adjust != nil {
-		adjust(acts)
+	ldg := ledgerfix.Service(t, f.store)
+	ldg.Now = f.env.Now
+	if f.defs, err = journey.Shipped(ldg.Rules.Program); err != nil {
+		t.Fatal(err)
 	}
-	workflows.Register(f.env, acts)
+	links, err := unsubscribe.NewSigner([]byte("workflow-test-link-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acts = &activities.Activities{Store: f.store, Ledger: ldg, Mailer: f.mailer, Templates: catalog,
+		Links: links, PublicURL: "https://api.example.com",
+		Brand: activities.Brand{Name: "Demo", ShopURL: "https://shop.example.com"}, Now: f.env.Now}
+	if adjust != nil {
+		adjust(f.acts)
+	}
+	workflows.Register(f.env, f.acts)
 	return f
 }
 
-func (f *fixture) run(t *testing.T) workflows.ActivationResult {
+func (f *fixture) run(t *testing.T) workflows.JourneyResult {
 	t.Helper()
-	f.env.ExecuteWorkflow(workflows.Activation, workflows.ActivationInput{MemberID: "m-1", Enrollment: 1, Definition: workflows.DefaultActivation()})
+	f.env.ExecuteWorkflow(workflows.Activation, workflows.ActivationInput{MemberID: "m-1", Enrollment: 1, Definition: f.defs[journey.Activation]})
+	return f.result(t)
+}
+
+func (f *fixture) result(t *testing.T) workflows.JourneyResult {
+	t.Helper()
 	if !f.env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
 	if err := f.env.GetWorkflowError(); err != nil {
 		t.Fatalf("workflow failed: %v", err)
 	}
-	var res workflows.ActivationResult
+	var res workflows.JourneyResult
 	if err := f.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -97,11 +153,27 @@ func (f *fixture) run(t *testing.T) workflows.ActivationResult {
 
 func (f *fixture) enrollment(t *testing.T) loyalty.Enrollment {
 	t.Helper()
-	e, err := f.store.GetEnrollment(context.Background(), "m-1", workflows.ActivationJourney, 1)
+	return f.enrollmentOf(t, workflows.ActivationJourney)
+}
+
+func (f *fixture) enrollmentOf(t *testing.T, j string) loyalty.Enrollment {
+	t.Helper()
+	e, err := f.store.GetEnrollment(context.Background(), "m-1", j, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// sentAt returns when each email went out (env clock), by template.
+func (f *fixture) sentAt() map[string][]time.Time {
+	f.mailer.mu.Lock()
+	defer f.mailer.mu.Unlock()
+	out := map[string][]time.Time{}
+	for i, m := range f.mailer.sent {
+		out[m.Template] = append(out[m.Template], f.mailer.at[i])
+	}
+	return out
 }
 
 func equal(t *testing.T, what string, got, want []string) {
@@ -138,7 +210,15 @@ func TestActivationWithoutOrderSendsAllThree(t *testing.T) {
 		}
 		keys = append(keys, s.Key)
 	}
-	equal(t, "send keys", keys, []string{"m-1#activation#1#welcome", "m-1#activation#1#nudge", "m-1#activation#1#last_nudge"})
+	equal(t, "send keys", keys, []string{"m-1#activation#1#welcome#2026", "m-1#activation#1#nudge#2026", "m-1#activation#1#last_nudge#2026"})
+	// The welcome hands over the NEW8 coupon, granted once under the
+	// step's key, and names it.
+	if len(res.Rewards) != 1 || res.Rewards[0].Coupon == nil || res.Rewards[0].Coupon.Kind != "NEW8" || res.Rewards[0].Key != "m-1#activation#1#welcome#2026" {
+		t.Fatalf("rewards = %+v, want one NEW8 under the welcome's key", res.Rewards)
+	}
+	if got := f.mailer.sent[0].Data["coupon_code"]; got != res.Rewards[0].Coupon.Code {
+		t.Errorf("welcome names coupon %v, want %s", got, res.Rewards[0].Coupon.Code)
+	}
 }
 
 func TestActivationExitsImmediatelyOnOrder(t *testing.T) {
@@ -214,7 +294,7 @@ func TestActivationRetriedSendIsNotRepeated(t *testing.T) {
 	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome", "activation_nudge", "activation_last_nudge"})
 
 	a := &activities.Activities{Store: f.store, Mailer: f.mailer}
-	again, err := a.SendEmail(context.Background(), activities.SendEmailRequest{MemberID: "m-1", Journey: workflows.ActivationJourney, Enrollment: 1, Step: workflows.StepWelcome, Template: "activation_welcome"})
+	again, err := a.SendEmail(context.Background(), activities.SendEmailRequest{MemberID: "m-1", Journey: workflows.ActivationJourney, Enrollment: 1, Step: "welcome", Template: "activation_welcome", Year: 2026})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,18 +307,13 @@ func TestActivationRetriedSendIsNotRepeated(t *testing.T) {
 }
 
 func TestActivationMissingTemplateVariableFailsTheStep(t *testing.T) {
-	catalog, err := mail.LoadCatalog(templates.Email)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// No shop URL configured: the welcome cannot render, so nothing is sent
 	// and the workflow fails with a non-retryable error naming the variable.
 	f := newFixtureWith(t, true, func(a *activities.Activities) {
-		a.Templates = catalog
 		a.Brand.ShopURL = ""
 	})
-	f.env.ExecuteWorkflow(workflows.Activation, workflows.ActivationInput{MemberID: "m-1", Enrollment: 1, Definition: workflows.DefaultActivation()})
-	err = f.env.GetWorkflowError()
+	f.env.ExecuteWorkflow(workflows.Activation, workflows.ActivationInput{MemberID: "m-1", Enrollment: 1, Definition: f.defs[journey.Activation]})
+	err := f.env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "shop_url") {
 		t.Fatalf("workflow error = %v, want one naming shop_url", err)
 	}

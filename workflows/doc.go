@@ -31,6 +31,9 @@ func EnrollmentWorkflowID(journey, memberID string, number int) string {
 // Register adds every workflow and the activities to a worker.
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflow(Activation)
+	w.RegisterWorkflow(Trial)
+	w.RegisterWorkflow(CalendarScan)
+	w.RegisterWorkflowWithOptions(DeferredSend, workflow.RegisterOptions{Name: activities.DeferredSendWorkflow})
 	w.RegisterWorkflow(LedgerSweep)
 	w.RegisterActivity(a)
 }

@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -24,6 +26,9 @@ func TestReplay(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.Activation)
+			r.RegisterWorkflow(workflows.Trial)
+			r.RegisterWorkflow(workflows.CalendarScan)
+			r.RegisterWorkflowWithOptions(workflows.DeferredSend, workflow.RegisterOptions{Name: activities.DeferredSendWorkflow})
 			r.RegisterWorkflow(workflows.LedgerSweep)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

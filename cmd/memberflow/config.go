@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/localstack"
-	"github.com/memberflow/memberflow/workflows"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/templates"
 )
 
 // Defaults of the local stack; README.md's configuration table lists them.
@@ -30,7 +32,6 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 	if err != nil {
 		return localstack.Config{}, err
 	}
-	def := workflows.DefaultActivation()
 	cfg := localstack.Config{
 		Root:          root,
 		DataDir:       cmp.Or(getenv("MEMBERFLOW_DATA_DIR"), filepath.Join(root, ".local")),
@@ -42,7 +43,6 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		AdminToken:    cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
 		CodeSecret:    cmp.Or(getenv("MEMBERFLOW_CODE_SECRET"), defaultCodeSecret),
 		PublicURL:     getenv("MEMBERFLOW_PUBLIC_URL"),
-		Activation:    def,
 		Brand: activities.Brand{
 			Name:    cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "Memberflow Demo"),
 			ShopURL: cmp.Or(getenv("MEMBERFLOW_SHOP_URL"), "https://shop.example.com"),
@@ -68,24 +68,45 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 			*p.into = n
 		}
 	}
-	durations := []struct {
-		env  string
-		into *time.Duration
-	}{
-		{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER", &cfg.Activation.NudgeAfter},
-		{"MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER", &cfg.Activation.LastNudgeAfter},
+	// The journeys as shipped, with the activation nudges optionally
+	// shortened so the journey can be tried in minutes.
+	prog, err := loyalty.LoadProgram(templates.Program)
+	if err != nil {
+		return cfg, err
 	}
-	for _, d := range durations {
-		if v := getenv(d.env); v != "" {
-			x, err := time.ParseDuration(v)
-			if err != nil || x <= 0 {
-				return cfg, fmt.Errorf("%s must be a positive duration like 72h or 30s, got %q", d.env, v)
+	shipped, err := journey.Shipped(prog)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Journeys = shipped.Clone()
+	act := cfg.Journeys[journey.Activation]
+	steps := map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "nudge", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER": "last_nudge"}
+	for _, env := range []string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER"} {
+		v := getenv(env)
+		if v == "" {
+			continue
+		}
+		x, err := time.ParseDuration(v)
+		if err != nil || x <= 0 {
+			return cfg, fmt.Errorf("%s must be a positive duration like 72h or 30s, got %q", env, v)
+		}
+		for i := range act.Steps {
+			if act.Steps[i].Name == steps[env] {
+				act.Steps[i].After = journey.Duration(x)
 			}
-			*d.into = x
 		}
 	}
-	if cfg.Activation.LastNudgeAfter <= cfg.Activation.NudgeAfter {
-		return cfg, fmt.Errorf("MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER (%s) must be later than MEMBERFLOW_ACTIVATION_NUDGE_AFTER (%s)", cfg.Activation.LastNudgeAfter, cfg.Activation.NudgeAfter)
+	nudge, _ := act.Step("nudge")
+	last, _ := act.Step("last_nudge")
+	if last.After <= nudge.After {
+		return cfg, fmt.Errorf("MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER (%s) must be later than MEMBERFLOW_ACTIVATION_NUDGE_AFTER (%s)", last.After.D(), nudge.After.D())
+	}
+	if v := getenv("MEMBERFLOW_SCAN_EVERY"); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x < time.Second {
+			return cfg, fmt.Errorf("MEMBERFLOW_SCAN_EVERY must be a duration of at least 1s like 1h or 30s, got %q", v)
+		}
+		cfg.ScanEvery = x
 	}
 	return cfg, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/journey"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -28,8 +29,18 @@ func TestStackConfigDefaults(t *testing.T) {
 	if cfg.TemporalPort != 7233 || cfg.DynamoDBPort != 8000 || cfg.UIPort != 8233 {
 		t.Errorf("ports = %d %d %d", cfg.TemporalPort, cfg.DynamoDBPort, cfg.UIPort)
 	}
-	if !strings.HasSuffix(cfg.DataDir, ".local") || cfg.Activation.NudgeAfter != 72*time.Hour {
-		t.Errorf("data dir %s, nudge %s", cfg.DataDir, cfg.Activation.NudgeAfter)
+	nudge, _ := cfg.Journeys[journey.Activation].Step("nudge")
+	if !strings.HasSuffix(cfg.DataDir, ".local") || nudge.After.D() != 72*time.Hour {
+		t.Errorf("data dir %s, nudge %s", cfg.DataDir, nudge.After.D())
+	}
+	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "20s", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER": "40s", "MEMBERFLOW_SCAN_EVERY": "1m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nudge, _ = short.Journeys[journey.Activation].Step("nudge")
+	last, _ := short.Journeys[journey.Activation].Step("last_nudge")
+	if nudge.After.D() != 20*time.Second || last.After.D() != 40*time.Second || short.ScanEvery != time.Minute {
+		t.Errorf("shortened: nudge %s, last %s, scan every %s", nudge.After.D(), last.After.D(), short.ScanEvery)
 	}
 }
 
@@ -41,6 +52,7 @@ func TestStackConfigRejectsNonsense(t *testing.T) {
 	}{
 		{"port", map[string]string{"MEMBERFLOW_DYNAMODB_PORT": "eighty"}, "MEMBERFLOW_DYNAMODB_PORT"},
 		{"duration", map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "soon"}, "MEMBERFLOW_ACTIVATION_NUDGE_AFTER"},
+		{"scan every", map[string]string{"MEMBERFLOW_SCAN_EVERY": "often"}, "MEMBERFLOW_SCAN_EVERY"},
 		{"order of nudges", map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "10s", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER": "5s"}, "must be later"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -137,7 +138,11 @@ func previewTemplate(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	r, err := catalog.Render(names[0], activities.TemplateData(m, cfg.Brand, base+previewUnsubscribeURL))
+	data, err := previewData(catalog, names[0], activities.TemplateData(m, cfg.Brand, base+previewUnsubscribeURL))
+	if err != nil {
+		return err
+	}
+	r, err := catalog.Render(names[0], data)
 	if err != nil {
 		return fmt.Errorf("preview for member %s: %w", m.ID, err)
 	}
@@ -147,6 +152,22 @@ func previewTemplate(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	return os.WriteFile(*out, []byte(r.Document()), 0o644)
+}
+
+// previewData is the data a preview renders with: the member's base data
+// and, for the step variables only a journey step supplies, the template's
+// examples. Base data wins, so a preview always shows the member's own name.
+func previewData(c *mail.Catalog, name string, base map[string]any) (map[string]any, error) {
+	examples, err := c.Examples(name)
+	if err != nil {
+		return nil, err
+	}
+	data := make(map[string]any, len(examples)+len(base))
+	for k, v := range examples {
+		data[k] = v
+	}
+	maps.Copy(data, base)
+	return data, nil
 }
 
 // sample is the member `--member sample` previews for.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -21,13 +22,25 @@ import (
 	"github.com/memberflow/memberflow/templates"
 )
 
-// TestPreviewIsWhatTheOutboxWrites sends every template through the real
-// Sender to the outbox with the data a send uses, and compares the file
-// byte for byte with the preview of the same template and member.
+// TestPreviewIsWhatTheOutboxWrites previews every template of the embedded
+// catalog for the sample member, sends it through the real Sender to the
+// outbox with the data a send uses (base data and, standing in for the
+// journey step, the template's examples), and compares the file byte for
+// byte with the preview.
 func TestPreviewIsWhatTheOutboxWrites(t *testing.T) {
 	catalog, err := mail.LoadCatalog(templates.Email)
 	if err != nil {
 		t.Fatal(err)
+	}
+	asmGroups := map[string]int{}
+	for _, name := range catalog.Names() {
+		g, err := catalog.Group(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if asmGroups[g] == 0 {
+			asmGroups[g] = len(asmGroups) + 1
+		}
 	}
 	getenv := env(map[string]string{"MEMBERFLOW_BRAND_NAME": "Tea & Co"})
 	cfg, err := stackConfigFromEnv(getenv)
@@ -39,7 +52,7 @@ func TestPreviewIsWhatTheOutboxWrites(t *testing.T) {
 	defer srv.Close()
 	sender, err := mail.NewSender(mail.SenderConfig{
 		APIKey: "local-outbox", BaseURL: srv.URL, FromEmail: "hello@memberflow.local",
-		Catalog: catalog, Environment: mail.EnvironmentLocal, ASMGroups: map[string]int{"activation": 1},
+		Catalog: catalog, Environment: mail.EnvironmentLocal, ASMGroups: asmGroups,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +66,17 @@ func TestPreviewIsWhatTheOutboxWrites(t *testing.T) {
 				t.Fatalf("preview: %v", err)
 			}
 			m := sample()
+			examples, err := catalog.Examples(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := activities.TemplateData(m, cfg.Brand, unsubscribe)
+			for k, v := range examples {
+				data[k] = v
+			}
 			if _, err := sender.Send(context.Background(), mail.Message{
 				MemberID: m.ID, To: m.Email, ToName: m.Name, Template: name,
-				Data:           activities.TemplateData(m, cfg.Brand, unsubscribe),
+				Data:           data,
 				UnsubscribeURL: unsubscribe,
 			}); err != nil {
 				t.Fatalf("send: %v", err)
@@ -71,13 +92,21 @@ func TestPreviewIsWhatTheOutboxWrites(t *testing.T) {
 			if !bytes.Equal(stdout.Bytes(), written) {
 				t.Errorf("preview differs from the outbox file %s\npreview:\n%s", entries[i].HTMLPath, stdout.Bytes())
 			}
-			r, _ := catalog.Render(name, activities.TemplateData(m, cfg.Brand, unsubscribe))
+			r, err := catalog.Render(name, data)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if want := "subject:   " + r.Subject + "\npreheader: " + r.Preheader + "\n"; stderr.String() != want {
 				t.Errorf("stderr = %q, want %q", stderr.String(), want)
 			}
 			for _, s := range []string{"Lin Wei", "Tea &amp; Co", `href="http://127.0.0.1:8080/v1/unsubscribe?token=preview"`} {
 				if !strings.Contains(stdout.String(), s) {
 					t.Errorf("preview does not contain %q", s)
+				}
+			}
+			for k, v := range examples {
+				if !strings.Contains(stdout.String(), html.EscapeString(v)) {
+					t.Errorf("preview does not show the example %s = %q", k, v)
 				}
 			}
 		})
@@ -126,7 +155,8 @@ func TestPreviewMemberFromLocalStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Welcome, Seán O&apos;Brien!", fmt.Sprintf(`href="%s/v1/unsubscribe?token=preview"`, srv.URL)} {
+	// The coupon is the example: a member on the stack has no step variables.
+	for _, s := range []string{"Welcome, Seán O&apos;Brien!", fmt.Sprintf(`href="%s/v1/unsubscribe?token=preview"`, srv.URL), "NEW8-3HT7WQ2P"} {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("preview does not contain %q", s)
 		}
@@ -190,11 +220,17 @@ func TestPushCommand(t *testing.T) {
 	if err := templatesCmd(context.Background(), []string{"push", "--env", "staging", "--dir", emailDir}, getenv, &stdout, &stderr); err != nil {
 		t.Fatalf("push: %v (stderr %s)", err, stderr.String())
 	}
-	want := "created   activation_last_nudge d-1 version v-2\n" +
-		"created   activation_nudge d-3 version v-4\n" +
-		"created   activation_welcome d-5 version v-6\n"
-	if stdout.String() != want {
-		t.Errorf("stdout =\n%s\nwant\n%s", stdout.String(), want)
+	// Every template is new to staging: one create and one version each.
+	var want strings.Builder
+	local, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range local.Names() {
+		fmt.Fprintf(&want, "created   %s d-%d version v-%d\n", name, 2*i+1, 2*i+2)
+	}
+	if stdout.String() != want.String() {
+		t.Errorf("stdout =\n%s\nwant\n%s", stdout.String(), want.String())
 	}
 	if !strings.Contains(stderr.String(), "rebuild") {
 		t.Errorf("stderr = %q, want the rebuild hint", stderr.String())

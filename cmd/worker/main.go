@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -71,9 +72,16 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err := workflows.EnsureSweepSchedule(ctx, c, cfg.TaskQueue, workflows.LedgerSweepInput{CatchUpDays: 7}, cfg.SweepEvery); err != nil {
 		return err
 	}
+	journeys, err := journey.Shipped(ldg.Rules.Program)
+	if err != nil {
+		return err
+	}
+	if err := workflows.EnsureCalendarSchedules(ctx, c, cfg.TaskQueue, journeys, cfg.SweepEvery, workflows.DefaultCatchUp); err != nil {
+		return err
+	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
-		Links: links, PublicURL: cfg.PublicURL, Log: log})
+		Links: links, PublicURL: cfg.PublicURL, Log: log, Workflows: c, TaskQueue: cfg.TaskQueue})
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return err

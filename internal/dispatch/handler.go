@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/projection"
@@ -36,13 +37,15 @@ type Temporal interface {
 
 // Handler applies recorded events.
 type Handler struct {
-	Store      store.Store
-	Ledger     *ledger.Service
-	Temporal   Temporal
-	TaskQueue  string
-	Activation workflows.ActivationDefinition
-	Log        *slog.Logger
-	Now        func() time.Time // nil means time.Now
+	Store     store.Store
+	Ledger    *ledger.Service
+	Temporal  Temporal
+	TaskQueue string
+	// Journeys are the validated definitions; each enrollment started
+	// here pins its journey's definition into the workflow input.
+	Journeys journey.Set
+	Log      *slog.Logger
+	Now      func() time.Time // nil means time.Now
 }
 
 func (h *Handler) now() time.Time {
@@ -124,6 +127,14 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any) erro
 			return err
 		}
 		return h.signalOrderPaid(ctx, env, d)
+	case *events.SubscriptionTrialStartedData:
+		return h.startTrial(ctx, env, d)
+	case *events.SubscriptionConvertedData:
+		return h.signalOpen(ctx, env, journey.Trial, workflows.SignalTrialConverted,
+			workflows.TrialSignal{EventID: env.ID, OccurredAt: env.OccurredAt, PeriodEndsAt: d.PeriodEndsAt})
+	case *events.SubscriptionCancelledData:
+		return h.signalOpen(ctx, env, journey.Trial, workflows.SignalTrialCancelled,
+			workflows.TrialSignal{EventID: env.ID, OccurredAt: env.OccurredAt})
 	}
 	return nil
 }
@@ -155,17 +166,52 @@ func (h *Handler) attributeOrder(ctx context.Context, env events.Envelope, d *ev
 }
 
 func (h *Handler) startActivation(ctx context.Context, env events.Envelope) error {
+	def, ok := h.Journeys[journey.Activation]
+	if !ok || !def.Enabled {
+		return nil
+	}
+	return h.startEnrollment(ctx, env, journey.Activation, workflows.Activation, workflows.ActivationInput{
+		MemberID: env.MemberID, Enrollment: 1, Definition: def,
+	})
+}
+
+func (h *Handler) startTrial(ctx context.Context, env events.Envelope, d *events.SubscriptionTrialStartedData) error {
+	def, ok := h.Journeys[journey.Trial]
+	if !ok || !def.Enabled {
+		return nil
+	}
+	// Only a trial the ledger granted is accompanied: a second trial of
+	// the same person, or one of another plan, gets no reminders.
+	acc, err := h.Store.GetAccount(ctx, env.MemberID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("start trial of %s: %w", env.MemberID, err)
+	}
+	if p := acc.Paid; p == nil || p.Status != loyalty.PaidTrial || p.SubscriptionID != d.SubscriptionID {
+		h.Log.InfoContext(ctx, "trial journey not started: the ledger did not grant this trial", "member", env.MemberID, "event_id", env.ID)
+		return nil
+	}
+	// One trial per person (the ledger refuses a second), so one
+	// enrollment per member.
+	return h.startEnrollment(ctx, env, journey.Trial, workflows.Trial, workflows.TrialInput{
+		MemberID: env.MemberID, Enrollment: 1, SubscriptionID: d.SubscriptionID, TrialEndsAt: d.TrialEndsAt, Definition: def,
+	})
+}
+
+// startEnrollment records enrollment 1 of the journey and starts its
+// workflow, once: a closed enrollment is never re-run and a redelivered
+// event attaches to the running one.
+func (h *Handler) startEnrollment(ctx context.Context, env events.Envelope, name string, wf, input any) error {
 	const number = 1
-	id := workflows.ActivationWorkflowID(env.MemberID)
+	id := workflows.EnrollmentWorkflowID(name, env.MemberID, number)
 	enr, _, err := h.Store.StartEnrollment(ctx, loyalty.Enrollment{
-		MemberID: env.MemberID, Journey: workflows.ActivationJourney, Number: number,
+		MemberID: env.MemberID, Journey: name, Number: number,
 		WorkflowID: id, Status: loyalty.EnrollmentActive, StartedAt: h.now(),
 	})
 	if err != nil {
-		return fmt.Errorf("start activation of %s: %w", env.MemberID, err)
+		return fmt.Errorf("start %s of %s: %w", name, env.MemberID, err)
 	}
 	if enr.Status.Final() {
-		return nil // ran before; a redelivered registration must not restart it
+		return nil // ran before; a redelivered event must not restart it
 	}
 	_, err = h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        id,
@@ -174,9 +220,7 @@ func (h *Handler) startActivation(ctx context.Context, env events.Envelope) erro
 		// redelivered event attaches to the running one instead of failing.
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.Activation, workflows.ActivationInput{
-		MemberID: env.MemberID, Enrollment: number, Definition: h.Activation,
-	})
+	}, wf, input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		return fmt.Errorf("start workflow %s: %w", id, err)
@@ -185,29 +229,61 @@ func (h *Handler) startActivation(ctx context.Context, env events.Envelope) erro
 	return nil
 }
 
-// signalOrderPaid tells the member's open enrollments that wait for an order.
-// Orders are high-volume: with no open enrollment this costs one Query and
-// no Temporal action.
+// signalOrderPaid tells the member's open activation enrollment about the
+// order and ends an open win-back enrollment (win-back has no workflow
+// per member: its exit is this store write). Orders are high-volume: with
+// no open enrollment this costs one Query and no Temporal action.
 func (h *Handler) signalOrderPaid(ctx context.Context, env events.Envelope, d *events.OrderPaidData) error {
 	enrs, err := h.Store.ListEnrollments(ctx, env.MemberID)
 	if err != nil {
 		return fmt.Errorf("signal order %s: %w", d.OrderID, err)
 	}
 	for _, e := range enrs {
-		if e.Status != loyalty.EnrollmentActive || e.Journey != workflows.ActivationJourney {
+		if e.Status != loyalty.EnrollmentActive {
 			continue
 		}
-		err := h.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", workflows.SignalOrderPaid, workflows.OrderPaidSignal{
-			EventID: env.ID, OrderID: d.OrderID, OccurredAt: env.OccurredAt,
-		})
-		var gone *serviceerror.NotFound
-		if errors.As(err, &gone) {
-			continue // finished between our read and the signal
+		switch e.Journey {
+		case journey.Activation:
+			if err := h.signal(ctx, env, e, workflows.SignalOrderPaid, workflows.OrderPaidSignal{
+				EventID: env.ID, OrderID: d.OrderID, OccurredAt: env.OccurredAt,
+			}); err != nil {
+				return err
+			}
+		case journey.Winback:
+			if err := h.Store.EndEnrollment(ctx, e.MemberID, e.Journey, e.Number, loyalty.EnrollmentExited, workflows.OutcomeConverted, h.now()); err != nil {
+				return fmt.Errorf("end win-back of %s: %w", e.MemberID, err)
+			}
+			h.Log.InfoContext(ctx, "enrollment exited", "journey", e.Journey, "number", e.Number, "event_id", env.ID)
 		}
-		if err != nil {
-			return fmt.Errorf("signal %s: %w", e.WorkflowID, err)
-		}
-		h.Log.InfoContext(ctx, "enrollment signalled", "workflow_id", e.WorkflowID, "signal", workflows.SignalOrderPaid, "event_id", env.ID)
 	}
+	return nil
+}
+
+// signalOpen signals the member's open enrollments in the journey.
+func (h *Handler) signalOpen(ctx context.Context, env events.Envelope, name, signal string, arg any) error {
+	enrs, err := h.Store.ListEnrollments(ctx, env.MemberID)
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", signal, err)
+	}
+	for _, e := range enrs {
+		if e.Status == loyalty.EnrollmentActive && e.Journey == name {
+			if err := h.signal(ctx, env, e, signal, arg); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Handler) signal(ctx context.Context, env events.Envelope, e loyalty.Enrollment, signal string, arg any) error {
+	err := h.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", signal, arg)
+	var gone *serviceerror.NotFound
+	if errors.As(err, &gone) {
+		return nil // finished between our read and the signal
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", e.WorkflowID, err)
+	}
+	h.Log.InfoContext(ctx, "enrollment signalled", "workflow_id", e.WorkflowID, "signal", signal, "event_id", env.ID)
 	return nil
 }

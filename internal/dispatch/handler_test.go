@@ -18,6 +18,7 @@ import (
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/dispatch"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -30,7 +31,7 @@ import (
 // the ID policies dispatch relies on.
 type fakeTemporal struct {
 	mu       sync.Mutex
-	started  map[string]workflows.ActivationInput
+	started  map[string]any
 	starts   int
 	signals  []string
 	startErr error
@@ -44,7 +45,7 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflow
 	}
 	f.starts++
 	if _, ok := f.started[o.ID]; !ok {
-		f.started[o.ID] = args[0].(workflows.ActivationInput)
+		f.started[o.ID] = args[0]
 	}
 	return nil, nil
 }
@@ -61,13 +62,17 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, _, name string, _ a
 
 func newHandler() (*dispatch.Handler, *memstore.Store, *fakeTemporal) {
 	st := memstore.New()
-	tc := &fakeTemporal{started: map[string]workflows.ActivationInput{}}
+	tc := &fakeTemporal{started: map[string]any{}}
 	ldg, err := ledger.New(templates.Program, []byte("dispatch-test-code-secret"), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		panic(err)
 	}
+	journeys, err := journey.Shipped(ldg.Rules.Program)
+	if err != nil {
+		panic(err)
+	}
 	return &dispatch.Handler{
-		Store: st, Ledger: ldg, Temporal: tc, TaskQueue: "q", Activation: workflows.DefaultActivation(),
+		Store: st, Ledger: ldg, Temporal: tc, TaskQueue: "q", Journeys: journeys,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) },
 	}, st, tc
@@ -123,12 +128,13 @@ func TestRegistrationProjectsAndStartsActivation(t *testing.T) {
 	if m.Email != "lin.wei@example.com" || !m.Consent.EmailMarketing || m.Birthday != "1990-06-15" || m.Version != 1 {
 		t.Errorf("projection = %+v", m)
 	}
-	in, ok := tc.started["activation/m-1001/1"]
+	got, ok := tc.started["activation/m-1001/1"]
 	if !ok {
 		t.Fatalf("activation not started; started %v", tc.started)
 	}
-	if in.MemberID != "m-1001" || in.Enrollment != 1 || in.Definition != workflows.DefaultActivation() {
-		t.Errorf("input = %+v", in)
+	in := got.(workflows.ActivationInput)
+	if in.MemberID != "m-1001" || in.Enrollment != 1 || in.Definition.JSON() != h.Journeys[journey.Activation].JSON() {
+		t.Errorf("input = %+v, want the activation definition pinned", in)
 	}
 	e, err := st.GetEnrollment(context.Background(), "m-1001", "activation", 1)
 	if err != nil || e.Status != loyalty.EnrollmentActive {
@@ -302,5 +308,65 @@ func TestOrderAttributedToClickedEmails(t *testing.T) {
 	}
 	if conv["nudge"] != 1 || conv["welcome"] != 0 || conv["last_nudge"] != 0 {
 		t.Errorf("conversions = %v", conv)
+	}
+}
+
+func TestTrialStartsAndIsSignalled(t *testing.T) {
+	h, st, tc := newHandler()
+	handle(t, h, record(t, "1", events.MemberRegistered, nil))
+	// The sample's plan is not the programme's: the ledger refuses that
+	// trial, and a refused trial gets no journey.
+	handle(t, h, record(t, "2", events.SubscriptionTrialStarted, nil))
+	if _, ok := tc.started["trial/m-1001/1"]; ok {
+		t.Fatal("a trial the ledger refused started the trial journey")
+	}
+	svip := func(m map[string]any) {
+		m["id"] = "evt-trial-svip"
+		m["data"].(map[string]any)["plan"] = "svip"
+	}
+	if resp := handle(t, h, record(t, "3", events.SubscriptionTrialStarted, svip)); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures: %+v", resp.BatchItemFailures)
+	}
+	got, ok := tc.started["trial/m-1001/1"]
+	if !ok {
+		t.Fatalf("trial not started; started %v", tc.started)
+	}
+	in := got.(workflows.TrialInput)
+	if in.MemberID != "m-1001" || in.TrialEndsAt.IsZero() || in.Definition.Name != journey.Trial || in.SubscriptionID == "" {
+		t.Errorf("trial input = %+v", in)
+	}
+	// A redelivered trial_started attaches to the same enrollment.
+	handle(t, h, record(t, "3", events.SubscriptionTrialStarted, svip))
+	if e, err := st.GetEnrollment(context.Background(), "m-1001", journey.Trial, 1); err != nil || e.Status != loyalty.EnrollmentActive {
+		t.Fatalf("trial enrollment = %+v, %v", e, err)
+	}
+	handle(t, h, record(t, "4", events.SubscriptionConverted, func(m map[string]any) { m["data"].(map[string]any)["plan"] = "svip" }))
+	want := "trial/m-1001/1 " + workflows.SignalTrialConverted
+	found := false
+	for _, s := range tc.signals {
+		found = found || s == want
+	}
+	if !found {
+		t.Errorf("signals = %v, want %q", tc.signals, want)
+	}
+}
+
+func TestOrderEndsOpenWinback(t *testing.T) {
+	h, st, tc := newHandler()
+	ctx := context.Background()
+	handle(t, h, record(t, "1", events.MemberRegistered, nil))
+	if _, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1001", Journey: journey.Winback, Number: 20260101, Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	signalsBefore := len(tc.signals)
+	handle(t, h, record(t, "2", events.OrderPaid, nil))
+	e, err := st.GetEnrollment(ctx, "m-1001", journey.Winback, 20260101)
+	if err != nil || e.Status != loyalty.EnrollmentExited || e.Reason != workflows.OutcomeConverted {
+		t.Errorf("win-back enrollment after an order = %+v, %v; want exited (converted)", e, err)
+	}
+	for _, s := range tc.signals[signalsBefore:] {
+		if s != "activation/m-1001/1 "+workflows.SignalOrderPaid {
+			t.Errorf("unexpected signal %q: win-back has no workflow to signal", s)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/secrets"
@@ -220,9 +221,13 @@ func (e *Env) DispatchHandler(ctx context.Context) (*dispatch.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	journeys, err := journey.Shipped(ldg.Rules.Program)
+	if err != nil {
+		return nil, err
+	}
 	return &dispatch.Handler{
 		Store: e.Store, Ledger: ldg, Temporal: c, TaskQueue: e.Config.TemporalTaskQueue,
-		Activation: workflows.DefaultActivation(), Log: e.Log,
+		Journeys: journeys, Log: e.Log,
 	}, nil
 }
 

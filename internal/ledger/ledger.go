@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -205,6 +208,16 @@ func (s *Service) member(ctx context.Context, id string) (loyalty.Member, error)
 	return m, nil
 }
 
+// memberAndAccount reads what a rule needs about one member.
+func (s *Service) memberAndAccount(ctx context.Context, id string) (loyalty.Member, loyalty.Account, error) {
+	m, err := s.member(ctx, id)
+	if err != nil {
+		return loyalty.Member{}, loyalty.Account{}, err
+	}
+	a, err := s.account(ctx, id)
+	return m, a, err
+}
+
 func (s *Service) account(ctx context.Context, id string) (loyalty.Account, error) {
 	a, err := s.Store.GetAccount(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -354,32 +367,137 @@ func (s *Service) Adjust(ctx context.Context, m loyalty.Member, adj loyalty.Adju
 	return AdjustResult{}, loyalty.Errorf(loyalty.EConflict, "member %s's account kept changing; retry", m.ID)
 }
 
+// ErrCouponRefused is matched (errors.Is) by IssueCoupon's error when the
+// rules refused the coupon (a per-member or global limit reached, an
+// unknown kind). The error also carries a loyalty.EInvalid *loyalty.Error
+// whose message is the reason, so retrying does not help and the API shows
+// why.
+var ErrCouponRefused = errors.New("coupon refused")
+
 // IssueCoupon gives the member a coupon under an idempotency key (journeys
-// use their step key); issuing again under the same key changes nothing.
-func (s *Service) IssueCoupon(ctx context.Context, memberID, key, kind, why string) error {
+// use their step key) and returns the coupon held under that key after the
+// call; issuing again under the same key changes nothing and returns the
+// same coupon. A refusal is an error matching ErrCouponRefused.
+func (s *Service) IssueCoupon(ctx context.Context, memberID, key, kind, why string) (loyalty.Coupon, error) {
 	var exhausted []string
 	for range maxAttempts {
-		m, err := s.member(ctx, memberID)
+		m, a, err := s.memberAndAccount(ctx, memberID)
 		if err != nil {
-			return err
-		}
-		a, err := s.account(ctx, memberID)
-		if err != nil {
-			return err
+			return loyalty.Coupon{}, err
 		}
 		res := s.Rules.IssueCoupon(a, m, key, kind, why, s.now(), exhausted)
 		err = s.commit(ctx, a, m, res, key)
 		switch {
-		case err == nil, errors.Is(err, store.ErrDuplicate):
-			return nil
+		case err == nil:
+			if cp, ok := couponByKey(res.Account, key); ok {
+				return cp, nil
+			}
+			reason := "no coupon was issued"
+			for _, e := range res.Entries {
+				if e.Key == key+"#coupon.issue" {
+					reason = e.Reason
+				}
+			}
+			return loyalty.Coupon{}, couponRefused(kind, memberID, reason)
+		case errors.Is(err, store.ErrDuplicate):
+			// Asked before under this key: answer with what that left.
+			if a, err = s.account(ctx, memberID); err != nil {
+				return loyalty.Coupon{}, err
+			}
+			if cp, ok := couponByKey(a, key); ok {
+				return cp, nil
+			}
+			return loyalty.Coupon{}, couponRefused(kind, memberID, "no coupon is held under key "+key+" (refused when first asked, or used or expired long ago and dropped)")
 		case errors.Is(err, store.ErrLimit):
 			exhausted = append(exhausted, kind)
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
 		default:
-			return fmt.Errorf("issue %s to %s: %w", kind, memberID, err)
+			return loyalty.Coupon{}, fmt.Errorf("issue %s to %s: %w", kind, memberID, err)
 		}
 	}
-	return fmt.Errorf("issue %s to %s: account kept changing; giving up", kind, memberID)
+	return loyalty.Coupon{}, fmt.Errorf("issue %s to %s: account kept changing; giving up", kind, memberID)
+}
+
+func couponRefused(kind, memberID, reason string) error {
+	return fmt.Errorf("issue %s to %s: %w: %w", kind, memberID, ErrCouponRefused, loyalty.Errorf(loyalty.EInvalid, "%s", reason))
+}
+
+func couponByKey(a loyalty.Account, key string) (loyalty.Coupon, bool) {
+	i := slices.IndexFunc(a.Coupons, func(c loyalty.Coupon) bool { return c.Key == key })
+	if i < 0 {
+		return loyalty.Coupon{}, false
+	}
+	return a.Coupons[i], true
+}
+
+// GrantBoost gives the member a points multiplier for days days from now
+// under an idempotency key (journeys use their step key) and returns the
+// boost held under that key; granting again under the same key changes
+// nothing and returns the first grant. A multiplier of 1 or less or fewer
+// than one day is refused with loyalty.EInvalid.
+func (s *Service) GrantBoost(ctx context.Context, memberID, key string, multiplier decimal.Decimal, days int, why string) (loyalty.Boost, error) {
+	// The cause is namespaced so a journey step may give a coupon and a
+	// boost under the same step key.
+	cause := "boost:" + key
+	for range maxAttempts {
+		m, a, err := s.memberAndAccount(ctx, memberID)
+		if err != nil {
+			return loyalty.Boost{}, err
+		}
+		res, err := s.Rules.GrantBoost(a, m, key, multiplier, days, why, s.now())
+		if err != nil {
+			return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: %w", key, memberID, err)
+		}
+		err = s.commit(ctx, a, m, res, cause)
+		switch {
+		case err == nil:
+			a = res.Account
+		case errors.Is(err, store.ErrDuplicate):
+			if a, err = s.account(ctx, memberID); err != nil {
+				return loyalty.Boost{}, err
+			}
+		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
+			continue
+		default:
+			return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: %w", key, memberID, err)
+		}
+		i := slices.IndexFunc(a.Boosts, func(b loyalty.Boost) bool { return b.Key == key })
+		if i < 0 {
+			// Granted so long ago that the account has let it go.
+			return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: granted before and since pruned from the account", key, memberID)
+		}
+		return a.Boosts[i], nil
+	}
+	return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: account kept changing; giving up", key, memberID)
+}
+
+// BirthdayGift persists everything due on the member's account by now (as
+// the sweep does) and returns the coupon of their birthday gift of year,
+// or false when there is none: refused, not due yet, no birthday given, or
+// no account.
+func (s *Service) BirthdayGift(ctx context.Context, memberID string, year int) (loyalty.Coupon, bool, error) {
+	if _, err := s.Sweep(ctx, memberID); err != nil {
+		return loyalty.Coupon{}, false, fmt.Errorf("birthday gift %d of %s: %w", year, memberID, err)
+	}
+	a, err := s.Store.GetAccount(ctx, memberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return loyalty.Coupon{}, false, nil
+	}
+	if err != nil {
+		return loyalty.Coupon{}, false, fmt.Errorf("birthday gift %d of %s: %w", year, memberID, err)
+	}
+	cp, ok := couponByKey(a, loyalty.BirthdayGiftKey(memberID, year))
+	return cp, ok, nil
+}
+
+// Outlook answers what the member's next tier anniversary review would do
+// if they earned nothing more (loyalty.Rules.ReviewOutlook) as of now.
+func (s *Service) Outlook(ctx context.Context, memberID string) (loyalty.Outlook, error) {
+	m, a, err := s.memberAndAccount(ctx, memberID)
+	if err != nil {
+		return loyalty.Outlook{}, err
+	}
+	return s.Rules.ReviewOutlook(a, m, s.now()), nil
 }
 
 // Liability reports outstanding points, stored value and unused coupons as

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -170,9 +171,17 @@ func TestAdjustOncePerKey(t *testing.T) {
 func TestIssueCouponOncePerKey(t *testing.T) {
 	w := newWorld(t)
 	w.register("a", "a@example.com", "")
-	for range 3 {
-		if err := w.svc.IssueCoupon(context.Background(), "a", "a#activation#1#welcome", "NEW8", "welcome"); err != nil {
+	var first loyalty.Coupon
+	for i := range 3 {
+		cp, err := w.svc.IssueCoupon(context.Background(), "a", "a#activation#1#welcome", "NEW8", "welcome")
+		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			first = cp
+		}
+		if cp.Code == "" || cp.Code != first.Code || cp.Key != "a#activation#1#welcome" || cp.Kind != "NEW8" {
+			t.Errorf("call %d returned %+v, first %+v", i+1, cp, first)
 		}
 	}
 	if v := w.view("a"); len(v.Coupons) != 1 || v.Coupons[0].Kind != "NEW8" {
@@ -258,9 +267,15 @@ func TestCouponGlobalLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, id := range []string{"a", "b", "c"} {
-		if err := svc.IssueCoupon(ctx, id, id+"#gift", "C15", "gift"); err != nil {
+	for _, id := range []string{"a", "b"} {
+		if _, err := svc.IssueCoupon(ctx, id, id+"#gift", "C15", "gift"); err != nil {
 			t.Fatal(err)
+		}
+	}
+	for range 2 { // refused, and refused again on a replay
+		_, err := svc.IssueCoupon(ctx, "c", "c#gift", "C15", "gift")
+		if !errors.Is(err, ledger.ErrCouponRefused) || loyalty.ErrorCode(err) != loyalty.EInvalid {
+			t.Errorf("c: err = %v, want ErrCouponRefused (invalid)", err)
 		}
 	}
 	got := map[string]int{}
@@ -277,5 +292,126 @@ func TestCouponGlobalLimit(t *testing.T) {
 	es, _ := svc.Entries(ctx, "c", 10, 0)
 	if len(es) != 1 || es[0].Rule != "coupon.issue.refused" || !strings.Contains(es[0].Reason, "global limit of 2") {
 		t.Errorf("c's entries = %+v", es)
+	}
+}
+
+func TestIssueCouponRefusedByPerMemberLimit(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "a@example.com", "")
+	ctx := context.Background()
+	first, err := w.svc.IssueCoupon(ctx, "a", "a#k1", "NEW8", "welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.svc.IssueCoupon(ctx, "a", "a#k2", "NEW8", "welcome")
+	if !errors.Is(err, ledger.ErrCouponRefused) || !strings.Contains(err.Error(), "per-member limit of 1") {
+		t.Errorf("second NEW8: err = %v", err)
+	}
+	if again, err := w.svc.IssueCoupon(ctx, "a", "a#k1", "NEW8", "welcome"); err != nil || again.Code != first.Code {
+		t.Errorf("replay of the first key = %+v, %v; want %s", again, err, first.Code)
+	}
+	checkBalances(t, w.st, w.svc, "a")
+}
+
+func TestGrantBoost(t *testing.T) {
+	w := newWorld(t)
+	w.register("a", "a@example.com", "")
+	ctx := context.Background()
+	start := w.now
+	for range 3 {
+		b, err := w.svc.GrantBoost(ctx, "a", "a#winback#1#boost", decimal.NewFromInt(2), 14, "win-back")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Key != "a#winback#1#boost" || !b.Multiplier.Equal(decimal.NewFromInt(2)) || !b.From.Equal(start) || !b.Until.Equal(start.AddDate(0, 0, 14)) {
+			t.Errorf("boost = %+v", b)
+		}
+		w.now = w.now.Add(time.Hour) // a replay later on returns the first grant
+	}
+	if got := strings.Join(w.rules("a"), ","); got != "boost.grant" {
+		t.Errorf("entries = %s", got)
+	}
+	if v := w.view("a"); len(v.Boosts) != 1 {
+		t.Errorf("view boosts = %+v", v.Boosts)
+	}
+	w.pay("a", "o1", "300")
+	w.now = start.AddDate(0, 0, 14)
+	w.pay("a", "o2", "300")
+	if p := w.view("a").Points; p.Available != 6 || p.Pending != 3 {
+		t.Errorf("points = %+v, want 6 available (×2 inside the window) and 3 pending (after it)", p)
+	}
+	if _, err := w.svc.GrantBoost(ctx, "a", "a#other", decimal.NewFromInt(1), 14, "x"); loyalty.ErrorCode(err) != loyalty.EInvalid {
+		t.Errorf("×1 boost: err = %v", err)
+	}
+	// A coupon under the same step key does not collide with the boost.
+	if _, err := w.svc.IssueCoupon(ctx, "a", "a#winback#1#boost", "C15", "win-back"); err != nil {
+		t.Errorf("coupon under the boost's key: %v", err)
+	}
+	checkBalances(t, w.st, w.svc, "a")
+}
+
+func TestBirthdayGift(t *testing.T) {
+	w := newWorld(t) // 2026-11-23
+	ctx := context.Background()
+	birthday := func(member, day string) {
+		w.t.Helper()
+		d, err := time.Parse(time.DateOnly, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.send(member, events.MemberRegistered, &events.MemberRegisteredData{Email: member + "@example.com", Name: member,
+			Birthday: &events.Date{Year: d.Year(), Month: d.Month(), Day: d.Day()}})
+	}
+	birthday("a", "1990-12-31") // 38 days after it was given: qualifies
+	birthday("b", "1990-12-01") // 8 days after: refused
+	w.register("c", "c@example.com", "")
+
+	if _, ok, err := w.svc.BirthdayGift(ctx, "a", 2026); err != nil || ok {
+		t.Errorf("before the birthday: %v, %v", ok, err)
+	}
+	w.now = time.Date(2026, 12, 31, 9, 0, 0, 0, cst)
+	cp, ok, err := w.svc.BirthdayGift(ctx, "a", 2026)
+	if err != nil || !ok || cp.Kind != "C15" || cp.Key != loyalty.BirthdayGiftKey("a", 2026) {
+		t.Fatalf("on the birthday: %+v, %v, %v", cp, ok, err)
+	}
+	if again, ok, err := w.svc.BirthdayGift(ctx, "a", 2026); err != nil || !ok || again.Code != cp.Code {
+		t.Errorf("asked again: %+v, %v, %v", again, ok, err)
+	}
+	if _, ok, _ := w.svc.BirthdayGift(ctx, "a", 2027); ok {
+		t.Error("a gift for next year already")
+	}
+	if _, ok, err := w.svc.BirthdayGift(ctx, "b", 2026); err != nil || ok {
+		t.Errorf("refused birthday: %v, %v", ok, err)
+	}
+	if got := w.rules("b"); got[len(got)-1] != "birthday.refused" {
+		t.Errorf("b's entries = %v (the sweep should have persisted the refusal)", got)
+	}
+	if _, ok, err := w.svc.BirthdayGift(ctx, "c", 2026); err != nil || ok {
+		t.Errorf("no birthday: %v, %v", ok, err)
+	}
+	if _, ok, err := w.svc.BirthdayGift(ctx, "nobody", 2026); err != nil || ok {
+		t.Errorf("no account: %v, %v", ok, err)
+	}
+	checkBalances(t, w.st, w.svc, "a")
+}
+
+func TestOutlook(t *testing.T) {
+	w := newWorld(t) // 2026-11-23
+	ctx := context.Background()
+	w.register("a", "a@example.com", "")
+	w.pay("a", "o1", "300") // V2
+	w.now = time.Date(2027, 1, 10, 10, 0, 0, 0, cst)
+	w.pay("a", "o2", "300") // V3 on 600; o1 leaves the window before the review on 2028-01-10
+	w.now = time.Date(2027, 6, 1, 10, 0, 0, 0, cst)
+	o, err := w.svc.Outlook(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Tier != "V3" || !o.ReviewAt.Equal(time.Date(2028, 1, 10, 0, 0, 0, 0, cst)) || !o.Demote || o.FallTo != "V2" ||
+		!o.GrowthNeeded.Equal(decimal.NewFromInt(200)) || o.HeldByPaid {
+		t.Errorf("outlook = %+v", o)
+	}
+	if o, err := w.svc.Outlook(ctx, "nobody"); err != nil || o.Tier != "V1" || o.Demote {
+		t.Errorf("outlook of a member without an account = %+v, %v", o, err)
 	}
 }

@@ -31,7 +31,6 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/api"
@@ -39,6 +38,7 @@ import (
 	"github.com/memberflow/memberflow/internal/dynamolocal"
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
@@ -69,7 +69,17 @@ type Config struct {
 	AdminToken    string
 	CodeSecret    string // keys coupon codes and unsubscribe links (HMAC); at least 16 bytes
 	PublicURL     string // base URL in unsubscribe links; "" means the HTTP API's own
-	Activation    workflows.ActivationDefinition
+	// Journeys are the journey definitions; nil means the shipped ones
+	// (tests pass shortened delays).
+	Journeys journey.Set
+	// ScanEvery is how often the calendar journeys' scans run (default
+	// 1h); CatchUp how far back each looks (default 24h).
+	ScanEvery, CatchUp time.Duration
+	// ConfirmWindow is how long a send's retry waits for the "processed"
+	// event of an earlier attempt before sending again
+	// (activities.Activities.ConfirmWindow; 0 means its default). The
+	// outbox posts that event for every message it accepts.
+	ConfirmWindow time.Duration
 	Brand         activities.Brand
 	FromEmail     string
 }
@@ -86,22 +96,35 @@ type Stack struct {
 	// WebhookKey signs SendGrid event webhooks locally (the stand-in for
 	// SendGrid's own key; `memberflow send-sendgrid-events` uses it).
 	WebhookKey *ecdsa.PrivateKey
+	// Activities is what the worker runs (tests restart the worker with it).
+	Activities *activities.Activities
 
 	log     *slog.Logger
 	ddb     *dynamolocal.Server
 	dev     *testsuite.DevServer
-	worker  worker.Worker
 	poller  *streams.Poller
 	servers []*http.Server
 	sinkURL string
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	workerMu sync.Mutex
+	worker   *runningWorker
+
+	// feedback posts the outbox's "processed" events; Stop cancels and
+	// waits for it.
+	feedbackCtx    context.Context
+	feedbackCancel context.CancelFunc
+	feedbackMu     sync.Mutex
+	feedbackClosed bool
+	feedbackWG     sync.WaitGroup
 }
 
 // Start brings every component up in dependency order and returns once the
 // stack serves; any failure stops what already started.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err error) {
 	s := &Stack{log: log, Table: cfg.Table, done: make(chan struct{})}
+	s.feedbackCtx, s.feedbackCancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -189,12 +212,35 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	s.TemporalAddress = s.dev.FrontendHostPort()
 	log.Info("started Temporal dev server", "address", s.dev.FrontendHostPort(), "ui", uiURL(cfg.UIPort), "data", orMemory(temporalDB))
 
-	// Outbox standing in for api.sendgrid.com.
+	// The HTTP listener is opened now so the worker knows the public URL
+	// its unsubscribe links point to, and the outbox where to post
+	// SendGrid's events; it serves once everything is up (connections
+	// made before wait in the backlog).
+	httpL, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP API: %w", err)
+	}
+	s.URL = "http://127.0.0.1:" + strconv.Itoa(httpL.Addr().(*net.TCPAddr).Port)
+	served := false
+	defer func() {
+		if !served {
+			httpL.Close()
+		}
+	}()
+	publicURL := cmp.Or(cfg.PublicURL, s.URL)
+	webhookKey, err := LoadOrCreateWebhookKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.WebhookKey = webhookKey
+
+	// Outbox standing in for api.sendgrid.com, posting the "processed"
+	// event SendGrid's event webhook would for every message it takes.
 	catalog, err := mail.LoadCatalog(templates.Email)
 	if err != nil {
 		return nil, err
 	}
-	sink := &outbox.Sink{Dir: s.OutboxDir, Catalog: catalog, Now: time.Now}
+	sink := &outbox.Sink{Dir: s.OutboxDir, Catalog: catalog, Now: time.Now, OnAccept: s.postProcessed}
 	if s.sinkURL, err = s.serve("127.0.0.1:0", sink); err != nil {
 		return nil, fmt.Errorf("start outbox: %w", err)
 	}
@@ -217,25 +263,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, err
 	}
-	// The HTTP listener is opened now so the worker knows the public URL
-	// its unsubscribe links point to; it serves once everything is up.
-	httpL, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("HTTP API: %w", err)
-	}
-	s.URL = "http://127.0.0.1:" + strconv.Itoa(httpL.Addr().(*net.TCPAddr).Port)
-	served := false
-	defer func() {
-		if !served {
-			httpL.Close()
-		}
-	}()
-	publicURL := cmp.Or(cfg.PublicURL, s.URL)
-	webhookKey, err := LoadOrCreateWebhookKey(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	s.WebhookKey = webhookKey
 
 	// The loyalty ledger: the same service dispatch, the API and the sweep
 	// use in AWS.
@@ -244,25 +271,37 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 
+	journeys := cfg.Journeys
+	if journeys == nil {
+		if journeys, err = journey.Shipped(ldg.Rules.Program); err != nil {
+			return nil, err
+		}
+	}
+
 	// Worker.
-	s.worker = worker.New(s.Temporal, workflows.DefaultTaskQueue, worker.Options{})
-	workflows.Register(s.worker, &activities.Activities{
+	s.Activities = &activities.Activities{
 		Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
 		Links: links, PublicURL: publicURL, Log: log.With("component", "activities"),
-	})
-	if err := s.worker.Start(); err != nil {
-		return nil, fmt.Errorf("start worker: %w", err)
+		Workflows: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, ConfirmWindow: cfg.ConfirmWindow,
+	}
+	if s.worker, err = s.startWorker(); err != nil {
+		return nil, err
 	}
 	log.Info("started Temporal worker", "task_queue", workflows.DefaultTaskQueue)
 	if err := workflows.EnsureSweepSchedule(ctx, s.Temporal, workflows.DefaultTaskQueue, workflows.LedgerSweepInput{CatchUpDays: 7}, time.Hour); err != nil {
 		return nil, err
 	}
 	log.Info("ledger sweep scheduled", "schedule", workflows.SweepScheduleID, "every", "1h")
+	scanEvery := cmp.Or(cfg.ScanEvery, time.Hour)
+	if err := workflows.EnsureCalendarSchedules(ctx, s.Temporal, workflows.DefaultTaskQueue, journeys, scanEvery, cmp.Or(cfg.CatchUp, workflows.DefaultCatchUp)); err != nil {
+		return nil, err
+	}
+	log.Info("calendar journeys scheduled", "journeys", workflows.CalendarJourneys, "every", scanEvery)
 
 	// Stream poller feeding the dispatch handler Lambda would run.
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	disp := &dispatch.Handler{Store: st, Ledger: ldg, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Activation: cfg.Activation, Log: log.With("component", "dispatch")}
+	disp := &dispatch.Handler{Store: st, Ledger: ldg, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Journeys: journeys, Log: log.With("component", "dispatch")}
 	s.poller = &streams.Poller{DynamoDB: ddbClient, Streams: newStreamsClient(s.ddb.Endpoint), Table: cfg.Table, Handle: disp.Handle, Log: log.With("component", "stream")}
 	if cfg.LogDir != "" {
 		// Like the deployed stream mapping (MaximumRetryAttempts 10, then
@@ -386,8 +425,18 @@ func (s *Stack) Stop() {
 		s.cancel()
 		<-s.done
 	}
+	s.workerMu.Lock()
 	if s.worker != nil {
-		s.worker.Stop()
+		s.worker.stop(true)
+		s.worker = nil
+	}
+	s.workerMu.Unlock()
+	s.feedbackMu.Lock()
+	s.feedbackClosed = true
+	s.feedbackMu.Unlock()
+	if s.feedbackCancel != nil {
+		s.feedbackCancel()
+		s.feedbackWG.Wait()
 	}
 	if s.dev != nil {
 		if err := s.dev.Stop(); err != nil {

@@ -23,13 +23,16 @@ import (
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
 	"github.com/memberflow/memberflow/internal/sgevents"
+	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
-var updateHistory = flag.Bool("update-history", false, "write the activation history to workflows/testdata for the replay test")
+var updateHistory = flag.Bool("update-history", false, "write the workflow histories to workflows/testdata for the replay test")
 
 const (
 	secret = "e2e-secret"
@@ -49,11 +52,53 @@ func repoRoot(t *testing.T) string {
 // for the outbox, with the activation delays shortened to seconds.
 func startStack(t *testing.T) *localstack.Stack {
 	t.Helper()
-	def := workflows.DefaultActivation()
-	def.NudgeAfter, def.LastNudgeAfter = 4*time.Second, 12*time.Second
-	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Activation: def})
+	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Journeys: shortActivation(t, 4*time.Second, 12*time.Second)})
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// shippedJourneys is a copy of the shipped journey definitions, for a
+// test to change.
+func shippedJourneys(t *testing.T) journey.Set {
+	t.Helper()
+	p, err := loyalty.LoadProgram(templates.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := journey.Shipped(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.Clone()
+}
+
+// shortActivation is the shipped set with the activation nudges after
+// nudge and last instead of days.
+func shortActivation(t *testing.T, nudge, last time.Duration) journey.Set {
+	t.Helper()
+	set := shippedJourneys(t)
+	def := set[journey.Activation]
+	for i, after := range map[string]time.Duration{"nudge": nudge, "last_nudge": last} {
+		j := slices.IndexFunc(def.Steps, func(s journey.Step) bool { return s.Name == i })
+		if j < 0 {
+			t.Fatalf("the shipped activation journey has no step %s", i)
+		}
+		def.Steps[j].After = journey.Duration(after)
+	}
+	set[journey.Activation] = def
+	return set
+}
+
+// daytimeZone is a zone where it is now between 10:30 and 20:00
+// (localstack.DaytimeZone): the contact policy's quiet hours hold no test
+// email back, and 10:00 local steps are due, whenever the test runs.
+func daytimeZone(t *testing.T) string {
+	t.Helper()
+	zone, err := localstack.DaytimeZone(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zone
 }
 
 // startWith starts a stack from cfg with the test's fixed settings filled in.
@@ -123,6 +168,10 @@ func event(t *testing.T, typ events.Type, id, member string, change func(map[str
 		t.Fatal(err)
 	}
 	m["id"], m["member_id"], m["occurred_at"] = id, member, time.Now().UTC().Format(time.RFC3339)
+	if typ == events.MemberRegistered {
+		// The sample's Asia/Shanghai is in quiet hours for half the day.
+		m["data"].(map[string]any)["timezone"] = daytimeZone(t)
+	}
 	if change != nil {
 		change(m)
 	}
@@ -180,6 +229,10 @@ func TestEndToEnd(t *testing.T) {
 	waitFor(t, "the welcome email in the outbox", 30*time.Second, func() bool {
 		return len(outboxTemplates(t, s, "m-e2e-1")) == 1
 	})
+	// The welcome hands over the NEW8 coupon, once.
+	if got := couponKinds(t, s, "m-e2e-1"); got["NEW8"] != 1 || len(got) != 1 {
+		t.Errorf("coupons after the welcome = %v, want one NEW8", got)
+	}
 
 	t.Run("replay is a duplicate and sends nothing more", func(t *testing.T) {
 		r := postEvent(t, s, reg, true)
@@ -320,7 +373,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("order: %d %s", r.status, r.body)
 	}
 	run := s.Temporal.GetWorkflow(context.Background(), workflows.ActivationWorkflowID("m-e2e-1"), "")
-	var res workflows.ActivationResult
+	var res workflows.JourneyResult
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := run.Get(ctx, &res); err != nil {
@@ -338,7 +391,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The member without consent runs the whole journey with every send
 	// skipped.
-	var quiet workflows.ActivationResult
+	var quiet workflows.JourneyResult
 	if err := s.Temporal.GetWorkflow(ctx, workflows.ActivationWorkflowID("m-e2e-2"), "").Get(ctx, &quiet); err != nil {
 		t.Fatal(err)
 	}
@@ -360,10 +413,11 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("register: %d %s", r.status, r.body)
 		}
 		waitFor(t, "the welcome email", 30*time.Second, func() bool { return len(outboxTemplates(t, s, "m-e2e-b")) == 1 })
+		welcomeKey := activities.SendKey("m-e2e-b", journey.Activation, 1, "welcome", time.Now().UTC().Year())
 		bounce, _ := json.Marshal([]map[string]any{{
 			"email": "lin.wei@example.com", "timestamp": time.Now().Unix(), "event": "bounce", "type": "bounce",
 			"reason": "550 5.1.1 mailbox unavailable", "sg_event_id": "sg-e2e-bounce-1", "sg_message_id": "e2e.filter0001",
-			"member_id": "m-e2e-b", "idempotency_key": "m-e2e-b#activation#1#welcome", "journey": "activation", "step": "welcome", "enrollment": "1",
+			"member_id": "m-e2e-b", "idempotency_key": welcomeKey, "journey": "activation", "step": "welcome", "enrollment": "1",
 		}})
 		post := func(sign bool) response {
 			req, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/sendgrid/events", bytes.NewReader(bounce))
@@ -385,7 +439,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		// The last nudge (12 s in) is certainly after the bounce; the nudge
 		// (4 s in) may have gone before it.
-		var res workflows.ActivationResult
+		var res workflows.JourneyResult
 		if err := s.Temporal.GetWorkflow(context.Background(), workflows.ActivationWorkflowID("m-e2e-b"), "").Get(context.Background(), &res); err != nil {
 			t.Fatal(err)
 		}
@@ -481,7 +535,7 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Skip("end-to-end test starts Temporal and DynamoDB Local")
 	}
 	dir := t.TempDir()
-	cfg := localstack.Config{DataDir: dir, Activation: workflows.DefaultActivation()}
+	cfg := localstack.Config{DataDir: dir} // the shipped journeys
 
 	first := startWith(t, cfg)
 	reg := event(t, events.MemberRegistered, "evt-rs-1", "m-rs-1", nil)

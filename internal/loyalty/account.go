@@ -13,9 +13,9 @@ import (
 
 // Account is one member's standing in the programme: tier, growth, point
 // lots, coupons, stored value and paid membership. It changes only through
-// Rules (Apply, Advance, Adjust, ReferralReward), each change producing the
-// ledger entries that explain it; the persisted balances always equal the
-// sum of the member's entries.
+// Rules (Apply, Advance, Adjust, IssueCoupon, GrantBoost, ReferralReward),
+// each change producing the ledger entries that explain it; the persisted
+// balances always equal the sum of the member's entries.
 type Account struct {
 	MemberID string `json:"member_id"`
 	// Version increases by one with every persisted change; stores use it
@@ -38,6 +38,10 @@ type Account struct {
 	Coupons []Coupon       `json:"coupons,omitempty"`
 	// CouponsIssued counts coupons ever issued per kind (per-member limits).
 	CouponsIssued map[string]int `json:"coupons_issued,omitempty"`
+	// Boosts are points multipliers granted for a while (a win-back's
+	// "double points for 14 days"). They are kept for a year after they
+	// end so that granting again under the same key is still recognised.
+	Boosts []Boost `json:"boosts,omitempty"`
 
 	Principal decimal.Decimal `json:"principal"`
 	Bonus     decimal.Decimal `json:"bonus"`
@@ -115,6 +119,19 @@ type Coupon struct {
 
 // Used reports whether the coupon was redeemed.
 func (c Coupon) Used() bool { return !c.UsedAt.IsZero() }
+
+// Boost is a points multiplier granted to one member from From until (not
+// including) Until. It competes with the programme's multipliers: an order
+// earns at the highest one that applies; they never stack.
+type Boost struct {
+	Key        string          `json:"key"` // idempotency key it was granted under
+	Multiplier decimal.Decimal `json:"multiplier"`
+	From       time.Time       `json:"from"`
+	Until      time.Time       `json:"until"`
+}
+
+// ActiveAt reports whether the boost applies to an order at t.
+func (b Boost) ActiveAt(t time.Time) bool { return !t.Before(b.From) && t.Before(b.Until) }
 
 // PaidStatus is where a paid membership is.
 type PaidStatus string

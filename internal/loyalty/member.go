@@ -73,4 +73,9 @@ type Enrollment struct {
 	Reason     string           `json:"reason,omitempty"` // why it ended
 	StartedAt  time.Time        `json:"started_at"`
 	EndedAt    time.Time        `json:"ended_at,omitzero"`
+	// Definition is the journey definition pinned at enrollment (JSON),
+	// for journeys whose later steps are run by a calendar scan rather
+	// than by the enrollment's own workflow input: a marketer's edit
+	// changes new enrollments only.
+	Definition string `json:"definition,omitempty"`
 }

@@ -90,6 +90,7 @@ func (a Account) clone() Account {
 	a.Growth = slices.Clone(a.Growth)
 	a.Lots = slices.Clone(a.Lots)
 	a.Coupons = slices.Clone(a.Coupons)
+	a.Boosts = slices.Clone(a.Boosts)
 	a.Orders = slices.Clone(a.Orders)
 	for i := range a.Orders {
 		a.Orders[i].Lines = slices.Clone(a.Orders[i].Lines)
@@ -278,23 +279,96 @@ func mustTier(p *Program, code string) Tier {
 	return t
 }
 
+// tierReview is what the anniversary review at an account's ReviewAt
+// decides on the growth recorded so far.
+type tierReview struct {
+	at      time.Time
+	counted decimal.Decimal // counted growth in the window ending at the review
+	tier    Tier            // the tier under review
+	lower   string          // the tier it falls to; "" when it is kept
+}
+
+// tierReviewOf decides the review due at a.ReviewAt: the tier is kept when
+// counted growth reaches its threshold, else it falls one tier (never
+// more, whatever the growth would earn). Both the review itself and
+// ReviewOutlook go through it.
+func (r *Rules) tierReviewOf(a Account) tierReview {
+	p := r.Program
+	tr := tierReview{at: a.ReviewAt, counted: r.Growth(a, a.ReviewAt).Counted, tier: mustTier(p, a.Tier)}
+	if i := p.tierIndex(tr.tier.Code); i > 0 && tr.counted.LessThan(tr.tier.Threshold) {
+		tr.lower = p.Tiers[i-1].Code
+	}
+	return tr
+}
+
 // review runs the tier anniversary review due at c.a.ReviewAt.
 func (c *change) review() {
 	p := c.r.Program
-	at := c.a.ReviewAt
-	counted := c.r.Growth(*c.a, at).Counted
-	cur := mustTier(p, c.a.Tier)
+	tr := c.r.tierReviewOf(*c.a)
+	at, counted, cur := tr.at, tr.counted, tr.tier
 	key := fmt.Sprintf("%s#tier.review#%s", c.a.MemberID, p.Day(at))
-	if counted.GreaterThanOrEqual(cur.Threshold) {
+	if tr.lower == "" {
 		c.a.ReviewAt = at.AddDate(1, 0, 0)
 		c.entry(Entry{Key: key, At: at, Rule: "tier.review", Tier: cur.Code,
 			Reason: fmt.Sprintf("review: counted growth %s keeps %s (threshold %s)", counted, cur.Code, cur.Threshold)})
 		return
 	}
-	lower := p.Tiers[p.tierIndex(cur.Code)-1].Code
-	c.setTier(lower, at)
-	c.entry(Entry{Key: key, At: at, Rule: "tier.review", Tier: lower,
-		Reason: fmt.Sprintf("review: counted growth %s below %s's threshold %s; down one tier to %s", counted, cur.Code, cur.Threshold, lower)})
+	c.setTier(tr.lower, at)
+	c.entry(Entry{Key: key, At: at, Rule: "tier.review", Tier: tr.lower,
+		Reason: fmt.Sprintf("review: counted growth %s below %s's threshold %s; down one tier to %s", counted, cur.Code, cur.Threshold, tr.lower)})
+}
+
+// Outlook is what the next tier anniversary review would do if the member
+// earned nothing more before it; tier-expiry warnings are built on it.
+type Outlook struct {
+	// Tier is the tier under review: the member's own, not raised by a
+	// paid membership's floor.
+	Tier string `json:"tier"`
+	// ReviewAt is when the review is due; zero for the lowest tier, which
+	// has none.
+	ReviewAt time.Time `json:"review_at,omitzero"`
+	// Counted is the growth that will still count at ReviewAt: the rolling
+	// window ending then, with the interaction cap.
+	Counted decimal.Decimal `json:"counted"`
+	// Demote says the review would lower the tier the member enjoys, to
+	// FallTo (one tier down at most).
+	Demote bool   `json:"demote"`
+	FallTo string `json:"fall_to,omitempty"`
+	// GrowthNeeded is how much more counted growth by ReviewAt keeps Tier:
+	// zero when Counted already does. With HeldByPaid it is still what
+	// Tier lacks on its own.
+	GrowthNeeded decimal.Decimal `json:"growth_needed"`
+	// HeldByPaid says Counted falls short but a paid membership active at
+	// ReviewAt keeps the member at its tier floor, so nothing they enjoy
+	// changes (Demote is false).
+	HeldByPaid bool `json:"held_by_paid"`
+}
+
+// ReviewOutlook answers, as of at, what the member's next anniversary
+// review would do if they earned nothing more: everything due by at is
+// applied first (without persisting), then the review is decided as it
+// will be at ReviewAt, on the growth that will still be in the window then.
+func (r *Rules) ReviewOutlook(a Account, m Member, at time.Time) Outlook {
+	a = r.Advance(a, m, at).Account
+	o := Outlook{Tier: a.Tier, ReviewAt: a.ReviewAt, Counted: decimal.Zero, GrowthNeeded: decimal.Zero}
+	if a.ReviewAt.IsZero() {
+		return o
+	}
+	tr := r.tierReviewOf(a)
+	o.Counted = tr.counted
+	if tr.lower == "" {
+		return o
+	}
+	o.GrowthNeeded = tr.tier.Threshold.Sub(tr.counted)
+	after := a
+	after.Tier = tr.lower
+	enjoyed := r.EffectiveTier(after, tr.at)
+	if enjoyed == r.EffectiveTier(a, tr.at) {
+		o.HeldByPaid = true
+		return o
+	}
+	o.Demote, o.FallTo = true, enjoyed
+	return o
 }
 
 // ---- points ----
@@ -334,6 +408,11 @@ func (c *change) multiplier(at time.Time) (decimal.Decimal, string) {
 	}
 	if c.a.Paid.ActiveAt(at) && c.a.Paid.Plan == p.Paid.Plan {
 		consider(p.Paid.PointsMultiplier, "paid membership")
+	}
+	for _, b := range c.a.Boosts {
+		if b.ActiveAt(at) {
+			consider(b.Multiplier, "boost")
+		}
 	}
 	return best, why
 }
@@ -448,6 +527,34 @@ func (r *Rules) IssueCoupon(a Account, m Member, key, kind, why string, at time.
 	c.advance(at)
 	c.issueCoupon(key, kind, "coupon.issue", why, exhausted)
 	return c.done()
+}
+
+// GrantBoost gives the member a points multiplier for days days from at
+// (Until is at + days×24h) under key (e.g. a journey step's idempotency
+// key); granting again under the same key changes nothing. Like every
+// multiplier it does not stack: an order earns at the highest that applies.
+// It refuses (EInvalid, nothing changes) a multiplier of 1 or less and
+// fewer than one day.
+func (r *Rules) GrantBoost(a Account, m Member, key string, multiplier decimal.Decimal, days int, why string, at time.Time) (Result, error) {
+	if key == "" {
+		return Result{}, Errorf(EInvalid, "key: is required (it makes the grant idempotent)")
+	}
+	if !multiplier.GreaterThan(decimal.NewFromInt(1)) {
+		return Result{}, Errorf(EInvalid, "multiplier: must be greater than 1, not %s", multiplier)
+	}
+	if days < 1 {
+		return Result{}, Errorf(EInvalid, "days: must be at least 1, not %d", days)
+	}
+	c := r.begin(a, m, at)
+	c.advance(at)
+	if !slices.ContainsFunc(c.a.Boosts, func(b Boost) bool { return b.Key == key }) {
+		b := Boost{Key: key, Multiplier: multiplier, From: at, Until: at.Add(time.Duration(days) * 24 * time.Hour)}
+		c.a.Boosts = append(c.a.Boosts, b)
+		c.entry(Entry{Key: key, Rule: "boost.grant", EventID: eventOf(key),
+			Reason: fmt.Sprintf("points ×%s until %s; %s", multiplier, b.Until.In(r.Program.Location).Format(time.RFC3339), why)})
+	}
+	c.prune()
+	return c.done(), nil
 }
 
 // ---- events ----
@@ -1061,11 +1168,17 @@ func (c *change) nextBirthday() (time.Time, bool) {
 	return t, ok
 }
 
+// BirthdayGiftKey is the key the member's birthday gift of year is issued
+// under (Coupon.Key, and the cause of its entry).
+func BirthdayGiftKey(memberID string, year int) string {
+	return fmt.Sprintf("%s#birthday#%d", memberID, year)
+}
+
 func (c *change) birthday(at time.Time) {
 	p := c.r.Program
 	year := at.In(p.Location).Year()
 	c.a.BirthdayYears = append(c.a.BirthdayYears, year)
-	key := fmt.Sprintf("%s#birthday#%d", c.a.MemberID, year)
+	key := BirthdayGiftKey(c.a.MemberID, year)
 	if set := c.m.BirthdaySetAt; !set.IsZero() && set.After(at.AddDate(0, 0, -p.Birthday.MinDaysSinceSet)) {
 		c.entry(Entry{Key: key, At: at, Rule: "birthday.refused",
 			Reason: fmt.Sprintf("birthday was set or changed fewer than %d days before it (on %s)", p.Birthday.MinDaysSinceSet, p.Day(set))})
@@ -1081,7 +1194,9 @@ func (c *change) birthday(at time.Time) {
 
 // prune drops what can no longer matter, keeping the account item small:
 // growth and orders older than the window plus the return window, spent or
-// expired lots, coupons gone for 90 days.
+// expired lots, coupons gone for 90 days, boosts ended a year ago (a grant
+// retried within that year still finds its key; the store's applied
+// marker refuses one retried later).
 func (c *change) prune() {
 	p := c.r.Program
 	horizon := c.at.AddDate(0, 0, -(p.Growth.WindowDays + p.Points.PendingDays + 31))
@@ -1094,6 +1209,7 @@ func (c *change) prune() {
 	c.a.Coupons = slices.DeleteFunc(c.a.Coupons, func(x Coupon) bool {
 		return (x.Used() && x.UsedAt.Before(old)) || x.ExpiresAt.Before(old)
 	})
+	c.a.Boosts = slices.DeleteFunc(c.a.Boosts, func(b Boost) bool { return b.Until.AddDate(1, 0, 0).Before(c.at) })
 	if n := len(c.a.BirthdayYears); n > 3 {
 		c.a.BirthdayYears = slices.Clone(c.a.BirthdayYears[n-3:])
 	}

@@ -892,3 +892,188 @@ func trialClaims(cs []loyalty.Claim) int {
 	}
 	return n
 }
+
+func TestGrantBoost(t *testing.T) {
+	grant := func(x *acct, key, mult string, days int, when time.Time) loyalty.Result {
+		x.t.Helper()
+		res, err := rules.GrantBoost(x.a, x.m, key, dec(mult), days, "win-back", when)
+		if err != nil {
+			x.t.Fatal(err)
+		}
+		return x.take(res)
+	}
+	june := func(d int) time.Time { return at(2026, 6, d, 12, 0) } // birthday month of "m"
+	for _, tc := range []struct {
+		name   string
+		setup  func(x *acct)
+		mult   string
+		days   int
+		grant  time.Time
+		when   time.Time
+		amount string
+		want   int64
+		why    string
+	}{
+		{name: "×2 inside the window", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 1), amount: "300", want: 6, why: "boost"},
+		{name: "from the moment of the grant", mult: "2", days: 14, grant: plainDay, when: plainDay, amount: "300", want: 6, why: "boost"},
+		{name: "last moment of the window", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 14).Add(-time.Second), amount: "300", want: 6, why: "boost"},
+		{name: "not after it ends", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 14), amount: "300", want: 3, why: "base"},
+		{name: "not before it starts", mult: "2", days: 14, grant: plainDay, when: plainDay.Add(-time.Minute), amount: "300", want: 3, why: "base"},
+		{name: "birthday V4 ×5 beats a ×2 boost, not stacked", setup: func(x *acct) { x.m.Birthday = "1990-06-15"; x.pay(june(1), "pre", "1000") },
+			mult: "2", days: 14, grant: june(2), when: june(3), amount: "300", want: 15, why: "birthday month (V4)"},
+		{name: "a ×3 boost beats birthday V2 ×2, not stacked", setup: func(x *acct) { x.m.Birthday = "1990-06-15"; x.pay(june(1), "pre", "150") },
+			mult: "3", days: 14, grant: june(2), when: june(3), amount: "300", want: 9, why: "boost"},
+		{name: "fractional boost is floored like every multiplier", mult: "1.5", days: 1, grant: plainDay, when: plainDay.Add(time.Hour), amount: "300", want: 4, why: "boost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newAcct(t, "m")
+			if tc.setup != nil {
+				tc.setup(x)
+			}
+			grant(x, "m#winback#1#boost", tc.mult, tc.days, tc.grant)
+			x.pay(tc.when, "o", tc.amount)
+			e := x.lastRule("order.points")
+			if e.Pending != tc.want || !strings.Contains(e.Reason, "("+tc.why+")") {
+				t.Errorf("points = %d (%s), want %d by %s", e.Pending, e.Reason, tc.want, tc.why)
+			}
+		})
+	}
+
+	t.Run("idempotent by key", func(t *testing.T) {
+		x := newAcct(t, "m")
+		res := grant(x, "k", "2", 14, plainDay)
+		if len(res.Entries) != 1 {
+			t.Fatalf("entries = %s", rulesOf(res.Entries))
+		}
+		e := res.Entries[0]
+		if e.Rule != "boost.grant" || e.Key != "k" || !strings.Contains(e.Reason, "×2") || !strings.Contains(e.Reason, "2026-12-07T14:00:00+08:00") {
+			t.Errorf("grant entry = %+v", e)
+		}
+		if res := grant(x, "k", "3", 30, plainDay.Add(time.Hour)); len(res.Entries) != 0 {
+			t.Errorf("second grant under the same key wrote %s", rulesOf(res.Entries))
+		}
+		want := loyalty.Boost{Key: "k", Multiplier: dec("2"), From: plainDay, Until: plainDay.AddDate(0, 0, 14)}
+		if len(x.a.Boosts) != 1 || x.a.Boosts[0].Key != want.Key || !x.a.Boosts[0].Multiplier.Equal(want.Multiplier) ||
+			!x.a.Boosts[0].From.Equal(want.From) || !x.a.Boosts[0].Until.Equal(want.Until) {
+			t.Errorf("boosts = %+v, want [%+v]", x.a.Boosts, want)
+		}
+		grant(x, "k2", "3", 1, plainDay.Add(2*time.Hour))
+		if len(x.a.Boosts) != 2 || x.count("boost.grant") != 2 {
+			t.Errorf("another key: boosts %+v, entries %s", x.a.Boosts, rulesOf(x.entries))
+		}
+	})
+
+	t.Run("refused without an entry", func(t *testing.T) {
+		x := newAcct(t, "m")
+		for _, tc := range []struct {
+			key, mult string
+			days      int
+			want      string
+		}{{"k", "1", 14, "multiplier"}, {"k", "0.5", 14, "multiplier"}, {"k", "2", 0, "days"}, {"", "2", 14, "key"}} {
+			res, err := rules.GrantBoost(x.a, x.m, tc.key, dec(tc.mult), tc.days, "t", plainDay)
+			if loyalty.ErrorCode(err) != loyalty.EInvalid || !strings.Contains(err.Error(), tc.want) || len(res.Entries) != 0 {
+				t.Errorf("%+v: err %v, entries %s", tc, err, rulesOf(res.Entries))
+			}
+		}
+	})
+
+	t.Run("shown while active, pruned a year after it ends", func(t *testing.T) {
+		x := newAcct(t, "m")
+		grant(x, "k", "2", 14, plainDay)
+		if v := x.view(plainDay.AddDate(0, 0, 13)); len(v.Boosts) != 1 || !v.Boosts[0].Multiplier.Equal(dec("2")) || !v.Boosts[0].Until.Equal(plainDay.AddDate(0, 0, 14)) {
+			t.Errorf("view boosts = %+v", v.Boosts)
+		}
+		if v := x.view(plainDay.AddDate(0, 0, 14)); len(v.Boosts) != 0 {
+			t.Errorf("view boosts after the end = %+v", v.Boosts)
+		}
+		x.advance(plainDay.AddDate(1, 0, 13))
+		if len(x.a.Boosts) != 1 {
+			t.Errorf("boost pruned within the year after it ended")
+		}
+		x.advance(plainDay.AddDate(1, 0, 15))
+		if len(x.a.Boosts) != 0 {
+			t.Errorf("boost kept more than a year after it ended: %+v", x.a.Boosts)
+		}
+	})
+}
+
+func TestReviewOutlook(t *testing.T) {
+	svip := func(x *acct, from, until time.Time) {
+		x.event(events.SubscriptionConverted, from, &events.SubscriptionConvertedData{SubscriptionID: "s", Plan: "svip", Price: dec("199"), PeriodEndsAt: until})
+	}
+	// twoOrders reaches V3 on 2026-01-10 with half of its growth from an
+	// order that leaves the window before the review on 2027-01-10.
+	twoOrders := func(x *acct) {
+		x.pay(at(2025, 11, 20, 10, 0), "o1", "300")
+		x.pay(at(2026, 1, 10, 10, 0), "o2", "300")
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(x *acct)
+		at    time.Time
+		want  loyalty.Outlook
+	}{
+		{"safe: the window at the review still holds the threshold", func(x *acct) {
+			x.pay(at(2025, 11, 20, 10, 0), "o1", "600")
+			x.pay(at(2026, 6, 1, 10, 0), "o2", "300")
+		}, at(2026, 9, 1, 0, 0), loyalty.Outlook{Tier: "V3", ReviewAt: at(2026, 11, 20, 0, 0), Counted: dec("900"), GrowthNeeded: dec("0")}},
+		{"growth leaving the window before the review counts as gone", twoOrders,
+			at(2026, 6, 1, 0, 0), loyalty.Outlook{Tier: "V3", ReviewAt: at(2027, 1, 10, 0, 0), Counted: dec("300"), Demote: true, FallTo: "V2", GrowthNeeded: dec("200")}},
+		{"one tier at most, after a review already passed", func(x *acct) {
+			x.pay(at(2025, 11, 20, 10, 0), "o1", "1200")
+			x.pay(at(2027, 3, 1, 10, 0), "o2", "200")
+		}, at(2027, 6, 1, 0, 0), loyalty.Outlook{Tier: "V4", ReviewAt: at(2027, 11, 20, 0, 0), Counted: dec("200"), Demote: true, FallTo: "V3", GrowthNeeded: dec("800")}},
+		{"interaction counts at the review only up to its cap", func(x *acct) {
+			x.pay(at(2025, 12, 1, 10, 0), "o1", "100")
+			x.pay(at(2026, 2, 1, 10, 0), "o2", "60") // V2, review 2027-02-01
+			for i := range 30 {
+				x.event(events.MemberCheckedIn, at(2026, 3, 1+i, 12, 0), &events.MemberCheckedInData{})
+			}
+			for i := range 4 {
+				x.event(events.ReviewPosted, at(2026, 3, 2+i, 13, 0), &events.ReviewPostedData{ReviewID: fmt.Sprint(i), Rating: 5})
+			}
+			for i := range 5 {
+				x.event(events.ContentShared, at(2026, 3, 2+i, 14, 0), &events.ContentSharedData{ContentID: fmt.Sprint(i)})
+			}
+		}, at(2026, 6, 1, 0, 0), loyalty.Outlook{Tier: "V2", ReviewAt: at(2027, 2, 1, 0, 0), Counted: dec("100"), Demote: true, FallTo: "V1", GrowthNeeded: dec("50")}},
+		{"SVIP active at the review holds V3", func(x *acct) {
+			twoOrders(x)
+			svip(x, at(2026, 6, 1, 0, 0), at(2027, 6, 1, 0, 0))
+		}, at(2026, 7, 1, 0, 0), loyalty.Outlook{Tier: "V3", ReviewAt: at(2027, 1, 10, 0, 0), Counted: dec("300"), GrowthNeeded: dec("200"), HeldByPaid: true}},
+		{"SVIP ending before the review holds nothing", func(x *acct) {
+			twoOrders(x)
+			svip(x, at(2026, 6, 1, 0, 0), at(2026, 12, 31, 0, 0))
+		}, at(2026, 7, 1, 0, 0), loyalty.Outlook{Tier: "V3", ReviewAt: at(2027, 1, 10, 0, 0), Counted: dec("300"), Demote: true, FallTo: "V2", GrowthNeeded: dec("200")}},
+		{"SVIP does not hold V4 above its floor", func(x *acct) {
+			x.pay(at(2025, 11, 20, 10, 0), "o1", "1200")
+			x.pay(at(2027, 3, 1, 10, 0), "o2", "200")
+			svip(x, at(2027, 3, 1, 0, 0), at(2028, 3, 1, 0, 0))
+		}, at(2027, 6, 1, 0, 0), loyalty.Outlook{Tier: "V4", ReviewAt: at(2027, 11, 20, 0, 0), Counted: dec("200"), Demote: true, FallTo: "V3", GrowthNeeded: dec("800")}},
+		{"lowest tier has no review", func(x *acct) { x.pay(plainDay, "o1", "100") },
+			plainDay.Add(time.Hour), loyalty.Outlook{Tier: "V1", Counted: dec("0"), GrowthNeeded: dec("0")}},
+		{"a new account is at the lowest tier", nil,
+			plainDay, loyalty.Outlook{Tier: "V1", Counted: dec("0"), GrowthNeeded: dec("0")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newAcct(t, "m")
+			if tc.setup != nil {
+				tc.setup(x)
+			}
+			got := rules.ReviewOutlook(x.a, x.m, tc.at)
+			if got.Tier != tc.want.Tier || !got.ReviewAt.Equal(tc.want.ReviewAt) || !got.Counted.Equal(tc.want.Counted) ||
+				got.Demote != tc.want.Demote || got.FallTo != tc.want.FallTo || !got.GrowthNeeded.Equal(tc.want.GrowthNeeded) || got.HeldByPaid != tc.want.HeldByPaid {
+				t.Fatalf("outlook = %+v\nwant      %+v", got, tc.want)
+			}
+			if got.ReviewAt.IsZero() {
+				return
+			}
+			// The outlook says what the review will do.
+			before := x.view(got.ReviewAt.Add(-time.Second)).Tier
+			x.advance(got.ReviewAt)
+			after := x.view(got.ReviewAt).Tier
+			if want := map[bool]string{true: got.FallTo, false: before}[got.Demote]; after != want {
+				t.Errorf("at the review the member went %s → %s; the outlook said %+v", before, after, got)
+			}
+		})
+	}
+}

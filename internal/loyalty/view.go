@@ -95,6 +95,7 @@ type View struct {
 	Points       PointsView      `json:"points"`
 	StoredValue  StoredValueView `json:"stored_value"`
 	Coupons      []CouponView    `json:"coupons"`
+	Boosts       []BoostView     `json:"boosts"` // active now
 	Paid         *PaidView       `json:"paid"`
 	Badges       []string        `json:"badges"`
 	Referral     ReferralView    `json:"referral"`
@@ -135,6 +136,12 @@ type CouponView struct {
 	Used      bool      `json:"used"`
 }
 
+// BoostView is a points multiplier the member has now.
+type BoostView struct {
+	Multiplier decimal.Decimal `json:"multiplier"`
+	Until      time.Time       `json:"until"`
+}
+
 // PaidView is the paid membership.
 type PaidView struct {
 	Plan   string     `json:"plan"`
@@ -156,6 +163,7 @@ func (r *Rules) View(a Account, m Member, now time.Time) View {
 		Points:      PointsView{Pending: a.PointsPending(), Available: a.PointsAvailable(), Shortfall: a.Shortfall},
 		StoredValue: StoredValueView{Currency: p.Currency, Principal: a.Principal, Bonus: a.Bonus},
 		Coupons:     []CouponView{},
+		Boosts:      []BoostView{},
 		Badges:      slices.Clone(a.Badges),
 		Referral:    ReferralView{Code: a.ReferralCode, ReferredBy: a.ReferredBy},
 	}
@@ -182,6 +190,11 @@ func (r *Rules) View(a Account, m Member, now time.Time) View {
 			continue // expired and never used: no longer the member's
 		}
 		v.Coupons = append(v.Coupons, CouponView{Code: c.Code, Kind: c.Kind, ExpiresAt: c.ExpiresAt, Used: c.Used()})
+	}
+	for _, b := range a.Boosts {
+		if b.ActiveAt(now) {
+			v.Boosts = append(v.Boosts, BoostView{Multiplier: b.Multiplier, Until: b.Until})
+		}
 	}
 	if a.Paid != nil {
 		v.Paid = &PaidView{Plan: a.Paid.Plan, Status: a.Paid.Status, Trial: a.Paid.Trial, EndsAt: a.Paid.EndsAt}

@@ -7,9 +7,11 @@ import (
 	"html"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +29,12 @@ const partialsDir = "partials"
 // UnsubscribeVar is the variable every template must require and link to:
 // a marketing email without a working unsubscribe link is not sent.
 const UnsubscribeVar = "unsubscribe_url"
+
+// BaseVars are the variables every journey email's data carries, whatever
+// the step (activities.TemplateData): a template may require them without
+// an example. Anything else it requires is a step variable that only a
+// journey step supplies, so its front matter must give an example value.
+var BaseVars = []string{"name", "brand", "shop_url", UnsubscribeVar}
 
 // validName restricts template, partial and group names so that they are
 // safe in file names and never contain the '-' the outbox uses as a
@@ -55,6 +63,7 @@ type entry struct {
 	html      *raymond.Template
 	source    TemplateSource
 	required  []string
+	examples  map[string]string // step variable → example value
 	group     string
 	ids       map[string]string // environment → SendGrid template id
 }
@@ -81,6 +90,10 @@ type frontMatter struct {
 	Preheader string   `yaml:"preheader"`
 	Group     string   `yaml:"group"`
 	Required  []string `yaml:"required"`
+	// Example maps each required step variable (one not in BaseVars) to
+	// an example value, which `memberflow templates preview` and the
+	// golden files render with.
+	Example map[string]string `yaml:"example"`
 	// TemplateIDs maps an environment to the SendGrid dynamic template id;
 	// `memberflow templates push` records new ids here.
 	TemplateIDs map[string]string `yaml:"template_ids"`
@@ -202,6 +215,7 @@ func parseTemplate(src []byte, partials map[string]string) (*entry, error) {
 	e := &entry{
 		source:   TemplateSource{Subject: fm.Subject, HTML: head + body},
 		required: fm.Required,
+		examples: fm.Example,
 		group:    fm.Group,
 		ids:      fm.TemplateIDs,
 	}
@@ -252,6 +266,9 @@ func decodeFrontMatter(front []byte) (frontMatter, error) {
 	if !seen[UnsubscribeVar] {
 		return fm, fmt.Errorf("front matter: required must list %s: every email links to it", UnsubscribeVar)
 	}
+	if err := checkExamples(fm); err != nil {
+		return fm, err
+	}
 	for env, id := range fm.TemplateIDs {
 		if !validEnv.MatchString(env) {
 			return fm, fmt.Errorf("front matter: template_ids: environment %q must match %s", env, validEnv)
@@ -261,6 +278,33 @@ func decodeFrontMatter(front []byte) (frontMatter, error) {
 		}
 	}
 	return fm, nil
+}
+
+// checkExamples makes sure every required step variable has an example, so
+// that every template can be previewed without a journey, and that every
+// example belongs to a required step variable, so that a renamed variable
+// leaves no stale example behind. Keys are checked in sorted order to name
+// the same one on every run.
+func checkExamples(fm frontMatter) error {
+	for _, v := range fm.Required {
+		if slices.Contains(BaseVars, v) {
+			continue
+		}
+		if _, ok := fm.Example[v]; !ok {
+			return fmt.Errorf("front matter: required step variable %q has no example (give one under example:, or use only %s)", v, strings.Join(BaseVars, ", "))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(fm.Example)) {
+		switch {
+		case slices.Contains(BaseVars, k):
+			return fmt.Errorf("front matter: example.%s: %s is a base variable every send supplies; remove the example", k, k)
+		case !slices.Contains(fm.Required, k):
+			return fmt.Errorf("front matter: example.%s: %s is not in required", k, k)
+		case strings.TrimSpace(fm.Example[k]) == "":
+			return fmt.Errorf("front matter: example.%s is empty", k)
+		}
+	}
+	return nil
 }
 
 // normaliseNewlines turns "\r\n" into "\n" and drops a byte order mark, so
@@ -419,6 +463,19 @@ func (c *Catalog) Required(name string) ([]string, error) {
 		return nil, err
 	}
 	return append([]string(nil), e.required...), nil
+}
+
+// Examples returns the example values of the named template's step
+// variables, for previews and golden files; base variables have none. The
+// map is a copy, never nil.
+func (c *Catalog) Examples(name string) (map[string]string, error) {
+	e, err := c.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	examples := make(map[string]string, len(e.examples))
+	maps.Copy(examples, e.examples)
+	return examples, nil
 }
 
 // Group returns the named template's email group: the journey kind whose

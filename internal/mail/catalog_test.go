@@ -4,9 +4,12 @@ import (
 	"errors"
 	"flag"
 	"html"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -21,7 +24,8 @@ import (
 // go test ./internal/mail -update
 var update = flag.Bool("update", false, "rewrite testdata/golden files")
 
-// sampleData is the data the golden files are rendered with.
+// sampleData is the base data the golden files are rendered with: what
+// every send carries (mail.BaseVars).
 func sampleData() map[string]any {
 	return map[string]any{
 		"name":            "Lin Wei",
@@ -31,8 +35,29 @@ func sampleData() map[string]any {
 	}
 }
 
-// allRequired is what every activation template requires.
-var allRequired = []string{"name", "brand", "shop_url", "unsubscribe_url"}
+// templateData is sampleData plus the named template's example step
+// variables, as `memberflow templates preview` renders it.
+func templateData(t *testing.T, c *mail.Catalog, name string) map[string]any {
+	t.Helper()
+	examples, err := c.Examples(name)
+	if err != nil {
+		t.Fatalf("Examples(%q): %v", name, err)
+	}
+	data := sampleData()
+	for k, v := range examples {
+		if _, ok := data[k]; ok {
+			t.Fatalf("%s has an example for base variable %s", name, k)
+		}
+		data[k] = v
+	}
+	return data
+}
+
+// baseRequired is what every template requires before its step variables.
+var baseRequired = []string{"name", "brand", "shop_url", "unsubscribe_url"}
+
+// couponVars are the step variables of a template that hands over a coupon.
+var couponVars = []string{"coupon_name", "coupon_code", "coupon_valid_until"}
 
 func loadCatalog(t *testing.T) *mail.Catalog {
 	t.Helper()
@@ -43,23 +68,57 @@ func loadCatalog(t *testing.T) *mail.Catalog {
 	return c
 }
 
+func TestBaseVarsAreRequiredFirst(t *testing.T) {
+	if !reflect.DeepEqual(mail.BaseVars, baseRequired) {
+		t.Errorf("BaseVars = %v, want %v", mail.BaseVars, baseRequired)
+	}
+}
+
 func TestCatalogNames(t *testing.T) {
 	c := loadCatalog(t)
-	want := []string{"activation_last_nudge", "activation_nudge", "activation_welcome"}
+	tests := []struct {
+		name, group string
+		stepVars    []string
+	}{
+		{"activation_last_nudge", "activation", nil},
+		{"activation_nudge", "activation", nil},
+		{"activation_welcome", "activation", couponVars},
+		{"birthday_gift", "birthday", append([]string{"tier_name", "birthday_multiplier"}, couponVars...)},
+		{"tier_expiry_warning", "tier_expiry", []string{"tier_name", "review_on", "days_left", "growth_needed", "fall_to_tier_name"}},
+		{"trial_offer", "trial", []string{"price", "currency", "offer_until"}},
+		{"trial_reminder", "trial", []string{"days_left", "trial_ends_on", "price", "currency"}},
+		{"trial_thanks", "trial", []string{"points_multiplier", "tier_floor_name", "renews_on"}},
+		{"winback_last", "winback", nil},
+		{"winback_miss_you", "winback", couponVars},
+		{"winback_offer", "winback", append(append([]string(nil), couponVars...), "boost_multiplier", "boost_until")},
+	}
+	var want []string
+	for _, tc := range tests {
+		want = append(want, tc.name)
+	}
 	if got := c.Names(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
-	for _, n := range want {
-		req, err := c.Required(n)
-		if err != nil {
-			t.Fatalf("Required(%q): %v", n, err)
-		}
-		if !reflect.DeepEqual(req, allRequired) {
-			t.Errorf("Required(%q) = %v, want %v", n, req, allRequired)
-		}
-		if g, err := c.Group(n); err != nil || g != "activation" {
-			t.Errorf("Group(%q) = %q, %v; want activation", n, g, err)
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := c.Required(tc.name)
+			if err != nil {
+				t.Fatalf("Required: %v", err)
+			}
+			if want := append(append([]string(nil), baseRequired...), tc.stepVars...); !reflect.DeepEqual(req, want) {
+				t.Errorf("Required = %v, want %v", req, want)
+			}
+			if g, err := c.Group(tc.name); err != nil || g != tc.group {
+				t.Errorf("Group = %q, %v; want %s", g, err, tc.group)
+			}
+			ex, err := c.Examples(tc.name)
+			if err != nil {
+				t.Fatalf("Examples: %v", err)
+			}
+			if got, want := slices.Sorted(maps.Keys(ex)), slices.Sorted(slices.Values(tc.stepVars)); !slices.Equal(got, want) {
+				t.Errorf("Examples has values for %v, want %v", got, want)
+			}
+		})
 	}
 	if _, err := c.Required("nope"); !errors.Is(err, mail.ErrTemplate) {
 		t.Errorf("Required(unknown) error = %v, want ErrTemplate", err)
@@ -70,6 +129,42 @@ func TestCatalogNames(t *testing.T) {
 	if _, err := c.Source("nope"); !errors.Is(err, mail.ErrTemplate) {
 		t.Errorf("Source(unknown) error = %v, want ErrTemplate", err)
 	}
+	if _, err := c.Examples("nope"); !errors.Is(err, mail.ErrTemplate) {
+		t.Errorf("Examples(unknown) error = %v, want ErrTemplate", err)
+	}
+}
+
+// TestRequiredVariablesAreUsed keeps required honest: a variable a template
+// requires but never shows would make sends fail for nothing.
+func TestRequiredVariablesAreUsed(t *testing.T) {
+	c := loadCatalog(t)
+	for _, name := range c.Names() {
+		src, err := c.Source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := c.Required(name)
+		for _, v := range req {
+			if !regexp.MustCompile(`\{\{\{?\s*` + regexp.QuoteMeta(v) + `\s*\}?\}\}`).MatchString(src.Subject + src.HTML) {
+				t.Errorf("%s requires %s but never uses it", name, v)
+			}
+		}
+	}
+}
+
+func TestExamplesIsACopy(t *testing.T) {
+	c := loadCatalog(t)
+	ex, err := c.Examples("activation_welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex["coupon_code"] = "changed"
+	if again, _ := c.Examples("activation_welcome"); again["coupon_code"] != "NEW8-3HT7WQ2P" {
+		t.Errorf("Examples after changing the copy = %v", again)
+	}
+	if ex, err := c.Examples("activation_nudge"); err != nil || ex == nil || len(ex) != 0 {
+		t.Errorf("Examples(activation_nudge) = %v, %v; want an empty map", ex, err)
+	}
 }
 
 func TestCatalogGolden(t *testing.T) {
@@ -77,7 +172,7 @@ func TestCatalogGolden(t *testing.T) {
 	subjects := map[string][2]string{
 		"activation_welcome": {
 			"Welcome to Memberflow Demo, Lin Wei!",
-			"Thanks for joining. Here is what your Memberflow Demo membership gives you.",
+			"Thanks for joining. Here is what your Memberflow Demo membership gives you, and a welcome coupon.",
 		},
 		"activation_nudge": {
 			"Lin Wei, your Memberflow Demo member perks are waiting",
@@ -87,10 +182,43 @@ func TestCatalogGolden(t *testing.T) {
 			"One last reminder from Memberflow Demo, Lin Wei",
 			"Your member benefits are still here for your first order.",
 		},
+		"birthday_gift": {
+			"Happy birthday, Lin Wei! A gift from Memberflow Demo",
+			"Your birthday month brings 3× points on every order, and a 满169减15 coupon.",
+		},
+		"tier_expiry_warning": {
+			"Lin Wei, your 金卡 tier review is coming up",
+			"Earn 120 more growth value by 2026-12-31 to keep 金卡.",
+		},
+		"winback_miss_you": {
+			"We miss you, Lin Wei",
+			"A 满169减15 coupon is waiting for you at Memberflow Demo.",
+		},
+		"winback_offer": {
+			"Lin Wei, a 无门槛25 coupon and 2× points for you",
+			"Come back to Memberflow Demo before 2026-12-14 and earn 2× points on every order.",
+		},
+		"winback_last": {
+			"A last note from Memberflow Demo, Lin Wei",
+			"This is the last of these emails. Your membership stays with you.",
+		},
+		"trial_reminder": {
+			"Your Memberflow Demo SVIP trial ends on 2026-12-31",
+			"After that, SVIP continues at 199.00 CNY a year, with every benefit you have now.",
+		},
+		"trial_thanks": {
+			"Thank you for joining SVIP, Lin Wei!",
+			"Your SVIP benefits at Memberflow Demo are active: 1.5× points and at least 金卡 tier.",
+		},
+		"trial_offer": {
+			"Lin Wei, SVIP is still open to you",
+			"Your trial has ended. You can still join SVIP at 199.00 CNY a year until 2026-12-31.",
+		},
 	}
 	for _, name := range c.Names() {
 		t.Run(name, func(t *testing.T) {
-			r, err := c.Render(name, sampleData())
+			data := templateData(t, c, name)
+			r, err := c.Render(name, data)
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
@@ -112,6 +240,11 @@ func TestCatalogGolden(t *testing.T) {
 			}
 			if strings.Contains(r.HTML, "{{") {
 				t.Errorf("HTML contains unrendered Handlebars")
+			}
+			for k, v := range data {
+				if !strings.Contains(r.Subject+r.HTML, html.EscapeString(v.(string))) {
+					t.Errorf("neither subject nor HTML shows %s (%q)", k, v)
+				}
 			}
 			if want := `<div style="display:none;`; !strings.HasPrefix(r.HTML, want) || !strings.Contains(r.HTML, ">"+html.EscapeString(r.Preheader)+"</div>\n") {
 				t.Errorf("HTML does not start with the hidden preheader %q", r.Preheader)
@@ -154,23 +287,29 @@ func TestNoStaleGoldenFiles(t *testing.T) {
 
 func TestRenderMissingVariables(t *testing.T) {
 	c := loadCatalog(t)
-	_, err := c.Render("activation_welcome", map[string]any{"name": "Lin Wei", "brand": "  "})
+	_, err := c.Render("activation_welcome", map[string]any{"name": "Lin Wei", "brand": "  ", "coupon_name": "满79减8", "coupon_valid_until": "2026-07-31"})
 	if err == nil {
 		t.Fatal("Render with missing variables succeeded")
 	}
-	if got, want := err.Error(), "template activation_welcome: missing variables: brand, shop_url, unsubscribe_url"; got != want {
+	if got, want := err.Error(), "template activation_welcome: missing variables: brand, shop_url, unsubscribe_url, coupon_code"; got != want {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 	if !errors.Is(err, mail.ErrTemplate) || !mail.IsPermanent(err) {
 		t.Errorf("error %v should match ErrTemplate and be permanent", err)
 	}
 	var te *mail.TemplateError
-	if !errors.As(err, &te) || !reflect.DeepEqual(te.Missing, []string{"brand", "shop_url", "unsubscribe_url"}) {
+	if !errors.As(err, &te) || !reflect.DeepEqual(te.Missing, []string{"brand", "shop_url", "unsubscribe_url", "coupon_code"}) {
 		t.Errorf("TemplateError.Missing = %+v", te)
 	}
 
+	// Base data alone is not enough for a template with step variables.
+	_, err = c.Render("activation_welcome", sampleData())
+	if want := "template activation_welcome: missing variables: coupon_name, coupon_code, coupon_valid_until"; err == nil || err.Error() != want {
+		t.Errorf("base data only error = %v, want %q", err, want)
+	}
+
 	_, err = c.Render("activation_welcome", nil)
-	if got, want := err.Error(), "template activation_welcome: missing variables: name, brand, shop_url, unsubscribe_url"; err == nil || got != want {
+	if want := "template activation_welcome: missing variables: name, brand, shop_url, unsubscribe_url, coupon_name, coupon_code, coupon_valid_until"; err == nil || err.Error() != want {
 		t.Errorf("nil data error = %v, want %q", err, want)
 	}
 }
@@ -188,7 +327,7 @@ func TestRenderUnknownTemplate(t *testing.T) {
 }
 
 func TestRenderKeepsZeroNumbers(t *testing.T) {
-	fsys := fstest.MapFS{"email/points.hbs": {Data: []byte("---\nsubject: \"{{points}} points\"\ngroup: g\nrequired: [points, unsubscribe_url]\n---\n<p>{{points}}</p><a href=\"{{unsubscribe_url}}\">x</a>\n")}}
+	fsys := fstest.MapFS{"email/points.hbs": {Data: []byte("---\nsubject: \"{{points}} points\"\ngroup: g\nrequired: [points, unsubscribe_url]\nexample: {points: \"1200\"}\n---\n<p>{{points}}</p><a href=\"{{unsubscribe_url}}\">x</a>\n")}}
 	c, err := mail.LoadCatalog(fsys)
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +370,11 @@ func TestLoadCatalogErrors(t *testing.T) {
 		{"bad subject handlebars", "---\nsubject: \"{{#if x}}\"\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{> footer}}\n", "subject"},
 		{"bad preheader handlebars", "---\nsubject: x\npreheader: \"{{#if x}}\"\ngroup: g\nrequired: [unsubscribe_url]\n---\n{{> footer}}\n", "preheader"},
 		{"bad body handlebars", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url]\n---\n<p>{{name</p>{{> footer}}\n", "body"},
+		{"step variable without example", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url, coupon_code]\n---\n{{> footer}}\n", `required step variable "coupon_code" has no example`},
+		{"example not required", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url, coupon_code]\nexample: {coupon_code: C15-1, coupon_name: x}\n---\n{{> footer}}\n", "example.coupon_name: coupon_name is not in required"},
+		{"example for a base variable", "---\nsubject: x\ngroup: g\nrequired: [name, unsubscribe_url]\nexample: {name: Lin}\n---\n{{> footer}}\n", "example.name: name is a base variable"},
+		{"empty example", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url, coupon_code]\nexample: {coupon_code: \" \"}\n---\n{{> footer}}\n", "example.coupon_code is empty"},
+		{"example not a map", "---\nsubject: x\ngroup: g\nrequired: [unsubscribe_url, coupon_code]\nexample: [coupon_code]\n---\n{{> footer}}\n", "into map[string]string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,7 +437,7 @@ func TestLoadCatalogErrors(t *testing.T) {
 
 func TestRenderEscaping(t *testing.T) {
 	c := loadCatalog(t)
-	data := sampleData()
+	data := templateData(t, c, "activation_welcome")
 	data["name"] = "Seán O'Brien <b>"
 	r, err := c.Render("activation_welcome", data)
 	if err != nil {
@@ -326,12 +470,13 @@ func TestSourceIsWhatRenders(t *testing.T) {
 			if !strings.HasPrefix(src.HTML, `<div style="display:none;`) {
 				t.Errorf("uploaded HTML does not start with the preheader element")
 			}
-			r, err := c.Render(name, sampleData())
+			data := templateData(t, c, name)
+			r, err := c.Render(name, data)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, part := range []struct{ src, want string }{{src.Subject, r.Subject}, {src.HTML, r.HTML}} {
-				got, err := raymond.Render(part.src, sampleData())
+				got, err := raymond.Render(part.src, data)
 				if err != nil {
 					t.Fatal(err)
 				}

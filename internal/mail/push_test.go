@@ -126,6 +126,19 @@ func addFrontMatter(t *testing.T, dir, name, lines string) {
 
 func TestPush(t *testing.T) {
 	dir := copyTemplates(t)
+	// The story is told with the activation templates; the others would
+	// only be created like activation_welcome.
+	others, err := filepath.Glob(filepath.Join(dir, "*.hbs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range others {
+		if !strings.HasPrefix(filepath.Base(f), "activation_") {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	const nudgeID, lastID = "d-00000000000000000000000000000111", "d-00000000000000000000000000000222"
 	// activation_nudge is live as it is; activation_last_nudge has an older
 	// version live; activation_welcome was never pushed to staging.

@@ -25,8 +25,9 @@ import (
 // activation email group to.
 const activationGroup = 4242
 
-// asmGroups is the SenderConfig.ASMGroups of the tests.
-var asmGroups = map[string]int{"activation": activationGroup}
+// asmGroups is the SenderConfig.ASMGroups of the tests: an id for every
+// email group of the templates.
+var asmGroups = map[string]int{"activation": activationGroup, "birthday": 4243, "tier_expiry": 4244, "winback": 4245, "trial": 4246}
 
 func testMessage() mail.Message {
 	return mail.Message{
@@ -48,6 +49,14 @@ var stagingIDs = map[string]string{
 	"activation_welcome":    "d-0123456789abcdef0123456789abcdef",
 	"activation_nudge":      "d-11111111111111111111111111111111",
 	"activation_last_nudge": "d-22222222222222222222222222222222",
+	"birthday_gift":         "d-33333333333333333333333333333333",
+	"tier_expiry_warning":   "d-44444444444444444444444444444444",
+	"trial_offer":           "d-55555555555555555555555555555555",
+	"trial_reminder":        "d-66666666666666666666666666666666",
+	"trial_thanks":          "d-77777777777777777777777777777777",
+	"winback_last":          "d-88888888888888888888888888888888",
+	"winback_miss_you":      "d-99999999999999999999999999999999",
+	"winback_offer":         "d-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 }
 
 // stagingCatalog is the real templates as if `memberflow templates push
@@ -125,69 +134,47 @@ func assertJSON(t *testing.T, got []byte, want string) {
 	}
 }
 
-// TestSendExactRequestPerTemplate sends each template the way the
-// activation journey does and checks the whole v3 request SendGrid gets.
+// exactRequest is the whole v3 request a journey step's send makes; $ID,
+// $JOURNEY, $STEP, $GROUP and $SETTINGS are filled in per template.
+const exactRequest = `{
+	"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
+	"template_id": "$ID",
+	"personalizations": [{
+		"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
+		"headers": {
+			"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
+			"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
+		},
+		"custom_args": {"journey": "$JOURNEY", "step": "$STEP", "enrollment": "1",
+			"member_id": "mem_42", "idempotency_key": "mem_42#$JOURNEY#1#$STEP"},
+		"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
+			"shop_url": "https://shop.example.com",
+			"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
+	}],
+	"categories": ["$JOURNEY", "$JOURNEY:$STEP"],
+	"asm": {"group_id": $GROUP, "groups_to_display": [$GROUP]}$SETTINGS
+}`
+
+// TestSendExactRequestPerTemplate sends each template the way its journey
+// does and checks the whole v3 request SendGrid gets: the template's id for
+// the environment and its group's unsubscribe group.
 func TestSendExactRequestPerTemplate(t *testing.T) {
 	tests := []struct {
-		template, step string
-		sandbox        bool
-		want           string
+		template, journey, step string
+		group                   int
+		sandbox                 bool
 	}{
-		{template: "activation_welcome", step: "welcome", want: `{
-			"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
-			"template_id": "d-0123456789abcdef0123456789abcdef",
-			"personalizations": [{
-				"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
-				"headers": {
-					"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
-					"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
-				},
-				"custom_args": {"journey": "activation", "step": "welcome", "enrollment": "1",
-					"member_id": "mem_42", "idempotency_key": "mem_42#activation#1#welcome"},
-				"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
-					"shop_url": "https://shop.example.com",
-					"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
-			}],
-			"categories": ["activation", "activation:welcome"],
-			"asm": {"group_id": 4242, "groups_to_display": [4242]}
-		}`},
-		{template: "activation_nudge", step: "nudge", want: `{
-			"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
-			"template_id": "d-11111111111111111111111111111111",
-			"personalizations": [{
-				"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
-				"headers": {
-					"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
-					"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
-				},
-				"custom_args": {"journey": "activation", "step": "nudge", "enrollment": "1",
-					"member_id": "mem_42", "idempotency_key": "mem_42#activation#1#nudge"},
-				"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
-					"shop_url": "https://shop.example.com",
-					"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
-			}],
-			"categories": ["activation", "activation:nudge"],
-			"asm": {"group_id": 4242, "groups_to_display": [4242]}
-		}`},
-		{template: "activation_last_nudge", step: "last_nudge", sandbox: true, want: `{
-			"from": {"email": "hello@memberflow.example", "name": "Memberflow Demo"},
-			"template_id": "d-22222222222222222222222222222222",
-			"personalizations": [{
-				"to": [{"email": "lin.wei@example.com", "name": "Lin Wei"}],
-				"headers": {
-					"List-Unsubscribe": "<https://memberflow.example/v1/unsubscribe?token=t0k3n>",
-					"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
-				},
-				"custom_args": {"journey": "activation", "step": "last_nudge", "enrollment": "1",
-					"member_id": "mem_42", "idempotency_key": "mem_42#activation#1#last_nudge"},
-				"dynamic_template_data": {"name": "Lin Wei", "brand": "Memberflow Demo",
-					"shop_url": "https://shop.example.com",
-					"unsubscribe_url": "https://memberflow.example/v1/unsubscribe?token=t0k3n"}
-			}],
-			"categories": ["activation", "activation:last_nudge"],
-			"asm": {"group_id": 4242, "groups_to_display": [4242]},
-			"mail_settings": {"sandbox_mode": {"enable": true}}
-		}`},
+		{template: "activation_welcome", journey: "activation", step: "welcome", group: activationGroup},
+		{template: "activation_nudge", journey: "activation", step: "nudge", group: activationGroup},
+		{template: "activation_last_nudge", journey: "activation", step: "last_nudge", group: activationGroup, sandbox: true},
+		{template: "birthday_gift", journey: "birthday", step: "gift", group: 4243},
+		{template: "tier_expiry_warning", journey: "tier_expiry", step: "d30", group: 4244},
+		{template: "winback_miss_you", journey: "winback", step: "d60", group: 4245},
+		{template: "winback_offer", journey: "winback", step: "d120", group: 4245},
+		{template: "winback_last", journey: "winback", step: "d365", group: 4245},
+		{template: "trial_reminder", journey: "trial", step: "reminder_7d", group: 4246},
+		{template: "trial_thanks", journey: "trial", step: "thanks", group: 4246},
+		{template: "trial_offer", journey: "trial", step: "offer", group: 4246},
 	}
 	catalog := stagingCatalog(t)
 	covered := map[string]bool{}
@@ -215,10 +202,10 @@ func TestSendExactRequestPerTemplate(t *testing.T) {
 				ToName:     "Lin Wei",
 				Template:   tc.template,
 				Data:       sampleData(),
-				Categories: []string{"activation", "activation:" + tc.step},
-				CustomArgs: map[string]string{"journey": "activation", "step": tc.step, "enrollment": "1"},
+				Categories: []string{tc.journey, tc.journey + ":" + tc.step},
+				CustomArgs: map[string]string{"journey": tc.journey, "step": tc.step, "enrollment": "1"},
 				// Group is left to the template's front matter.
-				IdempotencyKey: "mem_42#activation#1#" + tc.step,
+				IdempotencyKey: "mem_42#" + tc.journey + "#1#" + tc.step,
 				UnsubscribeURL: "https://memberflow.example/v1/unsubscribe?token=t0k3n",
 			})
 			if err != nil {
@@ -230,7 +217,14 @@ func TestSendExactRequestPerTemplate(t *testing.T) {
 			if len(*bodies) != 1 {
 				t.Fatalf("server called %d times", len(*bodies))
 			}
-			assertJSON(t, (*bodies)[0], tc.want)
+			settings := ""
+			if tc.sandbox {
+				settings = `,
+	"mail_settings": {"sandbox_mode": {"enable": true}}`
+			}
+			want := strings.NewReplacer("$ID", stagingIDs[tc.template], "$JOURNEY", tc.journey, "$STEP", tc.step,
+				"$GROUP", strconv.Itoa(tc.group), "$SETTINGS", settings).Replace(exactRequest)
+			assertJSON(t, (*bodies)[0], want)
 		})
 	}
 	for _, name := range catalog.Names() {

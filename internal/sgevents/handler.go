@@ -214,7 +214,7 @@ func jsonProblem(err error) string {
 // (member#journey#enrollment#step) fills in any that are missing.
 func newFeedback(ev Event, received time.Time) feedback {
 	journey, step, enrollment := ev.Journey, ev.Step, ev.Enrollment
-	if parts := strings.Split(ev.IdempotencyKey, "#"); len(parts) == 4 {
+	if parts := strings.Split(ev.IdempotencyKey, "#"); len(parts) == 4 || len(parts) == 5 { // member#journey#enrollment#step[#year]
 		journey = firstNonEmpty(journey, parts[1])
 		enrollment = firstNonEmpty(enrollment, parts[2])
 		step = firstNonEmpty(step, parts[3])

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
@@ -204,6 +205,40 @@ func CheckConversion(memberID, orderID string, send SendEvent) error {
 		return fmt.Errorf("record conversion %s of %s: the send needs a key, journey and step", orderID, memberID)
 	case send.MemberID != "" && send.MemberID != memberID:
 		return fmt.Errorf("record conversion %s of %s: the send belongs to %s", orderID, memberID, send.MemberID)
+	}
+	return nil
+}
+
+// CheckBirthdayPage checks MembersByBirthday's arguments.
+func CheckBirthdayPage(what, mmdd string, limit int) error {
+	if _, err := time.Parse("0102", mmdd); err != nil {
+		return fmt.Errorf("%s: mmdd %q is not a day of the year as MMDD", what, mmdd)
+	}
+	return checkLimit(what, limit)
+}
+
+// CheckDayPage checks the day and limit of a calendar query by UTC day.
+func CheckDayPage(what, day string, limit int) error {
+	if _, err := time.Parse(time.DateOnly, day); err != nil {
+		return fmt.Errorf("%s: day %q is not a date YYYY-MM-DD", what, day)
+	}
+	return checkLimit(what, limit)
+}
+
+func checkLimit(what string, limit int) error {
+	if limit < 1 {
+		return fmt.Errorf("%s: limit %d, want at least 1", what, limit)
+	}
+	return nil
+}
+
+// CheckPutContact checks PutContact's arguments.
+func CheckPutContact(memberID string, version int64) error {
+	switch {
+	case memberID == "":
+		return errors.New("put contact state: member id is required")
+	case version < 0:
+		return fmt.Errorf("put contact state of %s: version %d, want at least 0", memberID, version)
 	}
 	return nil
 }

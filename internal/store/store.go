@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/memberflow/memberflow/internal/contact"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
@@ -210,6 +211,8 @@ type Store interface {
 	Sends
 	Feedback
 	Ledger
+	Contacts
+	Calendar
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }
@@ -272,4 +275,34 @@ type Ledger interface {
 	// DueAccounts returns up to limit member ids whose NextDue is day,
 	// after the cursor (a member id; "" to start).
 	DueAccounts(ctx context.Context, day string, after string, limit int) ([]string, error)
+}
+
+// Contacts keeps each member's contact-policy state (internal/contact):
+// the marketing emails that took their slots and the emails waiting for
+// one. It is one small item per member, changed under a version check so
+// two journeys deciding at once cannot both take the last slot.
+type Contacts interface {
+	// GetContact returns the member's state and its version; a member
+	// with none yet has the zero state and version 0.
+	GetContact(ctx context.Context, memberID string) (contact.State, int64, error)
+	// PutContact stores st as version+1 if the stored version is still
+	// version (0: none stored yet); otherwise ErrConflict and nothing is
+	// written.
+	PutContact(ctx context.Context, memberID string, st contact.State, version int64) error
+}
+
+// Calendar reads the indexes the calendar journeys scan, one page at a
+// time, in member-id order: the cursor is the last member id of the
+// previous page ("" to start). Indexes are eventually consistent: an item
+// written a moment ago may be missing from a page.
+type Calendar interface {
+	// MembersByBirthday returns members whose birthday (YYYY-MM-DD) falls
+	// on mmdd ("MMDD", e.g. "0229").
+	MembersByBirthday(ctx context.Context, mmdd, after string, limit int) ([]loyalty.Member, error)
+	// MembersByLastOrderDay returns members whose newest order
+	// (LastOrderAt) was on day, a UTC date YYYY-MM-DD.
+	MembersByLastOrderDay(ctx context.Context, day, after string, limit int) ([]loyalty.Member, error)
+	// AccountsByReviewDay returns accounts whose tier review (ReviewAt)
+	// is on day, a UTC date YYYY-MM-DD.
+	AccountsByReviewDay(ctx context.Context, day, after string, limit int) ([]loyalty.Account, error)
 }

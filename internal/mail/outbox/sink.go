@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -61,6 +62,11 @@ type Sink struct {
 	TemplateNames map[string]string
 	// Logger receives one line per written message; nil disables logging.
 	Logger *slog.Logger
+	// OnAccept, when set, is told about the messages of every accepted
+	// request, on its own goroutine once they are written: the local
+	// stack posts SendGrid's "processed" event from it. Like SendGrid's
+	// event webhook it can neither delay nor fail the send.
+	OnAccept func([]Accepted)
 
 	mu      sync.Mutex // serialises writes so file timestamps are unique
 	last    time.Time  // timestamp of the newest message in Dir
@@ -83,6 +89,23 @@ type Entry struct {
 	Time time.Time
 }
 
+// Accepted is one message (personalization) the Sink accepted, with what
+// SendGrid's event webhook reports about it.
+type Accepted struct {
+	// MessageID is the X-Message-Id the Sink answered with.
+	MessageID string
+	// Email is the first recipient's address.
+	Email string
+	// CustomArgs are the request's custom_args overlaid with the
+	// personalization's, as SendGrid echoes them in every event.
+	CustomArgs map[string]string
+	Categories []string
+	ASMGroupID int // 0 when absent
+	Template   string
+	// Time is when the Sink accepted the message, in UTC.
+	Time time.Time
+}
+
 // apiError is one element of SendGrid's error response.
 type apiError struct {
 	Message string  `json:"message"`
@@ -95,6 +118,7 @@ type rendered struct {
 	template string
 	group    int // asm.group_id, 0 when absent
 	doc      string
+	accepted Accepted
 }
 
 // ServeHTTP handles POST /v3/mail/send. It answers 202 with an X-Message-Id
@@ -154,6 +178,14 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"message_id", id, "member_id", e.MemberID, "template", e.Template, "asm_group", msgs[0].group, "file", e.HTMLPath)
 		}
 	}
+	if s.OnAccept != nil {
+		acc := make([]Accepted, len(msgs))
+		for i, m := range msgs {
+			acc[i] = m.accepted
+			acc[i].MessageID, acc[i].Time = id, entries[i].Time
+		}
+		go s.OnAccept(acc)
+	}
 	w.Header().Set("X-Message-Id", id)
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -202,12 +234,23 @@ func (s *Sink) render(body []byte) (msgs []rendered, status int, field, msg stri
 			}
 			return nil, http.StatusBadRequest, field, err.Error()
 		}
+		args := make(map[string]string, len(req.CustomArgs)+len(p.CustomArgs))
+		maps.Copy(args, req.CustomArgs)
+		maps.Copy(args, p.CustomArgs)
+		email := ""
+		if p.To[0] != nil {
+			email = p.To[0].Address
+		}
 		msgs = append(msgs, rendered{
 			member:   sanitise(p.CustomArgs[mail.CustomArgMemberID]),
 			template: name,
 			group:    group,
 			// The same document `memberflow templates preview` prints.
 			doc: out.Document(),
+			accepted: Accepted{
+				Email: email, CustomArgs: args, Categories: append([]string(nil), req.Categories...),
+				ASMGroupID: group, Template: name,
+			},
 		})
 	}
 	return msgs, 0, "", ""

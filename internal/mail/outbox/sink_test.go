@@ -85,6 +85,10 @@ func message() mail.Message {
 			"brand":           "Memberflow Demo",
 			"shop_url":        "https://shop.example.com",
 			"unsubscribe_url": "http://127.0.0.1:8080/v1/unsubscribe?token=t0k3n",
+			// The welcome step hands over the NEW8 coupon.
+			"coupon_name":        "满79减8",
+			"coupon_code":        "NEW8-3HT7WQ2P",
+			"coupon_valid_until": "2026-07-31",
 		},
 		Categories:     []string{"activation"},
 		IdempotencyKey: "wf-1/welcome",
@@ -253,7 +257,7 @@ func newRequest(t *testing.T, body []byte) *http.Request {
 
 func TestSinkRejections(t *testing.T) {
 	f := newFixture(t)
-	valid := `{"from":{"email":"hello@memberflow.example"},"template_id":"d-welcome","asm":{"group_id":7,"groups_to_display":[7]},"personalizations":[{"to":[{"email":"lin.wei@example.com"}],"dynamic_template_data":{"name":"Lin","brand":"B","shop_url":"https://s","unsubscribe_url":"https://u"}}]}`
+	valid := `{"from":{"email":"hello@memberflow.example"},"template_id":"d-welcome","asm":{"group_id":7,"groups_to_display":[7]},"personalizations":[{"to":[{"email":"lin.wei@example.com"}],"dynamic_template_data":{"name":"Lin","brand":"B","shop_url":"https://s","unsubscribe_url":"https://u","coupon_name":"c","coupon_code":"NEW8-1","coupon_valid_until":"2026-07-31"}}]}`
 
 	tests := []struct {
 		name   string

@@ -1,7 +1,8 @@
 // Package dynamo is the DynamoDB adapter of the store ports: one table with
-// string keys PK/SK (built only in keys.go), GSI1 for calendar scans, and
-// Streams feeding the dispatcher. Every change that touches more than one
-// item is a single TransactWriteItems so a crash never leaves half a change.
+// string keys PK/SK (built only in keys.go), GSI1 and GSI2 for calendar
+// scans, and Streams feeding the dispatcher. Every change that touches more
+// than one item is a single TransactWriteItems so a crash never leaves half
+// a change.
 package dynamo
 
 import (

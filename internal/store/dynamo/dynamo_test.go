@@ -2,8 +2,11 @@ package dynamo_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/shopspring/decimal"
 
+	"github.com/memberflow/memberflow/internal/contact"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -30,7 +34,7 @@ func TestContract(t *testing.T) {
 }
 
 // TestItemLayout pins the stored shape other components read directly: the
-// stream dispatcher (entity, payload) and the calendar scans (GSI1).
+// stream dispatcher (entity, payload) and the calendar scans (GSI1, GSI2).
 func TestItemLayout(t *testing.T) {
 	client, table := ddblocal.NewTable(t)
 	s := dynamo.New(client, table)
@@ -51,12 +55,15 @@ func TestItemLayout(t *testing.T) {
 		"occurred_at": "2026-05-01T12:00:00.123456789Z", "received_at": "2026-05-01T12:00:01.123456789Z",
 	})
 
-	m := loyalty.Member{ID: "m1", Birthday: "1990-12-10", Version: 1}
+	// 00:30 at UTC+2 is the day before in UTC, the day the index counts.
+	lastOrder := time.Date(2026, 5, 1, 0, 30, 0, 0, time.FixedZone("UTC+2", 2*3600))
+	m := loyalty.Member{ID: "m1", Birthday: "1990-12-10", LastOrderAt: lastOrder, Version: 1}
 	if err := s.SaveMember(ctx, m, "evt_1"); err != nil {
 		t.Fatalf("SaveMember: %v", err)
 	}
 	profile := rawItem(t, client, table, "M#m1", "PROFILE")
-	wantStrings(t, profile, map[string]string{"entity": "member", "GSI1PK": "BDAY#1210", "GSI1SK": "M#m1"})
+	wantStrings(t, profile, map[string]string{"entity": "member", "GSI1PK": "BDAY#1210", "GSI1SK": "M#m1",
+		"GSI2PK": "LASTORDER#2026-04-30", "GSI2SK": "M#m1"})
 	if v, ok := profile["version"].(*types.AttributeValueMemberN); !ok || v.Value != "1" {
 		t.Errorf("version = %#v, want number 1", profile["version"])
 	}
@@ -65,13 +72,19 @@ func TestItemLayout(t *testing.T) {
 		t.Errorf("GSI1 BDAY#1210 holds %d items, want 1", len(got))
 	}
 
-	m.Birthday, m.Version = "", 2
+	m.Birthday, m.LastOrderAt, m.Version = "", time.Time{}, 2
 	if err := s.SaveMember(ctx, m, "evt_2"); err != nil {
 		t.Fatalf("SaveMember: %v", err)
 	}
-	if _, ok := rawItem(t, client, table, "M#m1", "PROFILE")["GSI1PK"]; ok {
-		t.Error("GSI1PK still set after the birthday was cleared")
+	wantAbsent(t, rawItem(t, client, table, "M#m1", "PROFILE"), "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
+
+	if err := s.PutContact(ctx, "m1", contact.State{Contacts: []contact.Contact{{Key: "k", Journey: "birthday", At: at}}}, 0); err != nil {
+		t.Fatalf("PutContact: %v", err)
 	}
+	contactItem := rawItem(t, client, table, "M#m1", "CONTACT")
+	wantStrings(t, contactItem, map[string]string{"entity": "contact", "member_id": "m1",
+		"state": `{"contacts":[{"key":"k","journey":"birthday","at":"2026-05-01T12:00:00.123456789Z"}]}`})
+	wantNumbers(t, contactItem, map[string]string{"version": "1"})
 
 	if _, _, err := s.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m1", Journey: "activation", Number: 1, StartedAt: at}); err != nil {
 		t.Fatalf("StartEnrollment: %v", err)
@@ -85,8 +98,8 @@ func TestItemLayout(t *testing.T) {
 }
 
 // TestLedgerItemLayout pins the ledger's stored shape: balances as exact
-// numbers beside the JSON state, the due index on GSI1, and the claim,
-// counter and liability items.
+// numbers beside the JSON state, the due index on GSI1, the review index
+// on GSI2, and the claim, counter and liability items.
 func TestLedgerItemLayout(t *testing.T) {
 	client, table := ddblocal.NewTable(t)
 	s := dynamo.New(client, table)
@@ -98,7 +111,8 @@ func TestLedgerItemLayout(t *testing.T) {
 	}
 	// 0.1 + 0.2 is 0.30000000000000004 in float64; the store must keep 0.3.
 	c := store.LedgerChange{
-		Account:   loyalty.Account{MemberID: "m1", Version: 1, Seq: 2, Tier: "gold"},
+		Account: loyalty.Account{MemberID: "m1", Version: 1, Seq: 2, Tier: "gold",
+			ReviewAt: time.Date(2027, 5, 1, 23, 30, 0, 0, time.FixedZone("UTC-1", -3600))},
 		Entries:   []loyalty.Entry{entry(1, "0.1"), entry(2, "0.2")},
 		Cause:     "evt_1",
 		Claims:    []loyalty.Claim{{Key: "coupon#NEW8-AB12", Owner: "m1"}},
@@ -111,7 +125,8 @@ func TestLedgerItemLayout(t *testing.T) {
 	}
 
 	acc := rawItem(t, client, table, "M#m1", "ACCOUNT")
-	wantStrings(t, acc, map[string]string{"entity": "account", "member_id": "m1", "GSI1PK": "DUE#2026-12-01", "GSI1SK": "M#m1"})
+	wantStrings(t, acc, map[string]string{"entity": "account", "member_id": "m1", "GSI1PK": "DUE#2026-12-01", "GSI1SK": "M#m1",
+		"GSI2PK": "REVIEW#2027-05-02", "GSI2SK": "M#m1"})
 	wantNumbers(t, acc, map[string]string{"version": "1", "points_pending": "0", "points_available": "10", "sv_principal": "0.3", "sv_bonus": "0"})
 	if _, ok := acc["state"].(*types.AttributeValueMemberS); !ok {
 		t.Errorf("state = %#v, want a String", acc["state"])
@@ -133,14 +148,12 @@ func TestLedgerItemLayout(t *testing.T) {
 	wantStrings(t, shards[0], map[string]string{"entity": "liability"})
 	wantNumbers(t, shards[0], map[string]string{"sv#principal": "0.3", "coupon#NEW8#2026-12-24": "1"})
 
-	c.Account.Version, c.NextDue = 2, ""
+	c.Account.Version, c.Account.ReviewAt, c.NextDue = 2, time.Time{}, ""
 	c.Entries, c.Cause, c.Claims, c.Counters, c.Liability = nil, "", nil, nil, nil
 	if err := s.CommitLedger(ctx, c); err != nil {
 		t.Fatalf("CommitLedger: %v", err)
 	}
-	if _, ok := rawItem(t, client, table, "M#m1", "ACCOUNT")["GSI1PK"]; ok {
-		t.Error("GSI1PK still set after NextDue was cleared")
-	}
+	wantAbsent(t, rawItem(t, client, table, "M#m1", "ACCOUNT"), "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
 }
 
 // TestFeedbackItemLayout pins the stored shape of provider feedback: events
@@ -214,8 +227,73 @@ func TestEnsureTableTwice(t *testing.T) {
 	if spec := out.Table.StreamSpecification; spec == nil || !aws.ToBool(spec.StreamEnabled) || spec.StreamViewType != types.StreamViewTypeNewAndOldImages {
 		t.Errorf("stream = %+v, want NEW_AND_OLD_IMAGES", spec)
 	}
-	if n := len(out.Table.GlobalSecondaryIndexes); n != 1 || aws.ToString(out.Table.GlobalSecondaryIndexes[0].IndexName) != "GSI1" {
-		t.Errorf("indexes = %d, want GSI1 only", n)
+	checkIndexes(t, out.Table, "GSI1", "GSI2")
+}
+
+// TestEnsureTableAddsIndex upgrades a table made before GSI2 existed, as
+// the local stack's table in .local/ is: EnsureTable adds the index and
+// returns once it can be queried.
+func TestEnsureTableAddsIndex(t *testing.T) {
+	ctx := t.Context()
+	client, err := dynamo.NewClient(ctx, ddblocal.Endpoint(t), "")
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	name := "memberflow-test-" + rand.Text()[:12]
+	old := dynamo.TableDefinition(name)
+	old.GlobalSecondaryIndexes = old.GlobalSecondaryIndexes[:1]
+	old.AttributeDefinitions = slices.DeleteFunc(old.AttributeDefinitions, func(d types.AttributeDefinition) bool {
+		return strings.HasPrefix(aws.ToString(d.AttributeName), "GSI2")
+	})
+	if _, err := client.CreateTable(ctx, old); err != nil {
+		t.Fatalf("CreateTable without GSI2: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Logf("delete test table %s: %v", name, err)
+		}
+	})
+	s := dynamo.New(client, name)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if err := s.SaveMember(ctx, loyalty.Member{ID: "m1", LastOrderAt: at, Version: 1}, "evt_1"); err != nil {
+		t.Fatalf("SaveMember before the upgrade: %v", err)
+	}
+
+	if err := dynamo.EnsureTable(ctx, client, name); err != nil {
+		t.Fatalf("EnsureTable on a table without GSI2: %v", err)
+	}
+	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("DescribeTable: %v", err)
+	}
+	checkIndexes(t, out.Table, "GSI1", "GSI2")
+	for _, gsi := range out.Table.GlobalSecondaryIndexes {
+		if gsi.IndexStatus != types.IndexStatusActive {
+			t.Errorf("%s is %s, want ACTIVE", aws.ToString(gsi.IndexName), gsi.IndexStatus)
+		}
+	}
+	got, err := s.MembersByLastOrderDay(ctx, "2026-05-01", "", 10)
+	if err != nil {
+		t.Fatalf("MembersByLastOrderDay after the upgrade: %v", err)
+	}
+	if len(got) != 1 || got[0].ID != "m1" {
+		t.Errorf("MembersByLastOrderDay after the upgrade = %+v, want m1 (written before it)", got)
+	}
+	if err := dynamo.EnsureTable(ctx, client, name); err != nil {
+		t.Fatalf("EnsureTable on the upgraded table: %v", err)
+	}
+}
+
+// checkIndexes checks the table has exactly these GSIs.
+func checkIndexes(t *testing.T, table *types.TableDescription, want ...string) {
+	t.Helper()
+	var got []string
+	for _, gsi := range table.GlobalSecondaryIndexes {
+		got = append(got, aws.ToString(gsi.IndexName))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("indexes = %q, want %q", got, want)
 	}
 }
 
@@ -262,6 +340,16 @@ func wantStrings(t *testing.T, item map[string]types.AttributeValue, want map[st
 			t.Errorf("%s = %#v, want String %q", name, item[name], w)
 		case s.Value != w:
 			t.Errorf("%s = %q, want %q", name, s.Value, w)
+		}
+	}
+}
+
+// wantAbsent checks the item has none of these attributes.
+func wantAbsent(t *testing.T, item map[string]types.AttributeValue, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if v, ok := item[name]; ok {
+			t.Errorf("%s = %#v, want it absent", name, v)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/shopspring/decimal"
 
+	"github.com/memberflow/memberflow/internal/contact"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 )
@@ -74,6 +75,10 @@ type memberItem struct {
 	// omitempty keeps members without one out of it.
 	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
 	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	// GSI2PK/GSI2SK place members who ordered in the index of last-order
+	// days; omitempty keeps members without an order out of it.
+	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
 	Entity string `dynamodbav:"entity"`
 
 	ID                    string    `dynamodbav:"id"`
@@ -121,6 +126,9 @@ func newMemberItem(m loyalty.Member) memberItem {
 	}
 	if pk, ok := birthdayGSI1PK(m.Birthday); ok {
 		it.GSI1PK, it.GSI1SK = pk, memberGSI1SK(m.ID)
+	}
+	if !m.LastOrderAt.IsZero() {
+		it.GSI2PK, it.GSI2SK = lastOrderGSI2PK(m.LastOrderAt), memberGSI1SK(m.ID)
 	}
 	return it
 }
@@ -172,6 +180,7 @@ type enrollmentItem struct {
 	Reason     string    `dynamodbav:"reason,omitempty"`
 	StartedAt  time.Time `dynamodbav:"started_at,omitempty"`
 	EndedAt    time.Time `dynamodbav:"ended_at,omitempty"`
+	Definition string    `dynamodbav:"definition,omitempty"`
 }
 
 func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
@@ -186,6 +195,7 @@ func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
 		Reason:     e.Reason,
 		StartedAt:  e.StartedAt,
 		EndedAt:    e.EndedAt,
+		Definition: e.Definition,
 	}
 }
 
@@ -199,6 +209,7 @@ func (it enrollmentItem) enrollment() loyalty.Enrollment {
 		Reason:     it.Reason,
 		StartedAt:  it.StartedAt,
 		EndedAt:    it.EndedAt,
+		Definition: it.Definition,
 	}
 }
 
@@ -417,8 +428,12 @@ const (
 type accountItem struct {
 	itemKey
 	// GSI1PK/GSI1SK place the account in the due index on its NextDue day.
-	GSI1PK          string                `dynamodbav:"GSI1PK,omitempty"`
-	GSI1SK          string                `dynamodbav:"GSI1SK,omitempty"`
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	// GSI2PK/GSI2SK place the account in the review index on the UTC day
+	// of its ReviewAt.
+	GSI2PK          string                `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK          string                `dynamodbav:"GSI2SK,omitempty"`
 	Entity          string                `dynamodbav:"entity"`
 	MemberID        string                `dynamodbav:"member_id"`
 	State           string                `dynamodbav:"state"`
@@ -489,4 +504,37 @@ type claimItem struct {
 	Entity string `dynamodbav:"entity"`
 	Key    string `dynamodbav:"key"`
 	Owner  string `dynamodbav:"owner"`
+}
+
+// contactItem is a member's contact-policy state, kept as JSON like the
+// account: the policy owns its shape and nothing queries inside it. The
+// version beside it is what PutContact's condition compares.
+type contactItem struct {
+	itemKey
+	Entity   string `dynamodbav:"entity"`
+	MemberID string `dynamodbav:"member_id"`
+	State    string `dynamodbav:"state"`
+	Version  int64  `dynamodbav:"version"`
+}
+
+func newContactItem(memberID string, st contact.State, version int64) (contactItem, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return contactItem{}, fmt.Errorf("marshal contact state: %w", err)
+	}
+	return contactItem{
+		itemKey:  itemKey{PK: memberPK(memberID), SK: skContact},
+		Entity:   entityContact,
+		MemberID: memberID,
+		State:    string(b),
+		Version:  version,
+	}, nil
+}
+
+func (it contactItem) state() (contact.State, error) {
+	var st contact.State
+	if err := json.Unmarshal([]byte(it.State), &st); err != nil {
+		return contact.State{}, fmt.Errorf("unmarshal contact state: %w", err)
+	}
+	return st, nil
 }

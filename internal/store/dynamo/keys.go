@@ -10,13 +10,18 @@ import (
 // Every key of the single table is built here, so the layout can be read in
 // one place and changed without hunting through the adapter.
 
-// Attribute names of the table's primary key and of GSI1.
+// Attribute names of the table's primary key and of the two calendar
+// indexes: GSI1 holds birthdays and the due sweep, GSI2 the days of last
+// orders and tier reviews.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
 	attrGSI1PK = "GSI1PK"
 	attrGSI1SK = "GSI1SK"
 	gsi1Name   = "GSI1"
+	attrGSI2PK = "GSI2PK"
+	attrGSI2SK = "GSI2SK"
+	gsi2Name   = "GSI2"
 )
 
 // Entity discriminators stored in the "entity" attribute; the stream
@@ -41,6 +46,8 @@ const (
 	entityClaim         = "claim"
 	entityCounter       = "counter"
 	entityLiability     = "liability"
+
+	entityContact = "contact"
 )
 
 // Sort-key prefixes of the items that live under a member's partition.
@@ -60,6 +67,8 @@ const (
 	skAccount             = "ACCOUNT"
 	skLedgerPrefix        = "LEDGER#"
 	skLedgerAppliedPrefix = "LAPPLIED#"
+
+	skContact = "CONTACT"
 )
 
 // Sort keys of the single-item partitions outside members: claims,
@@ -156,11 +165,35 @@ func birthdayGSI1PK(birthday string) (pk string, ok bool) {
 	if strings.Trim(mmdd, "0123456789") != "" {
 		return "", false
 	}
-	return "BDAY#" + mmdd, true
+	return mmddGSI1PK(mmdd), true
 }
 
-// memberGSI1SK is the member's sort key inside calendar partitions.
+// mmddGSI1PK is the birthday partition of one day of the year ("MMDD").
+func mmddGSI1PK(mmdd string) string { return "BDAY#" + mmdd }
+
+// memberGSI1SK is the member's sort key inside calendar partitions, of
+// GSI1 and GSI2 alike, so every calendar scan pages by member id.
 func memberGSI1SK(memberID string) string { return "M#" + memberID }
+
+// utcDay is the UTC date of t: calendar partitions are UTC days, so a
+// moment lands in one partition whatever zone it was written in.
+func utcDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// lastOrderGSI2PK is the GSI2 partition of members whose newest order was
+// at t; members sort inside it by memberGSI1SK.
+func lastOrderGSI2PK(t time.Time) string { return lastOrderDayGSI2PK(utcDay(t)) }
+
+// lastOrderDayGSI2PK is the partition of lastOrderGSI2PK for a UTC day
+// (YYYY-MM-DD).
+func lastOrderDayGSI2PK(day string) string { return "LASTORDER#" + day }
+
+// reviewGSI2PK is the GSI2 partition of accounts whose tier review is at
+// t; members sort inside it by memberGSI1SK.
+func reviewGSI2PK(t time.Time) string { return reviewDayGSI2PK(utcDay(t)) }
+
+// reviewDayGSI2PK is the partition of reviewGSI2PK for a UTC day
+// (YYYY-MM-DD).
+func reviewDayGSI2PK(day string) string { return "REVIEW#" + day }
 
 // ledgerSK zero-pads the sequence number so a member's entries sort by it;
 // twelve digits outlast any member's ledger.

@@ -120,7 +120,8 @@ func (s *Store) CommitLedger(ctx context.Context, changes ...store.LedgerChange)
 }
 
 // account adds the update of change i's account: the state and version
-// set, the balances moved by the entries' sums, and the due index moved.
+// set, the balances moved by the entries' sums, and the due and review
+// indexes moved.
 func (tx *writeTx) account(i int, c store.LedgerChange) error {
 	a := c.Account
 	state, err := json.Marshal(a)
@@ -142,6 +143,12 @@ func (tx *writeTx) account(i int, c store.LedgerChange) error {
 			Set(expression.Name(attrGSI1SK), expression.Value(memberGSI1SK(a.MemberID)))
 	} else {
 		update = update.Remove(expression.Name(attrGSI1PK)).Remove(expression.Name(attrGSI1SK))
+	}
+	if !a.ReviewAt.IsZero() {
+		update = update.Set(expression.Name(attrGSI2PK), expression.Value(reviewGSI2PK(a.ReviewAt))).
+			Set(expression.Name(attrGSI2SK), expression.Value(memberGSI1SK(a.MemberID)))
+	} else {
+		update = update.Remove(expression.Name(attrGSI2PK)).Remove(expression.Name(attrGSI2SK))
 	}
 
 	cond := notExists()
@@ -280,13 +287,7 @@ func (s *Store) DueAccounts(ctx context.Context, day string, after string, limit
 	if day == "" || limit < 1 {
 		return nil, fmt.Errorf("due accounts on %q: a day and a limit of at least 1 are required", day)
 	}
-	keyCond := expression.KeyAnd(
-		expression.Key(attrGSI1PK).Equal(expression.Value(dueGSI1PK(day))),
-		expression.Key(attrGSI1SK).GreaterThan(expression.Value(memberGSI1SK(after))),
-	)
-	items, err := queryLimit[accountItem](ctx, s, keyCond, limit, func(in *dynamodb.QueryInput) {
-		in.IndexName = aws.String(gsi1Name)
-	})
+	items, err := calendarPage[accountItem](ctx, s, gsi1Name, attrGSI1PK, attrGSI1SK, dueGSI1PK(day), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("due accounts on %s: %w", day, err)
 	}

@@ -53,6 +53,9 @@ type account struct {
 	version  int64
 	balances loyalty.Balances
 	nextDue  string
+	// reviewDay is the UTC day of the account's ReviewAt, "" for none:
+	// the DynamoDB adapter's review index.
+	reviewDay string
 }
 
 // Store is an in-memory store.Store, safe for concurrent use.
@@ -77,6 +80,8 @@ type Store struct {
 	claims        map[string]string
 	counters      map[string]int
 	liability     map[string]decimal.Decimal
+
+	contacts map[string]contactState
 }
 
 var _ store.Store = (*Store)(nil)
@@ -102,6 +107,8 @@ func New() *Store {
 		claims:        make(map[string]string),
 		counters:      make(map[string]int),
 		liability:     make(map[string]decimal.Decimal),
+
+		contacts: make(map[string]contactState),
 	}
 }
 
@@ -500,7 +507,8 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 
 	for i, c := range changes {
 		id := c.Account.MemberID
-		s.accounts[id] = account{state: states[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue}
+		s.accounts[id] = account{state: states[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue,
+			reviewDay: utcDay(c.Account.ReviewAt)}
 		for j, e := range c.Entries {
 			s.entries[entryKey{id, e.Seq}] = entries[i][j]
 		}

@@ -36,6 +36,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Sends", func(t *testing.T) { runSends(t, newStore) })
 	t.Run("Feedback", func(t *testing.T) { runFeedback(t, newStore) })
 	t.Run("Ledger", func(t *testing.T) { runLedger(t, newStore) })
+	t.Run("Contacts", func(t *testing.T) { runContacts(t, newStore) })
+	t.Run("Calendar", func(t *testing.T) { runCalendar(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
@@ -375,6 +377,7 @@ func enrollment(memberID, journey string, number int) loyalty.Enrollment {
 		WorkflowID: fmt.Sprintf("%s/%s/%d", journey, memberID, number),
 		Status:     loyalty.EnrollmentActive,
 		StartedAt:  base,
+		Definition: `{"name":"` + journey + `","version":1}`,
 	}
 }
 
@@ -839,9 +842,11 @@ func fullAccount(memberID string, version int64) loyalty.Account {
 		Coupons: []loyalty.Coupon{{Code: "NEW8-AB12", Kind: "NEW8", Key: "welcome", IssuedAt: base,
 			ExpiresAt: base.Add(30 * 24 * time.Hour), UsedAt: base.Add(time.Hour), OrderID: "o1"}},
 		CouponsIssued: map[string]int{"NEW8": 1},
-		Principal:     decimal.RequireFromString("120.50"),
-		Bonus:         decimal.RequireFromString("12.05"),
-		Shortfall:     25,
+		Boosts: []loyalty.Boost{{Key: "winback#1", Multiplier: decimal.RequireFromString("2"), From: base,
+			Until: base.Add(14 * 24 * time.Hour)}},
+		Principal: decimal.RequireFromString("120.50"),
+		Bonus:     decimal.RequireFromString("12.05"),
+		Shortfall: 25,
 		Paid: &loyalty.Paid{Plan: "svip-yearly", SubscriptionID: "sub_1", Status: loyalty.PaidActive, Trial: true,
 			StartedAt: base.Add(-time.Hour), EndsAt: base.Add(365 * 24 * time.Hour)},
 		TrialUsed: true,

@@ -1,0 +1,66 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// An email still waiting out a deferral is not sent once its enrollment
+// exited on its goal (an order ended the win-back); one whose enrollment
+// completed — ran all its steps — still goes.
+func TestSendEmailAfterEnrollmentEnded(t *testing.T) {
+	for _, tc := range []struct {
+		status     loyalty.EnrollmentStatus
+		wantStatus store.SendStatus
+	}{
+		{loyalty.EnrollmentExited, store.SendSkipped},
+		{loyalty.EnrollmentCompleted, store.SendSent},
+		{loyalty.EnrollmentActive, store.SendSent},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+			a, st, mailer := policyWorld(t, reachable("m-1", "UTC"), false, &now)
+			ctx := context.Background()
+			if _, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1", Journey: "winback", Number: 20260924, Status: loyalty.EnrollmentActive, StartedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.status.Final() {
+				if err := st.EndEnrollment(ctx, "m-1", "winback", 20260924, tc.status, "x", now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req := activities.SendEmailRequest{MemberID: "m-1", Journey: "winback", Enrollment: 20260924, Step: "d60", Template: "winback_last", Year: 2026}
+			res := mustSend(t, a, req)
+			if res.Status != tc.wantStatus {
+				t.Errorf("status = %s (%s), want %s", res.Status, res.Reason, tc.wantStatus)
+			}
+			if tc.wantStatus == store.SendSkipped && (res.Reason != activities.SkipGoalReached || len(mailer.messages()) != 0) {
+				t.Errorf("reason %q, %d messages; want goal_reached and none", res.Reason, len(mailer.messages()))
+			}
+		})
+	}
+}
+
+// A member whose step fails for good (a non-retryable error such as a
+// template that cannot render) is counted and skipped; the scan goes on.
+// A retryable error still fails the batch, which resumes from its cursor.
+func TestScanGoesOnPastAFailedMember(t *testing.T) {
+	a, _, _ := policyWorld(t, reachable("m-1", "UTC"), true, new(time.Time))
+	err := error(temporal.NewNonRetryableApplicationError("bad template", activities.ErrTypeBadTemplate, nil))
+	counts := map[string]int{}
+	if got := activities.PerMemberForTest(a, counts, "m-1", err); got != nil || counts["failed"] != 1 {
+		t.Errorf("non-retryable: err %v, counts %v; want nil and one failed", got, counts)
+	}
+	retry := errors.New("throttled")
+	if got := activities.PerMemberForTest(a, counts, "m-1", retry); !errors.Is(got, retry) {
+		t.Errorf("retryable: err %v, want it returned so the batch retries", got)
+	}
+}

@@ -1,0 +1,51 @@
+package journey
+
+import (
+	"fmt"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/templates"
+)
+
+// Shipped loads the journeys in templates/journeys, checked against the
+// email templates in templates/email and the programme's coupons.
+func Shipped(p *loyalty.Program) (Set, error) {
+	cat, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		return nil, fmt.Errorf("journeys: %w", err)
+	}
+	set, err := Load(templates.Journeys, Checks{
+		Template: func(name string) error { _, err := cat.Group(name); return err },
+		Coupon:   func(kind string) bool { _, ok := p.Coupon(kind); return ok },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journeys: %w", err)
+	}
+	return set, nil
+}
+
+// Clone returns a deep copy of the set, for changing it (tests shorten
+// delays) without touching the original.
+func (s Set) Clone() Set {
+	out := make(Set, len(s))
+	for _, name := range Names {
+		d, ok := s[name]
+		if !ok {
+			continue
+		}
+		d.Steps = append([]Step(nil), d.Steps...)
+		for i, st := range d.Steps {
+			if st.Reward != nil {
+				r := *st.Reward
+				if r.Boost != nil {
+					b := *r.Boost
+					r.Boost = &b
+				}
+				d.Steps[i].Reward = &r
+			}
+		}
+		out[name] = d
+	}
+	return out
+}

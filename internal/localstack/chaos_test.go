@@ -1,0 +1,207 @@
+package localstack_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/cost"
+	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/workflows"
+)
+
+// TestChaosWorkerRestarts kills and restarts the worker, hard and
+// gracefully, while activation journeys (delays shortened to seconds) run
+// for 40 members registered through signed webhooks and a win-back scan
+// acts on 16 members whose last order was 60 days ago. Afterwards every
+// email the journeys should send is in the outbox exactly once (by its
+// idempotency key), every coupon they should grant exists exactly once,
+// and nothing else was sent or granted. A send whose worker died after the
+// outbox took it is reconciled through the outbox's "processed" event
+// within the 3-second confirm window instead of being sent again.
+func TestChaosWorkerRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test starts Temporal and DynamoDB Local")
+	}
+	ctx := context.Background()
+	zone := daytimeZone(t)
+	s := startWith(t, localstack.Config{
+		OutboxDir: t.TempDir(), LogDir: t.TempDir(),
+		// The last nudge comes at 16 s: the welcome and the nudge fill the
+		// contact cap (2 in 7 days), so it is skipped, never deferred.
+		Journeys:      shortActivation(t, 8*time.Second, 16*time.Second),
+		ConfirmWindow: 3 * time.Second,
+	})
+	t.Cleanup(s.Stop)
+
+	const activated, lapsed = 40, 16
+	now := time.Now()
+	year := now.UTC().Year()
+	var evs []map[string]any
+	var newcomers, lapsers []string
+	for i := range activated {
+		id := fmt.Sprintf("m-chaos-a%02d", i)
+		newcomers = append(newcomers, id)
+		evs = append(evs, registration(t, id, now, true, zone, ""))
+	}
+	lastOrder := now.AddDate(0, 0, -60)
+	for i := range lapsed {
+		// Registered 90 days ago, last ordered 60 days ago: win-back's d60
+		// step is due today at 10:00 local, which has passed in zone. The
+		// order right after the registration converts the activation
+		// journey its registration starts, after the welcome.
+		id := fmt.Sprintf("m-chaos-w%02d", i)
+		lapsers = append(lapsers, id)
+		evs = append(evs, registration(t, id, now.AddDate(0, 0, -90), true, zone, ""),
+			orderPaid(t, id, "ord-"+id, "120.00", lastOrder))
+	}
+
+	// Chaos from the first registration on: a restart every 2–3.5 s,
+	// every other one hard (in-flight activities cancelled, their results
+	// lost), ten in all — through the registrations, the scan and the last
+	// nudges — or until everything is done. (More would only stretch the
+	// scan's retry backoff.)
+	const maxRestarts = 10
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	restarts := 0
+	wg.Go(func() {
+		for i := range maxRestarts {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2*time.Second + time.Duration(i%4)*500*time.Millisecond):
+			}
+			if err := s.RestartWorker(i%2 == 0); err != nil {
+				t.Errorf("restart %d: %v", i, err)
+				return
+			}
+			restarts++
+		}
+	})
+	postEvents(t, s, evs...)
+	waitMembers(t, s, lapsers...)
+	// The win-back scan, while the worker keeps dying.
+	runCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	scan, err := s.RunSchedule(runCtx, workflows.CalendarScheduleID(journey.Winback))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scanned workflows.CalendarScanResult
+	if err := scan.Get(runCtx, &scanned); err != nil {
+		t.Fatalf("win-back scan: %v", err)
+	}
+	// Past the last nudge of the last registration, then calm.
+	waitFor(t, "every activation journey past its last step", 60*time.Second, func() bool {
+		for _, id := range newcomers {
+			if d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.ActivationWorkflowID(id), ""); err != nil || d.GetWorkflowExecutionInfo().GetCloseTime() == nil {
+				return false
+			}
+		}
+		return true
+	})
+	close(stop)
+	wg.Wait()
+	t.Logf("%d worker restarts; win-back scan: %v; all journeys done %s after the registrations", restarts, scanned.Counts, time.Since(now).Round(time.Second))
+
+	want := map[string]string{} // idempotency key → member, of every email due
+	coupons := map[string]map[string]int{}
+	retries := 0
+	for _, id := range newcomers {
+		res := journeyResult(t, s.Temporal, workflows.ActivationWorkflowID(id), &retries)
+		if res.Outcome != workflows.OutcomeCompleted {
+			t.Errorf("%s: outcome %q, want completed", id, res.Outcome)
+		}
+		welcome := activities.SendKey(id, journey.Activation, 1, "welcome", year)
+		want[welcome] = id
+		want[activities.SendKey(id, journey.Activation, 1, "nudge", year)] = id
+		coupons[id] = map[string]int{welcome: 1}
+		// The cap holds the last nudge back past its deadline.
+		last := sendRows(t, s, id)[activities.SendKey(id, journey.Activation, 1, "last_nudge", year)]
+		if last.Status != store.SendSkipped || last.Reason != activities.SkipContactPolicy+": frequency_cap" {
+			t.Errorf("%s last nudge = %+v, want skipped by the frequency cap", id, last)
+		}
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	localYear := now.In(loc).Year() // of the d60 step, 10:00 local today
+	number := lastOrder.UTC().Year()*10000 + int(lastOrder.UTC().Month())*100 + lastOrder.UTC().Day()
+	for _, id := range lapsers {
+		if res := journeyResult(t, s.Temporal, workflows.ActivationWorkflowID(id), &retries); res.Outcome != workflows.OutcomeConverted {
+			t.Errorf("%s: activation outcome %q, want converted", id, res.Outcome)
+		}
+		// The scan's counts are statistics a retried batch may skew (it
+		// finds members entered by the attempt that died); the enrollment
+		// is the record.
+		if enr, err := s.Activities.Store.GetEnrollment(ctx, id, journey.Winback, number); err != nil || enr.Status.Final() {
+			t.Errorf("%s win-back enrollment %d = %+v, %v; want it open after d60", id, number, enr, err)
+		}
+		welcome := activities.SendKey(id, journey.Activation, 1, "welcome", year)
+		d60 := activities.SendKey(id, journey.Winback, number, "d60", localYear)
+		want[welcome], want[d60] = id, id
+		coupons[id] = map[string]int{welcome: 1, d60: 1}
+	}
+	t.Logf("%d activity retries in the activation histories", retries)
+
+	got := map[string]int{}
+	for _, e := range outboxEmails(t, s) {
+		got[e.Key]++
+	}
+	for key, n := range got {
+		switch {
+		case want[key] == "":
+			t.Errorf("unexpected email %s (%d×)", key, n)
+		case n != 1:
+			t.Errorf("email %s sent %d times", key, n)
+		}
+	}
+	for key, member := range want {
+		if got[key] == 0 {
+			t.Errorf("email %s never sent", key)
+		}
+		if row := sendRows(t, s, member)[key]; row.Status != store.SendSent {
+			t.Errorf("send row %s = %+v, want sent", key, row)
+		}
+	}
+	for _, id := range slices.Concat(newcomers, lapsers) {
+		if got := couponKeys(t, s, id); !maps.Equal(got, coupons[id]) {
+			t.Errorf("%s coupons by key = %v, want %v", id, got, coupons[id])
+		}
+	}
+}
+
+// journeyResult waits for an enrollment workflow's result and adds the
+// activity retries its history shows to retries.
+func journeyResult(t *testing.T, c client.Client, id string, retries *int) workflows.JourneyResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res workflows.JourneyResult
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	iter := c.GetWorkflowHistory(ctx, id, "", false, 0)
+	var h []*historypb.HistoryEvent
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h = append(h, ev)
+	}
+	*retries += cost.Count(h, cost.Options{}).ActivityRetries
+	return res
+}
