@@ -15,7 +15,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 export TEMPORAL_CLI := $(CURDIR)/bin/temporal
 
-.PHONY: run test tools build lint bench clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: run test tools build lint bench cost clean $(addprefix build-,$(FUNCTIONS))
 
 ## run: the whole system locally on :8080 (Ctrl-C stops it; data stays in .local/)
 run: tools
@@ -57,6 +57,11 @@ lint:
 	@test -x bin/staticcheck || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	bin/staticcheck ./...
 	bin/workflowcheck ./workflows/...
+
+## cost: Temporal Cloud actions per lifecycle and per member and year, measured
+## on the local stack (Markdown tables for README.md; about a minute)
+cost: tools
+	$(GO) run ./cmd/cost
 
 ## bench: benchmark figures (domain and DynamoDB Local)
 bench: tools
