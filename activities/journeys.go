@@ -160,9 +160,10 @@ func stepClock(s journey.Step) (int, int) {
 	return 10, 0
 }
 
-// deadline is when a step's email stops making sense: Expires after its
-// time, and never after limit when limit is set.
-func deadline(s journey.Step, at, limit time.Time) time.Time {
+// StepDeadline is when a step's email stops making sense: Expires after
+// its time, and never after limit when limit is set; zero when never.
+// Pure, so workflows use it too.
+func StepDeadline(s journey.Step, at, limit time.Time) time.Time {
 	d := time.Time{}
 	if s.Expires > 0 {
 		d = at.Add(s.Expires.D())

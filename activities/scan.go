@@ -234,7 +234,7 @@ func (a *Activities) birthday(ctx context.Context, req ScanRequest, m loyalty.Me
 		vars["birthday_multiplier"] = tier.BirthdayMultiplier.String()
 		if err := a.sendFromScan(ctx, SendEmailRequest{
 			MemberID: m.ID, Journey: journey.Birthday, Enrollment: year, Step: step.Name, Year: year,
-			Template: step.Email, Vars: vars, Dates: dates, Deadline: deadline(step, at, time.Time{}),
+			Template: step.Email, Vars: vars, Dates: dates, Deadline: StepDeadline(step, at, time.Time{}),
 		}, counts); err != nil {
 			return err
 		}
@@ -318,7 +318,7 @@ func (a *Activities) tierWarning(ctx context.Context, req ScanRequest, acc loyal
 		},
 		// The review day itself, not the instant it starts.
 		Dates:    map[string]time.Time{"review_on": out.ReviewAt},
-		Deadline: deadline(step, at, out.ReviewAt),
+		Deadline: StepDeadline(step, at, out.ReviewAt),
 	}, counts); err != nil {
 		return err
 	}
@@ -402,7 +402,7 @@ func (a *Activities) winback(ctx context.Context, req ScanRequest, m loyalty.Mem
 	if step.Email != "" {
 		if err := a.sendFromScan(ctx, SendEmailRequest{
 			MemberID: m.ID, Journey: journey.Winback, Enrollment: number, Step: step.Name, Year: at.Year(),
-			Template: step.Email, Vars: vars, Dates: dates, Deadline: deadline(step, at, time.Time{}),
+			Template: step.Email, Vars: vars, Dates: dates, Deadline: StepDeadline(step, at, time.Time{}),
 		}, counts); err != nil {
 			return err
 		}

@@ -123,14 +123,8 @@ func (e *enrollment) end(status loyalty.EnrollmentStatus, outcome string) error 
 // stepRequest is the send request of a step: its template, key year and
 // deadline (Expires after at, and not after limit when limit is set).
 func stepRequest(step journey.Step, at, limit time.Time) activities.SendEmailRequest {
-	req := activities.SendEmailRequest{Step: step.Name, Template: step.Email, Year: at.UTC().Year()}
-	if step.Expires > 0 {
-		req.Deadline = at.Add(step.Expires.D())
-	}
-	if !limit.IsZero() && (req.Deadline.IsZero() || limit.Before(req.Deadline)) {
-		req.Deadline = limit
-	}
-	return req
+	return activities.SendEmailRequest{Step: step.Name, Template: step.Email, Year: at.UTC().Year(),
+		Deadline: activities.StepDeadline(step, at, limit)}
 }
 
 // withReward adds a reward's template variables to a send request.
