@@ -207,3 +207,106 @@ func TestDeferredSendWaitsForTheSlot(t *testing.T) {
 		t.Errorf("sent at %s, want %s", at, in.Until)
 	}
 }
+
+// at returns a fixture on a fresh test environment starting at start that
+// shares f's store, ledger and mailer: the next hourly run, or one months
+// later.
+func (f *fixture) at(t *testing.T, start time.Time) *fixture {
+	t.Helper()
+	g := newFixtureAt(t, true, start, nil)
+	g.store, g.acts.Store = f.store, f.store
+	g.acts.Ledger = f.acts.Ledger
+	g.acts.Ledger.Now = g.env.Now
+	g.mailer, g.acts.Mailer = f.mailer, f.mailer
+	f.mailer.now = g.env.Now
+	return g
+}
+
+// lapsedMember saves a member whose last order was at last, with an
+// account.
+func lapsedMember(t *testing.T, f *fixture, id string, last time.Time) {
+	t.Helper()
+	ledgerfix.PayByCard(t, f.acts.Ledger, id, "o-"+id, "300", last)
+	m := loyalty.Member{ID: id, Email: id + "@example.com", Name: id, Timezone: "Asia/Shanghai",
+		Consent: loyalty.Consent{EmailMarketing: true}, LastOrderAt: last, OrderCount: 1, Version: 1}
+	if err := f.store.SaveMember(context.Background(), m, "reg-"+id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCalendarScanWinbackStagesAndExit(t *testing.T) {
+	last := time.Date(2026, 9, 24, 15, 0, 0, 0, shanghai) // 60 days before morning
+	f := newFixtureAt(t, true, morning.Add(30*time.Minute), nil)
+	lapsedMember(t, f, "w-1", last)
+	lapsedMember(t, f, "w-2", last)
+	res := f.runScan(t, journey.Winback)
+	if res.Counts["entered"] != 2 || res.Counts["sent"] != 2 {
+		t.Fatalf("day 60 counts = %v", res.Counts)
+	}
+	equal(t, "day 60 templates", f.mailer.templates(), []string{"winback_miss_you", "winback_miss_you"})
+	number := 20260924
+	if e, err := f.store.GetEnrollment(context.Background(), "w-1", journey.Winback, number); err != nil || e.Status != loyalty.EnrollmentActive {
+		t.Fatalf("enrollment = %+v, %v", e, err)
+	}
+
+	// w-2 orders: dispatch's exit is the store write; the member also
+	// leaves the last-order partition, so day 120 finds only w-1.
+	if err := f.store.EndEnrollment(context.Background(), "w-2", journey.Winback, number, loyalty.EnrollmentExited, workflows.OutcomeConverted, morning); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.store.GetMember(context.Background(), "w-2")
+	m.LastOrderAt, m.OrderCount, m.Version = morning.Add(24*time.Hour), 2, m.Version+1
+	if err := f.store.SaveMember(context.Background(), m, "evt-order-w2"); err != nil {
+		t.Fatal(err)
+	}
+
+	day120 := f.at(t, morning.Add(60*24*time.Hour+30*time.Minute))
+	res = day120.runScan(t, journey.Winback)
+	equal(t, "templates after day 120", f.mailer.templates(), []string{"winback_miss_you", "winback_miss_you", "winback_offer"})
+	offer := f.mailer.sent[2]
+	if offer.MemberID != "w-1" || offer.Data["boost_multiplier"] != "2" || offer.Data["coupon_code"] == "" {
+		t.Errorf("day 120 email = %s %v", offer.MemberID, offer.Data)
+	}
+	if couponsOf(t, f, "w-1", "FREE25") != 1 || couponsOf(t, f, "w-2", "FREE25") != 0 {
+		t.Errorf("FREE25: w-1 %d, w-2 %d; want 1 and 0", couponsOf(t, f, "w-1", "FREE25"), couponsOf(t, f, "w-2", "FREE25"))
+	}
+
+	day365 := f.at(t, last.AddDate(0, 0, 365).Add(-5*time.Hour+30*time.Minute)) // 10:30 local on day 365
+	day365.runScan(t, journey.Winback)
+	equal(t, "templates after day 365", f.mailer.templates(), []string{"winback_miss_you", "winback_miss_you", "winback_offer", "winback_last"})
+	if e, _ := f.store.GetEnrollment(context.Background(), "w-1", journey.Winback, number); e.Status != loyalty.EnrollmentCompleted {
+		t.Errorf("after the last message the enrollment is %s, want completed", e.Status)
+	}
+}
+
+func TestCalendarScanTierExpiryWarnsOnlyWhoWouldFall(t *testing.T) {
+	// Both reached 金卡 (V3, 500) with a second order on 2025-12-23, so
+	// their review is on 2026-12-23; the first order (2025-10-01) has left
+	// the growth window by then. "t-safe" ordered again since.
+	f := newFixtureAt(t, true, morning.Add(30*time.Minute), nil)
+	for _, id := range []string{"t-fall", "t-safe"} {
+		m := loyalty.Member{ID: id, Email: id + "@example.com", Name: id, Timezone: "Asia/Shanghai", Consent: loyalty.Consent{EmailMarketing: true}, Version: 1}
+		if err := f.store.SaveMember(context.Background(), m, "reg-"+id); err != nil {
+			t.Fatal(err)
+		}
+		ledgerfix.PayByCard(t, f.acts.Ledger, id, "o1", "300", time.Date(2025, 10, 1, 12, 0, 0, 0, shanghai))
+		ledgerfix.PayByCard(t, f.acts.Ledger, id, "o2", "300", time.Date(2025, 12, 23, 12, 0, 0, 0, shanghai))
+	}
+	ledgerfix.PayByCard(t, f.acts.Ledger, "t-safe", "o3", "300", morning.AddDate(0, 0, -10))
+	// The d30 step: 10:00 local, 30 days before the review day.
+	g := f.at(t, time.Date(2026, 11, 23, 10, 30, 0, 0, shanghai))
+	res := g.runScan(t, journey.TierExpiry)
+	equal(t, "templates", f.mailer.templates(), []string{"tier_expiry_warning"})
+	m := f.mailer.sent[0]
+	if m.MemberID != "t-fall" || m.Data["tier_name"] != "金卡" || m.Data["fall_to_tier_name"] != "银卡" || m.Data["growth_needed"] != "200" || m.Data["days_left"] != "30" {
+		t.Errorf("warning = %s %v", m.MemberID, m.Data)
+	}
+	if res.Counts["safe"] != 1 {
+		t.Errorf("counts = %v, want t-safe counted safe", res.Counts)
+	}
+	// A later run in the window warns nobody again.
+	f.at(t, time.Date(2026, 11, 23, 11, 30, 0, 0, shanghai)).runScan(t, journey.TierExpiry)
+	if n := len(f.mailer.sent); n != 1 {
+		t.Errorf("%d warnings after a second run, want 1", n)
+	}
+}
