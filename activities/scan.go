@@ -29,6 +29,9 @@ type ScanRequest struct {
 	// Partitions are index partitions: "MMDD" birthdays for birthday,
 	// UTC days (YYYY-MM-DD) of the tier review for tier_expiry and of the
 	// last order for winback.
+	// They may include those of retired definitions (see
+	// workflows.CalendarScanInput): a member found there with no open
+	// enrollment is simply not due by the current definition.
 	Partitions []string   `json:"partitions"`
 	Cursor     ScanCursor `json:"cursor"`
 	PageSize   int        `json:"page_size"`
@@ -264,7 +267,13 @@ func (a *Activities) tierWarning(ctx context.Context, req ScanRequest, acc loyal
 		return err
 	}
 	loc := a.location(m)
-	step, at, ok := dueStep(req, req.Definition, func(s journey.Step) time.Time {
+	number := enrollmentNumber(acc.ReviewAt)
+	// An open enrollment runs on its pinned definition, timing included.
+	def, open, err := a.calendarDefinition(ctx, m.ID, journey.TierExpiry, number, req.Definition)
+	if err != nil {
+		return err
+	}
+	step, at, ok := dueStep(req, def, func(s journey.Step) time.Time {
 		h, mi := stepClock(s)
 		return localClock(acc.ReviewAt, loc, h, mi, -int(s.Before.D()/(24*time.Hour)))
 	})
@@ -272,7 +281,10 @@ func (a *Activities) tierWarning(ctx context.Context, req ScanRequest, acc loyal
 		counts["not_due"]++
 		return nil
 	}
-	number := enrollmentNumber(acc.ReviewAt)
+	if open != nil && open.Status.Final() {
+		counts["done_before"]++
+		return nil
+	}
 	out, err := a.Ledger.Outlook(ctx, m.ID)
 	if err != nil {
 		return err
@@ -297,8 +309,7 @@ func (a *Activities) tierWarning(ctx context.Context, req ScanRequest, acc loyal
 		counts["done_before"]++
 		return nil
 	}
-	def, err := pinned(enr, req.Definition)
-	if err != nil {
+	if def, err = pinned(enr, req.Definition); err != nil {
 		return err
 	}
 	if step, ok = def.Step(step.Name); !ok {
@@ -346,7 +357,13 @@ func (a *Activities) winback(ctx context.Context, req ScanRequest, m loyalty.Mem
 		return nil
 	}
 	loc := a.location(m)
-	step, at, ok := dueStep(req, req.Definition, func(s journey.Step) time.Time {
+	number := enrollmentNumber(m.LastOrderAt)
+	// An open enrollment runs on its pinned definition, timing included.
+	def, existing, err := a.calendarDefinition(ctx, m.ID, journey.Winback, number, req.Definition)
+	if err != nil {
+		return err
+	}
+	step, at, ok := dueStep(req, def, func(s journey.Step) time.Time {
 		h, mi := stepClock(s)
 		return localClock(m.LastOrderAt, loc, h, mi, int(s.After.D()/(24*time.Hour)))
 	})
@@ -354,10 +371,9 @@ func (a *Activities) winback(ctx context.Context, req ScanRequest, m loyalty.Mem
 		counts["not_due"]++
 		return nil
 	}
-	number := enrollmentNumber(m.LastOrderAt)
-	enr, err := a.Store.GetEnrollment(ctx, m.ID, journey.Winback, number)
+	var enr loyalty.Enrollment
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case existing == nil:
 		open, err := a.openEnrollment(ctx, m.ID, journey.Winback)
 		if err != nil {
 			return err
@@ -373,19 +389,11 @@ func (a *Activities) winback(ctx context.Context, req ScanRequest, m loyalty.Mem
 			return err
 		}
 		counts["entered"]++
-	case err != nil:
-		return err
+	default:
+		enr = *existing
 	}
 	if enr.Status.Final() {
 		counts["done_before"]++
-		return nil
-	}
-	def, err := pinned(enr, req.Definition)
-	if err != nil {
-		return err
-	}
-	if step, ok = def.Step(step.Name); !ok {
-		counts["step_not_pinned"]++
 		return nil
 	}
 	key := SendKey(m.ID, journey.Winback, number, step.Name, at.Year())
@@ -472,6 +480,21 @@ func (a *Activities) endCalendar(ctx context.Context, e loyalty.Enrollment, stat
 		return fmt.Errorf("end %s enrollment %d: %w", e.Journey, e.Number, err)
 	}
 	return nil
+}
+
+// calendarDefinition is the definition a member's calendar step runs on:
+// the one pinned in their enrollment when it exists (returned too), else
+// the current one.
+func (a *Activities) calendarDefinition(ctx context.Context, memberID, name string, number int, current journey.Definition) (journey.Definition, *loyalty.Enrollment, error) {
+	enr, err := a.Store.GetEnrollment(ctx, memberID, name, number)
+	if errors.Is(err, store.ErrNotFound) {
+		return current, nil, nil
+	}
+	if err != nil {
+		return journey.Definition{}, nil, err
+	}
+	def, err := pinned(enr, current)
+	return def, &enr, err
 }
 
 // pinned is the definition pinned in the enrollment, or current when the

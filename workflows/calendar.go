@@ -7,8 +7,10 @@ import (
 	"slices"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -29,6 +31,10 @@ func CalendarScheduleID(name string) string { return "journey-" + name }
 // when a long run continues as new.
 type CalendarScanInput struct {
 	Definition journey.Definition `json:"definition"`
+	// Retired are earlier versions of the definition that open
+	// enrollments may still have pinned: their steps' timing is scanned
+	// too, so an edit that moves a step does not strand them.
+	Retired []journey.Definition `json:"retired,omitempty"`
 	// CatchUp is how far back a run looks: steps due in (now − CatchUp,
 	// now] are acted on, so a run that was skipped or late (jitter, an
 	// outage shorter than CatchUp) loses nobody. Keys make the overlap
@@ -75,7 +81,12 @@ func CalendarScan(ctx workflow.Context, in CalendarScanInput) (CalendarScanResul
 	if in.CatchUp <= 0 {
 		in.CatchUp = DefaultCatchUp
 	}
-	res := CalendarScanResult{Partitions: PlanPartitions(in.Definition, in.At, in.CatchUp), Counts: map[string]int{}}
+	parts := PlanPartitions(in.Definition, in.At, in.CatchUp)
+	for _, d := range in.Retired {
+		parts = append(parts, PlanPartitions(d, in.At, in.CatchUp)...)
+	}
+	slices.Sort(parts)
+	res := CalendarScanResult{Partitions: slices.Compact(parts), Counts: map[string]int{}}
 	if !in.Definition.Enabled || len(res.Partitions) == 0 {
 		return res, nil
 	}
@@ -180,15 +191,17 @@ func EnsureCalendarSchedules(ctx context.Context, c ScheduleClient, taskQueue st
 			return fmt.Errorf("schedule %s: no definition", name)
 		}
 		id := CalendarScheduleID(name)
-		action := &client.ScheduleWorkflowAction{
-			ID: id, Workflow: CalendarScan, TaskQueue: taskQueue,
-			Args:               []any{CalendarScanInput{Definition: def, CatchUp: catchUp, PageSize: 100, MaxMembers: 2000}},
-			WorkflowRunTimeout: 55 * time.Minute,
+		input := CalendarScanInput{Definition: def, CatchUp: catchUp, PageSize: 100, MaxMembers: 2000}
+		action := func(in CalendarScanInput) *client.ScheduleWorkflowAction {
+			return &client.ScheduleWorkflowAction{
+				ID: id, Workflow: CalendarScan, TaskQueue: taskQueue, Args: []any{in},
+				WorkflowRunTimeout: 55 * time.Minute,
+			}
 		}
 		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 			ID:      id,
 			Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}, Jitter: every / 12},
-			Action:  action,
+			Action:  action(input),
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 			Paused:  !def.Enabled,
 		})
@@ -203,7 +216,7 @@ func EnsureCalendarSchedules(ctx context.Context, c ScheduleClient, taskQueue st
 		err = c.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 				s := in.Description.Schedule
-				s.Action = action
+				s.Action = action(withRetired(input, previousInput(s.Action)))
 				s.Spec = &client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}, Jitter: every / 12}
 				if s.State == nil {
 					s.State = &client.ScheduleState{}
@@ -217,4 +230,45 @@ func EnsureCalendarSchedules(ctx context.Context, c ScheduleClient, taskQueue st
 		}
 	}
 	return nil
+}
+
+// maxRetired bounds how many earlier definitions a schedule keeps
+// scanning for. Open enrollments pinned to an older one than that (a
+// definition edited more than this many times within a win-back's year)
+// meet their steps only where the timings coincide.
+const maxRetired = 8
+
+// withRetired carries the previous run's definition, and those it kept,
+// into in when the definition changed.
+func withRetired(in CalendarScanInput, prev *CalendarScanInput) CalendarScanInput {
+	if prev == nil {
+		return in
+	}
+	cur := in.Definition.JSON()
+	seen := map[string]bool{cur: true}
+	for _, d := range append([]journey.Definition{prev.Definition}, prev.Retired...) {
+		if j := d.JSON(); d.Name != "" && !seen[j] && len(in.Retired) < maxRetired {
+			seen[j] = true
+			in.Retired = append(in.Retired, d)
+		}
+	}
+	return in
+}
+
+// previousInput decodes the input of an existing schedule's action; nil
+// when it cannot be read (a schedule from before inputs had this shape).
+func previousInput(a client.ScheduleAction) *CalendarScanInput {
+	wa, ok := a.(*client.ScheduleWorkflowAction)
+	if !ok || len(wa.Args) != 1 {
+		return nil
+	}
+	p, ok := wa.Args[0].(*commonpb.Payload)
+	if !ok {
+		return nil
+	}
+	var in CalendarScanInput
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &in); err != nil {
+		return nil
+	}
+	return &in
 }

@@ -310,3 +310,39 @@ func TestCalendarScanTierExpiryWarnsOnlyWhoWouldFall(t *testing.T) {
 		t.Errorf("%d warnings after a second run, want 1", n)
 	}
 }
+
+// A marketer moves win-back's second step from day 120 to day 90 after a
+// member entered: the member's enrollment keeps its pinned day 120 — the
+// scan plans the retired definition's partitions too, without which the
+// member's last-order day would not be read at all.
+func TestCalendarScanWinbackKeepsPinnedTiming(t *testing.T) {
+	last := time.Date(2026, 9, 24, 15, 0, 0, 0, shanghai) // 60 days before morning
+	f := newFixtureAt(t, true, morning.Add(30*time.Minute), nil)
+	lapsedMember(t, f, "w-old", last)
+	f.runScan(t, journey.Winback) // w-old enters on the shipped definition
+
+	edited := f.defs.Clone()[journey.Winback]
+	edited.Version++
+	for i := range edited.Steps {
+		if edited.Steps[i].Name == "d120" {
+			edited.Steps[i].After = journey.Duration(90 * 24 * time.Hour)
+		}
+	}
+	scan := func(g *fixture) workflows.CalendarScanResult {
+		t.Helper()
+		g.env.ExecuteWorkflow(workflows.CalendarScan, workflows.CalendarScanInput{
+			Definition: edited, Retired: []journey.Definition{f.defs[journey.Winback]}, CatchUp: 24 * time.Hour, PageSize: 10,
+		})
+		var res workflows.CalendarScanResult
+		if err := g.env.GetWorkflowResult(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// Day 90 of w-old: the edited step is not theirs.
+	scan(f.at(t, morning.Add(30*24*time.Hour+30*time.Minute)))
+	equal(t, "after day 90", f.mailer.templates(), []string{"winback_miss_you"})
+	// Day 120 of w-old: their pinned step.
+	scan(f.at(t, morning.Add(60*24*time.Hour+30*time.Minute)))
+	equal(t, "after day 120", f.mailer.templates(), []string{"winback_miss_you", "winback_offer"})
+}
