@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -418,7 +417,9 @@ func (a *Activities) decideContact(ctx context.Context, m loyalty.Member, key st
 
 func (a *Activities) skip(ctx context.Context, memberID, key, reason string) (SendEmailResult, error) {
 	// A skipped email will not ask the contact policy again: if it was
-	// waiting for a capped slot, it must not hold back the emails behind it.
+	// waiting for a capped slot, it must not hold back the emails behind
+	// it; if the provider refused it after it took a slot, it was never
+	// a contact.
 	if err := a.releaseContact(ctx, memberID, key); err != nil {
 		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", key, err)
 	}
@@ -437,7 +438,7 @@ func (a *Activities) releaseContact(ctx context.Context, memberID, key string) e
 		if err != nil {
 			return fmt.Errorf("read contact state: %w", err)
 		}
-		if !slices.ContainsFunc(st.Waiters, func(w contact.Waiter) bool { return w.Key == key }) {
+		if !st.Holds(key) {
 			return nil
 		}
 		err = a.Store.PutContact(ctx, memberID, st.Release(key), version)
@@ -458,6 +459,10 @@ func (a *Activities) releaseContact(ctx context.Context, memberID, key string) e
 // Retry-After; everything else retries on the workflow's policy.
 func (a *Activities) sendFailed(ctx context.Context, memberID, key string, err error) (SendEmailResult, error) {
 	if errors.Is(err, mail.ErrTemplate) {
+		// The email will not go: its slot, if it took one, is free again.
+		if rerr := a.releaseContact(ctx, memberID, key); rerr != nil {
+			a.log().WarnContext(ctx, "could not free the contact slot of an unrenderable email", "key", key, "err", rerr)
+		}
 		return SendEmailResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("send %s: %v", key, err), ErrTypeBadTemplate, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
 )
 
@@ -62,5 +63,29 @@ func TestScanGoesOnPastAFailedMember(t *testing.T) {
 	retry := errors.New("throttled")
 	if got := activities.PerMemberForTest(a, counts, "m-1", retry); !errors.Is(got, retry) {
 		t.Errorf("retryable: err %v, want it returned so the batch retries", got)
+	}
+}
+
+// An email SendGrid refuses after the policy gave it a slot was never a
+// contact: the slot is free for the next email.
+func TestRefusedSendFreesItsSlot(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	a, st, mailer := policyWorld(t, reachable("m-1", "UTC"), false, &now)
+	mustSend(t, a, sendReq("m-1", "activation", 1, "welcome"))
+	mailer.err = &mail.ProviderError{StatusCode: 400, Message: "invalid template"}
+	refused := mustSend(t, a, sendReq("m-1", "activation", 1, "nudge"))
+	if refused.Status != store.SendSkipped {
+		t.Fatalf("refused send = %+v", refused)
+	}
+	state, _, err := st.GetContact(context.Background(), "m-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.Holds(refused.Key) || len(state.Contacts) != 1 {
+		t.Errorf("contact state after a refusal = %+v, want only the welcome", state)
+	}
+	mailer.err = nil
+	if res := mustSend(t, a, sendReq("m-1", "birthday", 2026, "gift")); res.Status != store.SendSent {
+		t.Errorf("next email = %+v, want sent in the freed slot", res)
 	}
 }

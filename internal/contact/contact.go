@@ -146,11 +146,19 @@ func (p Policy) Decide(st State, req Request, now time.Time, loc *time.Location)
 	return Decision{Verdict: Defer, At: slot, Reason: reason, State: st}
 }
 
-// Release forgets a waiter that will not ask again (its send was skipped
-// for another reason, or its enrollment ended).
+// Release forgets an email that will not go: a waiter that will not ask
+// again, or a slot taken by an email the provider then refused (or that
+// could not be rendered) — it was never a contact.
 func (st State) Release(key string) State {
 	st.Waiters = slices.DeleteFunc(slices.Clone(st.Waiters), func(w Waiter) bool { return w.Key == key })
+	st.Contacts = slices.DeleteFunc(slices.Clone(st.Contacts), func(c Contact) bool { return c.Key == key })
 	return st
+}
+
+// Holds reports whether the state holds the key, waiting or as a contact.
+func (st State) Holds(key string) bool {
+	return slices.ContainsFunc(st.Waiters, func(w Waiter) bool { return w.Key == key }) ||
+		slices.ContainsFunc(st.Contacts, func(c Contact) bool { return c.Key == key })
 }
 
 // prune drops contacts that left the window and waiters past their

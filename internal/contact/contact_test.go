@@ -183,3 +183,26 @@ func TestSlackLetsAWeeklyStepThrough(t *testing.T) {
 		t.Errorf("default policy: %v", err)
 	}
 }
+
+func TestReleaseFreesWaiterAndSlot(t *testing.T) {
+	p := noSlack()
+	st := contact.State{}
+	for i, k := range []string{"a", "b"} {
+		st = p.Decide(st, contact.Request{Key: k, Journey: "activation"}, at(10+i, 10, 0), shanghai).State
+	}
+	d := p.Decide(st, contact.Request{Key: "c", Journey: "winback"}, at(12, 10, 0), shanghai)
+	if d.Verdict != contact.Defer || !d.State.Holds("c") {
+		t.Fatalf("c = %s, holds %v", d.Verdict, d.State.Holds("c"))
+	}
+	// The provider refused "b": its slot is free, and c may go now.
+	st = d.State.Release("b")
+	if st.Holds("b") {
+		t.Fatal("b still held after release")
+	}
+	if d := p.Decide(st, contact.Request{Key: "c", Journey: "winback"}, at(12, 10, 0), shanghai); d.Verdict != contact.Send {
+		t.Errorf("after releasing b, c = %s, want send", d.Verdict)
+	}
+	if st = st.Release("c"); st.Holds("c") || len(st.Contacts) != 1 {
+		t.Errorf("after releasing c: %+v", st)
+	}
+}
