@@ -42,6 +42,8 @@ var (
 		// The ledger sweep queries the due-day index.
 		"dynamodb:Query":              {"Ref:TableArn", "Sub:${TableArn}/index/*"},
 		"dynamodb:ConditionCheckItem": {"Ref:TableArn"},
+		// -backfill-calendar-index, once after an upgrade.
+		"dynamodb:Scan": {"Ref:TableArn"},
 	}
 	workerExecutionGrants = map[string][]string{
 		"secretsmanager:GetSecretValue": {"Ref:SendGridApiKeySecretArn", "Ref:TemporalTlsSecretArn", "Ref:CodeSecretArn"},

@@ -3,7 +3,9 @@ package main
 import (
 	"cmp"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"time"
@@ -96,4 +98,32 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(missing...)
+}
+
+// Flags are the worker's command-line switches; without any it runs the
+// worker.
+type Flags struct {
+	// BackfillCalendarIndex runs the one-off GSI2 backfill against the
+	// table and exits instead of starting the worker.
+	BackfillCalendarIndex bool
+}
+
+// ParseFlags reads Flags from args (without the program name), writing
+// what is wrong, and the usage, to out.
+func ParseFlags(args []string, out io.Writer) (Flags, error) {
+	var f Flags
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.BoolVar(&f.BackfillCalendarIndex, "backfill-calendar-index", false,
+		"give members and accounts written before GSI2 their calendar index attributes, then exit")
+	if err := fs.Parse(args); err != nil {
+		return Flags{}, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments %q", fs.Args())
+		fmt.Fprintln(out, err)
+		fs.Usage()
+		return Flags{}, err
+	}
+	return f, nil
 }

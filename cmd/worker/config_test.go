@@ -45,3 +45,32 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Error("SENDGRID_SANDBOX=maybe was accepted")
 	}
 }
+
+func TestConfigFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    Flags
+		wantErr bool
+	}{
+		{name: "none runs the worker", args: nil, want: Flags{}},
+		{name: "backfill", args: []string{"-backfill-calendar-index"}, want: Flags{BackfillCalendarIndex: true}},
+		{name: "double dash", args: []string{"--backfill-calendar-index=true"}, want: Flags{BackfillCalendarIndex: true}},
+		{name: "unknown flag", args: []string{"-backfill"}, wantErr: true},
+		{name: "stray argument", args: []string{"backfill-calendar-index"}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			got, err := ParseFlags(tc.args, &out)
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("err = %v, want error: %t", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("flags = %+v, want %+v", got, tc.want)
+			}
+			if tc.wantErr && !strings.Contains(out.String(), "-backfill-calendar-index") {
+				t.Errorf("usage not written on error; wrote %q", out.String())
+			}
+		})
+	}
+}

@@ -1,9 +1,15 @@
 // Command worker is the long-running Temporal worker (ECS Fargate in
 // infra/worker.yaml): it runs the journey workflows and their activities.
+// With -backfill-calendar-index it instead backfills the table's GSI2 once
+// and exits.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,14 +31,23 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	flags, err := ParseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2) // ParseFlags has said why
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(ctx, os.Getenv, log); err != nil {
+	if err := run(ctx, flags, os.Getenv, os.Stdout, log); err != nil {
 		log.Error("worker stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+// run starts the worker, or with flags.BackfillCalendarIndex backfills
+// the table, printing its progress to stdout, and returns.
+func run(ctx context.Context, flags Flags, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return err
@@ -40,6 +55,14 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	ddb, err := dynamo.NewClient(ctx, cfg.DynamoDBEndpoint, cfg.Region)
 	if err != nil {
 		return err
+	}
+	if flags.BackfillCalendarIndex {
+		p, err := backfillCalendarIndex(ctx, dynamo.New(ddb, cfg.TableName), stdout)
+		if err != nil {
+			return err
+		}
+		log.Info("calendar index backfilled", "table", cfg.TableName, "scanned", p.Scanned, "updated", p.Updated, "skipped", p.Skipped)
+		return nil
 	}
 	catalog, err := mail.LoadCatalog(templates.Email)
 	if err != nil {
@@ -89,4 +112,14 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	<-ctx.Done() // SIGTERM from ECS: finish in-flight tasks, then exit
 	w.Stop()
 	return nil
+}
+
+// backfillCalendarIndex runs the one-off GSI2 backfill, printing the
+// running totals after each page so a long run on ECS shows it is moving.
+// Interrupted, it is simply run again: it only touches items still
+// lacking GSI2.
+func backfillCalendarIndex(ctx context.Context, st *dynamo.Store, out io.Writer) (dynamo.BackfillProgress, error) {
+	return st.BackfillCalendarIndex(ctx, func(p dynamo.BackfillProgress) {
+		fmt.Fprintf(out, "backfill: scanned %d updated %d skipped %d\n", p.Scanned, p.Updated, p.Skipped)
+	})
 }

@@ -178,6 +178,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, fmt.Errorf("create table %s: %w", cfg.Table, err)
 	}
 	st := dynamo.New(ddbClient, cfg.Table)
+	// Local tables are small, so the one-off GSI2 backfill simply runs on
+	// every start: data in DataDir from before GSI2 then reaches the
+	// calendar journeys, and once done it costs one scan that updates
+	// nothing.
+	backfilled, err := st.BackfillCalendarIndex(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("calendar index backfilled", "scanned", backfilled.Scanned, "updated", backfilled.Updated, "skipped", backfilled.Skipped)
 	log.Info("table ready", "table", cfg.Table)
 
 	// Temporal dev server.

@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
 // Every key of the single table is built here, so the layout can be read in
@@ -232,4 +234,13 @@ func fnv32a(s string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(s))
 	return h.Sum32()
+}
+
+// accountGSI2 is an account's place in the review index: its tier review
+// day, or none (ok false) for an account without a review.
+func accountGSI2(a loyalty.Account) (pk, sk string, ok bool) {
+	if a.ReviewAt.IsZero() {
+		return "", "", false
+	}
+	return reviewGSI2PK(a.ReviewAt), memberGSI1SK(a.MemberID), true
 }

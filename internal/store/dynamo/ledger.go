@@ -144,9 +144,9 @@ func (tx *writeTx) account(i int, c store.LedgerChange) error {
 	} else {
 		update = update.Remove(expression.Name(attrGSI1PK)).Remove(expression.Name(attrGSI1SK))
 	}
-	if !a.ReviewAt.IsZero() {
-		update = update.Set(expression.Name(attrGSI2PK), expression.Value(reviewGSI2PK(a.ReviewAt))).
-			Set(expression.Name(attrGSI2SK), expression.Value(memberGSI1SK(a.MemberID)))
+	if pk, sk, ok := accountGSI2(a); ok {
+		update = update.Set(expression.Name(attrGSI2PK), expression.Value(pk)).
+			Set(expression.Name(attrGSI2SK), expression.Value(sk))
 	} else {
 		update = update.Remove(expression.Name(attrGSI2PK)).Remove(expression.Name(attrGSI2SK))
 	}
