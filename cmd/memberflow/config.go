@@ -13,6 +13,7 @@ import (
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/templates"
+	"github.com/memberflow/memberflow/workflows"
 )
 
 // Defaults of the local stack; README.md's configuration table lists them.
@@ -103,8 +104,8 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 	}
 	if v := getenv("MEMBERFLOW_SCAN_EVERY"); v != "" {
 		x, err := time.ParseDuration(v)
-		if err != nil || x < time.Second {
-			return cfg, fmt.Errorf("MEMBERFLOW_SCAN_EVERY must be a duration of at least 1s like 1h or 30s, got %q", v)
+		if err != nil || x < time.Second || x > workflows.DefaultCatchUp/2 {
+			return cfg, fmt.Errorf("MEMBERFLOW_SCAN_EVERY must be a duration from 1s to %s (each run looks back %s) like 1h or 30s, got %q", workflows.DefaultCatchUp/2, workflows.DefaultCatchUp, v)
 		}
 		cfg.ScanEvery = x
 	}

@@ -34,6 +34,7 @@ type Config struct {
 	ASMGroups        map[string]int // SENDGRID_ASM_GROUPS: {"<email group>": <ASM group id>}
 	PublicURL        string         // MEMBERFLOW_PUBLIC_URL: the API's public base URL, for unsubscribe links
 	SweepEvery       time.Duration  // MEMBERFLOW_SWEEP_EVERY: how often the ledger sweep runs (default 1h)
+	ScanEvery        time.Duration  // MEMBERFLOW_SCAN_EVERY: how often the calendar journeys' scans run (default 1h)
 }
 
 // ConfigFromEnv reads Config with explicit defaults.
@@ -78,11 +79,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 		missing = append(missing, fmt.Errorf("MEMBERFLOW_PUBLIC_URL must be an absolute URL such as https://api.example.com, got %q", c.PublicURL))
 	}
-	every, err := time.ParseDuration(or("MEMBERFLOW_SWEEP_EVERY", "1h"))
-	if err != nil || every < time.Minute {
-		missing = append(missing, fmt.Errorf("MEMBERFLOW_SWEEP_EVERY must be a duration of at least 1m such as 1h, got %q", getenv("MEMBERFLOW_SWEEP_EVERY")))
+	for _, iv := range []struct {
+		env  string
+		into *time.Duration
+	}{{"MEMBERFLOW_SWEEP_EVERY", &c.SweepEvery}, {"MEMBERFLOW_SCAN_EVERY", &c.ScanEvery}} {
+		every, err := time.ParseDuration(or(iv.env, "1h"))
+		if err != nil || every < time.Minute {
+			missing = append(missing, fmt.Errorf("%s must be a duration of at least 1m such as 1h, got %q", iv.env, getenv(iv.env)))
+		}
+		*iv.into = every
 	}
-	c.SweepEvery = every
+	// A scan looks back 24 hours: runs further apart would miss members.
+	if c.ScanEvery > workflows.DefaultCatchUp/2 {
+		missing = append(missing, fmt.Errorf("MEMBERFLOW_SCAN_EVERY must be at most %s (half the scans' %s catch-up window), got %s", workflows.DefaultCatchUp/2, workflows.DefaultCatchUp, c.ScanEvery))
+	}
 	for _, req := range []struct{ name, value string }{
 		{"TABLE_NAME", c.TableName},
 		{"TEMPORAL_ADDRESS", c.Temporal.Address},

@@ -17,7 +17,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.SandboxMode || c.SendGridBaseURL != "https://api.sendgrid.com" || c.TaskQueue != "memberflow" || c.Brand.Name != "Shop" || c.SweepEvery != time.Hour || c.CodeSecret != "0123456789abcdef" || c.ASMGroups["activation"] != 12345 || c.Environment != "staging" {
+	if !c.SandboxMode || c.SendGridBaseURL != "https://api.sendgrid.com" || c.TaskQueue != "memberflow" || c.Brand.Name != "Shop" || c.SweepEvery != time.Hour || c.ScanEvery != time.Hour || c.CodeSecret != "0123456789abcdef" || c.ASMGroups["activation"] != 12345 || c.Environment != "staging" {
 		t.Errorf("config = %+v", c)
 	}
 
@@ -40,6 +40,15 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Errorf("MEMBERFLOW_SWEEP_EVERY=30s: err = %v", err)
 	}
 	full["MEMBERFLOW_SWEEP_EVERY"] = ""
+	full["MEMBERFLOW_SCAN_EVERY"] = "5s"
+	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), "MEMBERFLOW_SCAN_EVERY") {
+		t.Errorf("MEMBERFLOW_SCAN_EVERY=5s: err = %v", err)
+	}
+	full["MEMBERFLOW_SCAN_EVERY"] = "13h"
+	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), "at most 12h") {
+		t.Errorf("MEMBERFLOW_SCAN_EVERY=13h: err = %v", err)
+	}
+	full["MEMBERFLOW_SCAN_EVERY"] = ""
 	full["SENDGRID_SANDBOX"] = "maybe"
 	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil {
 		t.Error("SENDGRID_SANDBOX=maybe was accepted")

@@ -99,7 +99,7 @@ func run(ctx context.Context, flags Flags, getenv func(string) string, stdout io
 	if err != nil {
 		return err
 	}
-	if err := workflows.EnsureCalendarSchedules(ctx, c, cfg.TaskQueue, journeys, cfg.SweepEvery, workflows.DefaultCatchUp); err != nil {
+	if err := workflows.EnsureCalendarSchedules(ctx, c, cfg.TaskQueue, journeys, cfg.ScanEvery, workflows.DefaultCatchUp); err != nil {
 		return err
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
