@@ -163,6 +163,11 @@ type SendEmailRequest struct {
 	// Deadline is the last moment the email still makes sense: a send the
 	// contact policy would defer past it is skipped. Zero: never stale.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// DaysUntil are template variables counted when the email goes:
+	// whole calendar days, in the member's time zone, from the send's day
+	// to the day of the moment — a reminder the contact policy deferred
+	// still says how many days are really left.
+	DaysUntil map[string]time.Time `json:"days_until,omitempty"`
 	// Reward, when set, adds the reward's variables (coupon code and
 	// name, validity, boost) to Vars and Dates.
 	Reward *RewardResult `json:"reward,omitempty"`
@@ -316,6 +321,9 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	for k, v := range dates {
 		data[k] = v.In(loc).Format(time.DateOnly)
 	}
+	for k, v := range req.DaysUntil {
+		data[k] = strconv.Itoa(daysBetween(a.now(), v, loc))
+	}
 	if a.Templates != nil {
 		if _, err := a.Templates.Render(req.Template, data); err != nil {
 			return a.sendFailed(ctx, req.MemberID, key, err)
@@ -359,6 +367,15 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	a.log().InfoContext(ctx, "email sent", "member", req.MemberID, "journey", req.Journey, "step", req.Step, "message_id", res.MessageID)
 	return SendEmailResult{Key: key, Status: store.SendSent, MessageID: res.MessageID}, nil
+}
+
+// daysBetween counts the calendar days in loc from the day of from to the
+// day of to.
+func daysBetween(from, to time.Time, loc *time.Location) int {
+	f, t := from.In(loc), to.In(loc)
+	fd := time.Date(f.Year(), f.Month(), f.Day(), 12, 0, 0, 0, time.UTC)
+	td := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, time.UTC)
+	return int(td.Sub(fd).Hours() / 24)
 }
 
 // enrollmentExited reports whether the send's enrollment left its journey

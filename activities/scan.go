@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -319,14 +318,14 @@ func (a *Activities) tierWarning(ctx context.Context, req ScanRequest, acc loyal
 	p := a.Ledger.Rules.Program
 	cur, _ := p.Tier(out.Tier)
 	fall, _ := p.Tier(out.FallTo)
-	days := int(localClock(out.ReviewAt, loc, 0, 0, 0).Sub(localClock(req.At, loc, 0, 0, 0)).Hours()+12) / 24
 	if err := a.sendFromScan(ctx, SendEmailRequest{
 		MemberID: m.ID, Journey: journey.TierExpiry, Enrollment: number, Step: step.Name, Year: at.Year(),
 		Template: step.Email,
 		Vars: map[string]string{
 			"tier_name": cur.Name, "fall_to_tier_name": fall.Name,
-			"growth_needed": out.GrowthNeeded.String(), "days_left": strconv.Itoa(days),
+			"growth_needed": out.GrowthNeeded.String(),
 		},
+		DaysUntil: map[string]time.Time{"days_left": out.ReviewAt},
 		// The review day itself, not the instant it starts.
 		Dates:    map[string]time.Time{"review_on": out.ReviewAt},
 		Deadline: StepDeadline(step, at, out.ReviewAt),

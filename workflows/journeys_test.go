@@ -243,3 +243,21 @@ func TestTrialWithoutConsentSendsNothingButEnds(t *testing.T) {
 		t.Errorf("outcome = %s", res.Outcome)
 	}
 }
+
+// A reminder the contact policy held back says how many days are really
+// left when it goes: the 7-day reminder at 22:30 waits for 09:00, and by
+// then the trial ends in 6 calendar days.
+func TestTrialDeferredReminderCountsDaysWhenSent(t *testing.T) {
+	start := time.Date(2026, 11, 23, 22, 30, 0, 0, shanghai)
+	f := newFixtureAt(t, true, start, nil)
+	f.env.ExecuteWorkflow(workflows.Trial, workflows.TrialInput{
+		MemberID: "m-1", Enrollment: 1, SubscriptionID: "sub-1", TrialEndsAt: start.Add(30 * 24 * time.Hour), Definition: f.defs[journey.Trial],
+	})
+	f.result(t)
+	if at := f.sentAt()["trial_reminder"][0]; !at.Equal(time.Date(2026, 12, 17, 9, 0, 0, 0, shanghai)) {
+		t.Fatalf("first reminder at %s, want 09:00 after the 22:30 step", at)
+	}
+	if got := f.mailer.sent[0].Data["days_left"]; got != "6" {
+		t.Errorf("deferred reminder days_left = %v, want 6", got)
+	}
+}

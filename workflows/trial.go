@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -79,10 +78,8 @@ func Trial(ctx workflow.Context, in TrialInput) (JourneyResult, error) {
 			break
 		}
 		// A reminder after the trial ended makes no sense.
-		days := int((in.TrialEndsAt.Sub(at) + 24*time.Hour - 1) / (24 * time.Hour))
-		vars := map[string]string{"days_left": strconv.Itoa(days)}
 		dates := map[string]time.Time{"trial_ends_on": in.TrialEndsAt}
-		if _, err := e.sendStep(step, at, in.TrialEndsAt, true, vars, dates); err != nil {
+		if _, err := e.sendStep(step, at, in.TrialEndsAt, true, dates, map[string]time.Time{"days_left": in.TrialEndsAt}); err != nil {
 			return e.result(""), err
 		}
 		if decided() {
@@ -100,7 +97,7 @@ func Trial(ctx workflow.Context, in TrialInput) (JourneyResult, error) {
 	now := workflow.Now(ctx)
 	if offer != nil {
 		dates := map[string]time.Time{"offer_until": now.Add(window)}
-		if _, err := e.sendStep(*offer, now, now.Add(window), true, nil, dates); err != nil {
+		if _, err := e.sendStep(*offer, now, now.Add(window), true, dates, nil); err != nil {
 			return e.result(""), err
 		}
 	}
@@ -131,7 +128,7 @@ func (e *enrollment) onOutcome(in TrialInput, renewsOn time.Time) (JourneyResult
 		if !renewsOn.IsZero() {
 			dates = map[string]time.Time{"renews_on": renewsOn}
 		}
-		if _, err := e.sendStep(*step, workflow.Now(e.ctx), time.Time{}, false, nil, dates); err != nil {
+		if _, err := e.sendStep(*step, workflow.Now(e.ctx), time.Time{}, false, dates, nil); err != nil {
 			return e.result(""), err
 		}
 	}
@@ -140,9 +137,9 @@ func (e *enrollment) onOutcome(in TrialInput, renewsOn time.Time) (JourneyResult
 
 // sendStep grants the step's reward and sends its email, the key's year
 // being the year of at.
-func (e *enrollment) sendStep(step journey.Step, at, limit time.Time, stopOnGoal bool, vars map[string]string, dates map[string]time.Time) (activities.SendEmailResult, error) {
+func (e *enrollment) sendStep(step journey.Step, at, limit time.Time, stopOnGoal bool, dates, daysUntil map[string]time.Time) (activities.SendEmailResult, error) {
 	req := stepRequest(step, at, limit)
-	req.Vars, req.Dates = vars, dates
+	req.Dates, req.DaysUntil = dates, daysUntil
 	if step.Reward != nil {
 		r, err := e.reward(step, req.Year)
 		if err != nil {
