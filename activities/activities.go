@@ -168,6 +168,14 @@ type SendEmailRequest struct {
 	// to the day of the moment — a reminder the contact policy deferred
 	// still says how many days are really left.
 	DaysUntil map[string]time.Time `json:"days_until,omitempty"`
+	// RewardRefused, when set, says the step's coupon was refused (a
+	// per-member or global limit): the email, which is about the coupon,
+	// is skipped as reward_refused rather than sent with holes.
+	RewardRefused string `json:"reward_refused,omitempty"`
+	// GoalReached skips the email at once: the enrollment reached its
+	// goal while the email waited for a slot. The row is closed and the
+	// slot it waited for is given back.
+	GoalReached bool `json:"goal_reached,omitempty"`
 	// Reward, when set, adds the reward's variables (coupon code and
 	// name, validity, boost) to Vars and Dates.
 	Reward *RewardResult `json:"reward,omitempty"`
@@ -200,6 +208,9 @@ const (
 	SkipRejected   = "rejected_by_provider"
 	// SkipGoalReached means the member already did what the email asks.
 	SkipGoalReached = "goal_reached"
+	// SkipRewardRefused means the step's coupon was refused, so its
+	// email has nothing to hand over.
+	SkipRewardRefused = "reward_refused"
 	// SkipContactPolicy means the contact policy would have delayed the
 	// email past its step's deadline ("contact_policy: frequency_cap").
 	SkipContactPolicy = "contact_policy"
@@ -221,6 +232,12 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	if row.Status != store.SendPending {
 		return SendEmailResult{Key: key, Status: row.Status, MessageID: row.MessageID, Reason: row.Reason}, nil
+	}
+	switch {
+	case req.GoalReached && row.AttemptedAt.IsZero():
+		return a.skip(ctx, req.MemberID, key, SkipGoalReached)
+	case req.RewardRefused != "":
+		return a.skip(ctx, req.MemberID, key, SkipRewardRefused+": "+req.RewardRefused)
 	}
 	// A pending row with an attempt means an earlier attempt called SendGrid
 	// and died before recording the outcome. SendGrid has no idempotent

@@ -89,3 +89,20 @@ func TestRefusedSendFreesItsSlot(t *testing.T) {
 		t.Errorf("next email = %+v, want sent in the freed slot", res)
 	}
 }
+
+// A step whose coupon was refused does not send its email with holes
+// where the coupon should be: it is skipped and counted.
+func TestRefusedRewardSkipsItsEmail(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	a, st, mailer := policyWorld(t, reachable("m-1", "UTC"), false, &now)
+	req := sendReq("m-1", "winback", 20260924, "d120")
+	req.RewardRefused = "FREE25: per-member limit of 3 reached"
+	res := mustSend(t, a, req)
+	if res.Status != store.SendSkipped || res.Reason != activities.SkipRewardRefused+": "+req.RewardRefused || len(mailer.messages()) != 0 {
+		t.Errorf("send = %+v, %d messages; want skipped reward_refused and none", res, len(mailer.messages()))
+	}
+	stats, err := st.JourneyStats(context.Background(), "winback")
+	if err != nil || len(stats) != 1 || stats[0].Counts["skipped:"+activities.SkipRewardRefused] != 1 {
+		t.Errorf("stats = %+v, %v", stats, err)
+	}
+}

@@ -136,16 +136,28 @@ func (a *Activities) scanBirthdays(ctx context.Context, req ScanRequest, mmdd, a
 // perMember lets the scan go on past a member whose step failed for good
 // (a template that cannot render for them, a profile gone): counted as
 // "failed" and logged, it must not hold up everyone after them in the
-// partition. Other errors fail the batch, which retries from its cursor.
+// partition. Other errors fail the batch, which retries from its cursor,
+// until its memberAttempts-th attempt, from which they are counted too.
 func (a *Activities) perMember(ctx context.Context, counts map[string]int, memberID string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.NonRetryable() {
+	// A member whose error keeps coming back is given up on too once the
+	// batch has retried a few times: the members after them must not wait
+	// out the whole catch-up window. The next hourly run tries them again.
+	persistent := activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt >= memberAttempts
+	if errors.As(err, &app) && app.NonRetryable() || persistent {
 		counts["failed"]++
 		a.log().ErrorContext(ctx, "calendar step failed for a member; the scan goes on", "member", memberID, "err", err)
 		return nil
 	}
 	return err
 }
+
+// memberAttempts is the batch attempt from which a member's retryable
+// error no longer fails the batch.
+const memberAttempts = 3
 
 // actOnPage acts on every item of a page read from an index and returns
 // the member ids it covered, in order.
@@ -398,6 +410,7 @@ func (a *Activities) winback(ctx context.Context, req ScanRequest, m loyalty.Mem
 	key := SendKey(m.ID, journey.Winback, number, step.Name, at.Year())
 	var vars map[string]string
 	var dates map[string]time.Time
+	refused := ""
 	if step.Reward != nil {
 		rw, err := a.reward(ctx, key, m.ID, journey.Winback+" "+step.Name, *step.Reward)
 		if err != nil {
@@ -405,11 +418,13 @@ func (a *Activities) winback(ctx context.Context, req ScanRequest, m loyalty.Mem
 		}
 		counts["rewarded"]++
 		vars, dates = rw.Vars()
+		refused = rw.Refused
 	}
 	if step.Email != "" {
 		if err := a.sendFromScan(ctx, SendEmailRequest{
 			MemberID: m.ID, Journey: journey.Winback, Enrollment: number, Step: step.Name, Year: at.Year(),
 			Template: step.Email, Vars: vars, Dates: dates, Deadline: StepDeadline(step, at, time.Time{}),
+			RewardRefused: refused,
 		}, counts); err != nil {
 			return err
 		}

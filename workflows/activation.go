@@ -115,7 +115,11 @@ func Activation(ctx workflow.Context, in ActivationInput) (JourneyResult, error)
 		if step.Email == "" {
 			continue
 		}
-		sent, err := e.send(req, !first)
+		var stop func() bool
+		if !first {
+			stop = e.onGoal
+		}
+		sent, err := e.send(req, stop)
 		if err != nil {
 			return e.result(""), err
 		}

@@ -177,7 +177,7 @@ func DeferredSend(ctx workflow.Context, in activities.DeferredSendInput) (activi
 	if _, err := e.until(in.Until, func() bool { return false }); err != nil {
 		return activities.SendEmailResult{}, err
 	}
-	return e.send(req, false)
+	return e.send(req, nil)
 }
 
 // EnsureCalendarSchedules creates or updates the hourly, jittered

@@ -141,6 +141,16 @@ func TestActivationOrderDuringDeferralSendsNothing(t *testing.T) {
 	if res.Outcome != workflows.OutcomeConverted {
 		t.Errorf("outcome = %s, want converted", res.Outcome)
 	}
+	// The held-back nudge is closed, not left pending, and gives back its
+	// place in line.
+	row, err := f.store.GetSend(context.Background(), "m-1", "m-1#activation#1#nudge#2026")
+	if err != nil || row.Status != store.SendSkipped || row.Reason != activities.SkipGoalReached {
+		t.Errorf("nudge row = %+v, %v; want skipped goal_reached", row, err)
+	}
+	st, _, err := f.store.GetContact(context.Background(), "m-1")
+	if err != nil || st.Holds(row.Key) {
+		t.Errorf("contact state still holds the nudge: %+v, %v", st, err)
+	}
 }
 
 // ---- trial ----

@@ -62,6 +62,9 @@ func (e *enrollment) until(t time.Time, cond func() bool) (bool, error) {
 	return workflow.AwaitWithTimeout(e.ctx, wait, cond)
 }
 
+// onGoal is the stop condition of a send that an exit on the goal ends.
+func (e *enrollment) onGoal() bool { return e.goal }
+
 // delayUntil waits until t unless the goal is reached first (exit on
 // goal); it reports whether the goal was reached.
 func (e *enrollment) delayUntil(t time.Time) (bool, error) {
@@ -86,10 +89,11 @@ func (e *enrollment) reward(step journey.Step, year int) (activities.RewardResul
 
 // send sends the step's email once. When the contact policy defers it
 // (quiet hours, the frequency cap) the enrollment sleeps until the slot
-// and asks again — ending early, unsent, if the goal is reached meanwhile
-// and stopOnGoal is set. The activity skips it when the slot would be
-// after the deadline.
-func (e *enrollment) send(req activities.SendEmailRequest, stopOnGoal bool) (activities.SendEmailResult, error) {
+// and asks again — ending early, unsent, if stop (nil: never) holds
+// meanwhile; the row is then closed as goal_reached, which gives the
+// slot back. The activity skips it when the slot would be after the
+// deadline.
+func (e *enrollment) send(req activities.SendEmailRequest, stop func() bool) (activities.SendEmailResult, error) {
 	var a *activities.Activities
 	req.MemberID, req.Journey, req.Enrollment = e.member, e.journey, e.number
 	for {
@@ -101,13 +105,12 @@ func (e *enrollment) send(req activities.SendEmailRequest, stopOnGoal bool) (act
 			e.sends = append(e.sends, out)
 			return out, nil
 		}
-		reached, err := e.until(out.DeferUntil, func() bool { return stopOnGoal && e.goal })
+		reached, err := e.until(out.DeferUntil, func() bool { return stop != nil && stop() })
 		if err != nil {
 			return out, err
 		}
 		if reached {
-			out.Reason = activities.SkipGoalReached
-			return out, nil
+			req.GoalReached = true
 		}
 	}
 }
@@ -132,5 +135,6 @@ func withReward(req activities.SendEmailRequest, r activities.RewardResult) acti
 	if r.Coupon != nil || r.Boost != nil {
 		req.Reward = &r
 	}
+	req.RewardRefused = r.Refused
 	return req
 }

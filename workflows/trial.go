@@ -79,7 +79,9 @@ func Trial(ctx workflow.Context, in TrialInput) (JourneyResult, error) {
 		}
 		// A reminder after the trial ended makes no sense.
 		dates := map[string]time.Time{"trial_ends_on": in.TrialEndsAt}
-		if _, err := e.sendStep(step, at, in.TrialEndsAt, true, dates, map[string]time.Time{"days_left": in.TrialEndsAt}); err != nil {
+		// A reminder waiting for a slot is dropped on conversion or
+		// cancellation alike.
+		if _, err := e.sendStep(step, at, in.TrialEndsAt, decided, dates, map[string]time.Time{"days_left": in.TrialEndsAt}); err != nil {
 			return e.result(""), err
 		}
 		if decided() {
@@ -97,7 +99,7 @@ func Trial(ctx workflow.Context, in TrialInput) (JourneyResult, error) {
 	now := workflow.Now(ctx)
 	if offer != nil {
 		dates := map[string]time.Time{"offer_until": now.Add(window)}
-		if _, err := e.sendStep(*offer, now, now.Add(window), true, dates, nil); err != nil {
+		if _, err := e.sendStep(*offer, now, now.Add(window), e.onGoal, dates, nil); err != nil {
 			return e.result(""), err
 		}
 	}
@@ -128,7 +130,7 @@ func (e *enrollment) onOutcome(in TrialInput, renewsOn time.Time) (JourneyResult
 		if !renewsOn.IsZero() {
 			dates = map[string]time.Time{"renews_on": renewsOn}
 		}
-		if _, err := e.sendStep(*step, workflow.Now(e.ctx), time.Time{}, false, dates, nil); err != nil {
+		if _, err := e.sendStep(*step, workflow.Now(e.ctx), time.Time{}, nil, dates, nil); err != nil {
 			return e.result(""), err
 		}
 	}
@@ -137,7 +139,7 @@ func (e *enrollment) onOutcome(in TrialInput, renewsOn time.Time) (JourneyResult
 
 // sendStep grants the step's reward and sends its email, the key's year
 // being the year of at.
-func (e *enrollment) sendStep(step journey.Step, at, limit time.Time, stopOnGoal bool, dates, daysUntil map[string]time.Time) (activities.SendEmailResult, error) {
+func (e *enrollment) sendStep(step journey.Step, at, limit time.Time, stop func() bool, dates, daysUntil map[string]time.Time) (activities.SendEmailResult, error) {
 	req := stepRequest(step, at, limit)
 	req.Dates, req.DaysUntil = dates, daysUntil
 	if step.Reward != nil {
@@ -150,5 +152,5 @@ func (e *enrollment) sendStep(step journey.Step, at, limit time.Time, stopOnGoal
 	if step.Email == "" {
 		return activities.SendEmailResult{}, nil
 	}
-	return e.send(req, stopOnGoal)
+	return e.send(req, stop)
 }

@@ -106,6 +106,8 @@ const (
 const (
 	ReasonQuietHours = "quiet_hours"
 	ReasonCap        = "frequency_cap"
+	// ReasonExpired: asked after its deadline (a retry, a late run).
+	ReasonExpired = "expired"
 )
 
 // Decision is the policy's answer and the state to store with it.
@@ -124,6 +126,10 @@ func (p Policy) Decide(st State, req Request, now time.Time, loc *time.Location)
 	if i := slices.IndexFunc(st.Contacts, func(c Contact) bool { return c.Key == req.Key }); i >= 0 {
 		return Decision{Verdict: Send, At: st.Contacts[i].At, State: st}
 	}
+	if !req.Deadline.IsZero() && now.After(req.Deadline) {
+		// Too late to make sense, even with a slot free now.
+		return Decision{Verdict: Skip, At: now, Reason: ReasonExpired, State: st.Release(req.Key)}
+	}
 	slot, reason := p.slot(st, req, now, loc)
 	if !slot.After(now) {
 		st.Waiters = slices.DeleteFunc(st.Waiters, func(w Waiter) bool { return w.Key == req.Key })
@@ -134,7 +140,10 @@ func (p Policy) Decide(st State, req Request, now time.Time, loc *time.Location)
 		st.Waiters = slices.DeleteFunc(st.Waiters, func(w Waiter) bool { return w.Key == req.Key })
 		return Decision{Verdict: Skip, At: slot, Reason: reason, State: st}
 	}
-	if reason == ReasonCap && !slices.ContainsFunc(st.Waiters, func(w Waiter) bool { return w.Key == req.Key }) {
+	// Every deferred email waits in line, quiet hours included: when the
+	// slots open (at 09:00, or as the window moves) the more important
+	// journey goes first.
+	if !slices.ContainsFunc(st.Waiters, func(w Waiter) bool { return w.Key == req.Key }) {
 		// A waiter never blocks for ever: one whose caller died is
 		// forgotten after its deadline, or two windows when it has none.
 		deadline := req.Deadline

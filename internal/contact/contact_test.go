@@ -39,8 +39,8 @@ func TestQuietHoursDeferToNine(t *testing.T) {
 			if d.Verdict != contact.Defer || !d.At.Equal(c.want) || d.Reason != contact.ReasonQuietHours {
 				t.Errorf("decision = %s %s %s, want defer to %s for quiet hours", d.Verdict, d.At, d.Reason, c.want)
 			}
-			if len(d.State.Contacts) != 0 || len(d.State.Waiters) != 0 {
-				t.Errorf("a quiet-hours deferral takes no slot and does not queue: %+v", d.State)
+			if len(d.State.Contacts) != 0 || len(d.State.Waiters) != 1 {
+				t.Errorf("a quiet-hours deferral takes no slot and waits in line: %+v", d.State)
 			}
 		})
 	}
@@ -204,5 +204,34 @@ func TestReleaseFreesWaiterAndSlot(t *testing.T) {
 	}
 	if st = st.Release("c"); st.Holds("c") || len(st.Contacts) != 1 {
 		t.Errorf("after releasing c: %+v", st)
+	}
+}
+
+// Two emails held by quiet hours meet at 09:00 with one slot left: the
+// more important one goes, whichever asks first.
+func TestPriorityAtTheEndOfQuietHours(t *testing.T) {
+	p := noSlack()
+	st := contact.State{Contacts: []contact.Contact{{Key: "a", At: at(10, 10, 0)}}}
+	d := p.Decide(st, contact.Request{Key: "act", Journey: "activation"}, at(10, 22, 0), shanghai)
+	d = p.Decide(d.State, contact.Request{Key: "trial", Journey: "trial"}, at(10, 23, 0), shanghai)
+	if d.Verdict != contact.Defer || !d.At.Equal(at(11, 9, 0)) {
+		t.Fatalf("trial at night = %s %s", d.Verdict, d.At)
+	}
+	// The activation email's timer fires first at 09:00 but yields.
+	first := p.Decide(d.State, contact.Request{Key: "act", Journey: "activation"}, at(11, 9, 0), shanghai)
+	if first.Verdict == contact.Send {
+		t.Fatalf("activation took the last slot ahead of the trial email")
+	}
+	if got := p.Decide(first.State, contact.Request{Key: "trial", Journey: "trial"}, at(11, 9, 0), shanghai); got.Verdict != contact.Send {
+		t.Errorf("trial at 09:00 = %s, want send", got.Verdict)
+	}
+}
+
+// Asked after its deadline (a retry, a late run), an email is skipped
+// even when a slot is free.
+func TestExpiredRequestIsSkipped(t *testing.T) {
+	d := contact.Default().Decide(contact.State{}, contact.Request{Key: "d1", Journey: "tier_expiry", Deadline: at(10, 10, 0)}, at(10, 11, 0), shanghai)
+	if d.Verdict != contact.Skip || d.Reason != contact.ReasonExpired || len(d.State.Contacts) != 0 {
+		t.Errorf("expired request = %s %s %+v", d.Verdict, d.Reason, d.State)
 	}
 }

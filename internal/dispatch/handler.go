@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -250,6 +251,11 @@ func (h *Handler) signalOrderPaid(ctx context.Context, env events.Envelope, d *e
 				return err
 			}
 		case journey.Winback:
+			// Only an order after the lapse the enrollment is about ends
+			// it; a late webhook of an older order does not.
+			if anchor, err := time.Parse("20060102", strconv.Itoa(e.Number)); err == nil && !env.OccurredAt.After(anchor.Add(24*time.Hour)) {
+				continue
+			}
 			if err := h.Store.EndEnrollment(ctx, e.MemberID, e.Journey, e.Number, loyalty.EnrollmentExited, workflows.OutcomeConverted, h.now()); err != nil {
 				return fmt.Errorf("end win-back of %s: %w", e.MemberID, err)
 			}

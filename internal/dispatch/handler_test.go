@@ -351,6 +351,21 @@ func TestTrialStartsAndIsSignalled(t *testing.T) {
 	}
 }
 
+// A late webhook of an order from before the lapse does not end the
+// win-back the lapse started.
+func TestOldOrderLeavesWinbackOpen(t *testing.T) {
+	h, st, _ := newHandler()
+	ctx := context.Background()
+	handle(t, h, record(t, "1", events.MemberRegistered, nil))
+	if _, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1001", Journey: journey.Winback, Number: 20261001, Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	handle(t, h, record(t, "2", events.OrderPaid, nil)) // the sample order is from March 2026
+	if e, err := st.GetEnrollment(ctx, "m-1001", journey.Winback, 20261001); err != nil || e.Status != loyalty.EnrollmentActive {
+		t.Errorf("win-back after an older order = %+v, %v; want still active", e, err)
+	}
+}
+
 func TestOrderEndsOpenWinback(t *testing.T) {
 	h, st, tc := newHandler()
 	ctx := context.Background()

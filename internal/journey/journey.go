@@ -175,6 +175,9 @@ type Checks struct {
 	Template func(name string) error
 	// Coupon reports whether the programme has a coupon kind.
 	Coupon func(kind string) bool
+	// BirthdayCoupon is the programme's birthday coupon: the birthday
+	// journey grants the ledger's yearly gift, so its step must name it.
+	BirthdayCoupon string
 }
 
 // Set is the validated definitions by name.
@@ -340,6 +343,20 @@ func (d Definition) Validate(c Checks) error {
 	}
 	if d.Name == Birthday && len(d.Steps) != 1 {
 		bad("steps", "the birthday journey has exactly one step, on the birthday")
+	}
+	if d.Name == Birthday && len(d.Steps) == 1 {
+		s := d.Steps[0]
+		switch {
+		case s.After != 0:
+			bad("steps[0].after", "the birthday step is on the birthday; set local_time instead")
+		case s.Reward == nil || s.Reward.Coupon == "" || s.Reward.Boost != nil:
+			bad("steps[0].reward", "the birthday step grants the programme's birthday coupon, and only that")
+		case c.BirthdayCoupon != "" && s.Reward.Coupon != c.BirthdayCoupon:
+			bad("steps[0].reward.coupon", "is %q, but the programme's birthday gift is %q (templates/program.yaml birthday.coupon)", s.Reward.Coupon, c.BirthdayCoupon)
+		}
+	}
+	if d.Name == Activation && len(d.Steps) > 0 && d.Steps[0].After != 0 {
+		bad("steps[0].after", "the first activation step runs at enrollment; it takes no after:")
 	}
 	return errors.Join(errs...)
 }

@@ -68,6 +68,7 @@ steps:
 		{"local time on activation", "after: 3d", "after: 3d\n    local_time: \"10:00\"", "steps[1].local_time"},
 		{"nothing to do", "    email: activation_nudge\n", "", "a step must send an email or grant a reward"},
 		{"trigger not of journey", "after: 3d", "on: converted", "steps[1].on"},
+		{"welcome delayed", "    email: activation_welcome\n", "    email: activation_welcome\n    after: 1h\n", "steps[0].after"},
 	}
 	if _, err := journey.Decode([]byte(good), checks()); err != nil {
 		t.Fatalf("good definition: %v", err)
@@ -116,6 +117,29 @@ func TestParseDuration(t *testing.T) {
 		got, err := journey.ParseDuration(in)
 		if err != nil || got.D() != want {
 			t.Errorf("ParseDuration(%q) = %s, %v; want %s", in, got.D(), err, want)
+		}
+	}
+}
+
+func TestBirthdayStepMustGrantTheProgrammesGift(t *testing.T) {
+	c := checks()
+	c.BirthdayCoupon = "C15"
+	src := `name: birthday
+version: 1
+enabled: true
+steps:
+  - { name: gift, local_time: "10:00", email: birthday_gift, reward: { coupon: C15 } }
+`
+	if _, err := journey.Decode([]byte(src), c); err != nil {
+		t.Fatalf("shipped shape: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"other coupon": strings.Replace(src, "coupon: C15", "coupon: FREE25", 1),
+		"no reward":    strings.Replace(src, ", reward: { coupon: C15 }", "", 1),
+		"after":        strings.Replace(src, "local_time", "after: 1d, local_time", 1),
+	} {
+		if _, err := journey.Decode([]byte(bad), c); err == nil {
+			t.Errorf("%s: validated", name)
 		}
 	}
 }

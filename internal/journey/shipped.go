@@ -16,8 +16,9 @@ func Shipped(p *loyalty.Program) (Set, error) {
 		return nil, fmt.Errorf("journeys: %w", err)
 	}
 	set, err := Load(templates.Journeys, Checks{
-		Template: func(name string) error { _, err := cat.Group(name); return err },
-		Coupon:   func(kind string) bool { _, ok := p.Coupon(kind); return ok },
+		Template:       func(name string) error { _, err := cat.Group(name); return err },
+		Coupon:         func(kind string) bool { _, ok := p.Coupon(kind); return ok },
+		BirthdayCoupon: p.Birthday.Coupon,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("journeys: %w", err)
