@@ -346,7 +346,16 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 			return a.sendFailed(ctx, req.MemberID, key, err)
 		}
 	}
-	if err := a.Store.MarkSendAttempt(ctx, req.MemberID, key, a.now()); err != nil {
+	attempt := a.now()
+	switch err := a.Store.MarkSendAttempt(ctx, req.MemberID, key, attempt, row.AttemptedAt); {
+	case errors.Is(err, store.ErrConflict):
+		// Another caller of this key (a deferral waking while a scan
+		// meets the member again, a retried batch) claimed the attempt
+		// first: it sends; this one looks again shortly.
+		return SendEmailResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("send %s: another attempt is calling the provider", key),
+			ErrTypeAwaitingFeedback, temporal.ApplicationErrorOptions{NextRetryDelay: 10 * time.Second})
+	case err != nil:
 		return SendEmailResult{}, fmt.Errorf("send %s: record the attempt: %w", key, err)
 	}
 	res, err := a.Mailer.Send(ctx, mail.Message{
@@ -371,7 +380,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		if errors.As(err, &pe) {
 			// SendGrid answered and did not take the message: a retry need
 			// not wait for feedback about it.
-			if cerr := a.Store.MarkSendAttempt(ctx, req.MemberID, key, time.Time{}); cerr != nil {
+			if cerr := a.Store.MarkSendAttempt(ctx, req.MemberID, key, time.Time{}, attempt); cerr != nil {
 				return SendEmailResult{}, fmt.Errorf("send %s: clear the attempt: %w", key, cerr)
 			}
 		}

@@ -95,7 +95,7 @@ func TestSendEmailChecksBeforeSendingAgain(t *testing.T) {
 	if _, _, err := st.ReserveSend(context.Background(), store.Send{Key: key, MemberID: "m-1", Journey: "activation", Enrollment: 1, Step: "welcome", Template: "activation_welcome", Status: store.SendPending, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.MarkSendAttempt(context.Background(), "m-1", key, now.Add(-time.Minute)); err != nil {
+	if err := st.MarkSendAttempt(context.Background(), "m-1", key, now.Add(-time.Minute), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := a.SendEmail(context.Background(), req)
@@ -119,7 +119,7 @@ func TestSendEmailChecksBeforeSendingAgain(t *testing.T) {
 	if _, _, err := st2.ReserveSend(context.Background(), store.Send{Key: key, MemberID: "m-1", Journey: "activation", Enrollment: 1, Step: "welcome", Status: store.SendPending, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	_ = st2.MarkSendAttempt(context.Background(), "m-1", key, now.Add(-11*time.Minute))
+	_ = st2.MarkSendAttempt(context.Background(), "m-1", key, now.Add(-11*time.Minute), time.Time{})
 	if res, err := b.SendEmail(context.Background(), req); err != nil || res.Status != store.SendSent {
 		t.Errorf("past the window: %+v, %v", res, err)
 	}

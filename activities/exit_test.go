@@ -12,6 +12,7 @@ import (
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/store/memstore"
 )
 
 // An email still waiting out a deferral is not sent once its enrollment
@@ -104,5 +105,37 @@ func TestRefusedRewardSkipsItsEmail(t *testing.T) {
 	stats, err := st.JourneyStats(context.Background(), "winback")
 	if err != nil || len(stats) != 1 || stats[0].Counts["skipped:"+activities.SkipRewardRefused] != 1 {
 		t.Errorf("stats = %+v, %v", stats, err)
+	}
+}
+
+// racingStore lets another caller of the same key claim the attempt just
+// before this one does, as a deferral waking while a scan meets the
+// member again would.
+type racingStore struct {
+	*memstore.Store
+	raced bool
+}
+
+func (r *racingStore) MarkSendAttempt(ctx context.Context, memberID, key string, at, prev time.Time) error {
+	if !r.raced && !at.IsZero() {
+		r.raced = true
+		if err := r.Store.MarkSendAttempt(ctx, memberID, key, at.Add(-time.Second), prev); err != nil {
+			return err
+		}
+	}
+	return r.Store.MarkSendAttempt(ctx, memberID, key, at, prev)
+}
+
+func TestTwoCallersOfOneKeyNeverBothSend(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	a, st, mailer := policyWorld(t, reachable("m-1", "UTC"), false, &now)
+	a.Store = &racingStore{Store: st}
+	_, err := a.SendEmail(context.Background(), sendReq("m-1", "winback", 20260924, "d60"))
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeAwaitingFeedback || appErr.NextRetryDelay() <= 0 {
+		t.Fatalf("err = %v, want a retry after the other caller's attempt", err)
+	}
+	if n := len(mailer.messages()); n != 0 {
+		t.Errorf("%d messages: the caller that lost the claim called the provider", n)
 	}
 }

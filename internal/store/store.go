@@ -123,9 +123,12 @@ type Sends interface {
 	CompleteSend(ctx context.Context, memberID, key string, status SendStatus, messageID, reason string, at time.Time) error
 	// MarkSendAttempt records on a pending row that the provider is about to
 	// be called; a zero at clears it (the provider answered and did not
-	// take the message). ErrNotFound when the row does not exist. A final
-	// row is left as it is.
-	MarkSendAttempt(ctx context.Context, memberID, key string, at time.Time) error
+	// take the message). It is a claim: it succeeds only while the row's
+	// attempt is still prev (zero: none), and fails with ErrConflict when
+	// another caller changed it first — two callers of one key can never
+	// both call the provider. ErrNotFound when the row does not exist. A
+	// final row is left as it is (no error).
+	MarkSendAttempt(ctx context.Context, memberID, key string, at, prev time.Time) error
 	// GetSend reads one row; ErrNotFound when absent.
 	GetSend(ctx context.Context, memberID, key string) (Send, error)
 	// ListSends returns the member's send rows, oldest first.

@@ -178,7 +178,7 @@ func TestFeedbackItemLayout(t *testing.T) {
 	if _, _, err := s.ReserveSend(ctx, store.Send{Key: key, MemberID: "m1", Journey: "activation", Step: "welcome", CreatedAt: at}); err != nil {
 		t.Fatalf("ReserveSend: %v", err)
 	}
-	if err := s.MarkSendAttempt(ctx, "m1", key, at); err != nil {
+	if err := s.MarkSendAttempt(ctx, "m1", key, at, time.Time{}); err != nil {
 		t.Fatalf("MarkSendAttempt: %v", err)
 	}
 	ev := store.SendEvent{ID: "sg1", MemberID: "m1", SendKey: key, Journey: "activation", Step: "welcome", Enrollment: 1,

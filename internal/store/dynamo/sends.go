@@ -3,11 +3,16 @@ package dynamo
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/memberflow/memberflow/internal/store"
 )
@@ -97,12 +102,51 @@ func stillPending() expression.ConditionBuilder {
 
 // MarkSendAttempt sets attempted_at on a pending row; a final row is left
 // as it is, and a missing one is ErrNotFound.
-func (s *Store) MarkSendAttempt(ctx context.Context, memberID, key string, at time.Time) error {
-	update := expression.Set(expression.Name(attrAttemptedAt), expression.Value(at))
-	if err := s.moveStatus(ctx, memberPK(memberID), sendSK(key), string(store.SendPending), update); err != nil {
+func (s *Store) MarkSendAttempt(ctx context.Context, memberID, key string, at, prev time.Time) error {
+	// Times are written in UTC so the value read back compares equal in
+	// the next claim's condition; clearing removes the attribute.
+	update := expression.Set(expression.Name(attrAttemptedAt), expression.Value(at.UTC()))
+	if at.IsZero() {
+		update = expression.Remove(expression.Name(attrAttemptedAt))
+	}
+	attempt := expression.Name(attrAttemptedAt)
+	same := attempt.Equal(expression.Value(prev.UTC()))
+	if prev.IsZero() {
+		// Rows cleared before attempts were removed hold the zero time.
+		same = expression.AttributeNotExists(attempt).Or(attempt.Equal(expression.Value(time.Time{})))
+	}
+	cond := expression.Name(attrStatus).Equal(expression.Value(string(store.SendPending))).And(same)
+	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("mark send attempt %s: build expression: %w", key, err)
+	}
+	k, err := marshalKey(memberPK(memberID), sendSK(key))
+	if err != nil {
 		return fmt.Errorf("mark send attempt %s: %w", key, err)
 	}
-	return nil
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: k,
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &ccf):
+		return fmt.Errorf("mark send attempt %s: %w", key, err)
+	case len(ccf.Item) == 0:
+		return fmt.Errorf("mark send attempt %s: %w", key, store.ErrNotFound)
+	}
+	var it sendItem
+	if err := attributevalue.UnmarshalMap(ccf.Item, &it); err != nil {
+		return fmt.Errorf("mark send attempt %s: read the row: %w", key, err)
+	}
+	if it.Status != string(store.SendPending) {
+		return nil // final: left as it is
+	}
+	return fmt.Errorf("mark send attempt %s: %w", key, store.ErrConflict)
 }
 
 // GetSend reads one ledger row.

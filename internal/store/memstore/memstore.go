@@ -310,13 +310,16 @@ func (s *Store) CompleteSend(_ context.Context, memberID, key string, status sto
 
 // MarkSendAttempt sets AttemptedAt on a pending row; a final row is left
 // as it is.
-func (s *Store) MarkSendAttempt(_ context.Context, memberID, key string, at time.Time) error {
+func (s *Store) MarkSendAttempt(_ context.Context, memberID, key string, at, prev time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := sendKey{memberID, key}
 	snd, ok := s.sends[k]
 	if !ok {
 		return fmt.Errorf("mark send attempt %s: %w", key, store.ErrNotFound)
+	}
+	if snd.Status == store.SendPending && !snd.AttemptedAt.Equal(prev) {
+		return fmt.Errorf("mark send attempt %s: %w", key, store.ErrConflict)
 	}
 	if snd.Status == store.SendPending {
 		snd.AttemptedAt = at

@@ -677,17 +677,27 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		reserveSend(t, s, snd)
 		want := snd
 		// The zero time clears an attempt (the provider refused the message).
+		prev := time.Time{}
 		for _, at := range []time.Time{base.Add(time.Second), {}, base.Add(time.Minute)} {
-			if err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, at); err != nil {
+			if err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, at, prev); err != nil {
 				t.Fatalf("MarkSendAttempt: %v", err)
 			}
-			want.AttemptedAt = at // the last attempt, nothing else
+			want.AttemptedAt, prev = at, at // the last attempt, nothing else
 			checkEqual(t, "row after attempt", getSend(t, s, snd.MemberID, snd.Key), want)
 		}
+		// A claim on an attempt that is no longer the row's loses: two
+		// callers of one key never both reach the provider.
+		for _, stale := range []time.Time{{}, base.Add(time.Second)} {
+			err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, base.Add(30*time.Minute), stale)
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("claim with stale attempt %v: err = %v, want ErrConflict", stale, err)
+			}
+		}
+		checkEqual(t, "row after lost claims", getSend(t, s, snd.MemberID, snd.Key), want)
 
 		completeSend(t, s, snd, store.SendSent, "msg-1", "", base.Add(2*time.Minute))
 		want.Status, want.MessageID, want.UpdatedAt = store.SendSent, "msg-1", base.Add(2*time.Minute)
-		if err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, base.Add(time.Hour)); err != nil {
+		if err := s.MarkSendAttempt(t.Context(), snd.MemberID, snd.Key, base.Add(time.Hour), time.Time{}); err != nil {
 			t.Fatalf("MarkSendAttempt on a final row: %v, want nil", err)
 		}
 		checkEqual(t, "final row after attempt", getSend(t, s, snd.MemberID, snd.Key), want)
@@ -695,7 +705,7 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 	})
 
 	t.Run("mark attempt not found", func(t *testing.T) {
-		err := newStore(t).MarkSendAttempt(t.Context(), uniqueID("m"), "k1", base)
+		err := newStore(t).MarkSendAttempt(t.Context(), uniqueID("m"), "k1", base, time.Time{})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("err = %v, want ErrNotFound", err)
 		}
