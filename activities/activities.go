@@ -153,6 +153,10 @@ type SendEmailRequest struct {
 	// order: the journey's goal was reached even if the order's signal was
 	// missed (stream records of different items are not ordered).
 	SkipIfOrdered bool `json:"skip_if_ordered,omitempty"`
+	// SkipIfPaid skips the send when the member's account holds an active
+	// (converted) paid membership: a trial journey's goal reached even if
+	// the conversion's signal was missed.
+	SkipIfPaid bool `json:"skip_if_paid,omitempty"`
 	// Year is the year of the step's scheduled time; part of the key.
 	Year int `json:"year"`
 	// Vars are step variables for the template (coupon code, tier …);
@@ -271,6 +275,11 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	exited, err := a.enrollmentExited(ctx, req)
 	if err != nil {
 		return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
+	}
+	if req.SkipIfPaid && !exited {
+		if exited, err = a.paidActive(ctx, req.MemberID); err != nil {
+			return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
+		}
 	}
 	switch {
 	case req.SkipIfOrdered && m.OrderCount > 0, exited:
@@ -393,6 +402,19 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	a.log().InfoContext(ctx, "email sent", "member", req.MemberID, "journey", req.Journey, "step", req.Step, "message_id", res.MessageID)
 	return SendEmailResult{Key: key, Status: store.SendSent, MessageID: res.MessageID}, nil
+}
+
+// paidActive reports whether the member's paid membership is active
+// (converted from its trial, or renewed).
+func (a *Activities) paidActive(ctx context.Context, memberID string) (bool, error) {
+	acc, err := a.Store.GetAccount(ctx, memberID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read account: %w", err)
+	}
+	return acc.Paid != nil && acc.Paid.Status == loyalty.PaidActive, nil
 }
 
 // daysBetween counts the calendar days in loc from the day of from to the

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -269,5 +270,32 @@ func TestTrialDeferredReminderCountsDaysWhenSent(t *testing.T) {
 	}
 	if got := f.mailer.sent[0].Data["days_left"]; got != "6" {
 		t.Errorf("deferred reminder days_left = %v, want 6", got)
+	}
+}
+
+// The conversion reached the ledger but its signal never reached the
+// workflow (the events took different stream shards): the next reminder
+// sees the paid membership, the journey thanks the member and exits.
+func TestTrialConversionWithoutSignal(t *testing.T) {
+	f := newFixture(t, true)
+	f.env.RegisterDelayedCallback(func() {
+		ctx := context.Background()
+		acc, err := f.store.GetAccount(ctx, "m-1")
+		if errors.Is(err, store.ErrNotFound) {
+			acc = loyalty.Account{MemberID: "m-1"}
+		} else if err != nil {
+			t.Error(err)
+			return
+		}
+		acc.Version++
+		acc.Paid = &loyalty.Paid{Plan: "svip", SubscriptionID: "sub-1", Status: loyalty.PaidActive, StartedAt: f.env.Now(), EndsAt: f.env.Now().AddDate(1, 0, 0)}
+		if err := f.store.CommitLedger(ctx, store.LedgerChange{Account: acc}); err != nil {
+			t.Error(err)
+		}
+	}, 25*24*time.Hour)
+	res := f.runTrial(t, 30*24*time.Hour)
+	equal(t, "templates", f.mailer.templates(), []string{"trial_reminder", "trial_thanks"})
+	if res.Outcome != workflows.OutcomeConverted {
+		t.Errorf("outcome = %s, want converted", res.Outcome)
 	}
 }

@@ -81,8 +81,13 @@ func Trial(ctx workflow.Context, in TrialInput) (JourneyResult, error) {
 		dates := map[string]time.Time{"trial_ends_on": in.TrialEndsAt}
 		// A reminder waiting for a slot is dropped on conversion or
 		// cancellation alike.
-		if _, err := e.sendStep(step, at, in.TrialEndsAt, decided, dates, map[string]time.Time{"days_left": in.TrialEndsAt}); err != nil {
+		sent, err := e.sendStep(step, at, in.TrialEndsAt, decided, dates, map[string]time.Time{"days_left": in.TrialEndsAt})
+		if err != nil {
 			return e.result(""), err
+		}
+		if sent.Reason == activities.SkipGoalReached && !decided() {
+			// The account shows the conversion its signal never brought.
+			converted, e.goal = true, true
 		}
 		if decided() {
 			break
@@ -99,8 +104,12 @@ func Trial(ctx workflow.Context, in TrialInput) (JourneyResult, error) {
 	now := workflow.Now(ctx)
 	if offer != nil {
 		dates := map[string]time.Time{"offer_until": now.Add(window)}
-		if _, err := e.sendStep(*offer, now, now.Add(window), e.onGoal, dates, nil); err != nil {
+		sent, err := e.sendStep(*offer, now, now.Add(window), e.onGoal, dates, nil)
+		if err != nil {
 			return e.result(""), err
+		}
+		if sent.Reason == activities.SkipGoalReached && !e.goal {
+			return e.onOutcome(in, renewsOn) // converted; its signal was missed
 		}
 	}
 	if reached, err := e.delayUntil(now.Add(window)); err != nil {
@@ -142,6 +151,9 @@ func (e *enrollment) onOutcome(in TrialInput, renewsOn time.Time) (JourneyResult
 func (e *enrollment) sendStep(step journey.Step, at, limit time.Time, stop func() bool, dates, daysUntil map[string]time.Time) (activities.SendEmailResult, error) {
 	req := stepRequest(step, at, limit)
 	req.Dates, req.DaysUntil = dates, daysUntil
+	// Reminders and the offer re-check the account: a conversion whose
+	// signal was missed still ends them. The thank-you is about it.
+	req.SkipIfPaid = step.On != journey.OnConverted
 	if step.Reward != nil {
 		r, err := e.reward(step, req.Year)
 		if err != nil {
