@@ -312,6 +312,19 @@ func (a *Activities) tierWarning(ctx context.Context, req ScanRequest, acc loyal
 		}
 		return nil
 	}
+	if open == nil {
+		// A new review's warnings begin: one left open by a review that
+		// has since moved (an upgrade, a refund) is over.
+		stale, err := a.openEnrollment(ctx, m.ID, journey.TierExpiry)
+		if err != nil {
+			return err
+		}
+		if stale != nil && stale.Number != number {
+			if err := a.endCalendar(ctx, *stale, loyalty.EnrollmentExited, "review_moved"); err != nil {
+				return err
+			}
+		}
+	}
 	enr, fresh, err := a.enroll(ctx, m.ID, journey.TierExpiry, number, req.Definition)
 	if err != nil {
 		return err

@@ -293,6 +293,10 @@ func TestCalendarScanTierExpiryWarnsOnlyWhoWouldFall(t *testing.T) {
 		ledgerfix.PayByCard(t, f.acts.Ledger, id, "o2", "300", time.Date(2025, 12, 23, 12, 0, 0, 0, shanghai))
 	}
 	ledgerfix.PayByCard(t, f.acts.Ledger, "t-safe", "o3", "300", morning.AddDate(0, 0, -10))
+	// An enrollment left open by an earlier review date that has moved.
+	if _, _, err := f.store.StartEnrollment(context.Background(), loyalty.Enrollment{MemberID: "t-fall", Journey: journey.TierExpiry, Number: 20261001, Status: loyalty.EnrollmentActive, StartedAt: morning}); err != nil {
+		t.Fatal(err)
+	}
 	// The d30 step: 10:00 local, 30 days before the review day.
 	g := f.at(t, time.Date(2026, 11, 23, 10, 30, 0, 0, shanghai))
 	res := g.runScan(t, journey.TierExpiry)
@@ -303,6 +307,9 @@ func TestCalendarScanTierExpiryWarnsOnlyWhoWouldFall(t *testing.T) {
 	}
 	if res.Counts["safe"] != 1 {
 		t.Errorf("counts = %v, want t-safe counted safe", res.Counts)
+	}
+	if e, err := f.store.GetEnrollment(context.Background(), "t-fall", journey.TierExpiry, 20261001); err != nil || e.Status != loyalty.EnrollmentExited || e.Reason != "review_moved" {
+		t.Errorf("the moved review's enrollment = %+v, %v; want exited review_moved", e, err)
 	}
 	// A later run in the window warns nobody again.
 	f.at(t, time.Date(2026, 11, 23, 11, 30, 0, 0, shanghai)).runScan(t, journey.TierExpiry)
