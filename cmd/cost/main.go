@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	"github.com/memberflow/memberflow/internal/localstack"
 )
 
 func main() {
@@ -40,7 +42,7 @@ type config struct {
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		return config{}, err
 	}
@@ -49,20 +51,4 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		TemporalCLI: cmp.Or(getenv("TEMPORAL_CLI"), filepath.Join(root, "bin", "temporal")),
 		DynamoDBDir: getenv("DYNAMODB_LOCAL_DIR"),
 	}, nil
-}
-
-// repoRoot is the nearest directory above the working directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("run cost from inside the memberflow checkout (no go.mod above %s)", dir)
-		}
-	}
 }

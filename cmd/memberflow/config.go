@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -29,7 +28,7 @@ const (
 
 // stackConfigFromEnv reads the local stack's configuration once.
 func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
-	root, err := repoRoot()
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		return localstack.Config{}, err
 	}
@@ -110,21 +109,4 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		cfg.ScanEvery = x
 	}
 	return cfg, nil
-}
-
-// repoRoot finds the directory holding go.mod, so `memberflow run` works
-// from any sub-directory of the checkout.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("run memberflow from inside the memberflow checkout (no go.mod above %s)", dir)
-		}
-	}
 }

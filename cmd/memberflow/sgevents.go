@@ -31,7 +31,7 @@ func sendSendgridEvents(ctx context.Context, args []string, getenv func(string) 
 		return errors.New("send-sendgrid-events needs exactly one file (a JSON array of SendGrid events)")
 	}
 	if *dataDir == "" {
-		root, err := repoRoot()
+		root, err := localstack.RepoRoot()
 		if err != nil {
 			return err
 		}

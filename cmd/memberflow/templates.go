@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/templates"
@@ -80,7 +81,7 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 		return errors.New("SENDGRID_API_KEY is not set: push needs a SendGrid API key with template access")
 	}
 	if *dir == "" {
-		root, err := repoRoot()
+		root, err := localstack.RepoRoot()
 		if err != nil {
 			return err
 		}

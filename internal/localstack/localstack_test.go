@@ -41,7 +41,7 @@ const (
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("../..")
+	root, err := localstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
