@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -85,7 +86,7 @@ func (a *Activities) policy() contact.Policy {
 // gave none (or an unknown one).
 func (a *Activities) location(m loyalty.Member) *time.Location {
 	if m.Timezone != "" {
-		if loc, err := time.LoadLocation(m.Timezone); err == nil {
+		if loc, err := loadLocation(m.Timezone); err == nil {
 			return loc
 		}
 	}
@@ -93,6 +94,22 @@ func (a *Activities) location(m loyalty.Member) *time.Location {
 		return a.Ledger.Rules.Program.Location
 	}
 	return time.UTC
+}
+
+// zones caches time zones by name: time.LoadLocation reads and parses the
+// zone database on every call, and a calendar scan asks once per member.
+var zones sync.Map // name → *time.Location
+
+func loadLocation(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
 }
 
 // DefaultConfirmWindow is ConfirmWindow's default: SendGrid posts

@@ -27,9 +27,17 @@ func TestPlanPartitions(t *testing.T) {
 			t.Errorf("birthday partitions %v lack %s", got, want)
 		}
 	}
-	if slices.Contains(workflows.PlanPartitions(set[journey.Birthday], time.Date(2028, 2, 28, 3, 0, 0, 0, time.UTC), time.Hour), "0229") &&
-		!slices.Contains(workflows.PlanPartitions(set[journey.Birthday], time.Date(2028, 2, 28, 3, 0, 0, 0, time.UTC), time.Hour), "0228") {
-		t.Error("leap year partitions are wrong")
+	// In a leap year 29 February is a day of its own: scanned on the day,
+	// not with the 28th three days earlier.
+	if got := workflows.PlanPartitions(set[journey.Birthday], time.Date(2028, 2, 25, 3, 0, 0, 0, time.UTC), time.Hour); slices.Contains(got, "0229") {
+		t.Errorf("leap year 25 Feb partitions %v hold 0229", got)
+	}
+	if got := workflows.PlanPartitions(set[journey.Birthday], time.Date(2028, 2, 29, 3, 0, 0, 0, time.UTC), time.Hour); !slices.Contains(got, "0229") {
+		t.Errorf("leap year 29 Feb partitions %v lack 0229", got)
+	}
+	// Nor does a common year's 25 February (the window ends on the 26th).
+	if got := workflows.PlanPartitions(set[journey.Birthday], time.Date(2027, 2, 25, 3, 0, 0, 0, time.UTC), time.Hour); slices.Contains(got, "0229") {
+		t.Errorf("common year 25 Feb partitions %v hold 0229", got)
 	}
 	// Tier reviews 30, 7 and 1 days ahead; win-back last orders 60, 120
 	// and 365 days back — each with a day either side, sorted, no repeats.
