@@ -26,6 +26,17 @@ func repoRoot(tb testing.TB) string {
 	return root
 }
 
+// skipUnlessRequired skips the test for a tool or checkout this machine
+// lacks, or fails it under MEMBERFLOW_REQUIRE_LOCAL=1 (make test, CI) so
+// a check cannot pass by not running.
+func skipUnlessRequired(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("MEMBERFLOW_REQUIRE_LOCAL") == "1" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
+}
+
 // loadCFN parses a CloudFormation/SAM template and returns its top mapping.
 func loadCFN(tb testing.TB, path string) *yaml.Node {
 	tb.Helper()
