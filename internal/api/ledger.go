@@ -1,10 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -96,6 +96,10 @@ func decimalField(name string, raw json.RawMessage) (decimal.Decimal, error) {
 	return v, nil
 }
 
+// MaxAdjustmentBytes bounds the body of POST /v1/members/{id}/adjustments;
+// a larger one is answered 413, as webhook events are.
+const MaxAdjustmentBytes = 64 << 10
+
 // IdempotencyKeyHeader names the header that makes an adjustment safe to
 // retry.
 const IdempotencyKeyHeader = "Idempotency-Key"
@@ -107,8 +111,12 @@ func (h *Handler) postAdjustment(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusBadRequest, IdempotencyKeyHeader+": header is required (1-128 characters, no spaces or '#'), so a retried request cannot apply twice")
 		return
 	}
+	body, ok := httpx.ReadPost(w, r, MaxAdjustmentBytes)
+	if !ok {
+		return
+	}
 	var req adjustmentRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		httpx.WriteError(w, http.StatusBadRequest, "body: must be a JSON object with reason, operator and at least one of points, stored_value, growth, coupon: "+err.Error())

@@ -171,6 +171,31 @@ func TestAdjustments(t *testing.T) {
 	}
 }
 
+func TestAdjustmentBodyLimit(t *testing.T) {
+	h := newLedgerAPI(t)
+	// sized returns an adjustment of 5 points whose reason pads the body
+	// to exactly n bytes.
+	sized := func(n int) string {
+		const head, tail = `{"operator":"ops","points":5,"reason":"`, `"}`
+		return head + strings.Repeat("r", n-len(head)-len(tail)) + tail
+	}
+	over := do(h, http.MethodPost, "/v1/members/m-1/adjustments", sized(api.MaxAdjustmentBytes+1), map[string]string{api.IdempotencyKeyHeader: "big-1"})
+	if over.Code != http.StatusRequestEntityTooLarge || !strings.Contains(over.Body.String(), "body: must be at most 65536 bytes") {
+		t.Errorf("one byte over the limit: %d %s, want 413 naming the limit", over.Code, over.Body)
+	}
+	at := do(h, http.MethodPost, "/v1/members/m-1/adjustments", sized(api.MaxAdjustmentBytes), map[string]string{api.IdempotencyKeyHeader: "big-2"})
+	if at.Code != http.StatusCreated {
+		t.Errorf("at the limit: %d %s, want 201", at.Code, at.Body)
+	}
+	// Only the adjustment within the limit was applied.
+	v := decode[struct {
+		Points loyalty.PointsView `json:"points"`
+	}](t, do(h, http.MethodGet, "/v1/members/m-1", "", nil))
+	if v.Points.Available != 5 {
+		t.Errorf("available points = %d, want 5", v.Points.Available)
+	}
+}
+
 func TestLiabilityEndpoint(t *testing.T) {
 	h := newLedgerAPI(t)
 	rec := do(h, http.MethodGet, "/v1/liability", "", nil)
