@@ -79,12 +79,18 @@ type Payment struct {
 	Amount decimal.Decimal `json:"amount"`
 }
 
-// OrderPaidData is the data of an order.paid event.
+// OrderPaidData is the data of an order.paid event. Its amounts agree,
+// which ParseBatch checks: the lines sum to Amount + Discount, the payments
+// sum to Amount, and the points payments pay PointsRedeemed points at the
+// programme's point value.
 type OrderPaidData struct {
-	OrderID        string          `json:"order_id"`
-	Amount         decimal.Decimal `json:"amount"`
-	Currency       string          `json:"currency"` // ISO 4217, e.g. "CNY"
-	Lines          []OrderLine     `json:"lines"`
+	OrderID  string          `json:"order_id"`
+	Amount   decimal.Decimal `json:"amount"`   // what the member owes: lines less Discount
+	Currency string          `json:"currency"` // ISO 4217, e.g. "CNY"
+	Lines    []OrderLine     `json:"lines"`
+	// Discount is the order-level reduction (coupon, promotion) not already
+	// taken off the line amounts; zero when the lines carry it or there is none.
+	Discount       decimal.Decimal `json:"discount,omitzero"`
 	CouponCode     string          `json:"coupon_code,omitempty"`
 	PointsRedeemed int             `json:"points_redeemed,omitempty"`
 	Payments       []Payment       `json:"payments"`

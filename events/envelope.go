@@ -2,12 +2,16 @@ package events
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/shopspring/decimal"
 )
 
 // Envelope is one event as storefronts send it: the fields every event has,
@@ -23,6 +27,10 @@ type Envelope struct {
 	// batch, that element's bytes), so what is stored is what the sender
 	// signed and sent, not a re-encoding.
 	Raw json.RawMessage `json:"-"`
+	// Digest identifies the event's content whatever its formatting
+	// ("sha256:<hex>" of its canonical JSON, see digest): the store keeps it
+	// to tell a retry of an event from a different event reusing its id.
+	Digest string `json:"-"`
 }
 
 // bodyRule is the rule broken by a body that is not one event object or a
@@ -35,7 +43,22 @@ const bodyRule = "must be a JSON object or an array of 1..100 objects"
 // *ValidationError listing every bad field it found. Field paths are
 // "data.amount" for a lone object and "[3].data.amount" for element 3 of an
 // array.
+//
+// Besides the schemas it checks the arithmetic that needs no programme:
+// an order's lines, discount and payments against its amount, that points
+// payments and points_redeemed come together, a refund's lines against its
+// amount, and refunds against orders paid in the same body. The checks that
+// need the programme (its currency, the point value, what the store knows
+// of earlier orders) are [Parser.ParseBatch]'s, which ingest uses; this one
+// is for callers without a programme, such as tools seeding events and the
+// fuzz targets.
 func ParseBatch(body []byte) ([]Envelope, error) {
+	return parse(context.Background(), body, nil, nil)
+}
+
+// parse is ParseBatch with the programme's rules and the order lookup, both
+// optional.
+func parse(ctx context.Context, body []byte, rules *Rules, orders OrderLookup) ([]Envelope, error) {
 	reg, err := loadRegistry()
 	if err != nil {
 		return nil, err
@@ -47,6 +70,9 @@ func ParseBatch(body []byte) ([]Envelope, error) {
 
 	var ps []Problem
 	insts := make([]any, len(elems))
+	envs := make([]Envelope, len(elems))
+	var paid map[orderKey]decimal.Decimal
+	var refunds []refundable
 	for i, raw := range elems {
 		// The schema library wants values decoded its own way: numbers
 		// as json.Number, so "12.5" is still told apart from 12.5 and no
@@ -57,30 +83,76 @@ func ParseBatch(body []byte) ([]Envelope, error) {
 			return nil, fmt.Errorf("events: decode element %d: %w", i, err)
 		}
 		insts[i] = inst
-		ps = append(ps, reg.check(inst, elemPrefix(batch, i))...)
-	}
-	if batch {
-		ps = append(ps, duplicateIDs(insts)...)
-	}
-	if len(ps) > 0 {
-		return nil, newValidationError(ps)
-	}
-
-	envs := make([]Envelope, len(elems))
-	for i, raw := range elems {
+		prefix := elemPrefix(batch, i)
+		eps := reg.check(inst, prefix)
+		obj, _ := inst.(map[string]any)
+		t, _ := obj["type"].(string)
+		if _, known := newData[Type(t)]; known {
+			eps = append(eps, moneyChecks(Type(t), obj, prefix, rules, eps)...)
+		}
+		if len(eps) > 0 {
+			ps = append(ps, eps...)
+			continue
+		}
 		env, err := decodeEnvelope(raw)
 		if err != nil {
 			// The schemas and structs disagree. Reject rather than store
 			// an event the dispatcher could never decode.
-			ps = append(ps, Problem{Field: fieldPath(elemPrefix(batch, i), nil, nil), Rule: "could not be decoded: " + err.Error()})
+			ps = append(ps, Problem{Field: fieldPath(prefix, nil, nil), Rule: "could not be decoded: " + err.Error()})
 			continue
 		}
+		if env.Digest, err = digest(inst); err != nil {
+			return nil, fmt.Errorf("events: digest of element %d: %w", i, err)
+		}
 		envs[i] = env
+
+		data, _ := obj["data"].(map[string]any)
+		orderID, _ := data["order_id"].(string)
+		switch env.Type {
+		case OrderPaid:
+			if paid == nil {
+				paid = make(map[orderKey]decimal.Decimal)
+			}
+			paid[orderKey{env.MemberID, orderID}] = moneyAt(data, "amount")
+		case OrderRefunded:
+			refundID, _ := data["refund_id"].(string)
+			refunds = append(refunds, refundable{
+				field: fieldPath(prefix, nil, []string{"data", "amount"}), memberID: env.MemberID,
+				orderID: orderID, refundID: refundID, amount: moneyAt(data, "amount"),
+			})
+		}
+	}
+	if batch {
+		ps = append(ps, duplicateIDs(insts)...)
+	}
+	if len(refunds) > 0 {
+		rps, err := refundChecks(ctx, paid, refunds, orders)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, rps...)
 	}
 	if len(ps) > 0 {
 		return nil, newValidationError(ps)
 	}
 	return envs, nil
+}
+
+// digest is the digest of an event object as decoded for the schema: SHA-256
+// over its canonical form, the compact JSON with object keys sorted, strings
+// re-escaped the same way whatever escapes they were sent with and numbers as
+// written, as "sha256:<hex>". The same event re-serialised with other
+// whitespace, key order or string escapes has the same digest; any change of
+// a value, a key or a number's spelling gives another.
+func digest(inst any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(inst); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // splitBody returns the event objects of body with their exact bytes, and

@@ -322,7 +322,13 @@ func TestParseBatchAcceptsEdgeValues(t *testing.T) {
 	}{
 		{"version omitted", edit(t, OrderPaid, func(ev map[string]any) { delete(ev, "version") })},
 		{"whole-number amount string", edit(t, OrderPaid, func(ev map[string]any) { dataOf(ev)["amount"] = "1250" })},
-		{"one decimal", edit(t, OrderPaid, func(ev map[string]any) { dataOf(ev)["amount"] = "1250.5" })},
+		{"one decimal", edit(t, OrderPaid, func(ev map[string]any) {
+			// The amounts must still agree: the lines and the payment too.
+			d := dataOf(ev)
+			d["amount"] = "1250.5"
+			d["lines"].([]any)[1].(map[string]any)["amount"] = "750.5"
+			d["payments"].([]any)[0].(map[string]any)["amount"] = "1250.5"
+		})},
 		{"zero amount", edit(t, WalletToppedUp, func(ev map[string]any) { dataOf(ev)["amount"] = "0.00" })},
 		{"UTC timestamp", edit(t, OrderPaid, func(ev map[string]any) { ev["occurred_at"] = "2026-03-02T06:05:10.123Z" })},
 		{"leap day birthday", edit(t, MemberRegistered, func(ev map[string]any) { dataOf(ev)["birthday"] = "2000-02-29" })},
