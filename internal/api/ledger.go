@@ -127,7 +127,7 @@ func (h *Handler) postAdjustment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	adj := loyalty.Adjustment{
-		Key: key, Actor: strings.TrimSpace(req.Operator) + " (token " + TokenID(r.Context()) + ")",
+		Key: key, Operator: strings.TrimSpace(req.Operator), Actor: strings.TrimSpace(req.Operator) + " (token " + TokenID(r.Context()) + ")",
 		Reason: strings.TrimSpace(req.Reason), Points: req.Points, Coupon: req.Coupon,
 	}
 	var err error

@@ -96,6 +96,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if err := json.Unmarshal([]byte(payload.String()), &env); err != nil {
 		return fmt.Errorf("decode recorded event: %w", err)
 	}
+	env.Raw = json.RawMessage(payload.String()) // the ledger's journal keeps the event as recorded
 	data, err := env.DecodeData()
 	if err != nil {
 		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)

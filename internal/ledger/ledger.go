@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -57,48 +59,152 @@ func (s *Service) ApplyEvent(ctx context.Context, env events.Envelope, data any)
 // member's projection (dispatch): the first attempt uses it instead of
 // reading it again; retries re-read.
 func (s *Service) ApplyEventTo(ctx context.Context, known *loyalty.Member, env events.Envelope, data any) error {
+	cmd, err := loyalty.EventCommand(loyalty.Input{Event: env, Data: data})
+	if err != nil {
+		return err
+	}
+	if _, err := s.applyOnce(ctx, env.MemberID, known, cmd, profileOnly(data)); err != nil {
+		return fmt.Errorf("apply %s %s to %s's account: %w", env.Type, env.ID, env.MemberID, err)
+	}
+	return nil
+}
+
+// applied is what applyOnce did.
+type applied struct {
+	// Account is the account after the input: as committed, or as stored
+	// when the input had been applied before (Duplicate) or changed
+	// nothing worth a write.
+	Account   loyalty.Account
+	Entries   []loyalty.Entry // committed by this call
+	Duplicate bool
+	// Recomputed says the input arrived after later ones and the account
+	// was recomputed in causal order.
+	Recomputed bool
+}
+
+// errSeen is recompute's answer when the journal already holds the cause.
+var errSeen = errors.New("cause already in the journal")
+
+// applyOnce applies cmd to the member's account exactly once and in causal
+// order. An input that sorts after everything the account reflects (the
+// usual case) is applied on top of it; one that arrived after later inputs
+// makes the account be recomputed from its journal with the input in its
+// place (loyalty.Replay, loyalty.Rebase), so arrival order never changes
+// the outcome. idle inputs (profile edits) are not written when they change
+// nothing. Refusals by the rules (EInvalid) are returned as they are.
+func (s *Service) applyOnce(ctx context.Context, memberID string, known *loyalty.Member, cmd loyalty.Command, idle bool) (applied, error) {
 	var exhausted []string
 	for range maxAttempts {
 		var m loyalty.Member
 		var err error
-		if known != nil && known.ID == env.MemberID {
+		if known != nil && known.ID == memberID {
 			m, known = *known, nil
-		} else if m, err = s.member(ctx, env.MemberID); err != nil {
-			return err
+		} else if m, err = s.member(ctx, memberID); err != nil {
+			return applied{}, err
 		}
-		a, err := s.account(ctx, env.MemberID)
+		a, err := s.account(ctx, memberID)
 		if err != nil {
-			return err
+			return applied{}, err
 		}
-		in := loyalty.Input{Member: m, Event: env, Data: data, Exhausted: exhausted}
-		if err := s.lookups(ctx, &in); err != nil {
-			return err
+		var res loyalty.Result
+		late := a.Journaled && !a.InOrder(cmd.Record.At, cmd.Record.Cause)
+		if late {
+			res, err = s.recompute(ctx, a, m, cmd, exhausted)
+			if errors.Is(err, errSeen) {
+				return applied{Account: a, Duplicate: true}, nil
+			}
+		} else {
+			c := cmd
+			c.Exhausted = exhausted
+			if err = s.lookups(ctx, &c, m); err == nil {
+				res, err = s.Rules.ApplyCommand(a, m, c)
+			}
 		}
-		res := s.Rules.Apply(a, in)
-		if profileOnly(data) && a.Version > 0 && len(res.Entries) == 0 && s.change(a, m, res, "").NextDue == a.Due {
-			return nil // a profile edit that moves nothing: no write
+		if err != nil {
+			return applied{}, err
 		}
-		err = s.commit(ctx, a, m, res, env.ID)
+		if idle && a.Version > 0 && len(res.Entries) == 0 && s.change(a, m, res, loyalty.Recorded{}).NextDue == a.Due {
+			return applied{Account: a}, nil // a profile edit that moves nothing: no write
+		}
+		err = s.commit(ctx, a, m, res, cmd.Record)
 		switch {
 		case err == nil:
-			return nil
+			if late {
+				s.log().InfoContext(ctx, "late input: account recomputed in causal order", "member_id", memberID, "cause", cmd.Record.Cause, "kind", cmd.Record.Kind, "entries", len(res.Entries))
+			}
+			return applied{Account: res.Account, Entries: res.Entries, Recomputed: late}, nil
 		case errors.Is(err, store.ErrDuplicate):
-			return nil
+			a, err := s.account(ctx, memberID)
+			return applied{Account: a, Duplicate: true}, err
 		case errors.Is(err, store.ErrLimit):
 			for _, c := range res.Counters {
 				exhausted = append(exhausted, kindOfCounter(c.Key))
 			}
-			s.log().InfoContext(ctx, "coupon global limit reached; applying the event without it", "event_id", env.ID, "member_id", env.MemberID, "kinds", exhausted)
+			s.log().InfoContext(ctx, "coupon global limit reached; applying without it", "cause", cmd.Record.Cause, "member_id", memberID, "kinds", exhausted)
 			continue
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
 			// Lost a race (another writer, or a person's trial claimed by
 			// another member meanwhile): read again and re-decide.
 			continue
 		default:
-			return fmt.Errorf("apply %s %s to %s's account: %w", env.Type, env.ID, env.MemberID, err)
+			return applied{}, err
 		}
 	}
-	return fmt.Errorf("apply %s %s: member %s's account kept changing; giving up after %d attempts", env.Type, env.ID, env.MemberID, maxAttempts)
+	return applied{}, fmt.Errorf("member %s's account kept changing; giving up after %d attempts", memberID, maxAttempts)
+}
+
+// recompute replays the member's journal with trigger in its causal place
+// and returns the change that takes the stored account a there. errSeen
+// when the journal holds trigger's cause already.
+func (s *Service) recompute(ctx context.Context, a loyalty.Account, m loyalty.Member, trigger loyalty.Command, exhausted []string) (loyalty.Result, error) {
+	recs, err := s.Store.Journal(ctx, a.MemberID)
+	if err != nil {
+		return loyalty.Result{}, err
+	}
+	held := make(map[string]bool, len(a.Coupons))
+	for _, c := range a.Coupons {
+		held[c.Key] = true
+	}
+	cmds := make([]loyalty.Command, 0, len(recs)+1)
+	for _, rec := range recs {
+		if rec.Cause == trigger.Record.Cause {
+			return loyalty.Result{}, errSeen
+		}
+		cmd, err := loyalty.DecodeCommand(rec)
+		if err != nil {
+			return loyalty.Result{}, fmt.Errorf("recompute %s: %w", a.MemberID, err)
+		}
+		cmd.Replay = true
+		cmds = append(cmds, cmd)
+	}
+	cmds = append(cmds, trigger)
+	for i := range cmds {
+		if err := s.lookups(ctx, &cmds[i], m); err != nil {
+			return loyalty.Result{}, err
+		}
+		// A coupon the account holds was issued within the global limit
+		// when it was asked for; only new ones are refused for it.
+		if !held[cmds[i].Record.Cause] {
+			cmds[i].Exhausted = exhausted
+		}
+	}
+	through := a.Through
+	if trigger.Record.At.After(through) {
+		through = trigger.Record.At
+	}
+	replayed, err := s.Rules.Replay(m, cmds, through)
+	if err != nil {
+		return loyalty.Result{}, err
+	}
+	entries, err := s.Store.ListEntries(ctx, a.MemberID, math.MaxInt32, 0)
+	if err != nil {
+		return loyalty.Result{}, fmt.Errorf("recompute %s: %w", a.MemberID, err)
+	}
+	stored := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		stored[e.Key] = true
+	}
+	return s.Rules.Rebase(a, replayed, func(k string) bool { return stored[k] }, trigger.Record), nil
 }
 
 // profileOnly reports events the loyalty rules do not act on; they matter
@@ -119,9 +225,20 @@ func kindOfCounter(key string) string {
 	return key
 }
 
-// lookups fills in what the rules need from outside the account: the
-// referrer behind a referral code and whether this person had a trial.
-func (s *Service) lookups(ctx context.Context, in *loyalty.Input) error {
+// lookups fills in what a command needs from outside the account: for an
+// event, the referrer behind a referral code and whether this person had a
+// trial; for a referral reward, the referee.
+func (s *Service) lookups(ctx context.Context, cmd *loyalty.Command, m loyalty.Member) error {
+	if cmd.Record.Kind == loyalty.InputReferral {
+		ref, err := s.member(ctx, cmd.Effect.Referee)
+		if err != nil {
+			return err
+		}
+		cmd.Referee = ref
+		return nil
+	}
+	in := &cmd.Event
+	in.Member = m
 	switch d := in.Data.(type) {
 	case *events.MemberRegisteredData:
 		if d.ReferralCode == "" {
@@ -158,9 +275,10 @@ func (s *Service) lookups(ctx context.Context, in *loyalty.Input) error {
 }
 
 // commit turns a rule result (and the effects it asks for on other
-// accounts) into one store transaction.
-func (s *Service) commit(ctx context.Context, before loyalty.Account, m loyalty.Member, res loyalty.Result, cause string) error {
-	changes := []store.LedgerChange{s.change(before, m, res, cause)}
+// accounts) into one store transaction; rec is the journal record of the
+// input (none for the sweep).
+func (s *Service) commit(ctx context.Context, before loyalty.Account, m loyalty.Member, res loyalty.Result, rec loyalty.Recorded) error {
+	changes := []store.LedgerChange{s.change(before, m, res, rec)}
 	for _, eff := range res.Effects {
 		if eff.MemberID == m.ID {
 			continue
@@ -173,22 +291,29 @@ func (s *Service) commit(ctx context.Context, before loyalty.Account, m loyalty.
 		if err != nil {
 			return err
 		}
-		rres := s.Rules.ReferralReward(ra, rm, m, eff)
-		changes = append(changes, s.change(ra, rm, rres, eff.Cause))
+		cmd := loyalty.ReferralCommand(eff, m)
+		rres, err := s.Rules.ApplyCommand(ra, rm, cmd)
+		if err != nil {
+			return fmt.Errorf("referral reward of %s: %w", eff.MemberID, err)
+		}
+		changes = append(changes, s.change(ra, rm, rres, cmd.Record))
 	}
 	return s.Store.CommitLedger(ctx, changes...)
 }
 
-func (s *Service) change(before loyalty.Account, m loyalty.Member, res loyalty.Result, cause string) store.LedgerChange {
+func (s *Service) change(before loyalty.Account, m loyalty.Member, res loyalty.Result, rec loyalty.Recorded) store.LedgerChange {
 	a := res.Account
 	a.Version = before.Version + 1
+	if before.Version == 0 {
+		a.Journaled = true // a new account's every input is in the journal
+	}
 	if due := s.Rules.NextDue(a, m); !due.IsZero() {
 		a.Due = s.Rules.Program.Day(due)
 	} else {
 		a.Due = ""
 	}
 	return store.LedgerChange{
-		Account: a, Entries: res.Entries, Cause: cause,
+		Account: a, Entries: res.Entries, Cause: rec.Cause, Record: rec,
 		Claims: res.Claims, Counters: res.Counters,
 		Liability: loyalty.LiabilityDeltas(res.Entries),
 		NextDue:   a.Due,
@@ -248,11 +373,11 @@ func (s *Service) Sweep(ctx context.Context, memberID string) (bool, error) {
 			return false, err
 		}
 		res := s.Rules.Advance(a, m, now)
-		ch := s.change(a, m, res, "")
+		ch := s.change(a, m, res, loyalty.Recorded{})
 		if len(res.Entries) == 0 && len(res.Effects) == 0 && ch.NextDue == a.Due {
 			return false, nil
 		}
-		err = s.commit(ctx, a, m, res, "")
+		err = s.commit(ctx, a, m, res, loyalty.Recorded{})
 		switch {
 		case err == nil:
 			return true, nil
@@ -327,44 +452,56 @@ type AdjustResult struct {
 	Duplicate bool            `json:"duplicate"`
 }
 
-// Adjust applies a manual adjustment once per key: repeating a key returns
-// Duplicate and changes nothing.
+// Adjust applies a manual adjustment once per key: repeating a key with
+// the same request returns Duplicate and changes nothing; repeating it with
+// another request (operator, reason or amounts) is EConflict, because a
+// client that reuses a key for a different change has a bug that silently
+// dropping the change would hide.
 func (s *Service) Adjust(ctx context.Context, m loyalty.Member, adj loyalty.Adjustment) (AdjustResult, error) {
-	cause := "adj:" + adj.Key
-	adj.Key = cause
-	for range maxAttempts {
-		a, err := s.account(ctx, m.ID)
-		if err != nil {
-			return AdjustResult{}, err
-		}
-		res, err := s.Rules.Adjust(a, m, adj, s.now())
-		if err != nil {
-			// A retried deduction may now be refused for lack of balance;
-			// if the first attempt went through, it is a duplicate.
-			done, aerr := s.Store.CauseApplied(ctx, m.ID, cause)
-			if aerr != nil {
-				return AdjustResult{}, aerr
-			}
-			if done {
-				return AdjustResult{Duplicate: true, Entries: []loyalty.Entry{}}, nil
-			}
-			return AdjustResult{}, err
-		}
-		err = s.commit(ctx, a, m, res, cause)
-		switch {
-		case err == nil:
-			return AdjustResult{Entries: res.Entries}, nil
-		case errors.Is(err, store.ErrDuplicate):
-			return AdjustResult{Duplicate: true, Entries: []loyalty.Entry{}}, nil
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
-			continue
-		case errors.Is(err, store.ErrNegative):
-			return AdjustResult{}, loyalty.Errorf(loyalty.EConflict, "the balance changed while adjusting; retry")
-		default:
-			return AdjustResult{}, fmt.Errorf("adjust %s: %w", m.ID, err)
-		}
+	cmd := loyalty.AdjustCommand(adj, s.now())
+	if dup, err := s.repeatedAdjustment(ctx, m.ID, cmd.Adjust); dup || err != nil {
+		return AdjustResult{Duplicate: true, Entries: []loyalty.Entry{}}, err
 	}
-	return AdjustResult{}, loyalty.Errorf(loyalty.EConflict, "member %s's account kept changing; retry", m.ID)
+	got, err := s.applyOnce(ctx, m.ID, &m, cmd, false)
+	switch {
+	case err != nil && loyalty.ErrorCode(err) == loyalty.EInvalid:
+		return AdjustResult{}, err
+	case errors.Is(err, store.ErrNegative):
+		return AdjustResult{}, loyalty.Errorf(loyalty.EConflict, "the balance changed while adjusting; retry")
+	case err != nil:
+		return AdjustResult{}, fmt.Errorf("adjust %s: %w", m.ID, err)
+	case got.Duplicate:
+		// Committed by a concurrent request with the same key meanwhile.
+		if _, err := s.repeatedAdjustment(ctx, m.ID, cmd.Adjust); err != nil {
+			return AdjustResult{}, err
+		}
+		return AdjustResult{Duplicate: true, Entries: []loyalty.Entry{}}, nil
+	}
+	return AdjustResult{Entries: got.Entries}, nil
+}
+
+// repeatedAdjustment reports whether adj's key was committed before, and
+// EConflict when it was committed for another request.
+func (s *Service) repeatedAdjustment(ctx context.Context, memberID string, adj loyalty.Adjustment) (bool, error) {
+	rec, err := s.Store.AppliedRecord(ctx, memberID, adj.Key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if rec.Kind != loyalty.InputAdjust {
+		return true, nil // committed before the journal kept requests: cannot tell, so a retry
+	}
+	prev, err := loyalty.DecodeCommand(rec)
+	if err != nil {
+		return false, err
+	}
+	if !prev.Adjust.SameRequest(adj) {
+		key := strings.TrimPrefix(adj.Key, loyalty.AdjustCause(""))
+		return true, loyalty.Errorf(loyalty.EConflict, "Idempotency-Key %s was used before for a different adjustment (operator %q, reason %q); use a new key for a new adjustment", key, prev.Adjust.Operator, prev.Adjust.Reason)
+	}
+	return true, nil
 }
 
 // ErrCouponRefused is matched (errors.Is) by IssueCoupon's error when the
@@ -379,43 +516,24 @@ var ErrCouponRefused = errors.New("coupon refused")
 // call; issuing again under the same key changes nothing and returns the
 // same coupon. A refusal is an error matching ErrCouponRefused.
 func (s *Service) IssueCoupon(ctx context.Context, memberID, key, kind, why string) (loyalty.Coupon, error) {
-	var exhausted []string
-	for range maxAttempts {
-		m, a, err := s.memberAndAccount(ctx, memberID)
-		if err != nil {
-			return loyalty.Coupon{}, err
-		}
-		res := s.Rules.IssueCoupon(a, m, key, kind, why, s.now(), exhausted)
-		err = s.commit(ctx, a, m, res, key)
-		switch {
-		case err == nil:
-			if cp, ok := couponByKey(res.Account, key); ok {
-				return cp, nil
-			}
-			reason := "no coupon was issued"
-			for _, e := range res.Entries {
-				if e.Key == key+"#coupon.issue" {
-					reason = e.Reason
-				}
-			}
-			return loyalty.Coupon{}, couponRefused(kind, memberID, reason)
-		case errors.Is(err, store.ErrDuplicate):
-			// Asked before under this key: answer with what that left.
-			if a, err = s.account(ctx, memberID); err != nil {
-				return loyalty.Coupon{}, err
-			}
-			if cp, ok := couponByKey(a, key); ok {
-				return cp, nil
-			}
-			return loyalty.Coupon{}, couponRefused(kind, memberID, "no coupon is held under key "+key+" (refused when first asked, or used or expired long ago and dropped)")
-		case errors.Is(err, store.ErrLimit):
-			exhausted = append(exhausted, kind)
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
-		default:
-			return loyalty.Coupon{}, fmt.Errorf("issue %s to %s: %w", kind, memberID, err)
+	got, err := s.applyOnce(ctx, memberID, nil, loyalty.CouponCommand(key, kind, why, s.now()), false)
+	if err != nil {
+		return loyalty.Coupon{}, fmt.Errorf("issue %s to %s: %w", kind, memberID, err)
+	}
+	if cp, ok := couponByKey(got.Account, key); ok {
+		return cp, nil
+	}
+	if got.Duplicate {
+		// Asked before under this key and nothing is held under it.
+		return loyalty.Coupon{}, couponRefused(kind, memberID, "no coupon is held under key "+key+" (refused when first asked, or used or expired long ago and dropped)")
+	}
+	reason := "no coupon was issued"
+	for _, e := range got.Entries {
+		if e.Key == key+"#coupon.issue" {
+			reason = e.Reason
 		}
 	}
-	return loyalty.Coupon{}, fmt.Errorf("issue %s to %s: account kept changing; giving up", kind, memberID)
+	return loyalty.Coupon{}, couponRefused(kind, memberID, reason)
 }
 
 func couponRefused(kind, memberID, reason string) error {
@@ -436,39 +554,16 @@ func couponByKey(a loyalty.Account, key string) (loyalty.Coupon, bool) {
 // nothing and returns the first grant. A multiplier of 1 or less or fewer
 // than one day is refused with loyalty.EInvalid.
 func (s *Service) GrantBoost(ctx context.Context, memberID, key string, multiplier decimal.Decimal, days int, why string) (loyalty.Boost, error) {
-	// The cause is namespaced so a journey step may give a coupon and a
-	// boost under the same step key.
-	cause := "boost:" + key
-	for range maxAttempts {
-		m, a, err := s.memberAndAccount(ctx, memberID)
-		if err != nil {
-			return loyalty.Boost{}, err
-		}
-		res, err := s.Rules.GrantBoost(a, m, key, multiplier, days, why, s.now())
-		if err != nil {
-			return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: %w", key, memberID, err)
-		}
-		err = s.commit(ctx, a, m, res, cause)
-		switch {
-		case err == nil:
-			a = res.Account
-		case errors.Is(err, store.ErrDuplicate):
-			if a, err = s.account(ctx, memberID); err != nil {
-				return loyalty.Boost{}, err
-			}
-		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrClaimed):
-			continue
-		default:
-			return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: %w", key, memberID, err)
-		}
-		i := slices.IndexFunc(a.Boosts, func(b loyalty.Boost) bool { return b.Key == key })
-		if i < 0 {
-			// Granted so long ago that the account has let it go.
-			return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: granted before and since pruned from the account", key, memberID)
-		}
-		return a.Boosts[i], nil
+	got, err := s.applyOnce(ctx, memberID, nil, loyalty.BoostCommand(key, multiplier, days, why, s.now()), false)
+	if err != nil {
+		return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: %w", key, memberID, err)
 	}
-	return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: account kept changing; giving up", key, memberID)
+	i := slices.IndexFunc(got.Account.Boosts, func(b loyalty.Boost) bool { return b.Key == key })
+	if i < 0 {
+		// Granted so long ago that the account has let it go.
+		return loyalty.Boost{}, fmt.Errorf("grant boost %s to %s: granted before and since pruned from the account", key, memberID)
+	}
+	return got.Account.Boosts[i], nil
 }
 
 // BirthdayGift persists everything due on the member's account by now (as

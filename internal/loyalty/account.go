@@ -69,6 +69,37 @@ type Account struct {
 	// changing by time alone; the ledger service keeps it in step with the
 	// store's sweep index.
 	Due string `json:"due,omitempty"`
+
+	// Through and ThroughCause are the causal position the account
+	// reflects: the latest input (by time, then cause) applied to it, or
+	// the moment time was last advanced to. An input that sorts before it
+	// arrived late (stream records of different items carry no order), and
+	// the ledger recomputes the account in causal order instead of
+	// applying the input on top (see Replay).
+	Through      time.Time `json:"through,omitzero"`
+	ThroughCause string    `json:"through_cause,omitempty"`
+	// Journaled says every input of this account is in the ledger's
+	// journal, so it can be recomputed from nothing. Accounts created
+	// before the journal existed lack it and are only ever applied to.
+	Journaled bool `json:"journaled,omitempty"`
+}
+
+// InOrder reports whether an input at at with cause sorts after everything
+// the account reflects, so applying it on top gives what causal order
+// gives.
+func (a Account) InOrder(at time.Time, cause string) bool {
+	return at.After(a.Through) || (at.Equal(a.Through) && cause > a.ThroughCause)
+}
+
+// reached moves the causal position forward to (at, cause); it never moves
+// back.
+func (a *Account) reached(at time.Time, cause string) {
+	switch {
+	case at.After(a.Through):
+		a.Through, a.ThroughCause = at, cause
+	case at.Equal(a.Through) && cause > a.ThroughCause:
+		a.ThroughCause = cause
+	}
 }
 
 // GrowthKind separates growth that counts in full from interaction growth,

@@ -164,6 +164,7 @@ func (r *Rules) Advance(a Account, m Member, now time.Time) Result {
 	c := r.begin(a, m, now)
 	c.advance(now)
 	c.prune()
+	c.a.reached(now, "")
 	return c.done()
 }
 

@@ -13,8 +13,12 @@ import (
 // an operator. Key makes it idempotent; Reason and Actor are kept in the
 // entry for audit.
 type Adjustment struct {
-	Key         string          `json:"-"`
-	Actor       string          `json:"-"`
+	Key   string `json:"key"`
+	Actor string `json:"actor"`
+	// Operator is who made the adjustment as they named themselves; Actor
+	// adds which token acted. A key repeated with another operator,
+	// reason or amount is another request, not a retry.
+	Operator    string          `json:"operator,omitempty"`
 	Reason      string          `json:"reason"`
 	Points      int64           `json:"points,omitempty"`
 	StoredValue decimal.Decimal `json:"stored_value"` // principal
@@ -26,6 +30,21 @@ type Adjustment struct {
 // without a reason or effect, a deduction larger than the balance, and an
 // unknown coupon kind; nothing changes then.
 func (r *Rules) Adjust(a Account, m Member, adj Adjustment, at time.Time) (Result, error) {
+	return r.adjust(a, m, adj, at, false)
+}
+
+// SameRequest reports whether two adjustments under one key are the same
+// request (a retry), whoever's token sent it.
+func (adj Adjustment) SameRequest(o Adjustment) bool {
+	return adj.Key == o.Key && adj.Operator == o.Operator && adj.Reason == o.Reason && adj.Points == o.Points &&
+		adj.StoredValue.Equal(o.StoredValue) && adj.Growth.Equal(o.Growth) && adj.Coupon == o.Coupon
+}
+
+// adjust is Adjust; replaying, a deduction that was accepted when it was
+// made takes what the recomputed balance holds (points beyond it become
+// shortfall) rather than being refused, because an operator's action is
+// never undone by a recomputation.
+func (r *Rules) adjust(a Account, m Member, adj Adjustment, at time.Time, replay bool) (Result, error) {
 	p := r.Program
 	if strings.TrimSpace(adj.Reason) == "" {
 		return Result{}, Errorf(EInvalid, "reason: is required for every adjustment (it is kept for audit)")
@@ -40,11 +59,14 @@ func (r *Rules) Adjust(a Account, m Member, adj Adjustment, at time.Time) (Resul
 	}
 	c := r.begin(a, m, at)
 	c.advance(at)
-	if adj.Points < 0 && -adj.Points > c.a.PointsAvailable() {
+	if adj.Points < 0 && -adj.Points > c.a.PointsAvailable() && !replay {
 		return Result{}, Errorf(EInvalid, "points: cannot deduct %d, only %d are available", -adj.Points, c.a.PointsAvailable())
 	}
 	if adj.StoredValue.IsNegative() && adj.StoredValue.Neg().GreaterThan(c.a.Principal) {
-		return Result{}, Errorf(EInvalid, "stored_value: cannot deduct %s, the principal is %s", adj.StoredValue.Neg(), c.a.Principal)
+		if !replay {
+			return Result{}, Errorf(EInvalid, "stored_value: cannot deduct %s, the principal is %s", adj.StoredValue.Neg(), c.a.Principal)
+		}
+		adj.StoredValue = c.a.Principal.Neg()
 	}
 	base := Entry{EventID: "", Actor: adj.Actor}
 	why := fmt.Sprintf("manual adjustment by %s: %s", adj.Actor, adj.Reason)
@@ -54,9 +76,10 @@ func (r *Rules) Adjust(a Account, m Member, adj Adjustment, at time.Time) (Resul
 		e.Lots = []LotMove{c.addLot(adj.Key+"#adjust.points", "adjustment", adj.Points, at, true)}
 		c.entry(e)
 	} else if adj.Points < 0 {
-		moves, taken, _ := c.spend(-adj.Points)
+		moves, taken, missing := c.spend(-adj.Points)
+		c.a.Shortfall += missing
 		e := base
-		e.Key, e.Rule, e.Reason, e.Available, e.Lots = adj.Key+"#adjust.points", "adjust.points", why, -taken, moves
+		e.Key, e.Rule, e.Reason, e.Available, e.Shortfall, e.Lots = adj.Key+"#adjust.points", "adjust.points", why, -taken, missing, moves
 		c.entry(e)
 	}
 	if !adj.StoredValue.IsZero() {

@@ -231,6 +231,10 @@ type LedgerChange struct {
 	// Cause, when set, is recorded as applied to this member; a second
 	// commit with the same cause fails with ErrDuplicate and writes nothing.
 	Cause string
+	// Record is what the journal keeps of the cause (its kind, time and
+	// parameters) so the account can be recomputed in causal order; it is
+	// stored with the cause's applied marker. Ignored without Cause.
+	Record loyalty.Recorded
 	// Claims must be free or already held by the same owner.
 	Claims []loyalty.Claim
 	// Counters are incremented by one each and must stay within Limit.
@@ -271,6 +275,13 @@ type Ledger interface {
 	// CauseApplied reports whether a commit with this cause was made for
 	// the member.
 	CauseApplied(ctx context.Context, memberID, cause string) (bool, error)
+	// AppliedRecord returns the journal record committed with the cause
+	// (Cause set, the rest empty for a cause committed before the journal
+	// existed); ErrNotFound when the cause was never committed.
+	AppliedRecord(ctx context.Context, memberID, cause string) (loyalty.Recorded, error)
+	// Journal returns the journal records of every cause committed to
+	// the member's ledger, in no particular order.
+	Journal(ctx context.Context, memberID string) ([]loyalty.Recorded, error)
 	// ClaimOwner returns who holds a claim; ErrNotFound when nobody does.
 	ClaimOwner(ctx context.Context, key string) (string, error)
 	// LiabilityCounters returns the sum of every liability counter.

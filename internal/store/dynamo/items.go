@@ -496,6 +496,21 @@ type ledgerAppliedItem struct {
 	Cause  string `dynamodbav:"cause"`
 	// Version is the account version the cause produced.
 	Version int64 `dynamodbav:"version"`
+	// Kind, At and Params are the cause's journal record (loyalty.Recorded);
+	// markers written before the journal existed have none of them. Params
+	// is a String so it reads as JSON in the console and in stream images.
+	Kind   string    `dynamodbav:"kind,omitempty"`
+	At     time.Time `dynamodbav:"at,omitempty"`
+	Params string    `dynamodbav:"params,omitempty"`
+}
+
+// record is the marker's journal record.
+func (it ledgerAppliedItem) record() loyalty.Recorded {
+	rec := loyalty.Recorded{Cause: it.Cause, Kind: loyalty.InputKind(it.Kind), At: it.At}
+	if it.Params != "" {
+		rec.Params = json.RawMessage(it.Params)
+	}
+	return rec
 }
 
 // claimItem says who holds a claim key.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -70,6 +71,9 @@ func (s *Store) CommitLedger(ctx context.Context, changes ...store.LedgerChange)
 				Entity:  entityLedgerApplied,
 				Cause:   c.Cause,
 				Version: c.Account.Version,
+				Kind:    string(c.Record.Kind),
+				At:      c.Record.At,
+				Params:  string(c.Record.Params),
 			}
 			if err := tx.put(roleMarker, i, marker, notExists()); err != nil {
 				return fmt.Errorf("%s: marker %s: %w", what, c.Cause, err)
@@ -486,4 +490,35 @@ func (s *Store) CauseApplied(ctx context.Context, memberID, cause string) (bool,
 		return false, fmt.Errorf("read applied marker %s of %s: %w", cause, memberID, err)
 	}
 	return found, nil
+}
+
+// AppliedRecord reads the cause's applied marker and its journal record.
+func (s *Store) AppliedRecord(ctx context.Context, memberID, cause string) (loyalty.Recorded, error) {
+	var it ledgerAppliedItem
+	found, err := s.getItem(ctx, memberPK(memberID), ledgerAppliedSK(cause), &it)
+	if err != nil {
+		return loyalty.Recorded{}, fmt.Errorf("read applied record %s of %s: %w", cause, memberID, err)
+	}
+	if !found {
+		return loyalty.Recorded{}, fmt.Errorf("read applied record %s of %s: %w", cause, memberID, store.ErrNotFound)
+	}
+	return it.record(), nil
+}
+
+// Journal reads every applied marker of the member: one strongly
+// consistent Query over the LAPPLIED# range, page by page.
+func (s *Store) Journal(ctx context.Context, memberID string) ([]loyalty.Recorded, error) {
+	keyCond := expression.KeyAnd(expression.Key(attrPK).Equal(expression.Value(memberPK(memberID))),
+		expression.Key(attrSK).BeginsWith(skLedgerAppliedPrefix))
+	items, err := queryLimit[ledgerAppliedItem](ctx, s, keyCond, math.MaxInt, func(in *dynamodb.QueryInput) {
+		in.ConsistentRead = aws.Bool(true)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read journal of %s: %w", memberID, err)
+	}
+	out := make([]loyalty.Recorded, len(items))
+	for i, it := range items {
+		out[i] = it.record()
+	}
+	return out, nil
 }

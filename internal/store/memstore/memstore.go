@@ -76,7 +76,7 @@ type Store struct {
 
 	accounts      map[string]account
 	entries       map[entryKey][]byte
-	ledgerApplied map[appliedKey]bool
+	ledgerApplied map[appliedKey]loyalty.Recorded
 	claims        map[string]string
 	counters      map[string]int
 	liability     map[string]decimal.Decimal
@@ -103,7 +103,7 @@ func New() *Store {
 
 		accounts:      make(map[string]account),
 		entries:       make(map[entryKey][]byte),
-		ledgerApplied: make(map[appliedKey]bool),
+		ledgerApplied: make(map[appliedKey]loyalty.Recorded),
 		claims:        make(map[string]string),
 		counters:      make(map[string]int),
 		liability:     make(map[string]decimal.Decimal),
@@ -466,7 +466,7 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range changes {
-		if c.Cause != "" && s.ledgerApplied[appliedKey{c.Account.MemberID, c.Cause}] {
+		if _, done := s.ledgerApplied[appliedKey{c.Account.MemberID, c.Cause}]; c.Cause != "" && done {
 			return fmt.Errorf("%s: %w", what, store.ErrDuplicate)
 		}
 	}
@@ -516,7 +516,9 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 			s.entries[entryKey{id, e.Seq}] = entries[i][j]
 		}
 		if c.Cause != "" {
-			s.ledgerApplied[appliedKey{id, c.Cause}] = true
+			rec := c.Record
+			rec.Cause, rec.Params = c.Cause, slices.Clone(rec.Params)
+			s.ledgerApplied[appliedKey{id, c.Cause}] = rec
 		}
 	}
 	maps.Copy(s.claims, owners)
@@ -607,5 +609,32 @@ func memberIDs(changes []store.LedgerChange) string {
 func (s *Store) CauseApplied(_ context.Context, memberID, cause string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ledgerApplied[appliedKey{memberID, cause}], nil
+	_, ok := s.ledgerApplied[appliedKey{memberID, cause}]
+	return ok, nil
+}
+
+// AppliedRecord returns the journal record committed with the cause.
+func (s *Store) AppliedRecord(_ context.Context, memberID, cause string) (loyalty.Recorded, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.ledgerApplied[appliedKey{memberID, cause}]
+	if !ok {
+		return loyalty.Recorded{}, fmt.Errorf("applied record %s of %s: %w", cause, memberID, store.ErrNotFound)
+	}
+	rec.Params = slices.Clone(rec.Params)
+	return rec, nil
+}
+
+// Journal returns the records of every cause committed to the member.
+func (s *Store) Journal(_ context.Context, memberID string) ([]loyalty.Recorded, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []loyalty.Recorded
+	for k, rec := range s.ledgerApplied {
+		if k.memberID == memberID {
+			rec.Params = slices.Clone(rec.Params)
+			out = append(out, rec)
+		}
+	}
+	return out, nil
 }

@@ -876,6 +876,9 @@ func fullAccount(memberID string, version int64) loyalty.Account {
 		BirthdayYears:   []int{2025},
 		Badges:          []string{"first-order"},
 		Due:             "2026-03-21",
+		Through:         base.Add(2 * time.Hour),
+		ThroughCause:    "evt_o1",
+		Journaled:       true,
 	}
 }
 
@@ -952,6 +955,49 @@ func runLedger(t *testing.T, newStore func(t *testing.T) store.Store) {
 			if err != nil || got != want {
 				t.Errorf("CauseApplied(%s) = %v, %v; want %v", cause, got, err, want)
 			}
+		}
+	})
+
+	t.Run("journal records round-trip", func(t *testing.T) {
+		s, id := newStore(t), uniqueID("m")
+		first := change(id, 1, fullEntry(id, 1))
+		first.Cause = "evt_1"
+		first.Record = loyalty.Recorded{Kind: loyalty.InputEvent, At: base.Add(time.Minute), Params: json.RawMessage(`{"id":"evt_1","type":"order.paid"}`)}
+		commitLedger(t, s, first)
+		second := change(id, 2, fullEntry(id, 2))
+		second.Cause = "adj:k1"
+		second.Record = loyalty.Recorded{Kind: loyalty.InputAdjust, At: base.Add(time.Hour), Params: json.RawMessage(`{"key":"adj:k1","points":5}`)}
+		commitLedger(t, s, second)
+		// A cause committed before the journal existed has no record.
+		third := change(id, 3, fullEntry(id, 3))
+		third.Cause = "legacy"
+		commitLedger(t, s, third)
+		want := map[string]loyalty.Recorded{
+			"evt_1":  {Cause: "evt_1", Kind: loyalty.InputEvent, At: first.Record.At, Params: first.Record.Params},
+			"adj:k1": {Cause: "adj:k1", Kind: loyalty.InputAdjust, At: second.Record.At, Params: second.Record.Params},
+			"legacy": {Cause: "legacy"},
+		}
+		got, err := s.Journal(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byCause := map[string]loyalty.Recorded{}
+		for _, r := range got {
+			byCause[r.Cause] = r
+		}
+		checkEqual(t, "journal", byCause, want)
+		for cause, w := range want {
+			rec, err := s.AppliedRecord(t.Context(), id, cause)
+			if err != nil {
+				t.Fatalf("AppliedRecord(%s): %v", cause, err)
+			}
+			checkEqual(t, "applied record "+cause, rec, w)
+		}
+		if _, err := s.AppliedRecord(t.Context(), id, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("AppliedRecord(nope) err = %v, want ErrNotFound", err)
+		}
+		if other, err := s.Journal(t.Context(), uniqueID("m")); err != nil || len(other) != 0 {
+			t.Errorf("journal of a member without commits = %v, %v; want none", other, err)
 		}
 	})
 
