@@ -358,9 +358,9 @@ func writeAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	// CreateTemp uses 0600; the files are meant to be opened by a developer's
-	// browser and tools.
-	if err := os.Chmod(tmp, 0o644); err != nil {
+	// The files hold recipients' addresses and names: personal data, so
+	// 0600 like the dead-letter file (CreateTemp's mode, made explicit).
+	if err := os.Chmod(tmp, 0o600); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -185,6 +185,26 @@ func TestSinkEndToEnd(t *testing.T) {
 	}
 }
 
+func TestSinkFilesArePrivate(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.sender.Send(context.Background(), message()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	names := dirNames(t, f.dir)
+	if len(names) != 2 {
+		t.Fatalf("files = %v, want one .html and one .json", names)
+	}
+	for _, name := range names {
+		info, err := os.Stat(filepath.Join(f.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := info.Mode().Perm(), os.FileMode(0o600); got != want {
+			t.Errorf("%s: mode %v, want %v (it holds the recipient's address)", name, got, want)
+		}
+	}
+}
+
 func TestSinkUniqueNamesAndOrder(t *testing.T) {
 	f := newFixture(t)
 	ids := []string{"mem_42", "a/b c-d", ""}
