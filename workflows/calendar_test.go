@@ -19,43 +19,42 @@ import (
 
 func TestPlanPartitions(t *testing.T) {
 	set := mustShipped(t)
-	// 28 February of a common year also scans 29 February birthdays.
-	at := time.Date(2027, 2, 28, 3, 0, 0, 0, time.UTC)
-	got := workflows.PlanPartitions(set[journey.Birthday], at, 24*time.Hour)
-	for _, want := range []string{"0226", "0227", "0228", "0229", "0301"} {
-		if !slices.Contains(got, want) {
-			t.Errorf("birthday partitions %v lack %s", got, want)
-		}
-	}
-	// In a leap year 29 February is a day of its own: scanned on the day,
-	// not with the 28th three days earlier.
-	if got := workflows.PlanPartitions(set[journey.Birthday], time.Date(2028, 2, 25, 3, 0, 0, 0, time.UTC), time.Hour); slices.Contains(got, "0229") {
-		t.Errorf("leap year 25 Feb partitions %v hold 0229", got)
-	}
-	if got := workflows.PlanPartitions(set[journey.Birthday], time.Date(2028, 2, 29, 3, 0, 0, 0, time.UTC), time.Hour); !slices.Contains(got, "0229") {
-		t.Errorf("leap year 29 Feb partitions %v lack 0229", got)
-	}
-	// Nor does a common year's 25 February (the window ends on the 26th).
-	if got := workflows.PlanPartitions(set[journey.Birthday], time.Date(2027, 2, 25, 3, 0, 0, 0, time.UTC), time.Hour); slices.Contains(got, "0229") {
-		t.Errorf("common year 25 Feb partitions %v hold 0229", got)
-	}
-	// Tier reviews 30, 7 and 1 days ahead; win-back last orders 60, 120
-	// and 365 days back — each with a day either side, sorted, no repeats.
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	tiers := workflows.PlanPartitions(set[journey.TierExpiry], now, time.Hour)
-	for _, want := range []string{"2026-12-23", "2026-11-30", "2026-11-24"} {
-		if !slices.Contains(tiers, want) {
-			t.Errorf("tier partitions %v lack %s", tiers, want)
-		}
-	}
-	wb := workflows.PlanPartitions(set[journey.Winback], now, time.Hour)
-	for _, want := range []string{"2026-09-24", "2026-07-26", "2025-11-23"} {
-		if !slices.Contains(wb, want) {
-			t.Errorf("win-back partitions %v lack %s", wb, want)
-		}
-	}
-	if !slices.IsSorted(wb) || len(slices.Compact(slices.Clone(wb))) != len(wb) {
-		t.Errorf("partitions not sorted and unique: %v", wb)
+	utc := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, time.UTC) }
+	// Each wanted day with a day either side (a member's local day is up
+	// to 14 hours off UTC), sorted, no repeats; anything more is a scan of
+	// members who cannot be due.
+	for _, tc := range []struct {
+		name    string
+		journey string
+		at      time.Time
+		catchUp time.Duration
+		want    []string
+	}{
+		// (26 Feb 03:00, 1 Mar 03:00]: 28 February of a common year also
+		// scans 29 February birthdays.
+		{"birthday, common-year 28 Feb", journey.Birthday, utc(2027, 2, 28, 3), 24 * time.Hour,
+			[]string{"0226", "0227", "0228", "0229", "0301"}},
+		// In a leap year 29 February is a day of its own: scanned on the
+		// day, not with the 28th, nor three days early.
+		{"birthday, leap-year 25 Feb", journey.Birthday, utc(2028, 2, 25, 3), time.Hour,
+			[]string{"0224", "0225", "0226"}},
+		{"birthday, leap-year 29 Feb", journey.Birthday, utc(2028, 2, 29, 3), time.Hour,
+			[]string{"0228", "0229", "0301"}},
+		{"birthday, common-year 25 Feb", journey.Birthday, utc(2027, 2, 25, 3), time.Hour,
+			[]string{"0224", "0225", "0226"}},
+		// Tier reviews 30, 7 and 1 days ahead of 23 November.
+		{"tier reviews", journey.TierExpiry, utc(2026, 11, 23, 12), time.Hour,
+			[]string{"2026-11-23", "2026-11-24", "2026-11-25", "2026-11-29", "2026-11-30", "2026-12-01", "2026-12-22", "2026-12-23", "2026-12-24"}},
+		// Win-back: last orders 365, 120 and 60 days before 23 November.
+		{"win-back", journey.Winback, utc(2026, 11, 23, 12), time.Hour,
+			[]string{"2025-11-22", "2025-11-23", "2025-11-24", "2026-07-25", "2026-07-26", "2026-07-27", "2026-09-23", "2026-09-24", "2026-09-25"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := workflows.PlanPartitions(set[tc.journey], tc.at, tc.catchUp)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("partitions at %s (catch-up %s) = %v, want %v", tc.at.Format(time.RFC3339), tc.catchUp, got, tc.want)
+			}
+		})
 	}
 }
 
