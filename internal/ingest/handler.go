@@ -1,17 +1,24 @@
 // Package ingest is the webhook endpoint storefronts post events to
 // (POST /v1/events). It verifies the source's HMAC signature, validates every
-// event against its schema and records the batch once, answering fast:
-// everything slow happens downstream of the table's stream.
+// event against its schema and the programme's rules (currency, amounts that
+// must agree, refunds against what their orders paid) and records the batch
+// once, answering fast: everything slow happens downstream of the table's
+// stream.
 package ingest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/httpx"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 )
 
@@ -19,12 +26,28 @@ import (
 // API Gateway's 10 MB and Lambda's 6 MB payload limits.
 const MaxBodyBytes = 1 << 20
 
+// Store is what ingest needs of the store: recording events, and reading a
+// member's ledger account to check a refund against the order it names.
+type Store interface {
+	store.Events
+	GetAccount(ctx context.Context, memberID string) (loyalty.Account, error)
+}
+
 // Handler serves POST /v1/events.
 type Handler struct {
-	Store   store.Events
+	Store Store
+	// Rules are the programme's (see ProgramRules). Zero rules cannot
+	// check a currency, so the handler answers 500 rather than accept
+	// unchecked events.
+	Rules   events.Rules
 	Secrets map[string][]byte // webhook secret per source name
 	Log     *slog.Logger
 	Now     func() time.Time // nil means time.Now
+}
+
+// ProgramRules are the facts of the programme that event validation needs.
+func ProgramRules(p *loyalty.Program) events.Rules {
+	return events.Rules{Currency: p.Currency, PointValue: p.Points.PointValue}
 }
 
 // Accepted is the 202 answer: the ids recorded now and those recorded before.
@@ -43,6 +66,15 @@ type Duplicate struct {
 type ValidationFailed struct {
 	Error    string           `json:"error"`
 	Problems []events.Problem `json:"problems"`
+}
+
+// Conflict is the 409 answer when an event id was recorded before with a
+// different body: reusing an id for other content is a storefront bug that
+// a 200 would hide, and the recorded event is not replaced. Nothing of the
+// request was recorded.
+type Conflict struct {
+	Error string   `json:"error"`
+	IDs   []string `json:"ids"`
 }
 
 func (h *Handler) now() time.Time {
@@ -74,7 +106,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	evs, err := events.ParseBatch(body)
+	parser := events.Parser{Rules: h.Rules, Orders: h.orderStanding}
+	evs, err := parser.ParseBatch(r.Context(), body)
 	if err != nil {
 		var ve *events.ValidationError
 		if errors.As(err, &ve) {
@@ -89,12 +122,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, e := range evs {
 		recs[i] = store.RecordedEvent{
 			Source: source, ID: e.ID, Type: string(e.Type), MemberID: e.MemberID,
-			OccurredAt: e.OccurredAt, ReceivedAt: received, Payload: e.Raw,
+			OccurredAt: e.OccurredAt, ReceivedAt: received, Payload: e.Raw, Digest: e.Digest,
 		}
 	}
 	res, err := h.Store.PutEvents(r.Context(), recs)
 	if err != nil {
 		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	if len(res.Conflicts) > 0 {
+		h.Log.WarnContext(r.Context(), "webhook rejected", "source", source, "reason", "event id reused with a different body", "ids", res.Conflicts)
+		httpx.WriteJSON(w, http.StatusConflict, Conflict{Error: conflictMessage(res.Conflicts), IDs: res.Conflicts})
 		return
 	}
 	h.Log.InfoContext(r.Context(), "events recorded", "source", source, "accepted", len(res.Accepted), "duplicates", len(res.Duplicates))
@@ -103,4 +141,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, Accepted{IDs: res.Accepted, Duplicates: res.Duplicates})
+}
+
+// conflictMessage names every id recorded before with a different body.
+func conflictMessage(ids []string) string {
+	if len(ids) == 1 {
+		return fmt.Sprintf("event id %s was recorded before with a different body", ids[0])
+	}
+	return fmt.Sprintf("event id %s was recorded before with a different body, and so were %s", ids[0], strings.Join(ids[1:], ", "))
+}
+
+// orderStanding tells the parser what the ledger has applied of a member's
+// order: one account read, made only for refunds, which are rare. An order
+// the ledger has not applied yet (or no longer keeps) is not found, and
+// the refund is accepted: the ledger caps refunds at the order amount.
+func (h *Handler) orderStanding(ctx context.Context, memberID, orderID string) (events.OrderStanding, bool, error) {
+	a, err := h.Store.GetAccount(ctx, memberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return events.OrderStanding{}, false, nil
+	}
+	if err != nil {
+		return events.OrderStanding{}, false, fmt.Errorf("read the account of %s: %w", memberID, err)
+	}
+	i := slices.IndexFunc(a.Orders, func(o loyalty.OrderRecord) bool { return o.OrderID == orderID })
+	if i < 0 {
+		return events.OrderStanding{}, false, nil
+	}
+	o := a.Orders[i]
+	return events.OrderStanding{Amount: o.Amount, Refunded: o.Refunded, RefundIDs: o.RefundIDs}, true, nil
 }

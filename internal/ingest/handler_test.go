@@ -14,7 +14,9 @@ import (
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/templates"
 )
 
 var (
@@ -22,10 +24,20 @@ var (
 	now    = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 )
 
+// program is the shipped programme, whose rules the handler checks.
+var program = func() *loyalty.Program {
+	p, err := loyalty.LoadProgram(templates.Program)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
 func newHandler() (*ingest.Handler, *memstore.Store) {
 	st := memstore.New()
 	return &ingest.Handler{
 		Store:   st,
+		Rules:   ingest.ProgramRules(program),
 		Secrets: map[string][]byte{"storefront": secret},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:     func() time.Time { return now },

@@ -24,6 +24,7 @@ import (
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/ledger"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/secrets"
 	"github.com/memberflow/memberflow/internal/sgevents"
@@ -152,7 +153,13 @@ func (e *Env) IngestHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Routes(&ingest.Handler{Store: e.Store, Secrets: sec, Log: e.Log}, nil, nil, e.Log), nil
+	// The programme's currency and point value, which events are checked
+	// against; a broken programme stops the cold start.
+	prog, err := loyalty.LoadProgram(templates.Program)
+	if err != nil {
+		return nil, err
+	}
+	return Routes(&ingest.Handler{Store: e.Store, Rules: ingest.ProgramRules(prog), Secrets: sec, Log: e.Log}, nil, nil, e.Log), nil
 }
 
 // APIHandler builds the bearer-protected /v1 API.

@@ -26,8 +26,20 @@ func CheckPutEvents(evs []RecordedEvent) error {
 		if ev.Source == "" || ev.ID == "" {
 			return fmt.Errorf("put events: event %d has no source or id", i)
 		}
+		if ev.Digest == "" {
+			// Without one a changed body could not be told from a retry.
+			return fmt.Errorf("put events: event %s/%s has no digest", ev.Source, ev.ID)
+		}
 	}
 	return nil
+}
+
+// SameContent reports whether an event recorded with digest recorded and
+// one arriving with digest arriving are the same event: their digests
+// match, or the recorded one predates digests and has none (it cannot be
+// told apart, so it is taken as the same, as before digests existed).
+func SameContent(recorded, arriving string) bool {
+	return recorded == "" || recorded == arriving
 }
 
 // CheckSaveMember checks SaveMember's arguments.

@@ -36,21 +36,36 @@ type RecordedEvent struct {
 	OccurredAt time.Time       `json:"occurred_at"`
 	ReceivedAt time.Time       `json:"received_at"`
 	Payload    json.RawMessage `json:"payload"` // the event object exactly as signed
+	// Digest identifies the payload's content whatever its formatting
+	// (events.Envelope.Digest). Events recorded before digests existed
+	// have none.
+	Digest string `json:"digest,omitempty"`
 }
 
-// PutEventsResult says which events of a batch were new and which had been
-// recorded before (same source and id).
+// PutEventsResult says, by id and in input order, which events of a batch
+// were new, which had been recorded before with the same content (same
+// source and id, same digest) and which had been recorded before with other
+// content.
 type PutEventsResult struct {
 	Accepted   []string
 	Duplicates []string
+	// Conflicts are ids recorded before with another digest, or repeated
+	// within the batch with another digest. When there is any, nothing of
+	// the batch was written and Accepted is empty.
+	Conflicts []string
 }
 
 // Events records webhook events exactly once.
 type Events interface {
 	// PutEvents writes every event of the batch that is not yet recorded, in
 	// one all-or-nothing step: either all new events are written or none.
-	// Events already recorded (same source and id) are reported as
-	// duplicates and left untouched. At most 100 events per call.
+	// An event already recorded (same source and id) with the same digest,
+	// or with none because it was recorded before digests existed, is a
+	// duplicate and left untouched; a later repeat within the batch is a
+	// duplicate of the first when the digests match. One recorded (or
+	// repeated) with another digest is a conflict, and then nothing of the
+	// batch is written. Every event needs a digest. At most 100 events per
+	// call.
 	PutEvents(ctx context.Context, evs []RecordedEvent) (PutEventsResult, error)
 	// GetEvent reads one recorded event; ErrNotFound when absent.
 	GetEvent(ctx context.Context, source, id string) (RecordedEvent, error)

@@ -45,6 +45,7 @@ func TestItemLayout(t *testing.T) {
 	if _, err := s.PutEvents(ctx, []store.RecordedEvent{{
 		Source: "storefront", ID: "evt_1", Type: "order.paid", MemberID: "m1",
 		OccurredAt: at, ReceivedAt: at.Add(time.Second), Payload: json.RawMessage(payload),
+		Digest: "sha256:0123abcd",
 	}}); err != nil {
 		t.Fatalf("PutEvents: %v", err)
 	}
@@ -53,6 +54,7 @@ func TestItemLayout(t *testing.T) {
 		"entity": "event", "source": "storefront", "event_id": "evt_1", "type": "order.paid",
 		"member_id": "m1", "payload": payload,
 		"occurred_at": "2026-05-01T12:00:00.123456789Z", "received_at": "2026-05-01T12:00:01.123456789Z",
+		"digest": "sha256:0123abcd",
 	})
 
 	// 00:30 at UTC+2 is the day before in UTC, the day the index counts.

@@ -2,9 +2,11 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -12,10 +14,21 @@ import (
 	"github.com/memberflow/memberflow/internal/store"
 )
 
+// eventOutcome is what PutEvents made of one event of a batch.
+type eventOutcome int
+
+const (
+	eventNew eventOutcome = iota
+	eventDuplicate
+	eventConflict
+)
+
 // PutEvents writes the new events of the batch in one transaction, each
 // create-only. When the transaction is cancelled because some events already
-// exist, those are duplicates: they are dropped and the rest is retried, so
-// the new events still land all-or-nothing.
+// exist, DynamoDB hands back those items (ReturnValuesOnConditionCheckFailure)
+// and their digests classify them: the same content is a duplicate, dropped
+// before the rest is retried, so the new events still land all-or-nothing;
+// other content is a conflict, and then nothing is written.
 func (s *Store) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store.PutEventsResult, error) {
 	var res store.PutEventsResult
 	if err := store.CheckPutEvents(evs); err != nil {
@@ -29,34 +42,38 @@ func (s *Store) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store
 		return res, fmt.Errorf("put events: build condition: %w", err)
 	}
 
-	duplicate := make([]bool, len(evs))
+	outcome := make([]eventOutcome, len(evs))
+	conflict := false
 	writes := make([]types.TransactWriteItem, len(evs))
 	var pending []int // indexes into evs still to be written
-	seen := make(map[string]bool, len(evs))
+	first := make(map[string]int, len(evs))
 	for i, ev := range evs {
 		// A transaction may not touch one item twice, and a repeat inside
-		// the batch is a duplicate of its first occurrence anyway.
+		// the batch is a duplicate of its first occurrence, or a conflict
+		// with it.
 		pk := eventPK(ev.Source, ev.ID)
-		if seen[pk] {
-			duplicate[i] = true
+		if j, seen := first[pk]; seen {
+			outcome[i] = classify(evs[j].Digest, ev.Digest)
+			conflict = conflict || outcome[i] == eventConflict
 			continue
 		}
-		seen[pk] = true
+		first[pk] = i
 		item, err := marshalItem(newEventItem(ev))
 		if err != nil {
 			return res, fmt.Errorf("put events: marshal event %s/%s: %w", ev.Source, ev.ID, err)
 		}
 		writes[i] = types.TransactWriteItem{Put: &types.Put{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       cond.Condition(),
-			ExpressionAttributeNames:  cond.Names(),
-			ExpressionAttributeValues: cond.Values(),
+			TableName:                           aws.String(s.table),
+			Item:                                item,
+			ConditionExpression:                 cond.Condition(),
+			ExpressionAttributeNames:            cond.Names(),
+			ExpressionAttributeValues:           cond.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}
 		pending = append(pending, i)
 	}
 
-	for len(pending) > 0 {
+	for len(pending) > 0 && !conflict {
 		batch := make([]types.TransactWriteItem, len(pending))
 		for j, i := range pending {
 			batch[j] = writes[i]
@@ -65,17 +82,23 @@ func (s *Store) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store
 		if err == nil {
 			break
 		}
-		codes, ok := cancellationCodes(err)
-		if !ok || len(codes) != len(pending) {
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) || len(tce.CancellationReasons) != len(pending) {
 			return store.PutEventsResult{}, fmt.Errorf("put events: %w", err)
 		}
 		var rest []int
-		for j, code := range codes {
-			switch code {
+		for j, r := range tce.CancellationReasons {
+			i := pending[j]
+			switch aws.ToString(r.Code) {
 			case reasonConditionFailed:
-				duplicate[pending[j]] = true
+				recorded, err := recordedDigest(evs[i], r.Item)
+				if err != nil {
+					return store.PutEventsResult{}, fmt.Errorf("put events: %w", err)
+				}
+				outcome[i] = classify(recorded, evs[i].Digest)
+				conflict = conflict || outcome[i] == eventConflict
 			case reasonNone, "":
-				rest = append(rest, pending[j])
+				rest = append(rest, i)
 			case reasonTransactionConflict:
 				// Another writer is recording the same event right now;
 				// the caller's retry will see it as a duplicate.
@@ -85,20 +108,47 @@ func (s *Store) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store
 			}
 		}
 		if len(rest) == len(pending) {
-			// Cancelled without naming a duplicate: retrying would loop.
+			// Cancelled without naming a recorded event: retrying would loop.
 			return store.PutEventsResult{}, fmt.Errorf("put events: %w", err)
 		}
 		pending = rest
 	}
 
 	for i, ev := range evs {
-		if duplicate[i] {
+		switch outcome[i] {
+		case eventNew:
+			if !conflict {
+				res.Accepted = append(res.Accepted, ev.ID)
+			}
+		case eventDuplicate:
 			res.Duplicates = append(res.Duplicates, ev.ID)
-		} else {
-			res.Accepted = append(res.Accepted, ev.ID)
+		case eventConflict:
+			res.Conflicts = append(res.Conflicts, ev.ID)
 		}
 	}
 	return res, nil
+}
+
+// classify compares a recorded (or earlier) digest with an arriving one.
+func classify(recorded, arriving string) eventOutcome {
+	if store.SameContent(recorded, arriving) {
+		return eventDuplicate
+	}
+	return eventConflict
+}
+
+// recordedDigest returns the digest of the recorded event ev collided
+// with, from the item DynamoDB returned with the failed condition: no
+// second read, and no race with a writer in between.
+func recordedDigest(ev store.RecordedEvent, item map[string]types.AttributeValue) (string, error) {
+	if len(item) == 0 {
+		return "", fmt.Errorf("recorded event %s/%s: the cancellation did not return the item", ev.Source, ev.ID)
+	}
+	var it eventItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return "", fmt.Errorf("unmarshal recorded event %s/%s: %w", ev.Source, ev.ID, err)
+	}
+	return it.Digest, nil
 }
 
 // GetEvent reads one recorded event.

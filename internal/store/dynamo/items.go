@@ -39,6 +39,9 @@ type eventItem struct {
 	// Payload is a String, not Binary, so the stream image carries readable
 	// JSON and the dispatcher needs no base64 step.
 	Payload string `dynamodbav:"payload"`
+	// Digest tells a retry from another event reusing the id; items
+	// written before digests existed have none.
+	Digest string `dynamodbav:"digest,omitempty"`
 }
 
 func newEventItem(ev store.RecordedEvent) eventItem {
@@ -52,6 +55,7 @@ func newEventItem(ev store.RecordedEvent) eventItem {
 		OccurredAt: ev.OccurredAt,
 		ReceivedAt: ev.ReceivedAt,
 		Payload:    string(ev.Payload),
+		Digest:     ev.Digest,
 	}
 }
 
@@ -64,6 +68,7 @@ func (it eventItem) recordedEvent() store.RecordedEvent {
 		OccurredAt: it.OccurredAt,
 		ReceivedAt: it.ReceivedAt,
 		Payload:    json.RawMessage(it.Payload),
+		Digest:     it.Digest,
 	}
 }
 

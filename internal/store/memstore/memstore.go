@@ -116,7 +116,8 @@ func New() *Store {
 func (s *Store) Ping(context.Context) error { return nil }
 
 // PutEvents records the new events of the batch and reports the others as
-// duplicates, in input order.
+// duplicates or conflicts, in input order; with any conflict it records
+// nothing.
 func (s *Store) PutEvents(_ context.Context, evs []store.RecordedEvent) (store.PutEventsResult, error) {
 	var res store.PutEventsResult
 	if err := store.CheckPutEvents(evs); err != nil {
@@ -124,14 +125,32 @@ func (s *Store) PutEvents(_ context.Context, evs []store.RecordedEvent) (store.P
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	batch := make(map[eventKey]string, len(evs)) // digest of the first occurrence
+	var fresh []store.RecordedEvent
 	for _, ev := range evs {
 		k := eventKey{ev.Source, ev.ID}
-		if _, ok := s.events[k]; ok {
-			res.Duplicates = append(res.Duplicates, ev.ID)
-			continue
+		recorded, ok := s.events[k]
+		digest := recorded.Digest
+		if !ok {
+			digest, ok = batch[k]
 		}
-		s.events[k] = cloneEvent(ev)
-		res.Accepted = append(res.Accepted, ev.ID)
+		switch {
+		case !ok:
+			batch[k] = ev.Digest
+			fresh = append(fresh, ev)
+			res.Accepted = append(res.Accepted, ev.ID)
+		case store.SameContent(digest, ev.Digest):
+			res.Duplicates = append(res.Duplicates, ev.ID)
+		default:
+			res.Conflicts = append(res.Conflicts, ev.ID)
+		}
+	}
+	if len(res.Conflicts) > 0 {
+		res.Accepted = nil
+		return res, nil
+	}
+	for _, ev := range fresh {
+		s.events[eventKey{ev.Source, ev.ID}] = cloneEvent(ev)
 	}
 	return res, nil
 }

@@ -6,6 +6,8 @@ package storetest
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,7 +59,15 @@ func event(source, id string, payload string) store.RecordedEvent {
 		OccurredAt: base,
 		ReceivedAt: base.Add(1500 * time.Millisecond),
 		Payload:    json.RawMessage(payload),
+		Digest:     digestOf(payload),
 	}
+}
+
+// digestOf stands in for events' digest: the store only compares digests,
+// so any function of the content will do.
+func digestOf(payload string) string {
+	sum := sha256.Sum256([]byte(payload))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
@@ -85,13 +95,17 @@ func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		first := event(src, "e1", `{"v":"first"}`)
 		putEvents(t, s, []store.RecordedEvent{first})
 
-		again := event(src, "e1", `{"v":"second"}`)
+		// The same content (digest) arriving again, with everything the
+		// store keeps beside it different: the recorded event stays.
+		again := event(src, "e1", `{"v":"first"}`)
 		again.Type = "member.updated"
+		again.ReceivedAt = base.Add(time.Hour)
 		res := putEvents(t, s, []store.RecordedEvent{
 			event(src, "e2", `{}`), again, event(src, "e3", `{}`),
 		})
 		checkIDs(t, "accepted", res.Accepted, []string{"e2", "e3"})
 		checkIDs(t, "duplicates", res.Duplicates, []string{"e1"})
+		checkIDs(t, "conflicts", res.Conflicts, nil)
 
 		got, err := s.GetEvent(t.Context(), src, "e1")
 		if err != nil {
@@ -116,11 +130,16 @@ func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	t.Run("PutEvents repeat inside batch", func(t *testing.T) {
 		s, src := newStore(t), uniqueID("src")
+		// Same content, sent with other formatting: the digest is the
+		// same, the bytes are not.
+		again := event(src, "a", `{"v":1}`)
+		again.Payload = json.RawMessage(`{ "v": 1 }`)
 		res := putEvents(t, s, []store.RecordedEvent{
-			event(src, "a", `{"v":1}`), event(src, "b", `{}`), event(src, "a", `{"v":2}`),
+			event(src, "a", `{"v":1}`), event(src, "b", `{}`), again,
 		})
 		checkIDs(t, "accepted", res.Accepted, []string{"a", "b"})
 		checkIDs(t, "duplicates", res.Duplicates, []string{"a"})
+		checkIDs(t, "conflicts", res.Conflicts, nil)
 		got, err := s.GetEvent(t.Context(), src, "a")
 		if err != nil {
 			t.Fatalf("GetEvent(a): %v", err)
@@ -128,6 +147,68 @@ func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if want := `{"v":1}`; string(got.Payload) != want {
 			t.Errorf("payload = %s, want the first occurrence's %s", got.Payload, want)
 		}
+	})
+
+	t.Run("PutEvents id reused with other content writes nothing", func(t *testing.T) {
+		s, src := newStore(t), uniqueID("src")
+		first := event(src, "e1", `{"v":"first"}`)
+		putEvents(t, s, []store.RecordedEvent{first})
+
+		res := putEvents(t, s, []store.RecordedEvent{
+			event(src, "e2", `{}`), event(src, "e1", `{"v":"second"}`), event(src, "e3", `{}`),
+		})
+		checkIDs(t, "accepted", res.Accepted, nil)
+		checkIDs(t, "duplicates", res.Duplicates, nil)
+		checkIDs(t, "conflicts", res.Conflicts, []string{"e1"})
+		got, err := s.GetEvent(t.Context(), src, "e1")
+		if err != nil {
+			t.Fatalf("GetEvent(e1): %v", err)
+		}
+		checkEqual(t, "recorded event left untouched", got, first)
+		checkEventsAbsent(t, s, src, "e2", "e3")
+	})
+
+	t.Run("PutEvents conflicts and duplicates together", func(t *testing.T) {
+		s, src := newStore(t), uniqueID("src")
+		putEvents(t, s, []store.RecordedEvent{event(src, "d", `{"n":1}`), event(src, "c1", `{"n":2}`), event(src, "c2", `{"n":3}`)})
+
+		res := putEvents(t, s, []store.RecordedEvent{
+			event(src, "c2", `{"n":30}`), event(src, "new", `{}`), event(src, "d", `{"n":1}`), event(src, "c1", `{"n":20}`),
+		})
+		checkIDs(t, "accepted", res.Accepted, nil)
+		checkIDs(t, "duplicates", res.Duplicates, []string{"d"})
+		checkIDs(t, "conflicts", res.Conflicts, []string{"c2", "c1"})
+		checkEventsAbsent(t, s, src, "new")
+		for id, payload := range map[string]string{"c1": `{"n":2}`, "c2": `{"n":3}`} {
+			got, err := s.GetEvent(t.Context(), src, id)
+			if err != nil {
+				t.Fatalf("GetEvent(%s): %v", id, err)
+			}
+			if string(got.Payload) != payload || got.Digest != digestOf(payload) {
+				t.Errorf("%s = %s (%s), want the first recording %s", id, got.Payload, got.Digest, payload)
+			}
+		}
+	})
+
+	t.Run("PutEvents repeat inside batch with other content writes nothing", func(t *testing.T) {
+		s, src := newStore(t), uniqueID("src")
+		res := putEvents(t, s, []store.RecordedEvent{
+			event(src, "a", `{"v":1}`), event(src, "b", `{}`), event(src, "a", `{"v":2}`),
+		})
+		checkIDs(t, "accepted", res.Accepted, nil)
+		checkIDs(t, "duplicates", res.Duplicates, nil)
+		checkIDs(t, "conflicts", res.Conflicts, []string{"a"})
+		checkEventsAbsent(t, s, src, "a", "b")
+	})
+
+	t.Run("PutEvents without a digest rejected", func(t *testing.T) {
+		s, src := newStore(t), uniqueID("src")
+		ev := event(src, "e1", `{}`)
+		ev.Digest = ""
+		if _, err := s.PutEvents(t.Context(), []store.RecordedEvent{event(src, "e0", `{}`), ev}); err == nil {
+			t.Fatal("PutEvents(event without digest) = nil error, want an error")
+		}
+		checkEventsAbsent(t, s, src, "e0", "e1")
 	})
 
 	t.Run("PutEvents same id from two sources", func(t *testing.T) {
@@ -174,6 +255,38 @@ func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Errorf("err = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// checkEventsAbsent fails for each id the store has recorded.
+func checkEventsAbsent(t *testing.T, s store.Store, src string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := s.GetEvent(t.Context(), src, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetEvent(%s) = %v, want ErrNotFound: nothing of the batch may be written", id, err)
+		}
+	}
+}
+
+// RunEventsBeforeDigests checks events recorded before digests existed:
+// record must store ev as the adapter did then, without a digest. Any
+// content arriving under such an id is a duplicate (it cannot be told
+// apart), and the recorded event stays as it was.
+func RunEventsBeforeDigests(t *testing.T, s store.Store, record func(t *testing.T, ev store.RecordedEvent)) {
+	t.Helper()
+	src := uniqueID("src")
+	old := event(src, "e1", `{"v":"old"}`)
+	old.Digest = ""
+	record(t, old)
+
+	res := putEvents(t, s, []store.RecordedEvent{event(src, "e1", `{"v":"new"}`), event(src, "e2", `{}`)})
+	checkIDs(t, "accepted", res.Accepted, []string{"e2"})
+	checkIDs(t, "duplicates", res.Duplicates, []string{"e1"})
+	checkIDs(t, "conflicts", res.Conflicts, nil)
+	got, err := s.GetEvent(t.Context(), src, "e1")
+	if err != nil {
+		t.Fatalf("GetEvent(e1): %v", err)
+	}
+	checkEqual(t, "event recorded before digests", got, old)
 }
 
 func batch(src string, n int) ([]store.RecordedEvent, []string) {
