@@ -231,7 +231,7 @@ func LoadProgram(src []byte) (*Program, error) {
 	}
 	v := &validator{}
 	p := &Program{Currency: f.Currency}
-	v.require(f.Currency != "" && len(f.Currency) == 3 && strings.ToUpper(f.Currency) == f.Currency, "currency", "must be a three-letter ISO 4217 code such as CNY")
+	v.require(validCurrency(f.Currency), "currency", "must be a three-letter ISO 4217 code such as CNY")
 	loc, err := time.LoadLocation(f.TimeZone)
 	v.require(f.TimeZone != "" && err == nil, "time_zone", "must be an IANA time zone such as Asia/Shanghai")
 	p.Location = loc
@@ -342,6 +342,20 @@ func MustLoadProgram(src []byte) *Program {
 		panic(err)
 	}
 	return p
+}
+
+// validCurrency reports whether s has the form of an ISO 4217 code: three
+// letters A-Z (upper-casing alone lets "C1Y" and "$$$" through).
+func validCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func validCouponKind(s string) bool {

@@ -44,6 +44,8 @@ func TestLoadProgramNamesTheKey(t *testing.T) {
 		{"member day 31", "day_of_month: 8", "day_of_month: 31", "points.member_day.day_of_month"},
 		{"bad coupon code", "code: NEW8", "code: new8", "coupons[0].code"},
 		{"negative limit", "per_member_limit: 1 }", "per_member_limit: -1 }", "coupons[0].per_member_limit"},
+		{"currency with a digit", "currency: CNY", "currency: C1Y", "currency: must be a three-letter"},
+		{"currency of symbols", "currency: CNY", `currency: "$$$"`, "currency: must be a three-letter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := strings.Replace(base, tc.from, tc.to, 1)
