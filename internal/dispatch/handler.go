@@ -8,12 +8,14 @@
 package dispatch
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -47,7 +49,15 @@ type Handler struct {
 	Journeys journey.Set
 	Log      *slog.Logger
 	Now      func() time.Time // nil means time.Now
+	// Parallel is how many members' records of one batch are worked on at
+	// once (default DefaultParallel). Each member's records stay in stream
+	// order; the work is round trips to DynamoDB and Temporal, so members
+	// in parallel is what makes a burst drain quickly.
+	Parallel int
 }
+
+// DefaultParallel is Handler.Parallel when unset.
+const DefaultParallel = 16
 
 func (h *Handler) now() time.Time {
 	if h.Now != nil {
@@ -56,21 +66,58 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// Handle processes a stream batch in order. On the first record that fails it
-// stops and reports that record, so Lambda retries from there and a member's
-// events are never applied out of order; records before it are done.
+// Handle processes a stream batch: the records of different members in
+// parallel, each member's in stream order. A member whose record fails
+// stops there, and the failure is reported, so Lambda (or the local
+// poller) retries the batch from the earliest failed record; everything
+// redelivered after it is recognised as applied and changes nothing.
 func (h *Handler) Handle(ctx context.Context, batch lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
+	var order []string
+	byMember := map[string][]int{}
+	for i, rec := range batch.Records {
+		m := memberOf(rec)
+		if _, ok := byMember[m]; !ok {
+			order = append(order, m)
+		}
+		byMember[m] = append(byMember[m], i)
+	}
+	failed := make([]bool, len(batch.Records))
+	sem := make(chan struct{}, cmp.Or(h.Parallel, DefaultParallel))
+	var wg sync.WaitGroup
+	for _, m := range order {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(idx []int) {
+			defer func() { <-sem; wg.Done() }()
+			for _, i := range idx {
+				rec := batch.Records[i]
+				if err := h.handleRecord(ctx, rec); err != nil {
+					h.Log.ErrorContext(ctx, "dispatch failed; record will be retried",
+						"event_id", rec.EventID, "sequence", rec.Change.SequenceNumber, "err", err)
+					failed[i] = true
+					return
+				}
+			}
+		}(byMember[m])
+	}
+	wg.Wait()
 	var resp lambdaevents.DynamoDBEventResponse
-	for _, rec := range batch.Records {
-		if err := h.handleRecord(ctx, rec); err != nil {
-			h.Log.ErrorContext(ctx, "dispatch failed; record will be retried",
-				"event_id", rec.EventID, "sequence", rec.Change.SequenceNumber, "err", err)
+	for i, f := range failed {
+		if f {
 			resp.BatchItemFailures = append(resp.BatchItemFailures,
-				lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
-			break
+				lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: batch.Records[i].Change.SequenceNumber})
 		}
 	}
 	return resp, nil
+}
+
+// memberOf is the member a stream record concerns ("" for items that are
+// not member events; they are skipped, in any order).
+func memberOf(rec lambdaevents.DynamoDBEventRecord) string {
+	if attr, ok := rec.Change.NewImage["member_id"]; ok && attr.DataType() == lambdaevents.DataTypeString {
+		return attr.String()
+	}
+	return ""
 }
 
 func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) (err error) {

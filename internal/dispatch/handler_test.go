@@ -35,6 +35,8 @@ type fakeTemporal struct {
 	starts   int
 	signals  []string
 	startErr error
+	// failID fails the start of this one workflow ID (startErr fails all).
+	failID string
 }
 
 func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
@@ -42,6 +44,9 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflow
 	defer f.mu.Unlock()
 	if f.startErr != nil {
 		return nil, f.startErr
+	}
+	if f.failID != "" && o.ID == f.failID {
+		return nil, errors.New("temporal unavailable for " + o.ID)
 	}
 	f.starts++
 	if _, ok := f.started[o.ID]; !ok {
@@ -95,15 +100,59 @@ func record(t *testing.T, seq string, typ events.Type, mutate func(map[string]an
 			t.Fatal(err)
 		}
 	}
+	var env struct {
+		MemberID string `json:"member_id"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
 	return lambdaevents.DynamoDBEventRecord{
 		EventID: "rec-" + seq, EventName: "INSERT",
 		Change: lambdaevents.DynamoDBStreamRecord{
 			SequenceNumber: seq,
 			NewImage: map[string]lambdaevents.DynamoDBAttributeValue{
-				"entity":  lambdaevents.NewStringAttribute("event"),
-				"payload": lambdaevents.NewStringAttribute(string(raw)),
+				"entity":    lambdaevents.NewStringAttribute("event"),
+				"member_id": lambdaevents.NewStringAttribute(env.MemberID),
+				"payload":   lambdaevents.NewStringAttribute(string(raw)),
 			},
 		},
+	}
+}
+
+// TestMembersInParallelEachInOrder: a member whose record fails stops
+// there and is reported; the other members of the batch are done.
+func TestMembersInParallelEachInOrder(t *testing.T) {
+	h, st, tc := newHandler()
+	h.Parallel = 4
+	as := func(member, id string) func(map[string]any) {
+		return func(m map[string]any) { m["member_id"], m["id"] = member, id }
+	}
+	var recs []lambdaevents.DynamoDBEventRecord
+	seq := 0
+	for i := range 6 {
+		member := fmt.Sprintf("m-%d", i)
+		seq++
+		recs = append(recs, record(t, fmt.Sprint(seq), events.MemberRegistered, as(member, "reg-"+member)))
+		seq++
+		recs = append(recs, record(t, fmt.Sprint(seq), events.MemberProfileUpdated, as(member, "upd-"+member)))
+	}
+	tc.failID = workflows.EnrollmentWorkflowID(journey.Activation, "m-3", 1)
+	resp := handle(t, h, recs...)
+	if got := resp.BatchItemFailures; len(got) != 1 || got[0].ItemIdentifier != "7" {
+		t.Fatalf("failures = %+v, want exactly sequence 7 (m-3's registration)", got)
+	}
+	for i := range 6 {
+		m, err := st.GetMember(context.Background(), fmt.Sprintf("m-%d", i))
+		want := int64(2)
+		if i == 3 {
+			want = 1 // its profile update waits behind the failed registration
+		}
+		if err != nil || m.Version != want {
+			t.Errorf("m-%d: version %d (%v), want %d", i, m.Version, err, want)
+		}
+	}
+	if len(tc.started) != 5 {
+		t.Errorf("%d activations started, want 5", len(tc.started))
 	}
 }
 

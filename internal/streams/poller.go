@@ -42,9 +42,15 @@ type Poller struct {
 	// DeadLetter receives a record that failed MaxAttempts times, with the
 	// last error. If it fails, the record is not skipped.
 	DeadLetter func(ctx context.Context, rec lambdaevents.DynamoDBEventRecord, cause error) error
+	// Checkpoints, when set, keeps each shard's position durably: a
+	// restarted poller resumes after the last record handled, as Lambda's
+	// event source mapping does. Without, every run starts at the trim
+	// horizon (the handler is idempotent, so that is only slower).
+	Checkpoints Checkpoints
 
 	mu     sync.Mutex
 	lastOK time.Time
+	saved  map[string]Position // positions loaded at start, by shard
 }
 
 type shardState struct {
@@ -75,9 +81,10 @@ func (p *Poller) markOK() {
 	p.mu.Unlock()
 }
 
-// Run polls until ctx is cancelled. It starts every shard at TRIM_HORIZON:
-// after a restart records are delivered again, exactly as Lambda may
-// redeliver them, and the handler is idempotent.
+// Run polls until ctx is cancelled. Every shard starts where its
+// checkpoint says (after the last record handled), or at TRIM_HORIZON
+// when it has none; records are delivered at least once, exactly as
+// Lambda delivers them, and the handler is idempotent.
 func (p *Poller) Run(ctx context.Context) error {
 	if p.Log == nil {
 		p.Log = slog.Default()
@@ -97,6 +104,12 @@ func (p *Poller) Run(ctx context.Context) error {
 		return fmt.Errorf("table %s has no stream enabled", p.Table)
 	}
 	arn := *desc.Table.LatestStreamArn
+	p.saved = map[string]Position{}
+	if p.Checkpoints != nil {
+		if p.saved, err = p.Checkpoints.Load(ctx, arn); err != nil {
+			return err
+		}
+	}
 	shards := map[string]*shardState{}
 	var order []string // shards in discovery order, parents first
 	var lastRefresh time.Time
@@ -153,7 +166,8 @@ func (p *Poller) refreshShards(ctx context.Context, arn string, shards map[strin
 		for _, sh := range out.StreamDescription.Shards {
 			id := aws.ToString(sh.ShardId)
 			if _, ok := shards[id]; !ok {
-				shards[id] = &shardState{id: id, parent: aws.ToString(sh.ParentShardId)}
+				saved := p.saved[id]
+				shards[id] = &shardState{id: id, parent: aws.ToString(sh.ParentShardId), lastSeq: saved.Seq, closed: saved.Closed}
 				order = append(order, id)
 			}
 		}
@@ -218,16 +232,30 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 			if dlErr := p.countFailure(ctx, s, batch.Records, culprit, err); dlErr != nil {
 				err = errors.Join(err, dlErr)
 			}
+			p.save(ctx, arn, s) // what succeeded, or was parked, stays done
 			return len(out.Records), err
 		}
 		s.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
 		s.isolate, s.headSeq, s.headFailures = false, "", 0
+		p.save(ctx, arn, s)
 	}
 	s.iterator = out.NextShardIterator
 	if s.iterator == nil {
 		s.closed = true
+		p.save(ctx, arn, s)
 	}
 	return len(out.Records), nil
+}
+
+// save checkpoints the shard's position. A failed save is logged, not
+// fatal: the position is then only lost to a restart, which redelivers.
+func (p *Poller) save(ctx context.Context, arn string, s *shardState) {
+	if p.Checkpoints == nil {
+		return
+	}
+	if err := p.Checkpoints.Save(ctx, arn, s.id, Position{Seq: s.lastSeq, Closed: s.closed}); err != nil {
+		p.Log.WarnContext(ctx, "stream: checkpoint not saved; a restart will redeliver from the last saved one", "shard", s.id, "err", err)
+	}
 }
 
 // countFailure counts another failure of the record the shard now resumes

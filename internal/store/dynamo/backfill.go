@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -29,8 +30,19 @@ type BackfillProgress struct {
 // idempotent, reading only items without GSI2PK, and safe beside live
 // traffic: an item is updated only while it still lacks GSI2PK and has the
 // version the scan read, so a concurrent write, which sets GSI2 itself,
-// wins and the item counts as skipped.
+// wins and the item counts as skipped. A run to completion is recorded in
+// the table (see BackfillCalendarIndexOnce).
 func (s *Store) BackfillCalendarIndex(ctx context.Context, progress func(BackfillProgress)) (BackfillProgress, error) {
+	p, err := s.backfillCalendarIndex(ctx, progress)
+	if err != nil {
+		return p, err
+	}
+	return p, s.markMigrated(ctx, calendarIndexMigration(), p)
+}
+
+func calendarIndexMigration() string { return fmt.Sprintf("calendar-index#v%d", calendarIndexVersion) }
+
+func (s *Store) backfillCalendarIndex(ctx context.Context, progress func(BackfillProgress)) (BackfillProgress, error) {
 	var p BackfillProgress
 	filter := expression.Name(attrEntity).In(expression.Value(entityMember), expression.Value(entityAccount)).
 		And(expression.Name(attrGSI2PK).AttributeNotExists())
@@ -153,4 +165,51 @@ func (s *Store) setGSI2(ctx context.Context, t gsi2Target) (set bool, err error)
 		return false, nil
 	}
 	return false, err
+}
+
+// calendarIndexVersion is the calendar index layout this build writes
+// (version 1: GSI2 holds last-order and review days). A migration for a
+// newer layout raises it, so BackfillCalendarIndexOnce runs again once.
+const calendarIndexVersion = 1
+
+// migrationItem records that a one-off migration ran to completion on
+// this table.
+type migrationItem struct {
+	itemKey
+	Entity  string    `dynamodbav:"entity"`
+	Name    string    `dynamodbav:"name"`
+	DoneAt  time.Time `dynamodbav:"done_at"`
+	Scanned int       `dynamodbav:"scanned"`
+	Updated int       `dynamodbav:"updated"`
+}
+
+// BackfillCalendarIndexOnce runs BackfillCalendarIndex unless it already
+// ran to completion on this table for the current index version, and then
+// records that it did, so a start-up pays for the full-table scan once per
+// table version instead of every time. already reports a run skipped
+// because it had been done (nothing was scanned then).
+func (s *Store) BackfillCalendarIndexOnce(ctx context.Context, progress func(BackfillProgress)) (p BackfillProgress, already bool, err error) {
+	var done migrationItem
+	found, err := s.getItem(ctx, migrationPK, migrationSK(calendarIndexMigration()), &done)
+	if err != nil {
+		return p, false, fmt.Errorf("backfill calendar index: read migration marker: %w", err)
+	}
+	if found {
+		return p, true, nil
+	}
+	p, err = s.BackfillCalendarIndex(ctx, progress)
+	return p, false, err
+}
+
+// markMigrated records that the migration name completed with p.
+func (s *Store) markMigrated(ctx context.Context, name string, p BackfillProgress) error {
+	item, err := marshalItem(migrationItem{itemKey: itemKey{PK: migrationPK, SK: migrationSK(name)}, Entity: entityMigration,
+		Name: name, DoneAt: time.Now().UTC(), Scanned: p.Scanned, Updated: p.Updated})
+	if err != nil {
+		return fmt.Errorf("record migration %s: %w", name, err)
+	}
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("record migration %s: %w", name, err)
+	}
+	return nil
 }

@@ -109,3 +109,29 @@ func lastOrderMembers(t *testing.T, s *dynamo.Store, day string) []string {
 	}
 	return ids
 }
+
+// TestBackfillCalendarIndexOnce scans the table the first time only: a
+// second start finds the migration recorded and reads nothing, even with
+// an item lacking GSI2 written since (which its next write fixes).
+func TestBackfillCalendarIndexOnce(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	if err := s.SaveMember(ctx, loyalty.Member{ID: "m-order", LastOrderAt: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), Version: 1}, "evt_1"); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	removeGSI2(t, client, table, "M#m-order", "PROFILE")
+	first, already, err := s.BackfillCalendarIndexOnce(ctx, nil)
+	if err != nil || already || first.Updated != 1 || first.Scanned == 0 {
+		t.Fatalf("first run = %+v, already %v, %v; want one update, not already done", first, already, err)
+	}
+	removeGSI2(t, client, table, "M#m-order", "PROFILE")
+	second, already, err := s.BackfillCalendarIndexOnce(ctx, nil)
+	if err != nil || !already || second.Scanned != 0 || second.Updated != 0 {
+		t.Fatalf("second run = %+v, already %v, %v; want skipped without a scan", second, already, err)
+	}
+	// The explicit backfill (the worker's flag) still scans.
+	if forced, err := s.BackfillCalendarIndex(ctx, nil); err != nil || forced.Updated != 1 {
+		t.Fatalf("explicit run = %+v, %v; want one update", forced, err)
+	}
+}

@@ -17,8 +17,9 @@ const localRegion = "us-east-1"
 // NewClient returns a DynamoDB client. With endpoint set (DynamoDB Local) it
 // uses static dummy credentials, because Local accepts any and a developer's
 // real credentials should never be sent to it; without, the default AWS
-// configuration chain (environment, shared files, role).
-func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, error) {
+// configuration chain (environment, shared files, role). optFns adjust the
+// client further (the local stack counts its calls).
+func NewClient(ctx context.Context, endpoint, region string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if endpoint != "" && region == "" {
 		region = localRegion
@@ -40,6 +41,9 @@ func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, 
 			// this SDK then compares against 0 and logs a bogus checksum
 			// warning for every failed condition.
 			o.DisableValidateResponseChecksum = true
+		}
+		for _, f := range optFns {
+			f(o)
 		}
 	}), nil
 }

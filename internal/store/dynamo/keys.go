@@ -50,6 +50,8 @@ const (
 	entityLiability     = "liability"
 
 	entityContact = "contact"
+
+	entityMigration = "migration"
 )
 
 // Sort-key prefixes of the items that live under a member's partition.
@@ -244,3 +246,10 @@ func accountGSI2(a loyalty.Account) (pk, sk string, ok bool) {
 	}
 	return reviewGSI2PK(a.ReviewAt), memberGSI1SK(a.MemberID), true
 }
+
+// migrationPK is the partition of the table's migration markers; one
+// item per completed migration, keyed by migrationSK.
+const migrationPK = "META#MIGRATIONS"
+
+// migrationSK is the marker of one migration, e.g. "calendar-index#v1".
+func migrationSK(name string) string { return "MIGRATION#" + name }
