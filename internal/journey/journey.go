@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"regexp"
 	"slices"
@@ -138,13 +139,17 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 var dayDuration = regexp.MustCompile(`^(\d+)d$`)
 
+// maxDays is the most days a time.Duration holds (about 292 years); more
+// would wrap around to some other duration, negative or not.
+const maxDays = int64(math.MaxInt64 / (24 * time.Hour))
+
 // ParseDuration reads "<n>d" (days of 24 hours) or anything
 // time.ParseDuration accepts.
 func ParseDuration(s string) (Duration, error) {
 	if m := dayDuration.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil {
-			return 0, err
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > maxDays {
+			return 0, fmt.Errorf("%q is too long: at most %dd", s, maxDays)
 		}
 		return Duration(time.Duration(n) * 24 * time.Hour), nil
 	}

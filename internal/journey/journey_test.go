@@ -143,3 +143,21 @@ steps:
 		}
 	}
 }
+
+func TestParseDurationRefusesWhatADurationCannotHold(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"106751d", 106751 * 24 * time.Hour, true},
+		{"106752d", 0, false},               // wrapped to a negative duration
+		{"213504d", 0, false},               // wrapped to about 25 minutes
+		{"99999999999999999999d", 0, false}, // not even an int64
+	} {
+		got, err := journey.ParseDuration(tc.in)
+		if (err == nil) != tc.ok || got.D() != tc.want {
+			t.Errorf("ParseDuration(%q) = %s, %v; want %s, ok %v", tc.in, got.D(), err, tc.want, tc.ok)
+		}
+	}
+}
