@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -604,6 +605,10 @@ func checkDispatchStream(t *testing.T, tpl *yaml.Node) {
 	}
 	if r := render(get(props, "MaximumRetryAttempts")); r == "" || r == "-1" {
 		t.Errorf("DispatchFunction stream MaximumRetryAttempts is %q; a finite number keeps a poison record from blocking its shard", r)
+	}
+	// A burst must not queue behind one batch at a time per shard.
+	if n, err := strconv.Atoi(render(get(props, "ParallelizationFactor"))); err != nil || n < 2 || n > 10 {
+		t.Errorf("DispatchFunction stream ParallelizationFactor is %q, want 2..10 batches of a shard at once", render(get(props, "ParallelizationFactor")))
 	}
 	if got := render(get(tpl, "Resources", "DispatchDLQ", "Type")); got != "AWS::SQS::Queue" {
 		t.Errorf("DispatchDLQ is %q, want an AWS::SQS::Queue", got)

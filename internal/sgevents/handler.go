@@ -127,19 +127,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var elems []json.RawMessage
-	if err := json.Unmarshal(body, &elems); err != nil {
-		httpx.WriteError(w, http.StatusBadRequest, "body: must be a JSON array of SendGrid events")
+	batch, err := h.parse(ctx, body, received)
+	if err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	batch := h.parse(ctx, elems, received)
 	res, err := h.apply(ctx, batch.byMember)
 	if err != nil {
 		httpx.Fail(w, r, h.log(), err)
 		return
 	}
 	res.Skipped = batch.skipped()
-	h.log().InfoContext(ctx, "sendgrid events", "events", len(elems), "recorded", res.Recorded, "duplicates", res.Duplicates,
+	h.log().InfoContext(ctx, "sendgrid events", "events", batch.total, "recorded", res.Recorded, "duplicates", res.Duplicates,
 		"skipped_foreign", batch.foreign, "skipped_unknown_type", batch.unknownType, "skipped_malformed", batch.malformed)
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
@@ -154,17 +153,27 @@ type feedback struct {
 // batch is a parsed request: our events by member, in batch order, and
 // why the others were skipped.
 type batch struct {
+	total                           int // elements in the body
 	byMember                        [][]feedback
 	foreign, unknownType, malformed int
 }
 
 func (b batch) skipped() int { return b.foreign + b.unknownType + b.malformed }
 
-// parse keeps the events that are ours and usable. One odd element is
-// skipped and counted rather than failing the batch: SendGrid would retry
-// the whole batch for a day and the element would never get better.
-func (h *Handler) parse(ctx context.Context, elems []json.RawMessage, received time.Time) batch {
-	var b batch
+// errBody is the answer to a body that is not a batch of events.
+var errBody = errors.New("body: must be a JSON array of SendGrid events")
+
+// parse reads a request body and keeps the events that are ours and usable.
+// Only a body that is not a JSON array fails. One odd element is skipped and
+// counted rather than failing the batch: SendGrid would retry the whole
+// batch for a day and the element would never get better.
+func (h *Handler) parse(ctx context.Context, body []byte, received time.Time) (batch, error) {
+	var elems []json.RawMessage
+	// null decodes as a nil slice without error; it is no batch either.
+	if err := json.Unmarshal(body, &elems); err != nil || elems == nil {
+		return batch{}, errBody
+	}
+	b := batch{total: len(elems)}
 	index := map[string]int{}
 	for i, raw := range elems {
 		var ev Event
@@ -196,7 +205,7 @@ func (h *Handler) parse(ctx context.Context, elems []json.RawMessage, received t
 		}
 		b.byMember[n] = append(b.byMember[n], f)
 	}
-	return b
+	return b, nil
 }
 
 // jsonProblem describes a decoding error without quoting the input, which
