@@ -22,6 +22,10 @@ type Handler struct {
 	Unsubscribe http.Handler
 	Tokens      Tokens
 	Log         *slog.Logger
+	// Journeys names the journeys memberflow runs (the keys of the
+	// journey.Set the binary loads): GET /v1/journeys/{name}/stats
+	// answers 404 for any other name, none when it is empty.
+	Journeys []string
 }
 
 // MemberView is GET /v1/members/{id}: the projection, the member's

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,6 +39,10 @@ func (h *Handler) getJourneyStats(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if !journeyName.MatchString(name) {
 		httpx.WriteError(w, http.StatusBadRequest, "name: must be a journey name (lower-case letters, digits and '_', starting with a letter)")
+		return
+	}
+	if !slices.Contains(h.Journeys, name) {
+		httpx.WriteError(w, http.StatusNotFound, "journey "+name+" not found")
 		return
 	}
 	raw, err := h.Store.JourneyStats(r.Context(), name)

@@ -4,11 +4,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/httpx"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
 	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
@@ -49,7 +54,13 @@ func TestJourneyStats(t *testing.T) {
 	}
 
 	tokens, _ := api.NewTokens("s3cret")
-	h := (&api.Handler{Store: st, Ledger: ledgerfix.Service(t, st), Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Routes()
+	ldg := ledgerfix.Service(t, st)
+	shipped, err := journey.Shipped(ldg.Rules.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := (&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Journeys: slices.Collect(maps.Keys(shipped))}).Routes()
 	rec := do(h, http.MethodGet, "/v1/journeys/activation/stats", "", nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -65,7 +76,17 @@ func TestJourneyStats(t *testing.T) {
 	if rec := do(h, http.MethodGet, "/v1/journeys/Bad-Name/stats", "", nil); rec.Code != http.StatusBadRequest {
 		t.Errorf("bad name: %d", rec.Code)
 	}
-	if rec := do(h, http.MethodGet, "/v1/journeys/unknown/stats", "", nil); rec.Code != http.StatusOK || len(decode[api.JourneyStats](t, rec).Steps) != 0 {
-		t.Errorf("unknown journey: %d %s", rec.Code, rec.Body)
+	// A journey memberflow runs that has sent nothing yet has no steps.
+	if rec := do(h, http.MethodGet, "/v1/journeys/birthday/stats", "", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"steps": []`) {
+		t.Errorf("journey without stats: %d %s, want 200 with no steps", rec.Code, rec.Body)
+	}
+	rec = do(h, http.MethodGet, "/v1/journeys/nope/stats", "", nil)
+	if got := decode[httpx.ErrorBody](t, rec); rec.Code != http.StatusNotFound || got.Error != "journey nope not found" {
+		t.Errorf("unknown journey: %d %s, want 404 naming it", rec.Code, rec.Body)
+	}
+	// A handler told of no journeys knows none.
+	bare := (&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Routes()
+	if rec := do(bare, http.MethodGet, "/v1/journeys/activation/stats", "", nil); rec.Code != http.StatusNotFound {
+		t.Errorf("handler without journeys: %d %s, want 404", rec.Code, rec.Body)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -183,8 +185,12 @@ func (e *Env) APIHandler(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	journeys, err := journey.Shipped(ldg.Rules.Program)
+	if err != nil {
+		return nil, err
+	}
 	unsub := &unsubscribe.Handler{Store: e.Store, Signer: links, Brand: e.Config.BrandName, Log: e.Log}
-	return Routes(nil, &api.Handler{Store: e.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: e.Log}, nil, e.Log), nil
+	return Routes(nil, &api.Handler{Store: e.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: e.Log, Journeys: slices.Sorted(maps.Keys(journeys))}, nil, e.Log), nil
 }
 
 // SendgridEventsHandler builds POST /v1/sendgrid/events. It needs no

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -335,6 +336,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		&ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
 		&api.Handler{
 			Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api"),
+			Journeys:    slices.Sorted(maps.Keys(journeys)),
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
 		},
 		&sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: invert(asmGroups), Log: log.With("component", "sendgrid-events")},
