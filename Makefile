@@ -17,7 +17,7 @@ export TEMPORAL_CLI := $(CURDIR)/bin/temporal
 
 .PHONY: run test tools build lint bench cost clean $(addprefix build-,$(FUNCTIONS))
 
-## run: the whole system locally on :8080 (Ctrl-C stops it; data stays in .local/)
+## run: the whole system locally on 127.0.0.1:8080 (Ctrl-C stops it; data stays in .local/)
 run: tools
 	$(GO) build -o bin/memberflow ./cmd/memberflow
 	bin/memberflow run

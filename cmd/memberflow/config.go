@@ -3,8 +3,11 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
@@ -16,8 +19,9 @@ import (
 )
 
 // Defaults of the local stack; README.md's configuration table lists them.
+// The secrets are published there, so the default address is loopback only.
 const (
-	defaultHTTPAddr      = ":8080"
+	defaultHTTPAddr      = "127.0.0.1:8080"
 	defaultWebhookSecret = "local-dev-secret"
 	defaultAdminToken    = "local-admin-token"
 	defaultCodeSecret    = "local-coupon-code-secret"
@@ -48,6 +52,9 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 			ShopURL: cmp.Or(getenv("MEMBERFLOW_SHOP_URL"), "https://shop.example.com"),
 		},
 		FromEmail: cmp.Or(getenv("MEMBERFLOW_FROM_EMAIL"), "hello@memberflow.local"),
+	}
+	if err := checkExposure(cfg); err != nil {
+		return cfg, err
 	}
 	ports := []struct {
 		env  string
@@ -109,4 +116,43 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		cfg.ScanEvery = x
 	}
 	return cfg, nil
+}
+
+// checkExposure refuses an HTTP address reachable from other machines
+// while any secret is still at its published default: anyone on the
+// network could then post events, read members and forge coupon codes.
+func checkExposure(cfg localstack.Config) error {
+	host, _, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("MEMBERFLOW_HTTP_ADDR must be host:port like 127.0.0.1:8080, got %q: %w", cfg.HTTPAddr, err)
+	}
+	if isLoopback(host) {
+		return nil
+	}
+	var defaults []string
+	for _, s := range []struct{ env, value, def string }{
+		{"MEMBERFLOW_WEBHOOK_SECRET", cfg.WebhookSecret, defaultWebhookSecret},
+		{"MEMBERFLOW_ADMIN_TOKEN", cfg.AdminToken, defaultAdminToken},
+		{"MEMBERFLOW_CODE_SECRET", cfg.CodeSecret, defaultCodeSecret},
+	} {
+		if s.value == s.def {
+			defaults = append(defaults, s.env)
+		}
+	}
+	if len(defaults) == 0 {
+		return nil
+	}
+	return fmt.Errorf("MEMBERFLOW_HTTP_ADDR %q listens beyond this machine with secrets everyone knows (README.md's defaults): set %s to secrets of your own, or keep MEMBERFLOW_HTTP_ADDR on 127.0.0.1",
+		cfg.HTTPAddr, strings.Join(defaults, ", "))
+}
+
+// isLoopback reports whether host (of host:port) only accepts connections
+// from this machine: "localhost" or an address in 127.0.0.0/8 or ::1. An
+// empty host, 0.0.0.0 and :: listen on every interface.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

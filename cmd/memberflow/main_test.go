@@ -23,8 +23,8 @@ func TestStackConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPAddr != ":8080" || cfg.WebhookSecret != "local-dev-secret" || cfg.AdminToken != "local-admin-token" {
-		t.Errorf("defaults = %+v", cfg)
+	if cfg.HTTPAddr != "127.0.0.1:8080" || cfg.WebhookSecret != "local-dev-secret" || cfg.AdminToken != "local-admin-token" {
+		t.Errorf("defaults: address %q, webhook secret %q, admin token %q", cfg.HTTPAddr, cfg.WebhookSecret, cfg.AdminToken)
 	}
 	if cfg.TemporalPort != 7233 || cfg.DynamoDBPort != 8000 || cfg.UIPort != 8233 {
 		t.Errorf("ports = %d %d %d", cfg.TemporalPort, cfg.DynamoDBPort, cfg.UIPort)
@@ -58,6 +58,67 @@ func TestStackConfigRejectsNonsense(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := stackConfigFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStackConfigExposure(t *testing.T) {
+	secrets := map[string]string{
+		"MEMBERFLOW_WEBHOOK_SECRET": "w-0123456789abcdef",
+		"MEMBERFLOW_ADMIN_TOKEN":    "a-0123456789abcdef",
+		"MEMBERFLOW_CODE_SECRET":    "c-0123456789abcdef",
+	}
+	all := []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET"}
+	with := func(addr string, set ...string) map[string]string {
+		m := map[string]string{"MEMBERFLOW_HTTP_ADDR": addr}
+		for _, k := range set {
+			m[k] = secrets[k]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		// named are the variables the error must name (nil: no error);
+		// unnamed those it must not.
+		named, unnamed []string
+	}{
+		{"default address", nil, nil, nil},
+		{"loopback", with("127.0.0.1:9000"), nil, nil},
+		{"other loopback address", with("127.8.9.10:9000"), nil, nil},
+		{"IPv6 loopback", with("[::1]:9000"), nil, nil},
+		{"localhost", with("localhost:9000"), nil, nil},
+		{"every interface, empty host", with(":8080"), all, nil},
+		{"every interface, 0.0.0.0", with("0.0.0.0:8080"), all, nil},
+		{"every interface, ::", with("[::]:8080"), all, nil},
+		{"LAN address", with("192.168.1.10:8080"), all, nil},
+		{"host name", with("devbox.example.com:8080"), all, nil},
+		{"one secret left at its default", with(":8080", "MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN"),
+			[]string{"MEMBERFLOW_CODE_SECRET"}, []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN"}},
+		{"every secret set", with(":8080", all...), nil, nil},
+		{"not host:port", with("8080"), []string{"MEMBERFLOW_HTTP_ADDR"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := stackConfigFromEnv(env(tc.env))
+			if tc.named == nil {
+				if err != nil {
+					t.Fatalf("refused %s: %v", cfg.HTTPAddr, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("started on %s with default secrets", cfg.HTTPAddr)
+			}
+			for _, v := range tc.named {
+				if !strings.Contains(err.Error(), v) {
+					t.Errorf("error %q does not name %s", err, v)
+				}
+			}
+			for _, v := range tc.unnamed {
+				if strings.Contains(err.Error(), v) {
+					t.Errorf("error %q names %s, which is set", err, v)
+				}
 			}
 		})
 	}
