@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
-	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/internal/mail/asmgroup"
 	"github.com/memberflow/memberflow/internal/temporalconn"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -71,7 +71,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var missing []error
 	c.Environment = getenv("MEMBERFLOW_ENV")
 	c.PublicURL = getenv("MEMBERFLOW_PUBLIC_URL")
-	groups, err := mail.ParseASMGroups(getenv("SENDGRID_ASM_GROUPS"))
+	groups, err := asmgroup.Parse(getenv("SENDGRID_ASM_GROUPS"))
 	if err != nil {
 		missing = append(missing, fmt.Errorf("SENDGRID_ASM_GROUPS: %w", err))
 	}
