@@ -3,6 +3,10 @@
 // unsubscribe links. See internal/api.
 package main
 
-import "github.com/memberflow/memberflow/internal/lambdaenv"
+import (
+	"os"
 
-func main() { lambdaenv.StartHTTP("api", (*lambdaenv.Env).APIHandler) }
+	"github.com/memberflow/memberflow/internal/lambdaenv"
+)
+
+func main() { lambdaenv.StartHTTP("api", os.Getenv, configFromEnv, mounts) }

@@ -15,12 +15,12 @@ import (
 
 func main() {
 	ctx := context.Background()
-	env, err := lambdaenv.Load(ctx, os.Getenv)
+	env, cfg, err := lambdaenv.Load(ctx, os.Getenv, configFromEnv)
 	if err != nil {
 		slog.Error("dispatch: configuration", "err", err)
 		os.Exit(1)
 	}
-	h, err := env.DispatchHandler(ctx)
+	h, err := newHandler(ctx, env, cfg)
 	if err != nil {
 		slog.Error("dispatch: start", "err", err)
 		os.Exit(1)

@@ -2,6 +2,10 @@
 // and records storefront webhooks (see internal/ingest).
 package main
 
-import "github.com/memberflow/memberflow/internal/lambdaenv"
+import (
+	"os"
 
-func main() { lambdaenv.StartHTTP("ingest", (*lambdaenv.Env).IngestHandler) }
+	"github.com/memberflow/memberflow/internal/lambdaenv"
+)
+
+func main() { lambdaenv.StartHTTP("ingest", os.Getenv, configFromEnv, mounts) }

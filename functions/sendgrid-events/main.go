@@ -3,6 +3,10 @@
 // feedback, suppressions and unsubscribes (see internal/sgevents).
 package main
 
-import "github.com/memberflow/memberflow/internal/lambdaenv"
+import (
+	"os"
 
-func main() { lambdaenv.StartHTTP("sendgrid-events", (*lambdaenv.Env).SendgridEventsHandler) }
+	"github.com/memberflow/memberflow/internal/lambdaenv"
+)
+
+func main() { lambdaenv.StartHTTP("sendgrid-events", os.Getenv, configFromEnv, mounts) }

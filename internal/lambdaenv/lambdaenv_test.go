@@ -1,22 +1,28 @@
 package lambdaenv_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -32,78 +38,54 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TemporalNamespace != "default" || c.TemporalTaskQueue != "memberflow" || c.LogLevel.String() != "DEBUG" {
-		t.Errorf("defaults = %+v", c)
+	if c.TableName != "t" || c.LogLevel != slog.LevelDebug {
+		t.Errorf("config = %+v", c)
+	}
+	if c, err := lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t"})); err != nil || c.LogLevel != slog.LevelInfo {
+		t.Errorf("default log level = %v, %v; want INFO", c.LogLevel, err)
 	}
 	if _, err := lambdaenv.ConfigFromEnv(env(nil)); err == nil || !strings.Contains(err.Error(), "TABLE_NAME") {
 		t.Errorf("missing TABLE_NAME: err = %v", err)
 	}
-	if _, err := lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t", "LOG_LEVEL": "loud"})); err == nil {
-		t.Error("a bad LOG_LEVEL was accepted")
+	if _, err := lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t", "LOG_LEVEL": "loud"})); err == nil || !strings.Contains(err.Error(), "LOG_LEVEL") {
+		t.Errorf("a bad LOG_LEVEL: err = %v", err)
 	}
 }
 
-func TestSendGridConfig(t *testing.T) {
-	c, err := lambdaenv.ConfigFromEnv(env(map[string]string{
-		"TABLE_NAME": "t", "SENDGRID_WEBHOOK_PUBLIC_KEY": "a2V5", "SENDGRID_ASM_GROUPS": `{"activation": 12345, "newsletter": 678}`,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.SendGridWebhookPublicKey != "a2V5" || c.SendGridASMGroups["activation"] != 12345 || c.SendGridASMGroups["newsletter"] != 678 {
-		t.Errorf("config = %+v", c)
-	}
-	c, err = lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t"}))
-	if err != nil || c.SendGridASMGroups == nil || len(c.SendGridASMGroups) != 0 {
-		t.Errorf("default groups = %v, %v; want an empty map", c.SendGridASMGroups, err)
-	}
-	for _, bad := range []string{`[]`, `{"a": "1"}`, `{"a": 0}`, `{"": 1}`, `{"a": 1, "b": 1}`, `{"a": 1.5}`, `x`} {
-		_, err := lambdaenv.ConfigFromEnv(env(map[string]string{"TABLE_NAME": "t", "SENDGRID_ASM_GROUPS": bad}))
-		if err == nil || !strings.Contains(err.Error(), "SENDGRID_ASM_GROUPS") {
-			t.Errorf("%s: err = %v, want one naming SENDGRID_ASM_GROUPS", bad, err)
-		}
-	}
-}
-
-func TestSendgridEventsHandlerNeedsAKey(t *testing.T) {
-	for _, tc := range []struct{ key, want string }{
-		{"", "SENDGRID_WEBHOOK_PUBLIC_KEY is required"},
-		{"not a key", "SENDGRID_WEBHOOK_PUBLIC_KEY"},
+// TestLoadConfigurationErrors: a function's own configuration error stops
+// Load like a common one, and the function's settings are read only once
+// the common ones are valid.
+func TestLoadConfigurationErrors(t *testing.T) {
+	errOwn := errors.New("OWN_SETTING: bad")
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		wantErr    string
+		wantCalled bool
+	}{
+		{"common error first", nil, "TABLE_NAME is required", false},
+		{"function's own error", map[string]string{"TABLE_NAME": "t"}, errOwn.Error(), true},
 	} {
-		e := &lambdaenv.Env{Config: lambdaenv.Config{TableName: "t", SendGridWebhookPublicKey: tc.key}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		if _, err := e.SendgridEventsHandler(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("key %q: err = %v, want %q", tc.key, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			called := false
+			configure := func(getenv func(string) string) (string, error) {
+				called = true
+				return getenv("OWN_SETTING"), errOwn
+			}
+			_, _, err := lambdaenv.Load(context.Background(), env(tc.env), configure)
+			if err == nil || err.Error() != tc.wantErr {
+				t.Errorf("err = %v, want %q", err, tc.wantErr)
+			}
+			if called != tc.wantCalled {
+				t.Errorf("configure called = %v, want %v", called, tc.wantCalled)
+			}
+		})
 	}
 }
 
-func TestWebhookSecrets(t *testing.T) {
-	s, err := lambdaenv.WebhookSecrets([]byte(`{"storefront":"abc","pos":"def"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(s["storefront"]) != "abc" || string(s["pos"]) != "def" {
-		t.Errorf("secrets = %v", s)
-	}
-	for _, bad := range []string{`[]`, `{}`, `{"storefront":""}`, `not json`} {
-		if _, err := lambdaenv.WebhookSecrets([]byte(bad)); err == nil {
-			t.Errorf("%s was accepted", bad)
-		}
-	}
-}
-
-func TestAdminTokens(t *testing.T) {
-	tok, err := lambdaenv.AdminTokens([]byte(`{"tokens":["one","two"]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !tok.Valid("two") || tok.Valid("three") {
-		t.Error("token set does not match its document")
-	}
-	for _, bad := range []string{`{"tokens":[]}`, `{"tokens":[""]}`, `{}`, `x`} {
-		if _, err := lambdaenv.AdminTokens([]byte(bad)); err == nil {
-			t.Errorf("%s was accepted", bad)
-		}
+func TestSecretNamesItsVariable(t *testing.T) {
+	if _, err := lambdaenv.Secret(context.Background(), "WEBHOOK_SECRET_ARN", ""); err == nil || err.Error() != "WEBHOOK_SECRET_ARN is required" {
+		t.Errorf("err = %v, want WEBHOOK_SECRET_ARN is required", err)
 	}
 }
 
@@ -130,14 +112,14 @@ func TestLambdaEntryPoint(t *testing.T) {
 	a := &api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: log}
 	for _, tc := range []struct {
 		fn     string
-		router http.Handler
+		mounts lambdaenv.Mounts
 		status int
 		body   string
 	}{
 		// The committed sample carries a placeholder signature.
-		{"ingest", lambdaenv.Routes(in, nil, nil, log), http.StatusUnauthorized, "signature"},
-		{"api", lambdaenv.Routes(nil, a, nil, log), http.StatusOK, `"id": "m-1001"`},
-		{"sendgrid-events", lambdaenv.Routes(nil, nil, sg, log), http.StatusUnauthorized, sgevents.HeaderTimestamp},
+		{"ingest", lambdaenv.Mounts{Events: in}, http.StatusUnauthorized, "signature"},
+		{"api", lambdaenv.Mounts{API: a.Routes()}, http.StatusOK, `"id": "m-1001"`},
+		{"sendgrid-events", lambdaenv.Mounts{SendGridEvents: sg}, http.StatusUnauthorized, sgevents.HeaderTimestamp},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			raw, err := os.ReadFile("../../functions/" + tc.fn + "/event.json")
@@ -148,12 +130,165 @@ func TestLambdaEntryPoint(t *testing.T) {
 			if err := json.Unmarshal(raw, &req); err != nil {
 				t.Fatal(err)
 			}
-			resp, err := httpadapter.NewV2(tc.router).ProxyWithContext(context.Background(), req)
+			resp, err := httpadapter.NewV2(lambdaenv.Routes(log, tc.mounts)).ProxyWithContext(context.Background(), req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if resp.StatusCode != tc.status || !strings.Contains(resp.Body, tc.body) {
 				t.Errorf("%s: %d %s, want %d containing %q", tc.fn, resp.StatusCode, resp.Body, tc.status, tc.body)
+			}
+		})
+	}
+}
+
+// panicRoutes has a row for every field of lambdaenv.Mounts (checked by
+// allMounts): a request that reaches that group of routes.
+var panicRoutes = []struct {
+	mount, method, path string
+}{
+	{"Events", http.MethodPost, "/v1/events"},
+	{"SendGridEvents", http.MethodPost, "/v1/sendgrid/events"},
+	{"API", http.MethodGet, "/v1/members/m-1"},
+	{"Local", http.MethodGet, "/healthz"},
+}
+
+// panicking is a handler whose every request panics, naming its mount.
+func panicking(mount string) http.Handler {
+	return http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug in " + mount) })
+}
+
+// allMounts mounts a panicking handler at every field of lambdaenv.Mounts,
+// plus GET /alive that answers 204, to show the router still serves after
+// a panic. It fails the test when a field has no row in panicRoutes, so a
+// new group of routes cannot go untested.
+func allMounts(t *testing.T) lambdaenv.Mounts {
+	t.Helper()
+	var m lambdaenv.Mounts
+	v := reflect.ValueOf(&m).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		covered := false
+		for _, r := range panicRoutes {
+			covered = covered || r.mount == name
+		}
+		if !covered {
+			t.Fatalf("lambdaenv.Mounts.%s has no row in panicRoutes: add a request that reaches it", name)
+		}
+		switch f := v.Field(i); f.Type() {
+		case reflect.TypeFor[http.Handler]():
+			f.Set(reflect.ValueOf(panicking(name)))
+		case reflect.TypeFor[map[string]http.Handler]():
+			f.Set(reflect.ValueOf(map[string]http.Handler{
+				"GET /healthz": panicking(name),
+				"GET /alive":   http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }),
+			}))
+		default:
+			t.Fatalf("lambdaenv.Mounts.%s is a %s; teach allMounts to fill it", name, f.Type())
+		}
+	}
+	return m
+}
+
+// syncBuffer is a log destination the server's goroutines may share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// checkPanicAnswer checks a panic's answer and its log line.
+func checkPanicAnswer(t *testing.T, status int, body string, logs *syncBuffer, mount, method, path string) {
+	t.Helper()
+	var e httpx.ErrorBody
+	if err := json.Unmarshal([]byte(body), &e); status != http.StatusInternalServerError || err != nil || e.Error == "" {
+		t.Errorf("answer = %d %q, want 500 with a JSON error", status, body)
+	}
+	if strings.Contains(body, "bug in") {
+		t.Errorf("answer %q shows the panic to the caller", body)
+	}
+	var line struct {
+		Msg, Method, Path, Panic string
+	}
+	for l := range strings.Lines(logs.String()) {
+		if err := json.Unmarshal([]byte(l), &line); err == nil && line.Msg == "handler panicked" && line.Panic == "bug in "+mount {
+			break
+		}
+		line.Msg = ""
+	}
+	if line.Msg == "" || line.Method != method || line.Path != path {
+		t.Errorf("no log line for the panic in %s with method %s and path %s; logs:\n%s", mount, method, path, logs)
+	}
+}
+
+// TestLambdaRoutesRecover: a panic in any route, served through the Lambda
+// adapter the HTTP functions use, is a logged 500 and the next request is
+// served; unrecovered, it would end the Lambda runtime (and this test).
+func TestLambdaRoutesRecover(t *testing.T) {
+	logs := &syncBuffer{}
+	adapter := httpadapter.NewV2(lambdaenv.Routes(slog.New(slog.NewJSONHandler(logs, nil)), allMounts(t)))
+	call := func(t *testing.T, method, path string) events.APIGatewayV2HTTPResponse {
+		t.Helper()
+		resp, err := adapter.ProxyWithContext(context.Background(), events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RouteKey: method + " " + path, RawPath: path, Body: "{}",
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path}},
+		})
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return resp
+	}
+	for _, r := range panicRoutes {
+		t.Run(r.mount, func(t *testing.T) {
+			resp := call(t, r.method, r.path)
+			checkPanicAnswer(t, resp.StatusCode, resp.Body, logs, r.mount, r.method, r.path)
+			if got := call(t, http.MethodGet, "/alive").StatusCode; got != http.StatusNoContent {
+				t.Errorf("after the panic GET /alive = %d, want 204", got)
+			}
+		})
+	}
+}
+
+// TestLocalRoutesRecover: the same through an HTTP server, as the local
+// stack serves the router. Unrecovered, net/http would drop the
+// connection instead of answering.
+func TestLocalRoutesRecover(t *testing.T) {
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(lambdaenv.Routes(slog.New(slog.NewJSONHandler(logs, nil)), allMounts(t)))
+	defer srv.Close()
+	call := func(t *testing.T, method, path string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	for _, r := range panicRoutes {
+		t.Run(r.mount, func(t *testing.T) {
+			status, body := call(t, r.method, r.path)
+			checkPanicAnswer(t, status, body, logs, r.mount, r.method, r.path)
+			if got, _ := call(t, http.MethodGet, "/alive"); got != http.StatusNoContent {
+				t.Errorf("after the panic GET /alive = %d, want 204", got)
 			}
 		})
 	}

@@ -43,6 +43,7 @@ import (
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
+	"github.com/memberflow/memberflow/internal/mail/asmgroup"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
 	"github.com/memberflow/memberflow/internal/sgevents"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -332,18 +333,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, err
 	}
-	mux := lambdaenv.Routes(
-		&ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
-		&api.Handler{
+	routes := lambdaenv.Routes(log, lambdaenv.Mounts{
+		Events: &ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
+		API: (&api.Handler{
 			Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api"),
 			Journeys:    slices.Sorted(maps.Keys(journeys)),
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
+		}).Routes(),
+		SendGridEvents: &sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: asmgroup.ByID(asmGroups), Log: log.With("component", "sendgrid-events")},
+		Local: map[string]http.Handler{
+			"GET /healthz": s.health(st),
 		},
-		&sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: invert(asmGroups), Log: log.With("component", "sendgrid-events")},
-		log,
-	)
-	mux.Handle("GET /healthz", s.health(st))
-	srv := &http.Server{Handler: httpx.Recover(log, mux), ReadHeaderTimeout: 10 * time.Second}
+	})
+	srv := &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second}
 	s.servers = append(s.servers, srv)
 	go func() { _ = srv.Serve(httpL) }()
 	served = true
@@ -558,12 +560,4 @@ func localASMGroups(c *mail.Catalog) (map[string]int, error) {
 		ids[g] = i + 1
 	}
 	return ids, nil
-}
-
-func invert(m map[string]int) map[int]string {
-	out := make(map[int]string, len(m))
-	for k, v := range m {
-		out[v] = k
-	}
-	return out
 }

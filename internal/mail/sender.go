@@ -455,33 +455,6 @@ func retryAfter(status int, h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// ParseASMGroups parses a JSON object of memberflow email group name to
-// SendGrid ASM group id ({"activation": 12345}); ids must be above 0 and
-// unique, names non-empty. An empty document is no groups.
-func ParseASMGroups(doc string) (map[string]int, error) {
-	if strings.TrimSpace(doc) == "" {
-		return map[string]int{}, nil
-	}
-	var m map[string]int
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
-		return nil, fmt.Errorf("must be a JSON object of group name to ASM group id: %w", err)
-	}
-	byID := make(map[int]string, len(m))
-	for name, id := range m {
-		if strings.TrimSpace(name) == "" || id <= 0 {
-			return nil, fmt.Errorf("group %q: needs a name and an id above 0, got %d", name, id)
-		}
-		if other, ok := byID[id]; ok {
-			return nil, fmt.Errorf("groups %q and %q share ASM group id %d", min(name, other), max(name, other), id)
-		}
-		byID[id] = name
-	}
-	if m == nil {
-		m = map[string]int{}
-	}
-	return m, nil
-}
-
 // CheckSendable reports, all at once, every template of the catalog that
 // could not be sent in env with the given ASM groups: a group without an
 // ASM id, or (outside EnvironmentLocal) no SendGrid template id. The
