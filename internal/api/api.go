@@ -49,7 +49,9 @@ func (h *Handler) Routes() http.Handler {
 		outer.Handle("/v1/unsubscribe", h.Unsubscribe)
 	}
 	outer.Handle("/", RequireBearer(h.Tokens, mux))
-	return httpx.Recover(h.Log, outer)
+	// No recovery here: lambdaenv.Routes, which serves these routes in
+	// Lambda and locally, recovers every route's panics.
+	return outer
 }
 
 func (h *Handler) getMember(w http.ResponseWriter, r *http.Request) {

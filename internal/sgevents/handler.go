@@ -99,13 +99,11 @@ func (h *Handler) log() *slog.Logger {
 	return slog.Default()
 }
 
-// ServeHTTP implements http.Handler. A panic becomes a logged 500, which
-// SendGrid retries like any other failure.
+// ServeHTTP implements http.Handler. A panic here becomes a logged 500 in
+// the router (lambdaenv.Routes), which SendGrid retries like any other
+// failure; the per-member workers recover their own (applyOne), being out
+// of the router's reach.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	httpx.Recover(h.log(), http.HandlerFunc(h.serve)).ServeHTTP(w, r)
-}
-
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	body, ok := httpx.ReadPost(w, r, MaxBodyBytes)
 	if !ok {
