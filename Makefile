@@ -50,12 +50,16 @@ build-ApiFunction:
 build-SendgridEventsFunction:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sendgrid-events
 
-## lint: go vet, gofmt, staticcheck
+## lint: go vet, gofmt, staticcheck, workflowcheck (both built into bin/ on first use)
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@test -x bin/staticcheck || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	bin/staticcheck ./...
+	@# The same pinned build as infra/local/tools.sh, without the rest of the tools.
+	@if [ ! -x bin/workflowcheck ] || [ "$$(cat bin/.workflowcheck-version 2>/dev/null)" != "$(WORKFLOWCHECK_VERSION)" ]; then \
+	  GOBIN=$(CURDIR)/bin $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION) && \
+	  echo $(WORKFLOWCHECK_VERSION) > bin/.workflowcheck-version; fi
 	bin/workflowcheck ./workflows/...
 
 ## cost: Temporal Cloud actions per lifecycle and per member and year, measured
