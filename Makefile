@@ -15,7 +15,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 export TEMPORAL_CLI := $(CURDIR)/bin/temporal
 
-.PHONY: run test tools build lint bench cost clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: run test tools build lint bench cost load clean $(addprefix build-,$(FUNCTIONS))
 
 ## run: the whole system locally on 127.0.0.1:8080 (Ctrl-C stops it; data stays in .local/)
 run: tools
@@ -66,6 +66,12 @@ lint:
 ## on the local stack (Markdown tables for README.md; about a minute)
 cost: tools
 	$(GO) run ./cmd/cost
+
+## load: figures under load on a stack it starts on free ports (ingest, event→email,
+## exactly once across a SIGKILL; under 10 minutes); flags: make load LOAD_FLAGS='--members 100'
+load: tools
+	$(GO) build -o bin/memberflow ./cmd/memberflow
+	bin/memberflow load $(LOAD_FLAGS)
 
 ## bench: benchmark figures (domain and DynamoDB Local)
 bench: tools

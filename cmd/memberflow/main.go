@@ -21,6 +21,8 @@ const usage = `usage:
                                   create/update the SendGrid dynamic templates of <env>, record new ids
   memberflow templates preview <name> --member <id|sample> [--out <file>]
                                   render an email as the outbox does (HTML to stdout, subject to stderr)
+  memberflow load [--rate 50 --duration 1m --registrations 1000 --burst 500 --members 400 --url <url> --keep]
+                                  figures under load on a stack it starts (or --url): ingest, event→email, exactly once
 `
 
 func main() {
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return sendSendgridEvents(ctx, args[1:], getenv, os.Stdout)
 	case "templates":
 		return templatesCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
+	case "load":
+		return loadCmd(ctx, args[1:], getenv, os.Environ(), os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
