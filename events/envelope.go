@@ -8,27 +8,30 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strconv"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/shopspring/decimal"
 )
 
 // Envelope is one event as storefronts send it: the fields every event has,
 // with the type-specific payload left raw in Data until DecodeData.
 type Envelope struct {
-	ID         string          `json:"id"`
-	Version    int             `json:"version,omitempty"` // ParseBatch sets 1 when absent
-	Type       Type            `json:"type"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	MemberID   string          `json:"member_id"`
-	Data       json.RawMessage `json:"data"`
+	ID         string    `json:"id"`
+	Version    int       `json:"version,omitempty"` // ParseBatch sets 1 when absent
+	Type       Type      `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+	MemberID   string    `json:"member_id"`
+	// Data is the type-specific payload: from ParseBatch its canonical
+	// JSON, decoded from a stored Raw its bytes as sent.
+	Data json.RawMessage `json:"data"`
 	// Raw is the exact bytes of this event object as received (for a
 	// batch, that element's bytes), so what is stored is what the sender
 	// signed and sent, not a re-encoding.
 	Raw json.RawMessage `json:"-"`
 	// Digest identifies the event's content whatever its formatting
-	// ("sha256:<hex>" of its canonical JSON, see digest): the store keeps it
+	// ("sha256:<hex>" of its canonical JSON, see envelopeOf): the store keeps it
 	// to tell a retry of an event from a different event reusing its id.
 	Digest string `json:"-"`
 }
@@ -63,26 +66,17 @@ func parse(ctx context.Context, body []byte, rules *Rules, orders OrderLookup) (
 	if err != nil {
 		return nil, err
 	}
-	elems, batch, ok := splitBody(body)
+	elems, insts, batch, ok := splitBody(body)
 	if !ok {
 		return nil, newValidationError([]Problem{{Field: "body", Rule: bodyRule}})
 	}
 
 	var ps []Problem
-	insts := make([]any, len(elems))
 	envs := make([]Envelope, len(elems))
 	var paid map[orderKey]decimal.Decimal
 	var refunds []refundable
 	for i, raw := range elems {
-		// The schema library wants values decoded its own way: numbers
-		// as json.Number, so "12.5" is still told apart from 12.5 and no
-		// precision is lost before validation.
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			// splitBody checked the body is JSON, so this means a bug.
-			return nil, fmt.Errorf("events: decode element %d: %w", i, err)
-		}
-		insts[i] = inst
+		inst := insts[i]
 		prefix := elemPrefix(batch, i)
 		eps := reg.check(inst, prefix)
 		obj, _ := inst.(map[string]any)
@@ -94,15 +88,12 @@ func parse(ctx context.Context, body []byte, rules *Rules, orders OrderLookup) (
 			ps = append(ps, eps...)
 			continue
 		}
-		env, err := decodeEnvelope(raw)
+		env, err := envelopeOf(obj, raw)
 		if err != nil {
 			// The schemas and structs disagree. Reject rather than store
 			// an event the dispatcher could never decode.
 			ps = append(ps, Problem{Field: fieldPath(prefix, nil, nil), Rule: "could not be decoded: " + err.Error()})
 			continue
-		}
-		if env.Digest, err = digest(inst); err != nil {
-			return nil, fmt.Errorf("events: digest of element %d: %w", i, err)
 		}
 		envs[i] = env
 
@@ -138,50 +129,74 @@ func parse(ctx context.Context, body []byte, rules *Rules, orders OrderLookup) (
 	return envs, nil
 }
 
-// digest is the digest of an event object as decoded for the schema: SHA-256
-// over its canonical form, the compact JSON with object keys sorted, strings
-// re-escaped the same way whatever escapes they were sent with and numbers as
-// written, as "sha256:<hex>". The same event re-serialised with other
-// whitespace, key order or string escapes has the same digest; any change of
-// a value, a key or a number's spelling gives another.
-func digest(inst any) (string, error) {
+// canonical writes v as its canonical JSON: compact, object keys sorted,
+// strings escaped one way whatever escapes they were sent with (and no HTML
+// escaping), numbers as written (v holds them as json.Number).
+func canonical(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(inst); err != nil {
-		return "", err
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
-	sum := sha256.Sum256(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// splitBody returns the event objects of body with their exact bytes, and
-// whether body was an array. ok is false when body is not JSON, not an
+// splitBody decodes body, one event object or an array of them, in a
+// single pass: it returns each object's exact bytes, the object decoded
+// the way the schema library wants it (numbers as json.Number, so "12.5" is
+// still told apart from 12.5 and no precision is lost before validation),
+// and whether body was an array. ok is false when body is not JSON, not an
 // object or array, or an array of the wrong length. Element shapes are left
 // to the schemas.
-func splitBody(body []byte) (elems []json.RawMessage, batch, ok bool) {
-	if !json.Valid(body) {
-		return nil, false, false
-	}
+func splitBody(body []byte) (elems []json.RawMessage, insts []any, batch, ok bool) {
 	// JSON allows only these four whitespace bytes around a value.
-	trimmed := bytes.Trim(body, " \t\r\n")
-	switch trimmed[0] {
-	case '{':
-		// Clone so the envelope does not alias a buffer the caller reuses.
-		return []json.RawMessage{bytes.Clone(trimmed)}, false, true
-	case '[':
-		// json.RawMessage keeps each element's bytes exactly as sent
-		// (a copy, without the separating whitespace and commas).
-		var arr []json.RawMessage
-		if err := json.Unmarshal(trimmed, &arr); err != nil {
-			return nil, false, false
-		}
-		if len(arr) == 0 || len(arr) > MaxBatch {
-			return nil, true, false
-		}
-		return arr, true, true
+	const space = " \t\r\n"
+	trimmed := bytes.Trim(body, space)
+	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') {
+		return nil, nil, false, false
 	}
-	return nil, false, false
+	// One copy, cut into the elements' bytes, so that no envelope aliases
+	// a buffer the caller reuses.
+	buf := bytes.Clone(trimmed)
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	if buf[0] == '{' {
+		var v any
+		if dec.Decode(&v) != nil || !atEnd(dec) {
+			return nil, nil, false, false
+		}
+		return []json.RawMessage{buf}, []any{v}, false, true
+	}
+	if _, err := dec.Token(); err != nil { // the '['
+		return nil, nil, true, false
+	}
+	for dec.More() {
+		if len(elems) == MaxBatch {
+			return nil, nil, true, false
+		}
+		start := dec.InputOffset()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, true, false
+		}
+		// From the end of the previous element: drop the comma and the
+		// whitespace around it, and cap the slice so that an append to
+		// one element's bytes cannot overwrite the next.
+		raw := bytes.TrimLeft(buf[start:dec.InputOffset()], space+",")
+		elems = append(elems, raw[:len(raw):len(raw)])
+		insts = append(insts, v)
+	}
+	if _, err := dec.Token(); err != nil || !atEnd(dec) || len(elems) == 0 { // the ']'
+		return nil, nil, true, false
+	}
+	return elems, insts, true, true
+}
+
+// atEnd reports whether dec has nothing but whitespace left.
+func atEnd(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err == io.EOF
 }
 
 // elemPrefix is the field path prefix of element i: none for a lone object.
@@ -192,20 +207,55 @@ func elemPrefix(batch bool, i int) string {
 	return fmt.Sprintf("[%d]", i)
 }
 
-// decodeEnvelope decodes a validated event object, and decodes its data
-// too, so ParseBatch only accepts what DecodeData will later accept.
-func decodeEnvelope(raw json.RawMessage) (Envelope, error) {
-	var env Envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return Envelope{}, err
+// envelopeOf builds the envelope of an event object that passed the
+// schemas from its decoded form obj, with raw as its Raw, so the bytes are
+// not decoded a second time. It decodes the data too, so ParseBatch only
+// accepts what DecodeData will later accept. Data holds the data object's
+// canonical JSON (the same content as in Raw), and Digest is SHA-256 over
+// the whole object's canonical JSON, as "sha256:<hex>": the same event
+// re-serialised with other whitespace, key order or string escapes has the
+// same digest; any change of a value, a key or a number's spelling gives
+// another.
+func envelopeOf(obj map[string]any, raw json.RawMessage) (Envelope, error) {
+	env := Envelope{Version: 1, Raw: raw} // an absent version is the first and only one
+	env.ID, _ = obj["id"].(string)
+	env.MemberID, _ = obj["member_id"].(string)
+	t, _ := obj["type"].(string)
+	env.Type = Type(t)
+	if v, ok := obj["version"].(json.Number); ok {
+		n, err := strconv.Atoi(v.String())
+		if err != nil {
+			return Envelope{}, fmt.Errorf("version: %w", err)
+		}
+		env.Version = n
 	}
-	if env.Version == 0 {
-		env.Version = 1 // absent means the first and only version
+	at, _ := obj["occurred_at"].(string)
+	// The parser encoding/json uses for a time.Time, and the date-time
+	// format's.
+	if err := env.OccurredAt.UnmarshalText([]byte(at)); err != nil {
+		return Envelope{}, fmt.Errorf("occurred_at: %w", err)
 	}
-	env.Raw = raw
+	data, err := canonical(obj["data"])
+	if err != nil {
+		return Envelope{}, fmt.Errorf("data: %w", err)
+	}
+	env.Data = data
 	if _, err := env.DecodeData(); err != nil {
 		return Envelope{}, err
 	}
+	// The object with its data already in canonical form: the encoder
+	// copies a RawMessage (compacted), so data is not encoded twice.
+	whole := make(map[string]any, len(obj))
+	for k, v := range obj {
+		whole[k] = v
+	}
+	whole["data"] = json.RawMessage(data)
+	b, err := canonical(whole)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	env.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	return env, nil
 }
 

@@ -46,7 +46,7 @@ func schemaFile(t Type) string { return string(t) + ".json" }
 type registry struct {
 	envelope *jsonschema.Schema
 	byType   map[Type]*jsonschema.Schema
-	docs     map[string]any // parsed schema document by $id
+	docs     map[string]any // schema document by $id, as compiled (definitions inlined)
 }
 
 // loadRegistry compiles the schemas once, on first use rather than at
@@ -54,7 +54,8 @@ type registry struct {
 // failing test) instead of a panic while the Lambda starts.
 var loadRegistry = sync.OnceValues(compileRegistry)
 
-// compileRegistry compiles every embedded schema with format assertions on.
+// compileRegistry compiles every embedded schema with format assertions on,
+// each with the shared definitions it uses inlined (see inlineDefs).
 func compileRegistry() (*registry, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
@@ -85,10 +86,20 @@ func compileRegistry() (*registry, error) {
 		if m, _ := doc.(map[string]any); m == nil || m["$id"] != id {
 			return nil, fmt.Errorf("events: schema %s must have \"$id\": %q", e.Name(), id)
 		}
-		if err := c.AddResource(id, doc); err != nil {
-			return nil, fmt.Errorf("events: add schema %s: %w", e.Name(), err)
-		}
 		r.docs[id] = doc
+	}
+	// Inline the shared definitions where they are used: the same
+	// schemas, validated without a $ref hop (and its bookkeeping) for
+	// every field of every event.
+	inlined := make(map[string]any, len(r.docs))
+	for id, doc := range r.docs {
+		inlined[id] = inlineDefs(r.docs, id, doc)
+	}
+	r.docs = inlined
+	for id, doc := range r.docs {
+		if err := c.AddResource(id, doc); err != nil {
+			return nil, fmt.Errorf("events: add schema %s: %w", strings.TrimPrefix(id, schemaBase), err)
+		}
 	}
 
 	if r.envelope, err = c.Compile(schemaBase + envelopeFile); err != nil {
@@ -377,4 +388,61 @@ func isPlainKey(key string) bool {
 		}
 	}
 	return true
+}
+
+// annotations are the keywords a $ref's siblings may share with the
+// definition it names and still be merged into one schema: they do not
+// validate. (x-rule is left out: whose sentence wins would change.)
+var annotations = map[string]bool{"description": true, "title": true, "$comment": true, "default": true, "examples": true}
+
+// inlineDefs returns node of the document id with every {"$ref": "<file>#/$defs/<name>"}
+// (or "#/$defs/<name>") replaced by the definition merged with the ref's
+// sibling keywords, recursively. A $ref whose siblings share a validating
+// keyword with the definition stays as it is, and so do refs to whole
+// documents. Nothing is modified in place.
+func inlineDefs(docs map[string]any, id string, node any) any {
+	switch n := node.(type) {
+	case []any:
+		out := make([]any, len(n))
+		for i, v := range n {
+			out[i] = inlineDefs(docs, id, v)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(n))
+		for k, v := range n {
+			out[k] = inlineDefs(docs, id, v)
+		}
+		ref, _ := n["$ref"].(string)
+		file, name, ok := strings.Cut(ref, "#/$defs/")
+		if !ok || strings.Contains(name, "/") {
+			return out
+		}
+		defID := id
+		if file != "" {
+			defID = schemaBase + file
+		}
+		root, _ := docs[defID].(map[string]any)
+		defs, _ := root["$defs"].(map[string]any)
+		def, ok := defs[name].(map[string]any)
+		if !ok {
+			return out // the compiler reports it
+		}
+		for k := range def {
+			if _, both := n[k]; both && !annotations[k] {
+				// Kept, but naming its file: the node may be
+				// inlined into another document.
+				out["$ref"] = strings.TrimPrefix(defID, schemaBase) + "#/$defs/" + name
+				return out
+			}
+		}
+		merged := inlineDefs(docs, defID, def).(map[string]any)
+		for k, v := range out {
+			if k != "$ref" {
+				merged[k] = v
+			}
+		}
+		return merged
+	}
+	return node
 }
