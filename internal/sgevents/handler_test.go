@@ -384,6 +384,7 @@ func TestBadRequests(t *testing.T) {
 		{"GET", http.MethodGet, nil, http.StatusMethodNotAllowed},
 		{"object, not array", http.MethodPost, []byte(`{"event":"open"}`), http.StatusBadRequest},
 		{"not JSON", http.MethodPost, []byte(`open`), http.StatusBadRequest},
+		{"null, not array", http.MethodPost, []byte(`null`), http.StatusBadRequest},
 		{"too big", http.MethodPost, bytes.Repeat([]byte(" "), sgevents.MaxBodyBytes+1), http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
