@@ -77,5 +77,23 @@ load: tools
 bench: tools
 	MEMBERFLOW_REQUIRE_LOCAL=1 $(GO) test -run '^$$' -bench . -benchmem ./...
 
+## fuzz: every native fuzz target (func FuzzXxx in a *_test.go), one after another,
+## FUZZTIME each; stops at the first failure, whose input go test keeps under
+## <package>/testdata/fuzz/<target>/. make fuzz FUZZTIME=10m FUZZFLAGS='-parallel 1'
+## (make test already runs every target's committed seeds)
+FUZZTIME ?= 1m
+# go test minimizes each new interesting input for up to 60s by default, which
+# leaves a one-minute run little time to fuzz; crashers are minimized the same.
+FUZZMINIMIZETIME ?= 5s
+FUZZFLAGS ?=
+.PHONY: fuzz
+fuzz:
+	@for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
+	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go 2>/dev/null); do \
+	    echo "== $$target ($${dir#$(CURDIR)/})"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) $$dir || exit 1; \
+	  done; \
+	done
+
 clean:
 	rm -rf build .aws-sam
