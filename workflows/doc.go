@@ -28,13 +28,39 @@ func EnrollmentWorkflowID(journey, memberID string, number int) string {
 	return fmt.Sprintf("%s/%s/%d", journey, memberID, number)
 }
 
+// Type is one workflow type the worker runs: the name Temporal records in
+// its histories and the function that runs it.
+type Type struct {
+	// Name is what starters ask for: the function's own name for the
+	// workflows started by function reference, so it must change with it.
+	Name string
+	Func any
+}
+
+// Types lists every workflow type the worker runs. It is the one list:
+// Register gives it to the worker, and `memberflow replay` and TestReplay
+// to their replayers, so a new type is replayed before it is deployed and
+// a removed one that still has histories is caught.
+func Types() []Type {
+	return []Type{
+		{Name: "Activation", Func: Activation},
+		{Name: "Trial", Func: Trial},
+		{Name: "CalendarScan", Func: CalendarScan},
+		{Name: activities.DeferredSendWorkflow, Func: DeferredSend},
+		{Name: "LedgerSweep", Func: LedgerSweep},
+	}
+}
+
+// RegisterTypes adds types to a worker or a workflow replayer.
+func RegisterTypes(r worker.WorkflowRegistry, types []Type) {
+	for _, t := range types {
+		r.RegisterWorkflowWithOptions(t.Func, workflow.RegisterOptions{Name: t.Name})
+	}
+}
+
 // Register adds every workflow and the activities to a worker.
 func Register(w worker.Registry, a *activities.Activities) {
-	w.RegisterWorkflow(Activation)
-	w.RegisterWorkflow(Trial)
-	w.RegisterWorkflow(CalendarScan)
-	w.RegisterWorkflowWithOptions(DeferredSend, workflow.RegisterOptions{Name: activities.DeferredSendWorkflow})
-	w.RegisterWorkflow(LedgerSweep)
+	RegisterTypes(w, Types())
 	w.RegisterActivity(a)
 }
 

@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
-	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -25,11 +23,7 @@ func TestReplay(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflow(workflows.Activation)
-			r.RegisterWorkflow(workflows.Trial)
-			r.RegisterWorkflow(workflows.CalendarScan)
-			r.RegisterWorkflowWithOptions(workflows.DeferredSend, workflow.RegisterOptions{Name: activities.DeferredSendWorkflow})
-			r.RegisterWorkflow(workflows.LedgerSweep)
+			workflows.RegisterTypes(r, workflows.Types())
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

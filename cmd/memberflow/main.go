@@ -23,6 +23,9 @@ const usage = `usage:
                                   render an email as the outbox does (HTML to stdout, subject to stderr)
   memberflow load [--rate 50 --duration 1m --registrations 1000 --burst 500 --members 400 --url <url> --keep]
                                   figures under load on a stack it starts (or --url): ingest, event→email, exactly once
+  memberflow replay [--since 24h] [--limit 1000]
+                                  replay the recent histories of TEMPORAL_ADDRESS (default 127.0.0.1:7233) / TEMPORAL_NAMESPACE
+                                  against this build's workflows; non-zero naming each that no longer replays (before a deploy)
 `
 
 func main() {
@@ -50,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return templatesCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "load":
 		return loadCmd(ctx, args[1:], getenv, os.Environ(), os.Stdout)
+	case "replay":
+		return replayCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -40,22 +40,20 @@ type Config struct {
 // ConfigFromEnv reads Config with explicit defaults.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	or := func(k, def string) string { return cmp.Or(getenv(k), def) }
+	// `memberflow replay` reads the connection through the same function,
+	// so the deploy's replay check talks to the worker's namespace.
+	conn, connErr := temporalconn.ConfigFromEnv(getenv)
 	c := Config{
 		TableName:        getenv("TABLE_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		Region:           getenv("AWS_REGION"),
-		Temporal: temporalconn.Config{
-			Address:   getenv("TEMPORAL_ADDRESS"),
-			Namespace: or("TEMPORAL_NAMESPACE", "default"),
-			CertPEM:   []byte(getenv("TEMPORAL_TLS_CERT")),
-			KeyPEM:    []byte(getenv("TEMPORAL_TLS_KEY")),
-		},
-		TaskQueue:       or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue),
-		SendGridAPIKey:  getenv("SENDGRID_API_KEY"),
-		CodeSecret:      getenv("MEMBERFLOW_CODE_SECRET"),
-		SendGridBaseURL: or("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
-		FromEmail:       getenv("MEMBERFLOW_FROM_EMAIL"),
-		FromName:        getenv("MEMBERFLOW_FROM_NAME"),
+		Temporal:         conn,
+		TaskQueue:        or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue),
+		SendGridAPIKey:   getenv("SENDGRID_API_KEY"),
+		CodeSecret:       getenv("MEMBERFLOW_CODE_SECRET"),
+		SendGridBaseURL:  or("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
+		FromEmail:        getenv("MEMBERFLOW_FROM_EMAIL"),
+		FromName:         getenv("MEMBERFLOW_FROM_NAME"),
 		Brand: activities.Brand{
 			Name:    or("MEMBERFLOW_BRAND_NAME", getenv("MEMBERFLOW_FROM_NAME")),
 			ShopURL: getenv("MEMBERFLOW_SHOP_URL"),
@@ -68,7 +66,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.SandboxMode = b
 	}
-	var missing []error
+	missing := []error{connErr}
 	c.Environment = getenv("MEMBERFLOW_ENV")
 	c.PublicURL = getenv("MEMBERFLOW_PUBLIC_URL")
 	groups, err := asmgroup.Parse(getenv("SENDGRID_ASM_GROUPS"))

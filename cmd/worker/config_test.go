@@ -27,7 +27,7 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
 	}
-	for k, bad := range map[string]string{"MEMBERFLOW_PUBLIC_URL": "api.example.com", "SENDGRID_ASM_GROUPS": `{"activation": 0}`} {
+	for k, bad := range map[string]string{"MEMBERFLOW_PUBLIC_URL": "api.example.com", "SENDGRID_ASM_GROUPS": `{"activation": 0}`, "TEMPORAL_TLS_CERT": "CERT"} {
 		good := full[k]
 		full[k] = bad
 		if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), k) {

@@ -4,9 +4,11 @@
 package temporalconn
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -21,6 +23,26 @@ type Config struct {
 	// CertPEM and KeyPEM are the mTLS client certificate; both empty means
 	// plain text (local dev server only).
 	CertPEM, KeyPEM []byte
+}
+
+// ConfigFromEnv reads where Temporal is the way every binary that dials it
+// from the environment does: TEMPORAL_ADDRESS (host:port; empty when unset,
+// each binary decides whether that is an error or has a default),
+// TEMPORAL_NAMESPACE (default "default") and the mTLS client certificate
+// TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM, both or neither).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Address:   getenv("TEMPORAL_ADDRESS"),
+		Namespace: cmp.Or(getenv("TEMPORAL_NAMESPACE"), "default"),
+		CertPEM:   []byte(getenv("TEMPORAL_TLS_CERT")),
+		KeyPEM:    []byte(getenv("TEMPORAL_TLS_KEY")),
+	}
+	// One without the other would dial in plain text or fail deep in the
+	// TLS handshake; say which variable is missing instead.
+	if (len(c.CertPEM) == 0) != (len(c.KeyPEM) == 0) {
+		return c, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (the mTLS client certificate and its key), or neither")
+	}
+	return c, nil
 }
 
 // TLSSecret is the JSON shape of the Temporal mTLS secret in Secrets Manager.
