@@ -83,17 +83,12 @@ bench: tools
 ## (make test already runs every target's committed seeds)
 FUZZTIME ?= 1m
 # go test minimizes each new interesting input for up to 60s by default, which
-# leaves a one-minute run little time to fuzz; crashers are minimized the same.
+# leaves a one-minute run little time to fuzz.
 FUZZMINIMIZETIME ?= 5s
 FUZZFLAGS ?=
 .PHONY: fuzz
 fuzz:
-	@for dir in $$($(GO) list -f '{{.Dir}}' ./...); do \
-	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go 2>/dev/null); do \
-	    echo "== $$target ($${dir#$(CURDIR)/})"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) $$dir || exit 1; \
-	  done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) FUZZFLAGS='$(FUZZFLAGS)' infra/local/fuzz.sh
 
 clean:
 	rm -rf build .aws-sam
