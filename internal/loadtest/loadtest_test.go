@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +49,9 @@ func TestExactlyOnce(t *testing.T) {
 		t.Skip(msg)
 	}
 	bin := filepath.Join(t.TempDir(), "memberflow")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/memberflow")
+	// go test puts its own GOROOT/bin first on the PATH, so "go" is the
+	// toolchain running this test.
+	build := exec.Command("go", "build", "-o", bin, "./cmd/memberflow")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build memberflow: %v\n%s", err, out)
