@@ -207,6 +207,19 @@ func TestAttackSignsAndNamesEachPost(t *testing.T) {
 		t.Errorf("answered %d ids, e03 %+v", len(first), first["e03"])
 	}
 
+	// With the server gone, a round gives up after giveUpAfter refusals
+	// and leaves every post for the next round.
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	down := &poster{base: gone.URL, secret: secret}
+	refused, err := down.attack(context.Background(), evs, nil, attackOptions{name: "down", pacer: vegeta.ConstantPacer{}, workers: 2, giveUpAfter: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := refused.Metrics.Requests; n < 4 || n > 10 || len(refused.Failed()) != len(evs) || refused.Delivered() != 0 {
+		t.Errorf("down: %d requests, %d failed, %d delivered; want 4 to 10, all %d failed, none delivered", n, len(refused.Failed()), refused.Delivered(), len(evs))
+	}
+
 	// An endless feed stops after the duration and reports what it generated.
 	gen, err := p.attack(context.Background(), nil, func(n int) (event, error) {
 		id := fmt.Sprintf("g%d", n*10) // never ends in 7

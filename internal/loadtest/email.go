@@ -86,9 +86,17 @@ type registerResult struct {
 // accepted one's welcome email. Latency is the outbox's time of the
 // message (from its file name) minus the time the post was answered.
 func (r *runner) registerAndWait(ctx context.Context, name string, evs []event, pacer vegeta.Pacer, workers uint64) (registerResult, error) {
-	var answered, welcomed atomic.Int64
+	var answered atomic.Int64
 	stop := r.progress(name, func() string {
-		return fmt.Sprintf("posted %d of %d, welcomes %d", answered.Load(), len(evs), welcomed.Load())
+		welcomed := 0
+		if seen, err := r.obs.welcomes(); err == nil {
+			for _, ev := range evs {
+				if len(seen[ev.Member]) > 0 {
+					welcomed++
+				}
+			}
+		}
+		return fmt.Sprintf("posted %d of %d, welcomes %d", answered.Load(), len(evs), welcomed)
 	})
 	defer stop()
 	rep, err := r.post.attack(ctx, evs, nil, attackOptions{
@@ -98,7 +106,7 @@ func (r *runner) registerAndWait(ctx context.Context, name string, evs []event, 
 	if err != nil {
 		return registerResult{}, fmt.Errorf("%s: %w", name, err)
 	}
-	r.sum.Events += int(rep.Metrics.Requests)
+	r.sum.Events += rep.Delivered()
 	res := registerResult{metrics: rep.Metrics, started: rep.Started, posted: rep.Metrics.Duration + rep.Metrics.Wait}
 	answeredAt := rep.FirstAnswers()
 	if len(answeredAt) == 0 {
@@ -125,7 +133,6 @@ func (r *runner) registerAndWait(ctx context.Context, name string, evs []event, 
 				n++
 			}
 		}
-		welcomed.Store(int64(n))
 		if n == len(want) || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -156,7 +163,7 @@ func (r *runner) registerAndWait(ctx context.Context, name string, evs []event, 
 	res.welcomed = len(lats)
 	res.lat = latencies(lats)
 	r.emailLatency = append(r.emailLatency, lats...)
-	r.reportLost(name, lost, nil)
+	r.postpone(name, lost)
 	return res, nil
 }
 

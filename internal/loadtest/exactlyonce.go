@@ -95,8 +95,8 @@ func (r *runner) exactlyOncePhase(ctx context.Context) error {
 			return err
 		}
 		maps.Copy(answered, d.answered)
-		fmt.Fprintf(r.out, "exactly-once (c): %d posts (%d events, %d duplicates) from %d clients; SIGKILL of the stack after %d answers, healthy again %.1f s later; %d round(s) of retries, %.1f s; status %s\n",
-			d.posts, 4*n, len(plan)-4*n, clients, len(plan)/2, d.restart.Seconds(), d.rounds, d.took.Seconds(), statusLine(d.statuses))
+		fmt.Fprintf(r.out, "exactly-once (c): %d posts answered (%d events, %d duplicates, %d retries) and %d refused while the stack was down, from %d clients; SIGKILL of the stack after %d answers, healthy again %.1f s later; %d round(s), %.1f s; status %s\n",
+			d.delivered, 4*n, len(plan)-4*n, d.delivered-len(plan), d.posts-d.delivered, clients, len(plan)/2, d.restart.Seconds(), d.rounds, d.took.Seconds(), statusLine(d.statuses))
 	} else {
 		fmt.Fprintln(r.out, "exactly-once (c): skipped: it kills the stack with SIGKILL, and --url names a stack this run did not start")
 	}
@@ -144,10 +144,12 @@ type delivery struct {
 	answered map[string]answer // event ids answered 200 or 202
 	statuses map[string]int    // over every round
 	first    vegeta.Metrics    // of the first round
-	posts    int
-	rounds   int
-	took     time.Duration
-	restart  time.Duration // from SIGKILL to healthy again
+	posts    int               // made, refused ones included
+	// delivered are the posts the stack answered (any status).
+	delivered int
+	rounds    int
+	took      time.Duration
+	restart   time.Duration // from SIGKILL to healthy again
 }
 
 // deliver posts plan from the concurrent clients and retries, round after
@@ -176,7 +178,7 @@ func (r *runner) deliver(ctx context.Context, name string, plan []event, kill bo
 	for backoff := 250 * time.Millisecond; len(pending) > 0; backoff = min(2*backoff, 2*time.Second) {
 		d.rounds++
 		round.Store(int64(d.rounds))
-		opts := attackOptions{name: name, pacer: vegeta.ConstantPacer{}, workers: clients}
+		opts := attackOptions{name: name, pacer: vegeta.ConstantPacer{}, workers: clients, giveUpAfter: 2 * clients}
 		opts.onAnswer = func(n int) { answered.Store(int64(n)) }
 		if kill && d.rounds == 1 {
 			half := len(plan) / 2
@@ -204,6 +206,7 @@ func (r *runner) deliver(ctx context.Context, name string, plan []event, kill bo
 			return d, fmt.Errorf("exactly-once %s: %w", name, err)
 		}
 		d.posts += int(rep.Metrics.Requests)
+		d.delivered += rep.Delivered()
 		addCounts(d.statuses, rep.Metrics.StatusCodes)
 		if d.rounds == 1 {
 			d.first = rep.Metrics
@@ -222,7 +225,7 @@ func (r *runner) deliver(ctx context.Context, name string, plan []event, kill bo
 		case <-time.After(backoff):
 		}
 	}
-	r.sum.Events += d.posts
+	r.sum.Events += d.delivered
 	d.took = time.Since(start)
 	if restarted != nil {
 		if err := <-restarted; err != nil {

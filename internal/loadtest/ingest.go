@@ -3,11 +3,13 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
@@ -36,7 +38,7 @@ func (r *runner) ingestPhase(ctx context.Context) error {
 		return fmt.Errorf("ingest phase: %w", err)
 	}
 	m := rep.Metrics
-	r.sum.Events += int(m.Requests)
+	r.sum.Events += rep.Delivered()
 	r.sum.EventsPerSecond = m.Throughput
 	r.sum.IngestP99 = m.Latencies.P99
 	fmt.Fprintf(r.out, "ingest: %d events at %d/s for %s: %.1f events/s accepted; latency p50 %s ms, p99 %s ms, max %s ms; status %s\n",
@@ -56,8 +58,35 @@ func (r *runner) ingestPhase(ctx context.Context) error {
 	took := last.Sub(rep.Started)
 	fmt.Fprintf(r.out, "ingest: dispatch applied %d of %d accepted orders %.1f s after the first post (%.1f events/s end to end)\n",
 		len(accepted)-len(missing), len(accepted), took.Seconds(), float64(len(accepted)-len(missing))/took.Seconds())
-	r.reportLost("ingest", missing, nil)
+	r.postpone("ingest", missing)
 	return nil
+}
+
+// postpone keeps events whose effect did not show within their phase's
+// bound: a slow stack is not a lossy one, so they are checked once more at
+// the end of the run, and only those still missing then are lost.
+func (r *runner) postpone(phase string, missing []event) {
+	if len(missing) == 0 {
+		return
+	}
+	fmt.Fprintf(r.out, "%s: %d effects not there within the phase's bound; checked again at the end of the run\n", phase, len(missing))
+	r.overdue = append(r.overdue, missing...)
+}
+
+// checkOverdue looks once more for the effects postponed by earlier phases.
+func (r *runner) checkOverdue(ctx context.Context) {
+	if len(r.overdue) == 0 {
+		return
+	}
+	welcomes := map[string]bool{}
+	for _, ev := range r.overdue {
+		if ev.Type == events.MemberRegistered {
+			welcomes[ev.Member] = true
+		}
+	}
+	missing, _ := r.waitApplied(ctx, "overdue", r.overdue, welcomes, 0)
+	fmt.Fprintf(r.out, "load: %d of %d postponed effects arrived late (after their phase's bound), %d never did\n", len(r.overdue)-len(missing), len(r.overdue), len(missing))
+	r.reportLost("load", missing, nil)
 }
 
 // reportLost counts events whose effect never showed and prints a few.
@@ -81,10 +110,21 @@ func (r *runner) reportLost(phase string, missing []event, detail func(event) st
 // email in the outbox; orders in the account; refunds on their order) or
 // limit passes. It returns the events still missing and when the last
 // one was seen applied.
+//
+// Polling reads DynamoDB Local, which the stack under test shares, so each
+// pass is a probe: members in the order their last event was posted,
+// stopping at the third one not yet complete (dispatch works through the
+// stream roughly in that order). Only the pass at the deadline reads every
+// member still pending, to name exactly what is missing.
 func (r *runner) waitApplied(ctx context.Context, phase string, evs []event, welcomes map[string]bool, limit time.Duration) (missing []event, last time.Time) {
-	byMember := map[string][]event{}
+	pending := map[string][]event{}
+	var order []string // by the position of the member's last event
 	for _, ev := range evs {
-		byMember[ev.Member] = append(byMember[ev.Member], ev)
+		if _, ok := pending[ev.Member]; ok {
+			order = slices.DeleteFunc(order, func(m string) bool { return m == ev.Member })
+		}
+		pending[ev.Member] = append(pending[ev.Member], ev)
+		order = append(order, ev.Member)
 	}
 	total := len(evs)
 	var done atomic.Int64
@@ -92,7 +132,8 @@ func (r *runner) waitApplied(ctx context.Context, phase string, evs []event, wel
 	defer stop()
 	deadline := time.Now().Add(limit)
 	last = time.Now()
-	for {
+	for final := false; ; {
+		final = final || time.Now().After(deadline) || ctx.Err() != nil
 		var outbox map[string][]time.Time
 		if welcomes != nil {
 			var err error
@@ -100,56 +141,67 @@ func (r *runner) waitApplied(ctx context.Context, phase string, evs []event, wel
 				fmt.Fprintf(r.out, "  [%s] %v\n", phase, err)
 			}
 		}
-		for member, pending := range byMember {
-			if ctx.Err() != nil {
+		blocked := 0
+		for _, member := range order {
+			if (blocked == 3 && !final) || ctx.Err() != nil {
 				break
 			}
-			var needMember, needAccount bool
-			for _, ev := range pending {
-				needMember = needMember || ev.OrderID == ""
-				needAccount = needAccount || ev.OrderID != ""
+			evs := pending[member]
+			if len(evs) == 0 {
+				continue
 			}
-			// A registration counts once the member is projected and,
-			// when asked, welcomed.
-			projected := false
-			if needMember && (!welcomes[member] || len(outbox[member]) > 0) {
-				_, err := r.obs.store.GetMember(ctx, member)
-				projected = err == nil
-			}
-			var a loyalty.Account
-			var found bool
-			if needAccount {
-				var err error
-				if a, found, err = r.obs.account(ctx, member); err != nil {
-					continue
-				}
-			}
-			var still []event
-			for _, ev := range pending {
-				if !applied(ev, projected, a, found) {
-					still = append(still, ev)
-				}
-			}
-			if len(still) < len(pending) {
+			still := r.unapplied(ctx, member, evs, welcomes[member], len(outbox[member]) > 0)
+			if len(still) < len(evs) {
 				last = time.Now()
-				done.Add(int64(len(pending) - len(still)))
+				done.Add(int64(len(evs) - len(still)))
 			}
-			if len(still) == 0 {
-				delete(byMember, member)
-			} else {
-				byMember[member] = still
+			pending[member] = still
+			if len(still) > 0 {
+				blocked++
 			}
 		}
-		if len(byMember) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+		order = slices.DeleteFunc(order, func(m string) bool { return len(pending[m]) == 0 })
+		if len(order) == 0 || final {
 			break
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 	}
-	for _, pending := range byMember {
-		missing = append(missing, pending...)
+	for _, m := range order {
+		missing = append(missing, pending[m]...)
 	}
 	return missing, last
+}
+
+// unapplied are the member's events whose effect is not in the table yet.
+// A registration counts once the member is projected and, when wantWelcome,
+// has its welcome email.
+func (r *runner) unapplied(ctx context.Context, member string, evs []event, wantWelcome, welcomed bool) []event {
+	var needMember, needAccount bool
+	for _, ev := range evs {
+		needMember = needMember || ev.OrderID == ""
+		needAccount = needAccount || ev.OrderID != ""
+	}
+	projected := false
+	if needMember && (!wantWelcome || welcomed) {
+		_, err := r.obs.store.GetMember(ctx, member)
+		projected = err == nil
+	}
+	var a loyalty.Account
+	var found bool
+	if needAccount {
+		var err error
+		if a, found, err = r.obs.account(ctx, member); err != nil {
+			return evs
+		}
+	}
+	var still []event
+	for _, ev := range evs {
+		if !applied(ev, projected, a, found) {
+			still = append(still, ev)
+		}
+	}
+	return still
 }

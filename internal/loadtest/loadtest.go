@@ -125,6 +125,8 @@ type runner struct {
 	pacedRan     bool
 	// killedAt is when delivery (c) killed the stack.
 	killedAt time.Time
+	// overdue are effects not seen within their phase's bound.
+	overdue []event
 }
 
 // Run runs the phases the configuration asks for and returns the summary;
@@ -221,6 +223,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return r.sum, err
 		}
 	}
+	r.checkOverdue(ctx)
 	if r.pacedRan {
 		r.sum.EmailP99 = r.pacedP99
 	} else {

@@ -38,6 +38,11 @@ type attackOptions struct {
 	// onAnswer is called, on the results goroutine, after each answer
 	// with the number answered so far.
 	onAnswer func(answered int)
+	// giveUpAfter, when set, ends the attack after that many consecutive
+	// posts got no HTTP answer at all (refused while the stack is down):
+	// the rest are left for the next round instead of being refused one
+	// by one.
+	giveUpAfter int
 }
 
 // attackReport is what an attack did.
@@ -54,7 +59,13 @@ type attackReport struct {
 	Started time.Time
 }
 
-// Failed are the posts that got neither 200 nor 202.
+// Delivered is the number of posts the stack answered with any status
+// (refused connections are not counted as events posted).
+func (r attackReport) Delivered() int {
+	return int(r.Metrics.Requests) - r.Metrics.StatusCodes["0"]
+}
+
+// Failed are the posts that got neither 200 nor 202, or were not made.
 func (r attackReport) Failed() []event {
 	var out []event
 	for i, ev := range r.Posted {
@@ -145,7 +156,7 @@ func (p *poster) attack(ctx context.Context, evs []event, gen func(n int) (event
 	defer stop()
 
 	rep := attackReport{Answered: map[int]time.Time{}, Status: map[int]int{}, Started: time.Now()}
-	answered := 0
+	answered, refused := 0, 0
 	var resultErr error
 	for res := range atk.Attack(vegeta.Targeter(targeter), opts.pacer, opts.duration, opts.name) {
 		if res.Method == "" {
@@ -158,6 +169,12 @@ func (p *poster) attack(ctx context.Context, evs []event, gen func(n int) (event
 			continue
 		}
 		rep.Status[i] = int(res.Code)
+		if refused = refused + 1; res.Code != 0 {
+			refused = 0
+		}
+		if opts.giveUpAfter > 0 && refused >= opts.giveUpAfter {
+			atk.Stop()
+		}
 		if res.Code == http.StatusOK || res.Code == http.StatusAccepted {
 			if prev, ok := rep.Answered[i]; !ok || res.End().Before(prev) {
 				rep.Answered[i] = res.End()
