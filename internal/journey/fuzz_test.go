@@ -38,6 +38,9 @@ func shippedChecks(tb testing.TB) journey.Checks {
 	}
 }
 
+// keyed matches a problem that starts with the key it is about.
+var keyed = regexp.MustCompile(`^(parse: |(name|version|steps)(\[\d+\](\.[a-z_.]+)?)?: )`)
+
 // FuzzLoadJourney checks Decode on any file: what it accepts keeps every
 // promise the workflows rely on (a journey memberflow runs, named steps in
 // time order, each sending a known template or granting a real reward),
@@ -48,9 +51,15 @@ func FuzzLoadJourney(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		d, err := journey.Decode(src, c)
 		if err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				if strings.TrimSpace(line) == "" {
-					t.Fatalf("error %q has an empty line", err)
+			// Every problem names its key (or says the YAML would not
+			// parse); problems come joined, one per line.
+			errs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = j.Unwrap()
+			}
+			for _, e := range errs {
+				if !keyed.MatchString(e.Error()) {
+					t.Fatalf("problem %q names no key", e)
 				}
 			}
 			return
