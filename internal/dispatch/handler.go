@@ -111,6 +111,18 @@ func (h *Handler) Handle(ctx context.Context, batch lambdaevents.DynamoDBEvent) 
 	return resp, nil
 }
 
+// Wanted reports whether dispatch acts on a stream record: a newly
+// inserted webhook event. It is what the stream mapping's FilterCriteria
+// in template.yaml pass to the Lambda, and what the local poller filters
+// with, so projection, ledger and enrollment writes never reach dispatch.
+func Wanted(rec lambdaevents.DynamoDBEventRecord) bool {
+	if rec.EventName != string(lambdaevents.DynamoDBOperationTypeInsert) {
+		return false
+	}
+	attr, ok := rec.Change.NewImage["entity"]
+	return ok && attr.DataType() == lambdaevents.DataTypeString && attr.String() == "event"
+}
+
 // memberOf is the member a stream record concerns ("" for items that are
 // not member events; they are skipped, in any order).
 func memberOf(rec lambdaevents.DynamoDBEventRecord) string {
@@ -128,13 +140,10 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 			err = fmt.Errorf("panic: %v", v)
 		}
 	}()
-	if rec.EventName != string(lambdaevents.DynamoDBOperationTypeInsert) {
+	if !Wanted(rec) {
 		return nil
 	}
 	img := rec.Change.NewImage
-	if attr, ok := img["entity"]; !ok || attr.DataType() != lambdaevents.DataTypeString || attr.String() != "event" {
-		return nil
-	}
 	payload, ok := img["payload"]
 	if !ok || payload.DataType() != lambdaevents.DataTypeString {
 		return errors.New("event item has no payload")

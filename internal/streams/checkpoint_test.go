@@ -1,7 +1,11 @@
 package streams
 
 import (
+	"fmt"
 	"os"
+	"strings"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"path/filepath"
 	"testing"
 
@@ -71,5 +75,59 @@ func TestFileCheckpointsIgnoreAnotherStream(t *testing.T) {
 	c := &FileCheckpoints{Path: path}
 	if got, err := c.Load(t.Context(), "arn:two"); err != nil || len(got) != 0 {
 		t.Errorf("another stream: %+v, %v; want none", got, err)
+	}
+}
+
+// TestPollerFiltersAndSplitsPages: like the mapping's FilterCriteria and
+// BatchSize, only wanted records reach the handler, in batches of at most
+// BatchSize, each once and in order; a failure in a later batch of a page
+// resumes at the failed record, not at the page's start.
+func TestPollerFiltersAndSplitsPages(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	r := newRecorder()
+	failedOnce := false
+	r.fail = func(call int, b lambdaevents.DynamoDBEvent) answer {
+		for i, rec := range b.Records {
+			if skOf(rec) == "want-055" && !failedOnce {
+				failedOnce = true
+				return answer{ok: i, resp: lambdaevents.DynamoDBEventResponse{BatchItemFailures: []lambdaevents.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}}}
+			}
+		}
+		return success(b)
+	}
+	p := newPoller(t, client, table, r.handle)
+	p.BatchSize = 20
+	p.Filter = func(rec lambdaevents.DynamoDBEventRecord) bool {
+		sk := skOf(rec)
+		return strings.HasPrefix(sk, "want-") || sk == "zz-sentinel"
+	}
+	var want []string
+	for i := range 80 {
+		put(t, client, table, fmt.Sprintf("skip-%03d", i), nil)
+		sk := fmt.Sprintf("want-%03d", i)
+		put(t, client, table, sk, nil)
+		want = append(want, sk)
+	}
+	startPoller(t, p)
+	drain(t, client, table, r)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.batches {
+		if len(b) > 20 {
+			t.Errorf("a batch of %d records, BatchSize is 20", len(b))
+		}
+		for _, sk := range b {
+			if strings.HasPrefix(sk, "skip-") {
+				t.Errorf("filtered record %s reached the handler", sk)
+			}
+		}
+	}
+	for _, sk := range want {
+		if r.done[sk] != 1 {
+			t.Errorf("%s processed %d times, want 1", sk, r.done[sk])
+		}
+	}
+	if got := len(r.records["want-000"]); got != 1 {
+		t.Errorf("want-000, in a batch before the failed one, was delivered %d times; the retry must resume at want-055", got)
 	}
 }

@@ -42,6 +42,13 @@ type Poller struct {
 	// DeadLetter receives a record that failed MaxAttempts times, with the
 	// last error. If it fails, the record is not skipped.
 	DeadLetter func(ctx context.Context, rec lambdaevents.DynamoDBEventRecord, cause error) error
+	// Filter, when set, keeps only the records it accepts, as the event
+	// source mapping's FilterCriteria do: the others never reach Handle
+	// and count as handled.
+	Filter func(lambdaevents.DynamoDBEventRecord) bool
+	// BatchSize is the most records one Handle call gets (default 100, as
+	// the mapping's BatchSize); a page of up to 1000 records is split.
+	BatchSize int
 	// Checkpoints, when set, keeps each shard's position durably: a
 	// restarted poller resumes after the last record handled, as Lambda's
 	// event source mapping does. Without, every run starts at the trim
@@ -197,7 +204,7 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 		}
 		s.iterator = it.ShardIterator
 	}
-	limit := int32(100)
+	limit := int32(maxPage)
 	if s.isolate {
 		limit = 1
 	}
@@ -207,34 +214,27 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 		return 0, fmt.Errorf("get records: %w", err)
 	}
 	if len(out.Records) > 0 {
-		batch := lambdaevents.DynamoDBEvent{Records: make([]lambdaevents.DynamoDBEventRecord, len(out.Records))}
-		for i, r := range out.Records {
-			batch.Records[i] = toLambdaRecord(arn, r)
+		size := p.BatchSize
+		if size <= 0 {
+			size = defaultBatchSize
 		}
-		resp, err := p.Handle(ctx, batch)
-		handlerErr := err
-		if err == nil && len(resp.BatchItemFailures) > 0 {
-			err = fmt.Errorf("%d record(s) failed, first %s", len(resp.BatchItemFailures), resp.BatchItemFailures[0].ItemIdentifier)
+		var chunk []lambdaevents.DynamoDBEventRecord
+		for _, r := range out.Records {
+			rec := toLambdaRecord(arn, r)
+			if p.Filter != nil && !p.Filter(rec) {
+				continue
+			}
+			if chunk = append(chunk, rec); len(chunk) == size {
+				if err := p.handle(ctx, arn, s, chunk); err != nil {
+					return len(out.Records), err
+				}
+				chunk = nil
+			}
 		}
-		if err != nil {
-			// Like Lambda with ReportBatchItemFailures: keep what succeeded,
-			// resume at the earliest failure. As on Lambda, a handler error
-			// or an identifier naming no record of the batch fails it whole.
-			if handlerErr == nil {
-				s.lastSeq = checkpoint(s.lastSeq, batch.Records, resp.BatchItemFailures)
-			} else {
-				s.isolate = true
-			}
-			s.iterator = nil
-			// The failing record is known when the handler named it, or when
-			// it was alone in the batch.
-			culprit := handlerErr == nil || len(batch.Records) == 1
-			if dlErr := p.countFailure(ctx, s, batch.Records, culprit, err); dlErr != nil {
-				err = errors.Join(err, dlErr)
-			}
-			p.save(ctx, arn, s) // what succeeded, or was parked, stays done
+		if err := p.handle(ctx, arn, s, chunk); err != nil {
 			return len(out.Records), err
 		}
+		// Records the filter dropped after the last batch are done too.
 		s.lastSeq = aws.ToString(out.Records[len(out.Records)-1].Dynamodb.SequenceNumber)
 		s.isolate, s.headSeq, s.headFailures = false, "", 0
 		p.save(ctx, arn, s)
@@ -245,6 +245,52 @@ func (p *Poller) pollShard(ctx context.Context, arn string, s *shardState) (int,
 		p.save(ctx, arn, s)
 	}
 	return len(out.Records), nil
+}
+
+// maxPage is the most records one GetRecords call asks for (the API's
+// limit); defaultBatchSize is Poller.BatchSize when unset, the event source
+// mapping's BatchSize in template.yaml.
+const (
+	maxPage          = 1000
+	defaultBatchSize = 100
+)
+
+// handle hands one batch of a page to the handler. On success the shard's
+// position moves past the batch; on failure it moves to just before the
+// earliest failed record (or stays, when the handler failed the batch
+// whole), the iterator is dropped so the next poll resumes there, and the
+// error is returned.
+func (p *Poller) handle(ctx context.Context, arn string, s *shardState, records []lambdaevents.DynamoDBEventRecord) error {
+	if len(records) == 0 {
+		return nil
+	}
+	batch := lambdaevents.DynamoDBEvent{Records: records}
+	resp, err := p.Handle(ctx, batch)
+	handlerErr := err
+	if err == nil && len(resp.BatchItemFailures) > 0 {
+		err = fmt.Errorf("%d record(s) failed, first %s", len(resp.BatchItemFailures), resp.BatchItemFailures[0].ItemIdentifier)
+	}
+	if err == nil {
+		s.lastSeq = records[len(records)-1].Change.SequenceNumber
+		return nil
+	}
+	// Like Lambda with ReportBatchItemFailures: keep what succeeded,
+	// resume at the earliest failure. As on Lambda, a handler error or an
+	// identifier naming no record of the batch fails it whole.
+	if handlerErr == nil {
+		s.lastSeq = checkpoint(s.lastSeq, records, resp.BatchItemFailures)
+	} else {
+		s.isolate = true
+	}
+	s.iterator = nil
+	// The failing record is known when the handler named it, or when it
+	// was alone in the batch.
+	culprit := handlerErr == nil || len(records) == 1
+	if dlErr := p.countFailure(ctx, s, records, culprit, err); dlErr != nil {
+		err = errors.Join(err, dlErr)
+	}
+	p.save(ctx, arn, s) // what succeeded, or was parked, stays done
+	return err
 }
 
 // save checkpoints the shard's position. A failed save is logged, not
