@@ -154,15 +154,16 @@ func (r replayReport) Err() error {
 }
 
 // replayRecent replays, with a replayer holding types, every execution of
-// c's namespace that started or closed within opts.Since (at most opts.Limit,
-// newest first). A history of a type not in types fails: a workflow type
+// c's namespace that is still running, or started or closed within
+// opts.Since (at most opts.Limit, newest first): the running ones are those
+// the new build will go on executing, however long ago they started. A history of a type not in types fails: a workflow type
 // removed while it still has histories is what this is here to catch. It
 // prints per type how many replayed, a line per failure and a summary to
 // out, and a running count to progress.
 func replayRecent(ctx context.Context, c client.Client, types []workflows.Type, opts replayOptions, out, progress io.Writer) (replayReport, error) {
 	rep := replayReport{Since: time.Now().UTC().Add(-opts.Since).Truncate(time.Second), Replayed: map[string]int{}, Waiting: map[string]int{}}
 	since := rep.Since.Format(time.RFC3339)
-	query := fmt.Sprintf(`StartTime > "%s" OR CloseTime > "%s"`, since, since)
+	query := fmt.Sprintf(`ExecutionStatus = "Running" OR StartTime > "%s" OR CloseTime > "%s"`, since, since)
 	fmt.Fprintf(progress, "replay: listing executions since %s…", since)
 	execs, limited, err := listExecutions(ctx, c, query, opts.Limit)
 	fmt.Fprint(progress, "\r\x1b[K")

@@ -144,6 +144,26 @@ func TestReplayDevServer(t *testing.T) {
 		}
 	})
 
+	t.Run("running executions whatever their age", func(t *testing.T) {
+		// Only the deferred send is still running (waiting on its timer);
+		// the sweeps closed more than a second ago drop out of the window.
+		// (The dev server's SQL visibility also matches a running
+		// execution on CloseTime; Temporal Cloud's does not, which is why
+		// the query names running executions explicitly.)
+		time.Sleep(3 * time.Second)
+		var out, errOut strings.Builder
+		err := replayCmd(ctx, []string{"--since", "1s"}, env(map[string]string{"TEMPORAL_ADDRESS": srv.FrontendHostPort()}), &out, &errOut)
+		if err != nil {
+			t.Fatalf("replay: %v (stderr %q)", err, errOut.String())
+		}
+		if !strings.Contains(squash(out.String()), "DeferredSend 1 replayed 0 failed\n") {
+			t.Errorf("the running deferred send was not replayed:\n%s", out.String())
+		}
+		if strings.Contains(squash(out.String()), "LedgerSweep 3 replayed") {
+			t.Errorf("sweeps closed before the window were replayed:\n%s", out.String())
+		}
+	})
+
 	t.Run("a changed workflow fails naming each execution", func(t *testing.T) {
 		types := workflows.Types()
 		for i := range types {
