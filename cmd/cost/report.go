@@ -73,7 +73,7 @@ func report(out io.Writer, m *measured) error {
 	row("activation", "no order: welcome + NEW8, nudge, last nudge", m.activationNoOrder, 0)
 	row("activation", "converted: order after the welcome", m.activationConverted, 0)
 	row("trial", "converted at the end", m.trialConverted, 0)
-	row("trial", "cancelled at the end: offer, window, lapsed", m.trialEnded, 0)
+	row("trial", "cancelled at the end: offer, window", m.trialEnded, 0)
 	for _, name := range workflows.CalendarJourneys {
 		row(name, "one scheduled scan run", m.scanRun[name], m.actedOn[name])
 	}
@@ -83,7 +83,7 @@ func report(out io.Writer, m *measured) error {
 	row("ledger sweep", "scheduled run", m.sweepRun, 0)
 	row("deferred send", "a calendar email waiting for the frequency cap", m.deferredSend, 0)
 	p("")
-	p("A silent trial lapse (no cancellation event) costs one action less than the cancelled path: its grace timer fires instead of a signal arriving.")
+	p("Only the cancelled path is measured; a silent trial lapse (no cancellation event) ends on its grace timer instead of a signal and is not run here.")
 	p("The trial members had no email consent: their three emails, seconds apart here, would meet the 7-day frequency cap that days apart they do not; a skipped send is the same activity.")
 	p("A scan batch handles up to %d members for %.0f actions (activity + heartbeat): %.4f actions per member scanned.", m.maxMembers, perBatch, perScanned)
 	p("")
