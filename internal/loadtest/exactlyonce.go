@@ -95,8 +95,8 @@ func (r *runner) exactlyOncePhase(ctx context.Context) error {
 			return err
 		}
 		maps.Copy(answered, d.answered)
-		fmt.Fprintf(r.out, "exactly-once (c): %d posts answered (%d events, %d duplicates, %d retries) and %d refused while the stack was down, from %d clients; SIGKILL of the stack after %d answers, healthy again %.1f s later; %d round(s), %.1f s; status %s\n",
-			d.delivered, 4*n, len(plan)-4*n, d.delivered-len(plan), d.posts-d.delivered, clients, len(plan)/2, d.restart.Seconds(), d.rounds, d.took.Seconds(), statusLine(d.statuses))
+		fmt.Fprintf(r.out, "exactly-once (c): %d posts (%d events, %d duplicates) from %d clients, %d more refused while the stack was down and made again; SIGKILL of the stack after %d answers, healthy again %.1f s later; %d round(s), %.1f s; status %s\n",
+			d.delivered, 4*n, len(plan)-4*n, clients, d.posts-d.delivered, len(plan)/2, d.restart.Seconds(), d.rounds, d.took.Seconds(), statusLine(d.statuses))
 	} else {
 		fmt.Fprintln(r.out, "exactly-once (c): skipped: it kills the stack with SIGKILL, and --url names a stack this run did not start")
 	}
