@@ -24,7 +24,7 @@ func (r *runner) emailPhase(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		d0, t0, counted := r.obs.counters(ctx)
+		c0, counted := r.obs.counters(ctx)
 		res, err := r.registerAndWait(ctx, name, evs, vegeta.ConstantPacer{Freq: cfg.RegistrationRate, Per: time.Second}, 0)
 		if err != nil {
 			return err
@@ -33,11 +33,13 @@ func (r *runner) emailPhase(ctx context.Context) error {
 		fmt.Fprintf(r.out, "email: %d registrations at %d/s (%.1f s): event→email p50 %s ms, p99 %s ms, max %s ms; posts p99 %s ms, status %s; welcomes %d\n",
 			len(evs), cfg.RegistrationRate, res.posted.Seconds(), ms(res.lat.P50), ms(res.lat.P99), ms(res.lat.Max),
 			ms(res.metrics.Latencies.P99), statusLine(res.metrics.StatusCodes), res.welcomed)
-		if d1, t1, ok := r.obs.counters(ctx); counted && ok {
+		if c1, ok := r.obs.counters(ctx); counted && ok {
 			n := float64(len(evs))
-			fmt.Fprintf(r.out, "email: one registration costs %.1f DynamoDB operations and %.1f Temporal calls, webhook to outbox (stack counters over the paced run)\n", (d1-d0)/n, (t1-t0)/n)
+			d, dd := callCost(c0, c1, "dynamodb", n)
+			t, td := callCost(c0, c1, "temporal", n)
+			fmt.Fprintf(r.out, "email: one registration costs %.1f DynamoDB operations (%s) and %.1f Temporal round trips (%s), webhook to outbox (stack counters over the paced run)\n", d, dd, t, td)
 		} else {
-			fmt.Fprintln(r.out, "email: cost per registration not measured: the stack serves no GET /debug/vars with dynamodb_ops and temporal_calls")
+			fmt.Fprintln(r.out, "email: cost per registration not measured: the stack serves no GET /debug/vars with memberflow_calls")
 		}
 	}
 	if cfg.Burst > 0 {

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -128,48 +131,49 @@ func applied(ev event, projected bool, a loyalty.Account, haveAccount bool) bool
 	}
 }
 
-// counters reads the stack's operation counters from GET /debug/vars
-// (expvar's JSON): dynamodb_ops and temporal_calls, each a number or an
-// object of numbers (by operation), summed. ok is false when the stack
-// exposes neither, which `make load` reports instead of a figure.
-func (o *observer) counters(ctx context.Context) (dynamoOps, temporalCalls float64, ok bool) {
+// counters reads the stack's call counters from GET /debug/vars
+// (expvar's JSON, the map "memberflow_calls" that internal/opcount keeps:
+// "dynamodb.<Operation>", "temporal.<Method>", "streams.<Operation>",
+// cumulative since the stack started). ok is false when the stack
+// exposes none, which `make load` reports instead of a figure.
+func (o *observer) counters(ctx context.Context) (calls map[string]float64, ok bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.base+"/debug/vars", nil)
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
 	req.Header.Set("Authorization", "Bearer "+o.token)
 	resp, err := o.client.Do(req)
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, 0, false
+		return nil, false
 	}
-	var vars map[string]json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
-		return 0, 0, false
+	var vars struct {
+		Calls map[string]float64 `json:"memberflow_calls"`
 	}
-	d, okD := sumJSON(vars["dynamodb_ops"])
-	t, okT := sumJSON(vars["temporal_calls"])
-	return d, t, okD && okT
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil || vars.Calls == nil {
+		return nil, false
+	}
+	return vars.Calls, true
 }
 
-// sumJSON is a JSON number, or the sum of the numbers in a JSON object.
-func sumJSON(raw json.RawMessage) (float64, bool) {
-	if len(raw) == 0 {
-		return 0, false
+// callCost sums what happened between two counter readings, per n, by
+// prefix ("dynamodb", "temporal"), and lists each operation's share.
+func callCost(before, after map[string]float64, prefix string, n float64) (total float64, detail string) {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		name, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		d := (after[k] - before[k]) / n
+		if d < 0.005 {
+			continue
+		}
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.2f", name, d))
 	}
-	var n float64
-	if json.Unmarshal(raw, &n) == nil {
-		return n, true
-	}
-	var m map[string]float64
-	if json.Unmarshal(raw, &m) != nil {
-		return 0, false
-	}
-	for _, v := range m {
-		n += v
-	}
-	return n, true
+	return total, strings.Join(parts, ", ")
 }
