@@ -39,9 +39,23 @@ type stackProcess struct {
 	exited chan struct{}
 }
 
-// newStackProcess picks free ports and a fresh data directory.
+// memoryDir is a RAM-backed file system, when the machine has one.
+// DynamoDB Local keeps a persistent table in SQLite and syncs every write
+// to disk: on an ordinary disk that, not memberflow, caps the stack at a
+// few dozen writes a second (measured: 41–76 operations/s on the build
+// machine's disk, 270–400 on tmpfs). A SIGKILL of the stack keeps what is
+// in RAM, so the restart delivery still tests recovery; a reboot would
+// not, which a load run does not need.
+const memoryDir = "/dev/shm"
+
+// newStackProcess picks free ports and a fresh data directory (on
+// memoryDir when it exists).
 func newStackProcess(binary, root string, env []string, secret, token, table string) (*stackProcess, error) {
-	dir, err := os.MkdirTemp("", "memberflow-load-")
+	parent := ""
+	if fi, err := os.Stat(memoryDir); err == nil && fi.IsDir() {
+		parent = memoryDir
+	}
+	dir, err := os.MkdirTemp(parent, "memberflow-load-")
 	if err != nil {
 		return nil, fmt.Errorf("data dir for the load stack: %w", err)
 	}
