@@ -30,11 +30,7 @@ type Handler struct {
 
 // MemberView is GET /v1/members/{id}: the projection, the member's
 // standing in the programme as of now, and their enrollments.
-type MemberView struct {
-	loyalty.Member
-	loyalty.View
-	Enrollments []loyalty.Enrollment `json:"enrollments"`
-}
+type MemberView = loyalty.MemberDocument
 
 // Routes returns the API's routes behind bearer authentication.
 func (h *Handler) Routes() http.Handler {

@@ -79,3 +79,13 @@ type Enrollment struct {
 	// changes new enrollments only.
 	Definition string `json:"definition,omitempty"`
 }
+
+// MemberDocument is everything memberflow holds about a member as one
+// document: the projection, the standing in the programme as of now and
+// the enrollments. It is GET /v1/members/{id}, and the `member` every
+// journey condition reads.
+type MemberDocument struct {
+	Member
+	View
+	Enrollments []Enrollment `json:"enrollments"`
+}
