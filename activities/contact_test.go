@@ -11,7 +11,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/contact"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"

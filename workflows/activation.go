@@ -7,7 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/memberflow/memberflow/activities"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 

@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/memberflow/memberflow/activities"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 )
 
 // CalendarJourneys are the journeys a calendar scan drives: no workflow

@@ -9,7 +9,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/contact"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/workflows"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/cost"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/workflows"
 )
 

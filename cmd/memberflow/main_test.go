@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/ingest"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/memberflow/memberflow/internal/api"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/lambdaenv/ledgerenv"
 	"github.com/memberflow/memberflow/internal/unsubscribe"

@@ -6,7 +6,7 @@ import (
 	"errors"
 
 	"github.com/memberflow/memberflow/internal/dispatch"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/lambdaenv/ledgerenv"
 	"github.com/memberflow/memberflow/internal/temporalconn"

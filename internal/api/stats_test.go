@@ -13,7 +13,7 @@ import (
 
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/httpx"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
 	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"

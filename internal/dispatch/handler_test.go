@@ -18,7 +18,7 @@ import (
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/dispatch"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/cost"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/workflows"

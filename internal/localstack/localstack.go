@@ -43,7 +43,7 @@ import (
 	"github.com/memberflow/memberflow/internal/dynamolocal"
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/ingest"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"

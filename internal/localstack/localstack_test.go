@@ -23,7 +23,7 @@ import (
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/ingest"
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail/outbox"

@@ -10,7 +10,7 @@
 // delay from the journey's anchor, an optional local time of day, a
 // deadline after which the step no longer makes sense — so
 // marketer-defined journeys can later be composed from the same steps.
-package journey
+package journeyv1
 
 import (
 	"bytes"

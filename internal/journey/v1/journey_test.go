@@ -1,11 +1,11 @@
-package journey_test
+package journeyv1_test
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/memberflow/memberflow/internal/journey"
+	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/templates"
 )
 

@@ -1,4 +1,4 @@
-package journey
+package journeyv1
 
 import (
 	"fmt"
