@@ -126,6 +126,15 @@ func programProblems(p *loyalty.Program) []string {
 	check(r.RefereeCoupon == "" || kinds[r.RefereeCoupon], "referral.referee_coupon %q is not a coupon", r.RefereeCoupon)
 	check(p.Birthday.Coupon == "" || kinds[p.Birthday.Coupon], "birthday.coupon %q is not a coupon", p.Birthday.Coupon)
 	check(p.Birthday.MinDaysSinceSet >= 0, "birthday.min_days_since_set = %d", p.Birthday.MinDaysSinceSet)
+
+	check(p.RFM.WindowDays >= 1, "rfm.window_days = %d", p.RFM.WindowDays)
+	for r := 1; r <= 5; r++ {
+		for f := 1; f <= 5; f++ {
+			for m := 1; m <= 5; m++ {
+				check(p.RFM.Segment(r, f, m) != "", "rfm: scores %d %d %d have no segment", r, f, m)
+			}
+		}
+	}
 	return ps
 }
 

@@ -26,6 +26,7 @@ type Program struct {
 	Paid        PaidRules
 	Referral    ReferralRules
 	Birthday    BirthdayRules
+	RFM         RFMRules
 }
 
 // GrowthRules say how growth value (成长值) is earned.
@@ -203,6 +204,7 @@ type programFile struct {
 		Coupon          string `yaml:"coupon"`
 		MinDaysSinceSet int    `yaml:"min_days_since_set"`
 	} `yaml:"birthday"`
+	RFM rfmFile `yaml:"rfm"`
 }
 
 type interactionFile struct {
@@ -328,6 +330,8 @@ func LoadProgram(src []byte) (*Program, error) {
 
 	p.Birthday = BirthdayRules{Coupon: f.Birthday.Coupon, MinDaysSinceSet: v.atLeast("birthday.min_days_since_set", f.Birthday.MinDaysSinceSet, 0)}
 	v.require(f.Birthday.Coupon == "" || kinds[f.Birthday.Coupon], "birthday.coupon", "must be one of the coupons' codes")
+
+	p.RFM = v.rfm(f.RFM)
 
 	if len(v.problems) > 0 {
 		return nil, &ProgramError{Problems: v.problems}
