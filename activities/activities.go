@@ -256,9 +256,9 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	switch {
 	case req.GoalReached && row.AttemptedAt.IsZero():
-		return a.skip(ctx, req.MemberID, key, SkipGoalReached)
+		return a.skip(ctx, row.Ref(), SkipGoalReached)
 	case req.RewardRefused != "":
-		return a.skip(ctx, req.MemberID, key, SkipRewardRefused+": "+req.RewardRefused)
+		return a.skip(ctx, row.Ref(), SkipRewardRefused+": "+req.RewardRefused)
 	}
 	// A pending row with an attempt means an earlier attempt called SendGrid
 	// and died before recording the outcome. SendGrid has no idempotent
@@ -286,7 +286,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	group := req.Journey
 	if a.Templates != nil {
 		if group, err = a.Templates.Group(req.Template); err != nil {
-			return a.sendFailed(ctx, req.MemberID, key, err)
+			return a.sendFailed(ctx, row.Ref(), err)
 		}
 	}
 	exited, err := a.enrollmentExited(ctx, req)
@@ -300,17 +300,17 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	switch {
 	case req.SkipIfOrdered && m.OrderCount > 0, exited:
-		return a.skip(ctx, req.MemberID, key, SkipGoalReached)
+		return a.skip(ctx, row.Ref(), SkipGoalReached)
 	case !m.Consent.EmailMarketing:
-		return a.skip(ctx, req.MemberID, key, SkipNoConsent)
+		return a.skip(ctx, row.Ref(), SkipNoConsent)
 	case !m.Consent.MayEmail(group):
-		return a.skip(ctx, req.MemberID, key, SkipUnsubscribed)
+		return a.skip(ctx, row.Ref(), SkipUnsubscribed)
 	case m.Email == "":
-		return a.skip(ctx, req.MemberID, key, SkipNoAddress)
+		return a.skip(ctx, row.Ref(), SkipNoAddress)
 	}
 	switch _, err := a.Store.GetSuppression(ctx, m.ID); {
 	case err == nil:
-		return a.skip(ctx, req.MemberID, key, SkipSuppressed)
+		return a.skip(ctx, row.Ref(), SkipSuppressed)
 	case !errors.Is(err, store.ErrNotFound):
 		return SendEmailResult{}, fmt.Errorf("send %s: read suppression: %w", key, err)
 	}
@@ -327,7 +327,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		a.log().InfoContext(ctx, "email deferred", "member", req.MemberID, "key", key, "reason", d.Reason, "until", d.At)
 		return SendEmailResult{Key: key, Status: store.SendPending, Reason: d.Reason, DeferUntil: d.At}, nil
 	case contact.Skip:
-		return a.skip(ctx, req.MemberID, key, SkipContactPolicy+": "+d.Reason)
+		return a.skip(ctx, row.Ref(), SkipContactPolicy+": "+d.Reason)
 	}
 
 	unsubURL := ""
@@ -369,7 +369,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	if a.Templates != nil {
 		if _, err := a.Templates.Render(req.Template, data); err != nil {
-			return a.sendFailed(ctx, req.MemberID, key, err)
+			return a.sendFailed(ctx, row.Ref(), err)
 		}
 	}
 	attempt := a.now()
@@ -410,9 +410,9 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 				return SendEmailResult{}, fmt.Errorf("send %s: clear the attempt: %w", key, cerr)
 			}
 		}
-		return a.sendFailed(ctx, req.MemberID, key, err)
+		return a.sendFailed(ctx, row.Ref(), err)
 	}
-	if err := a.Store.CompleteSend(ctx, req.MemberID, key, store.SendSent, res.MessageID, "", a.now()); err != nil {
+	if err := a.Store.CompleteSend(ctx, row.Ref(), store.SendSent, res.MessageID, "", a.now()); err != nil {
 		// The provider has the email; failing here would make a retry send
 		// it again, so return success and leave the row for reconciliation.
 		a.log().ErrorContext(ctx, "email sent but ledger not updated", "key", key, "message_id", res.MessageID, "err", err)
@@ -497,19 +497,19 @@ func (a *Activities) decideContact(ctx context.Context, m loyalty.Member, key st
 	return contact.Decision{}, errors.New("contact state kept changing; will retry")
 }
 
-func (a *Activities) skip(ctx context.Context, memberID, key, reason string) (SendEmailResult, error) {
+func (a *Activities) skip(ctx context.Context, send store.SendRef, reason string) (SendEmailResult, error) {
 	// A skipped email will not ask the contact policy again: if it was
 	// waiting for a capped slot, it must not hold back the emails behind
 	// it; if the provider refused it after it took a slot, it was never
 	// a contact.
-	if err := a.releaseContact(ctx, memberID, key); err != nil {
-		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", key, err)
+	if err := a.releaseContact(ctx, send.MemberID, send.Key); err != nil {
+		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", send.Key, err)
 	}
-	if err := a.Store.CompleteSend(ctx, memberID, key, store.SendSkipped, "", reason, a.now()); err != nil {
-		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", key, err)
+	if err := a.Store.CompleteSend(ctx, send, store.SendSkipped, "", reason, a.now()); err != nil {
+		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", send.Key, err)
 	}
-	a.log().InfoContext(ctx, "email skipped", "member", memberID, "key", key, "reason", reason)
-	return SendEmailResult{Key: key, Status: store.SendSkipped, Reason: reason}, nil
+	a.log().InfoContext(ctx, "email skipped", "member", send.MemberID, "key", send.Key, "reason", reason)
+	return SendEmailResult{Key: send.Key, Status: store.SendSkipped, Reason: reason}, nil
 }
 
 // releaseContact forgets the send's place among the member's emails
@@ -539,10 +539,11 @@ func (a *Activities) releaseContact(ctx context.Context, memberID, key string) e
 // failures (an unusable address, a 4xx rejection) are recorded for this
 // member and the journey goes on; 429 retries after the provider's
 // Retry-After; everything else retries on the workflow's policy.
-func (a *Activities) sendFailed(ctx context.Context, memberID, key string, err error) (SendEmailResult, error) {
+func (a *Activities) sendFailed(ctx context.Context, send store.SendRef, err error) (SendEmailResult, error) {
+	key := send.Key
 	if errors.Is(err, mail.ErrTemplate) {
 		// The email will not go: its slot, if it took one, is free again.
-		if rerr := a.releaseContact(ctx, memberID, key); rerr != nil {
+		if rerr := a.releaseContact(ctx, send.MemberID, key); rerr != nil {
 			a.log().WarnContext(ctx, "could not free the contact slot of an unrenderable email", "key", key, "err", rerr)
 		}
 		return SendEmailResult{}, temporal.NewNonRetryableApplicationError(
@@ -555,7 +556,7 @@ func (a *Activities) sendFailed(ctx context.Context, memberID, key string, err e
 		if isProvider {
 			reason = pe.Message
 		}
-		return a.skip(ctx, memberID, key, SkipRejected+": "+reason)
+		return a.skip(ctx, send, SkipRejected+": "+reason)
 	}
 	if isProvider {
 		if pe.RetryAfter > 0 {

@@ -28,7 +28,7 @@ func TestJourneyStats(t *testing.T) {
 		if _, _, err := st.ReserveSend(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.CompleteSend(ctx, member, s.Key, status, "msg-"+member, reason, at); err != nil {
+		if err := st.CompleteSend(ctx, s.Ref(), status, "msg-"+member, reason, at); err != nil {
 			t.Fatal(err)
 		}
 		return s

@@ -125,17 +125,35 @@ type Send struct {
 	AttemptedAt time.Time `json:"attempted_at,omitzero"`
 }
 
+// SendRef names a send row and the journey step its moves are counted
+// in: what a caller that reserved the row knows without reading it again.
+type SendRef struct {
+	MemberID string
+	Key      string
+	Journey  string
+	Step     string
+}
+
+// Ref returns the reference of the row.
+func (s Send) Ref() SendRef {
+	return SendRef{MemberID: s.MemberID, Key: s.Key, Journey: s.Journey, Step: s.Step}
+}
+
 // Sends is the ledger that makes email sends effectively once.
 type Sends interface {
 	// ReserveSend writes s (status pending) unless a row with s.Key exists; it
 	// returns the stored row and whether this call created it.
 	ReserveSend(ctx context.Context, s Send) (Send, bool, error)
-	// CompleteSend moves a pending row to sent (with the provider's message
-	// id) or skipped (with a reason). Completing a row that is already final
-	// changes nothing. The move is counted once in the journey step's stats:
-	// "sent", or "skipped:<code>" where code is the reason up to its first
-	// ':' (e.g. "skipped:no_consent").
-	CompleteSend(ctx context.Context, memberID, key string, status SendStatus, messageID, reason string, at time.Time) error
+	// CompleteSend moves the pending row ref names to sent (with the
+	// provider's message id) or skipped (with a reason). Completing a row
+	// that is already final changes nothing; ErrNotFound when there is no
+	// row. The move is counted once, however many callers complete the row,
+	// in the stats of the row's journey step: "sent", or "skipped:<code>"
+	// where code is the reason up to its first ':' (e.g.
+	// "skipped:no_consent"). ref's Journey and Step are the caller's
+	// knowledge of the row's (Send.Ref), which spares the adapter a read;
+	// when they are not the row's, the row's own are counted.
+	CompleteSend(ctx context.Context, ref SendRef, status SendStatus, messageID, reason string, at time.Time) error
 	// MarkSendAttempt records on a pending row that the provider is about to
 	// be called; a zero at clears it (the provider answered and did not
 	// take the message). It is a claim: it succeeds only while the row's

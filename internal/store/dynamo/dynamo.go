@@ -138,15 +138,30 @@ func (s *Store) queryItems(ctx context.Context, keyCond expression.KeyConditionB
 // cancellationCodes returns the per-item reason codes of a cancelled
 // transaction, in request order; ok is false for any other error.
 func cancellationCodes(err error) (codes []string, ok bool) {
+	reasons, ok := cancellation(err)
+	if !ok {
+		return nil, false
+	}
+	return codesOf(reasons), true
+}
+
+// codesOf returns the reasons' codes, in request order.
+func codesOf(reasons []types.CancellationReason) []string {
+	codes := make([]string, len(reasons))
+	for i, r := range reasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	return codes
+}
+
+// cancellation returns the per-item reasons of a cancelled transaction, in
+// request order; ok is false for any other error.
+func cancellation(err error) (reasons []types.CancellationReason, ok bool) {
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
 		return nil, false
 	}
-	codes = make([]string, len(tce.CancellationReasons))
-	for i, r := range tce.CancellationReasons {
-		codes[i] = aws.ToString(r.Code)
-	}
-	return codes, true
+	return tce.CancellationReasons, true
 }
 
 // createOnly writes item unless an item with its key exists. When one

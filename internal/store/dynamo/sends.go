@@ -37,12 +37,15 @@ func (s *Store) ReserveSend(ctx context.Context, snd store.Send) (store.Send, bo
 }
 
 // CompleteSend moves a pending row to sent or skipped and counts the move
-// in the step's stats, in one transaction. The row is read first for its
-// journey and step; the update's condition that it is still pending is what
-// counts the move once, however many callers complete it at the same time.
-// A row that is already final is left as it is.
-func (s *Store) CompleteSend(ctx context.Context, memberID, key string, status store.SendStatus, messageID, reason string, at time.Time) error {
-	statsKey, err := store.CheckCompleteSend(key, status, reason)
+// in the step's stats, in one transaction that reads nothing first: the
+// caller names the row's journey and step, and the update is conditioned
+// on the row being still pending and of that step. The condition is what
+// counts the move once, however many callers complete the row at the same
+// time. When it fails, the cancellation hands back the row: none is
+// ErrNotFound, a final one is left as it is, and a pending one of another
+// step (a caller that did not know it) is completed under its own step.
+func (s *Store) CompleteSend(ctx context.Context, ref store.SendRef, status store.SendStatus, messageID, reason string, at time.Time) error {
+	statsKey, err := store.CheckCompleteSend(ref.Key, status, reason)
 	if err != nil {
 		return err
 	}
@@ -54,32 +57,62 @@ func (s *Store) CompleteSend(ctx context.Context, memberID, key string, status s
 	if reason != "" {
 		update = update.Set(expression.Name(attrReason), expression.Value(reason))
 	}
+	pk, sk := memberPK(ref.MemberID), sendSK(ref.Key)
 	err = retryRaces(ctx, func() (bool, error) {
-		var row sendItem
-		found, err := s.getItem(ctx, memberPK(memberID), sendSK(key), &row)
-		switch {
-		case err != nil:
-			return false, err
-		case !found:
-			return false, store.ErrNotFound
-		case row.Status != string(store.SendPending):
-			return false, nil
+		// The second round knows the row's step from the first's
+		// cancellation.
+		for range 2 {
+			tx := &writeTx{table: s.table}
+			if err := tx.update(roleSendRow, -1, pk, sk, update, stillPending().And(ofStep(ref.Journey, ref.Step))); err != nil {
+				return false, err
+			}
+			stats := statsDelta{}
+			stats.add(ref.Journey, ref.Step, statsKey)
+			if err := tx.stats(ref.MemberID, stats); err != nil {
+				return false, err
+			}
+			err := tx.write(ctx, s.client)
+			reasons, ok := cancellation(err)
+			if !ok {
+				return false, err
+			}
+			item, failed := tx.old(reasons, roleSendRow)
+			if !failed {
+				return lostOrFailed(err)
+			}
+			if item == nil {
+				return false, store.ErrNotFound
+			}
+			var row sendItem
+			if err := attributevalue.UnmarshalMap(item, &row); err != nil {
+				return false, fmt.Errorf("read the row: %w", err)
+			}
+			if row.Status != string(store.SendPending) {
+				return false, nil // final: left as it is, counted when it moved
+			}
+			if row.Journey == ref.Journey && row.Step == ref.Step {
+				return true, nil // it was not pending when the condition was checked
+			}
+			ref.Journey, ref.Step = row.Journey, row.Step
 		}
-		tx := &writeTx{table: s.table}
-		if err := tx.update(roleSendRow, -1, row.PK, row.SK, update, stillPending()); err != nil {
-			return false, err
-		}
-		stats := statsDelta{}
-		stats.add(row.Journey, row.Step, statsKey)
-		if err := tx.stats(memberID, stats); err != nil {
-			return false, err
-		}
-		return lostOrFailed(tx.write(ctx, s.client))
+		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("complete send %s: %w", key, err)
+		return fmt.Errorf("complete send %s: %w", ref.Key, err)
 	}
 	return nil
+}
+
+// ofStep is the condition that a send row belongs to the journey step: a
+// send reserved without a journey or step has no such attribute.
+func ofStep(journey, step string) expression.ConditionBuilder {
+	is := func(name, v string) expression.ConditionBuilder {
+		if v == "" {
+			return expression.AttributeNotExists(expression.Name(name))
+		}
+		return expression.Name(name).Equal(expression.Value(v))
+	}
+	return is(attrJourney, journey).And(is(attrStep, step))
 }
 
 // lostOrFailed sorts a transaction's outcome for retryRaces: a race lost

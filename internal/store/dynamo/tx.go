@@ -51,7 +51,9 @@ func (tx *writeTx) add(role txRole, change int, item types.TransactWriteItem) {
 	tx.changes = append(tx.changes, change)
 }
 
-// put adds a Put; cond may be unset for an unconditional one.
+// put adds a Put; cond may be unset for an unconditional one. Like every
+// conditioned item of a writeTx, a failed condition hands back the item as
+// it was (see old).
 func (tx *writeTx) put(role txRole, change int, item any, cond expression.ConditionBuilder) error {
 	av, err := marshalItem(item)
 	if err != nil {
@@ -66,6 +68,7 @@ func (tx *writeTx) put(role txRole, change int, item any, cond expression.Condit
 		put.ConditionExpression = expr.Condition()
 		put.ExpressionAttributeNames = expr.Names()
 		put.ExpressionAttributeValues = expr.Values()
+		put.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
 	tx.add(role, change, types.TransactWriteItem{Put: put})
 	return nil
@@ -85,14 +88,18 @@ func (tx *writeTx) update(role txRole, change int, pk, sk string, update express
 	if err != nil {
 		return fmt.Errorf("build expression: %w", err)
 	}
-	tx.add(role, change, types.TransactWriteItem{Update: &types.Update{
+	upd := &types.Update{
 		TableName:                 aws.String(tx.table),
 		Key:                       key,
 		UpdateExpression:          expr.Update(),
 		ConditionExpression:       expr.Condition(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
-	}})
+	}
+	if cond.IsSet() {
+		upd.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	tx.add(role, change, types.TransactWriteItem{Update: upd})
 	return nil
 }
 
@@ -103,6 +110,27 @@ func (tx *writeTx) write(ctx context.Context, client *dynamodb.Client) error {
 	}
 	_, err := client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx.items})
 	return err
+}
+
+// old tells what a cancelled transaction (reasons: cancellation of tx)
+// found at its item of role: whether that item's condition failed and, if
+// so, the item as it was then (nil: there was none). DynamoDB hands it
+// back with the cancellation (ReturnValuesOnConditionCheckFailure), so a
+// write that guessed the item's state learns it without another read.
+// The role must occur once in tx.
+func (tx *writeTx) old(reasons []types.CancellationReason, role txRole) (item map[string]types.AttributeValue, failed bool) {
+	if len(reasons) != len(tx.items) {
+		return nil, false
+	}
+	for i, r := range reasons {
+		if tx.roles[i] == role && aws.ToString(r.Code) == reasonConditionFailed {
+			if len(r.Item) == 0 {
+				return nil, true
+			}
+			return r.Item, true
+		}
+	}
+	return nil, false
 }
 
 // failed reports whether the cancelled transaction's item of this role

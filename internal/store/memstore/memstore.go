@@ -298,19 +298,19 @@ func (s *Store) ReserveSend(_ context.Context, snd store.Send) (store.Send, bool
 	return snd, true, nil
 }
 
-// CompleteSend moves a pending row to sent or skipped and counts the move;
-// a final row is left as it is.
-func (s *Store) CompleteSend(_ context.Context, memberID, key string, status store.SendStatus, messageID, reason string, at time.Time) error {
-	statsKey, err := store.CheckCompleteSend(key, status, reason)
+// CompleteSend moves a pending row to sent or skipped and counts the move
+// under the row's own step; a final row is left as it is.
+func (s *Store) CompleteSend(_ context.Context, ref store.SendRef, status store.SendStatus, messageID, reason string, at time.Time) error {
+	statsKey, err := store.CheckCompleteSend(ref.Key, status, reason)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := sendKey{memberID, key}
+	k := sendKey{ref.MemberID, ref.Key}
 	snd, ok := s.sends[k]
 	if !ok {
-		return fmt.Errorf("complete send %s: %w", key, store.ErrNotFound)
+		return fmt.Errorf("complete send %s: %w", ref.Key, store.ErrNotFound)
 	}
 	if snd.Status != store.SendPending {
 		return nil

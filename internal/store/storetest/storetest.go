@@ -717,7 +717,7 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		snd := send(uniqueID("m"), "k1", base)
 		reserveSend(t, s, snd)
 		at := base.Add(time.Second)
-		if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSent, "msg-1", "", at); err != nil {
+		if err := s.CompleteSend(t.Context(), snd.Ref(), store.SendSent, "msg-1", "", at); err != nil {
 			t.Fatalf("CompleteSend: %v", err)
 		}
 		want := snd
@@ -733,7 +733,7 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		snd := send(uniqueID("m"), "k1", base)
 		reserveSend(t, s, snd)
 		at := base.Add(time.Second)
-		if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSkipped, "", "no consent", at); err != nil {
+		if err := s.CompleteSend(t.Context(), snd.Ref(), store.SendSkipped, "", "no consent", at); err != nil {
 			t.Fatalf("CompleteSend: %v", err)
 		}
 		want := snd
@@ -746,10 +746,10 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		snd := send(uniqueID("m"), "k1", base)
 		reserveSend(t, s, snd)
 		at := base.Add(time.Second)
-		if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSent, "msg-1", "", at); err != nil {
+		if err := s.CompleteSend(t.Context(), snd.Ref(), store.SendSent, "msg-1", "", at); err != nil {
 			t.Fatalf("first CompleteSend: %v", err)
 		}
-		if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSkipped, "", "late", at.Add(time.Hour)); err != nil {
+		if err := s.CompleteSend(t.Context(), snd.Ref(), store.SendSkipped, "", "late", at.Add(time.Hour)); err != nil {
 			t.Fatalf("second CompleteSend: %v, want nil", err)
 		}
 		want := snd
@@ -758,17 +758,59 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 	})
 
 	t.Run("complete not found", func(t *testing.T) {
-		err := newStore(t).CompleteSend(t.Context(), uniqueID("m"), "k1", store.SendSent, "msg-1", "", base)
+		err := newStore(t).CompleteSend(t.Context(), send(uniqueID("m"), "k1", base).Ref(), store.SendSent, "msg-1", "", base)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("err = %v, want ErrNotFound", err)
 		}
+	})
+
+	t.Run("complete counts under the row's step", func(t *testing.T) {
+		s := newStore(t)
+		other := uniqueID("journey")
+		for _, tc := range []struct {
+			name          string
+			journey, step string // the row's
+			ref           func(store.SendRef) store.SendRef
+		}{
+			{"ref of the row", uniqueID("journey"), "welcome", func(r store.SendRef) store.SendRef { return r }},
+			{"ref of another step", uniqueID("journey"), "welcome", func(r store.SendRef) store.SendRef {
+				r.Journey, r.Step = other, "reminder"
+				return r
+			}},
+			{"ref without a step", uniqueID("journey"), "welcome", func(r store.SendRef) store.SendRef {
+				r.Journey, r.Step = "", ""
+				return r
+			}},
+			{"row without a step", "", "", func(r store.SendRef) store.SendRef {
+				r.Journey, r.Step = other, "reminder"
+				return r
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				snd := send(uniqueID("m"), "k1", base)
+				snd.Journey, snd.Step = tc.journey, tc.step
+				reserveSend(t, s, snd)
+				at := base.Add(time.Second)
+				if err := s.CompleteSend(t.Context(), tc.ref(snd.Ref()), store.SendSent, "msg-1", "", at); err != nil {
+					t.Fatalf("CompleteSend: %v", err)
+				}
+				want := snd
+				want.Status, want.MessageID, want.UpdatedAt = store.SendSent, "msg-1", at
+				checkEqual(t, "row", getSend(t, s, snd.MemberID, snd.Key), want)
+				if tc.journey != "" {
+					checkStats(t, s, tc.journey, []store.StepStats{{Step: tc.step, Counts: map[string]int64{"sent": 1}}})
+				}
+			})
+		}
+		// Nothing was counted under the step the callers named wrongly.
+		checkStats(t, s, other, nil)
 	})
 
 	t.Run("complete to pending rejected", func(t *testing.T) {
 		s := newStore(t)
 		snd := send(uniqueID("m"), "k1", base)
 		reserveSend(t, s, snd)
-		if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendPending, "", "", base); err == nil {
+		if err := s.CompleteSend(t.Context(), snd.Ref(), store.SendPending, "", "", base); err == nil {
 			t.Error("CompleteSend(pending) = nil, want an error")
 		}
 	})
@@ -860,7 +902,7 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		snd.Journey = uniqueID("journey")
 		reserveSend(t, s, snd)
 		for _, reason := range []string{"", " : detail", "list[0]: detail"} {
-			if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSkipped, "", reason, base); err == nil {
+			if err := s.CompleteSend(t.Context(), snd.Ref(), store.SendSkipped, "", reason, base); err == nil {
 				t.Errorf("CompleteSend(skipped, %q) = nil, want an error", reason)
 			}
 		}
@@ -875,9 +917,9 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		reserveSend(t, s, snd)
 		errs := concurrently(8, func(i int) error {
 			if i%2 == 0 {
-				return s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSent, fmt.Sprint("msg-", i), "", base)
+				return s.CompleteSend(t.Context(), snd.Ref(), store.SendSent, fmt.Sprint("msg-", i), "", base)
 			}
-			return s.CompleteSend(t.Context(), snd.MemberID, snd.Key, store.SendSkipped, "", "no_consent", base)
+			return s.CompleteSend(t.Context(), snd.Ref(), store.SendSkipped, "", "no_consent", base)
 		})
 		checkNoErrors(t, "CompleteSend", errs)
 		got := getSend(t, s, snd.MemberID, snd.Key)
@@ -931,7 +973,7 @@ func getSend(t *testing.T, s store.Store, memberID, key string) store.Send {
 
 func completeSend(t *testing.T, s store.Store, snd store.Send, status store.SendStatus, messageID, reason string, at time.Time) {
 	t.Helper()
-	if err := s.CompleteSend(t.Context(), snd.MemberID, snd.Key, status, messageID, reason, at); err != nil {
+	if err := s.CompleteSend(t.Context(), snd.Ref(), status, messageID, reason, at); err != nil {
 		t.Fatalf("CompleteSend(%s, %s, %q): %v", snd.Key, status, reason, err)
 	}
 }

@@ -1,0 +1,96 @@
+package dynamo_test
+
+import (
+	"context"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/memberflow/memberflow/internal/opcount"
+	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/store/dynamo"
+	"github.com/memberflow/memberflow/internal/testenv/ddblocal"
+)
+
+// opPrefix names this test's counters in opcount.Calls.
+const opPrefix = "operations_test"
+
+// TestOperations pins how many DynamoDB operations the store calls on a
+// registration's way from webhook to outbox cost (issue 10: DynamoDB is
+// what limits the pipeline's throughput). The counts are exact, not
+// timings: a change that adds a read to one of these calls fails here
+// rather than only slowing `memberflow load`.
+func TestOperations(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	plain := dynamo.New(client, table)
+	countedClient, err := dynamo.NewClient(t.Context(), ddblocal.Endpoint(t), "", func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, opcount.AWS(opPrefix))
+	})
+	if err != nil {
+		t.Fatalf("counting client: %v", err)
+	}
+	counted := dynamo.New(countedClient, table)
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+	type fixture struct {
+		snd store.Send // reserved with plain before the call, unless !reserved
+	}
+	for _, tc := range []struct {
+		name     string
+		reserved bool
+		before   func(ctx context.Context, f fixture) error // with plain
+		call     func(ctx context.Context, s *dynamo.Store, f fixture) error
+		want     map[string]int64
+	}{
+		{
+			name: "CompleteSend of a pending row", reserved: true,
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.CompleteSend(ctx, f.snd.Ref(), store.SendSent, "msg-1", "", at)
+			},
+			want: map[string]int64{"TransactWriteItems": 1},
+		},
+		{
+			name: "CompleteSend of a final row", reserved: true,
+			before: func(ctx context.Context, f fixture) error {
+				return plain.CompleteSend(ctx, f.snd.Ref(), store.SendSent, "msg-1", "", at)
+			},
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.CompleteSend(ctx, f.snd.Ref(), store.SendSkipped, "", "late", at)
+			},
+			want: map[string]int64{"TransactWriteItems": 1},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			member := "m-" + strings.ReplaceAll(tc.name, " ", "-")
+			f := fixture{snd: store.Send{Key: member + "#activation#1#welcome", MemberID: member, Journey: "activation",
+				Enrollment: 1, Step: "welcome", Template: "d-welcome", CreatedAt: at, UpdatedAt: at}}
+			if tc.reserved {
+				if _, _, err := plain.ReserveSend(ctx, f.snd); err != nil {
+					t.Fatalf("ReserveSend: %v", err)
+				}
+			}
+			if tc.before != nil {
+				if err := tc.before(ctx, f); err != nil {
+					t.Fatalf("before: %v", err)
+				}
+			}
+			was := opcount.Snapshot()
+			if err := tc.call(ctx, counted, f); err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			got := map[string]int64{}
+			for k, n := range opcount.Snapshot() {
+				if op, ok := strings.CutPrefix(k, opPrefix+"."); ok && n != was[k] {
+					got[op] = n - was[k]
+				}
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("operations = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
