@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -17,14 +18,22 @@ import (
 
 // RecordSendEvent writes, in one transaction: the event id's create-only
 // marker (ErrDuplicate when it exists), the event, and what the event
-// changes. Two reads decide what that is: whether the send had an event of
-// this type (if not, the first-of-type marker, create-only, and the count
-// in the step's stats), and for processed and delivered whether the send
-// row is still pending (then its move to sent, conditioned on pending, and
-// the "sent" count). A row that is missing or final must not fail the
-// event, which is why it is read rather than left to a condition. When
-// another writer changes either between the reads and the write, the
-// conditions fail and the whole is read and tried again.
+// changes: if the send had no event of this type, the first-of-type marker
+// (create-only) and the count in the step's stats; for processed and
+// delivered, if the send row is still pending, its move to sent
+// (conditioned on pending) and the "sent" count.
+//
+// Nothing is read first. The transaction is written for the likely state,
+// and when a condition fails, the cancellation hands back the item that
+// failed it (ReturnValuesOnConditionCheckFailure), which says what the
+// state is: the transaction is written again for that state at once. The
+// likely state is the first event of its type, and a row no longer
+// pending (checked by a condition), because the provider reports on a
+// send after the activity completed it — unless the event is only moments
+// old (see racingAge). A row that is missing or final must not fail the
+// event, which is why the row's condition takes one of two forms rather
+// than being a precondition. When another writer is in flight on the same
+// items, the whole is tried again after a pause.
 func (s *Store) RecordSendEvent(ctx context.Context, ev store.SendEvent) error {
 	if err := store.CheckSendEvent(ev); err != nil {
 		return err
@@ -44,62 +53,107 @@ func (s *Store) RecordSendEvent(ctx context.Context, ev store.SendEvent) error {
 		Type:    ev.Type,
 		EventID: ev.ID,
 	}
+	rowSK := sendSK(ev.SendKey)
 	toSent := expression.Set(expression.Name(attrStatus), expression.Value(string(store.SendSent))).
 		Set(expression.Name(attrUpdatedAt), expression.Value(ev.At))
 	if ev.MessageID != "" {
 		toSent = toSent.Set(expression.Name(attrMessageID), expression.Value(ev.MessageID))
 	}
 
+	// What the transaction takes the state to be, corrected by each
+	// cancellation that says otherwise. pendingRow is the row when it is
+	// taken to be pending: its step is the event's until the row says.
+	typeSeen := false
+	var pendingRow *sendItem
+	if store.MarksSent(ev.Type) && time.Since(ev.At) < racingAge {
+		pendingRow = &sendItem{Journey: ev.Journey, Step: ev.Step}
+	}
 	err := retryRaces(ctx, func() (bool, error) {
-		var seen sendFirstItem
-		typeSeen, err := s.getItem(ctx, pk, firstMarker.SK, &seen)
-		if err != nil {
-			return false, fmt.Errorf("read first-of-type marker: %w", err)
-		}
-		var row sendItem
-		rowPending := false
-		if store.MarksSent(ev.Type) {
-			found, err := s.getItem(ctx, pk, sendSK(ev.SendKey), &row)
-			if err != nil {
-				return false, fmt.Errorf("read send row: %w", err)
+		// Each correction learns one of the two facts, and either may
+		// change once more under a concurrent writer.
+		for range 3 {
+			tx := &writeTx{table: s.table}
+			stats := statsDelta{}
+			if err := tx.put(roleSendEventID, -1, idMarker, notExists()); err != nil {
+				return false, fmt.Errorf("id marker: %w", err)
 			}
-			rowPending = found && row.Status == string(store.SendPending)
-		}
-
-		tx := &writeTx{table: s.table}
-		stats := statsDelta{}
-		if err := tx.put(roleSendEventID, -1, idMarker, notExists()); err != nil {
-			return false, fmt.Errorf("id marker: %w", err)
-		}
-		if err := tx.put(roleSendEvent, -1, event, expression.ConditionBuilder{}); err != nil {
-			return false, fmt.Errorf("event: %w", err)
-		}
-		if !typeSeen {
-			if err := tx.put(roleSendFirst, -1, firstMarker, notExists()); err != nil {
-				return false, fmt.Errorf("first-of-type marker: %w", err)
+			if err := tx.put(roleSendEvent, -1, event, expression.ConditionBuilder{}); err != nil {
+				return false, fmt.Errorf("event: %w", err)
 			}
-			stats.add(ev.Journey, ev.Step, ev.Type)
-		}
-		if rowPending {
-			if err := tx.update(roleSendRow, -1, row.PK, row.SK, toSent, stillPending()); err != nil {
-				return false, fmt.Errorf("send row: %w", err)
+			if !typeSeen {
+				if err := tx.put(roleSendFirst, -1, firstMarker, notExists()); err != nil {
+					return false, fmt.Errorf("first-of-type marker: %w", err)
+				}
+				stats.add(ev.Journey, ev.Step, ev.Type)
 			}
-			stats.add(row.Journey, row.Step, store.StatsSent)
+			switch {
+			case !store.MarksSent(ev.Type):
+			case pendingRow != nil:
+				if err := tx.update(roleSendRow, -1, pk, rowSK, toSent, stillPending().And(ofStep(pendingRow.Journey, pendingRow.Step))); err != nil {
+					return false, fmt.Errorf("send row: %w", err)
+				}
+				stats.add(pendingRow.Journey, pendingRow.Step, store.StatsSent)
+			default:
+				if err := tx.check(roleSendRow, pk, rowSK, notPending()); err != nil {
+					return false, fmt.Errorf("send row: %w", err)
+				}
+			}
+			if err := tx.stats(ev.MemberID, stats); err != nil {
+				return false, err
+			}
+			err := tx.write(ctx, s.client)
+			reasons, ok := cancellation(err)
+			if !ok {
+				return false, err
+			}
+			if tx.failed(codesOf(reasons), roleSendEventID) && len(reasons) == len(tx.items) {
+				// Recorded before: whatever else failed, the caller must stop.
+				return false, store.ErrDuplicate
+			}
+			learned := false
+			if item, failed := tx.old(reasons, roleSendFirst); failed && item != nil {
+				typeSeen, learned = true, true
+			}
+			if item, failed := tx.old(reasons, roleSendRow); failed {
+				var row sendItem
+				if item != nil {
+					if err := attributevalue.UnmarshalMap(item, &row); err != nil {
+						return false, fmt.Errorf("read send row: %w", err)
+					}
+				}
+				switch pending := item != nil && row.Status == string(store.SendPending); {
+				case pending && (pendingRow == nil || pendingRow.Journey != row.Journey || pendingRow.Step != row.Step):
+					pendingRow, learned = &row, true
+				case !pending && pendingRow != nil:
+					pendingRow, learned = nil, true
+				}
+			}
+			if !learned {
+				return lostOrFailed(err)
+			}
 		}
-		if err := tx.stats(ev.MemberID, stats); err != nil {
-			return false, err
-		}
-		err = tx.write(ctx, s.client)
-		if codes, ok := cancellationCodes(err); ok && len(codes) == len(tx.items) && tx.failed(codes, roleSendEventID) {
-			// Recorded before: whatever else failed, the caller must stop.
-			return false, store.ErrDuplicate
-		}
-		return lostOrFailed(err)
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("record send event %s (%s of %s): %w", ev.ID, ev.Type, ev.SendKey, err)
 	}
 	return nil
+}
+
+// racingAge is how old a processed or delivered event can be and still
+// race the activity completing its send: an event reported within moments
+// of the send (the local stack's outbox reports "processed" as it takes the
+// message) is as likely to find the row pending as final, and the move is
+// the better guess then — it costs one write when right, where checking
+// for a final row first costs up to three when the activity completes the
+// row in between. Older reports find the row final.
+const racingAge = 5 * time.Second
+
+// notPending is the condition that a send row is not waiting for its
+// outcome: it is final, or there is no row.
+func notPending() expression.ConditionBuilder {
+	return expression.AttributeNotExists(expression.Name(attrStatus)).
+		Or(expression.Name(attrStatus).NotEqual(expression.Value(string(store.SendPending))))
 }
 
 // ListSendEvents reads the member's events from since on: one range of

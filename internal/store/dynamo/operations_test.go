@@ -62,6 +62,51 @@ func TestOperations(t *testing.T) {
 			},
 			want: map[string]int64{"TransactWriteItems": 1},
 		},
+		{
+			name: "RecordSendEvent processed of a completed row", reserved: true,
+			before: func(ctx context.Context, f fixture) error {
+				return plain.CompleteSend(ctx, f.snd.Ref(), store.SendSent, "msg-1", "", at)
+			},
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.RecordSendEvent(ctx, sendEventOf(f.snd, "e1", store.EventProcessed, at))
+			},
+			want: map[string]int64{"TransactWriteItems": 1},
+		},
+		{
+			name: "RecordSendEvent open", reserved: true,
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.RecordSendEvent(ctx, sendEventOf(f.snd, "e1", store.EventOpen, at))
+			},
+			want: map[string]int64{"TransactWriteItems": 1},
+		},
+		{
+			// A worker died between the provider and CompleteSend: the
+			// first write learns the row is pending and the second moves it.
+			name: "RecordSendEvent processed of a pending row", reserved: true,
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.RecordSendEvent(ctx, sendEventOf(f.snd, "e1", store.EventProcessed, at))
+			},
+			want: map[string]int64{"TransactWriteItems": 2},
+		},
+		{
+			// Reported as the provider took the message: the activity
+			// may not have completed the row yet, and here has not.
+			name: "RecordSendEvent fresh processed of a pending row", reserved: true,
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.RecordSendEvent(ctx, sendEventOf(f.snd, "e1", store.EventProcessed, time.Now()))
+			},
+			want: map[string]int64{"TransactWriteItems": 1},
+		},
+		{
+			name: "RecordSendEvent fresh processed of a completed row", reserved: true,
+			before: func(ctx context.Context, f fixture) error {
+				return plain.CompleteSend(ctx, f.snd.Ref(), store.SendSent, "msg-1", "", at)
+			},
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return s.RecordSendEvent(ctx, sendEventOf(f.snd, "e1", store.EventProcessed, time.Now()))
+			},
+			want: map[string]int64{"TransactWriteItems": 2},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -93,4 +138,9 @@ func TestOperations(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sendEventOf(snd store.Send, id, typ string, at time.Time) store.SendEvent {
+	return store.SendEvent{ID: id, MemberID: snd.MemberID, SendKey: snd.Key, Journey: snd.Journey, Step: snd.Step,
+		Enrollment: snd.Enrollment, Type: typ, At: at, MessageID: "msg-1"}
 }

@@ -74,6 +74,28 @@ func (tx *writeTx) put(role txRole, change int, item any, cond expression.Condit
 	return nil
 }
 
+// check adds a ConditionCheck: the transaction goes through only while
+// cond holds for the item at pk/sk, which it leaves as it is.
+func (tx *writeTx) check(role txRole, pk, sk string, cond expression.ConditionBuilder) error {
+	key, err := marshalKey(pk, sk)
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build condition: %w", err)
+	}
+	tx.add(role, -1, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                           aws.String(tx.table),
+		Key:                                 key,
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}})
+	return nil
+}
+
 // update adds an Update; cond may be unset for an unconditional one.
 func (tx *writeTx) update(role txRole, change int, pk, sk string, update expression.UpdateBuilder, cond expression.ConditionBuilder) error {
 	key, err := marshalKey(pk, sk)

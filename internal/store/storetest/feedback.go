@@ -120,6 +120,144 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) store.Store) {
 		checkStats(t, s, late.Journey, []store.StepStats{{Step: late.Step, Counts: map[string]int64{"sent": 1, "processed": 1}}})
 	})
 
+	t.Run("record paths", func(t *testing.T) {
+		s := newStore(t)
+		// Each case records its events in order on a send of its own; the
+		// last one's error is checked, every earlier one must succeed.
+		cases := []struct {
+			name      string
+			reserved  bool
+			completed store.SendStatus // before the events; "" leaves the row pending
+			events    []struct{ id, typ string }
+			lastErr   error
+			status    store.SendStatus // of the row afterwards
+			counts    map[string]int64
+		}{
+			{
+				name: "first processed moves a pending row", reserved: true,
+				events: []struct{ id, typ string }{{"e1", store.EventProcessed}},
+				status: store.SendSent, counts: map[string]int64{"processed": 1, "sent": 1},
+			},
+			{
+				name: "delivered after processed", reserved: true,
+				events: []struct{ id, typ string }{{"e1", store.EventProcessed}, {"e2", store.EventDelivered}},
+				status: store.SendSent, counts: map[string]int64{"processed": 1, "sent": 1, "delivered": 1},
+			},
+			{
+				name: "a second event of a type is not counted", reserved: true,
+				events: []struct{ id, typ string }{{"e1", store.EventProcessed}, {"e2", store.EventProcessed}},
+				status: store.SendSent, counts: map[string]int64{"processed": 1, "sent": 1},
+			},
+			{
+				name: "processed on a completed row", reserved: true, completed: store.SendSent,
+				events: []struct{ id, typ string }{{"e1", store.EventProcessed}},
+				status: store.SendSent, counts: map[string]int64{"sent": 1, "processed": 1},
+			},
+			{
+				name: "open on a skipped row", reserved: true, completed: store.SendSkipped,
+				events: []struct{ id, typ string }{{"e1", store.EventOpen}},
+				status: store.SendSkipped, counts: map[string]int64{"skipped:no_consent": 1, "open": 1},
+			},
+			{
+				name: "open leaves a pending row pending", reserved: true,
+				events: []struct{ id, typ string }{{"e1", store.EventOpen}},
+				status: store.SendPending, counts: map[string]int64{"open": 1},
+			},
+			{
+				name:   "processed without a row",
+				events: []struct{ id, typ string }{{"e1", store.EventProcessed}},
+				counts: map[string]int64{"processed": 1},
+			},
+			{
+				name: "duplicate id of another type changes nothing", reserved: true,
+				events:  []struct{ id, typ string }{{"e1", store.EventOpen}, {"e1", store.EventProcessed}},
+				lastErr: store.ErrDuplicate,
+				status:  store.SendPending, counts: map[string]int64{"open": 1},
+			},
+			{
+				name: "duplicate id of the same type changes nothing", reserved: true,
+				events:  []struct{ id, typ string }{{"e1", store.EventProcessed}, {"e1", store.EventProcessed}},
+				lastErr: store.ErrDuplicate,
+				status:  store.SendSent, counts: map[string]int64{"processed": 1, "sent": 1},
+			},
+		}
+		// Reported long after the send, or as the provider took it (when
+		// the activity may still be completing the row): the outcome is
+		// the same.
+		for _, origin := range []struct {
+			name string
+			at   time.Time
+		}{{"late", base.Truncate(time.Second)}, {"at once", time.Now().Truncate(time.Second)}} {
+			for _, tc := range cases {
+				t.Run(origin.name+"/"+tc.name, func(t *testing.T) {
+					snd := journeySend(uniqueID("m"), "k1")
+					if tc.reserved {
+						reserveSend(t, s, snd)
+					}
+					switch tc.completed {
+					case store.SendSent:
+						completeSend(t, s, snd, store.SendSent, "msg-0", "", base)
+					case store.SendSkipped:
+						completeSend(t, s, snd, store.SendSkipped, "", "no_consent", base)
+					}
+					for i, e := range tc.events {
+						ev := sendEvent(snd, e.id, e.typ, 0)
+						ev.At = origin.at.Add(time.Duration(i) * time.Second)
+						ev.MessageID = "msg-" + e.id
+						err := s.RecordSendEvent(t.Context(), ev)
+						if i < len(tc.events)-1 || tc.lastErr == nil {
+							if err != nil {
+								t.Fatalf("RecordSendEvent(%s, %s): %v", e.id, e.typ, err)
+							}
+						} else if !errors.Is(err, tc.lastErr) {
+							t.Fatalf("RecordSendEvent(%s, %s) err = %v, want %v", e.id, e.typ, err, tc.lastErr)
+						}
+					}
+					if tc.reserved {
+						want := snd
+						want.Status = tc.status
+						switch {
+						case tc.completed == store.SendSent:
+							want.MessageID, want.UpdatedAt = "msg-0", base
+						case tc.completed == store.SendSkipped:
+							want.Reason, want.UpdatedAt = "no_consent", base
+						case tc.status == store.SendSent:
+							// Moved by the first event, with its message id and time.
+							want.MessageID, want.UpdatedAt = "msg-e1", origin.at
+						}
+						checkEqual(t, "row", getSend(t, s, snd.MemberID, snd.Key), want)
+					} else if _, err := s.GetSend(t.Context(), snd.MemberID, snd.Key); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("GetSend of a send never reserved: err = %v, want ErrNotFound", err)
+					}
+					checkStats(t, s, snd.Journey, []store.StepStats{{Step: snd.Step, Counts: tc.counts}})
+					recorded := len(tc.events)
+					if tc.lastErr != nil {
+						recorded--
+					}
+					if got := len(listSendEvents(t, s, snd.MemberID, time.Time{})); got != recorded {
+						t.Errorf("%d events listed, want %d", got, recorded)
+					}
+				})
+			}
+		}
+	})
+
+	t.Run("record counts sent under the row's step", func(t *testing.T) {
+		s := newStore(t)
+		for _, at := range []time.Time{base, time.Now()} {
+			snd := journeySend(uniqueID("m"), "k1")
+			reserveSend(t, s, snd)
+			ev := sendEvent(snd, "e1", store.EventProcessed, 0)
+			ev.At, ev.Journey, ev.Step = at, uniqueID("journey"), "other"
+			recordSendEvent(t, s, ev)
+			if got := getSend(t, s, snd.MemberID, snd.Key).Status; got != store.SendSent {
+				t.Errorf("row status = %s, want sent", got)
+			}
+			checkStats(t, s, snd.Journey, []store.StepStats{{Step: snd.Step, Counts: map[string]int64{"sent": 1}}})
+			checkStats(t, s, ev.Journey, []store.StepStats{{Step: "other", Counts: map[string]int64{"processed": 1}}})
+		}
+	})
+
 	t.Run("record rejects invalid events", func(t *testing.T) {
 		s := newStore(t)
 		snd := journeySend(uniqueID("m"), "k1")
