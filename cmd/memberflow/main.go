@@ -26,6 +26,8 @@ const usage = `usage:
   memberflow replay [--since 24h] [--limit 1000]
                                   replay the recent histories of TEMPORAL_ADDRESS (default 127.0.0.1:7233) / TEMPORAL_NAMESPACE
                                   against this build's workflows; non-zero naming each that no longer replays (before a deploy)
+  memberflow analytics fit --transactions FILE --format cdnow|csv --calibration-end YYYY-MM-DD [--period week|day]
+                                  fit BG/NBD and Gamma-Gamma to a transaction file outside the store; prints both models
 `
 
 func main() {
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return loadCmd(ctx, args[1:], getenv, os.Environ(), os.Stdout)
 	case "replay":
 		return replayCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
+	case "analytics":
+		return analyticsCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
