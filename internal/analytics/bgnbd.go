@@ -136,42 +136,15 @@ func newBGData(summaries []Summary) bgData {
 // logLik is the cohort's total log-likelihood at (r, α, a, b).
 func (d bgData) logLik(workers int) logLikFunc {
 	return func(pv, grad []float64) float64 {
-		p := BGNBDParams{R: pv[0], Alpha: pv[1], A: pv[2], B: pv[3]}
-		withGrad := grad != nil
-		acc := parallelSum(len(d.groups), workers, 5, func(lo, hi int, acc []float64) {
-			var g []float64
-			if withGrad {
-				g = acc[1:]
-			}
-			var gg [4]float64
-			for _, grp := range d.groups[lo:hi] {
-				var gi []float64
-				if withGrad {
-					gg = [4]float64{}
-					gi = gg[:]
-				}
-				acc[0] += grp.n * bgPerGroup(p, grp.x, grp.tx, grp.T, gi)
-				for i := range g {
-					g[i] += grp.n * gg[i]
-				}
-			}
-		})
-		ll := acc[0]
-		for _, px := range d.perX {
-			var gg [4]float64
-			var gi []float64
-			if withGrad {
-				gi = gg[:]
-			}
-			ll += px.n * bgPerX(p, px.x, gi)
-			for i := range gg {
-				acc[1+i] += px.n * gg[i]
-			}
-		}
-		if withGrad {
-			copy(grad, acc[1:])
-		}
-		return ll
+		p := bgFromSlice(pv)
+		return sumLogLik(grad, workers,
+			len(d.groups), func(i int, g []float64) (float64, float64) {
+				grp := d.groups[i]
+				return bgPerGroup(p, grp.x, grp.tx, grp.T, g), grp.n
+			},
+			len(d.perX), func(i int, g []float64) (float64, float64) {
+				return bgPerX(p, d.perX[i].x, g), d.perX[i].n
+			})
 	}
 }
 

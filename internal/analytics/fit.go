@@ -233,6 +233,46 @@ func stdErrors(ll logLikFunc, theta []float64) ([]float64, error) {
 	return se, nil
 }
 
+// term is one term of a log-likelihood sum: its value and its weight (the
+// customers it stands for); with grad not nil it adds its gradient there.
+type term func(i int, grad []float64) (value, weight float64)
+
+// sumLogLik sums a likelihood that, per customer, splits into a term per
+// distinct summary (perGroup, the bulk, summed in parallel) and a term that
+// depends on x alone (perX, one per distinct x: the Γ functions). With grad
+// not nil (its length is the number of parameters) it also stores the
+// gradient there.
+func sumLogLik(grad []float64, workers int, groups int, perGroup term, xs int, perX term) float64 {
+	dim := len(grad)
+	acc := parallelSum(groups, workers, 1+dim, func(lo, hi int, acc []float64) {
+		addTerms(perGroup, lo, hi, acc, dim)
+	})
+	tail := make([]float64, 1+dim)
+	addTerms(perX, 0, xs, tail, dim)
+	for i := range acc {
+		acc[i] += tail[i]
+	}
+	copy(grad, acc[1:])
+	return acc[0]
+}
+
+// addTerms adds the weighted terms lo..hi-1 to acc: the value to acc[0],
+// the gradient (dim > 0) to acc[1:].
+func addTerms(t term, lo, hi int, acc []float64, dim int) {
+	var g []float64
+	if dim > 0 {
+		g = make([]float64, dim)
+	}
+	for i := lo; i < hi; i++ {
+		clear(g)
+		v, w := t(i, g)
+		acc[0] += w * v
+		for k, gk := range g {
+			acc[1+k] += w * gk
+		}
+	}
+}
+
 // sumChunk is how many groups one goroutine sums at a time. The chunks and
 // the order their sums are added in do not depend on the number of
 // workers, so a fit is bit-for-bit the same on any machine.

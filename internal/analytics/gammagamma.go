@@ -101,40 +101,18 @@ func newGGData(summaries []Summary) ggData {
 	return d
 }
 
+// logLik is the cohort's total log-likelihood at (p, q, v).
 func (d ggData) logLik(workers int) logLikFunc {
 	return func(pv, grad []float64) float64 {
-		p := GammaGammaParams{P: pv[0], Q: pv[1], V: pv[2]}
-		withGrad := grad != nil
-		acc := parallelSum(len(d.groups), workers, 4, func(lo, hi int, acc []float64) {
-			var gg [3]float64
-			var gi []float64
-			if withGrad {
-				gi = gg[:]
-			}
-			for _, g := range d.groups[lo:hi] {
-				gg = [3]float64{}
-				acc[0] += g.n * ggPerGroup(p, g.x, g.m, g.logM, g.logX, gi)
-				for i := range gg {
-					acc[1+i] += g.n * gg[i]
-				}
-			}
-		})
-		ll := acc[0]
-		for _, px := range d.perX {
-			var gg [3]float64
-			var gi []float64
-			if withGrad {
-				gi = gg[:]
-			}
-			ll += px.n * ggPerX(p, px.x, gi)
-			for i := range gg {
-				acc[1+i] += px.n * gg[i]
-			}
-		}
-		if withGrad {
-			copy(grad, acc[1:])
-		}
-		return ll
+		p := ggFromSlice(pv)
+		return sumLogLik(grad, workers,
+			len(d.groups), func(i int, g []float64) (float64, float64) {
+				grp := d.groups[i]
+				return ggPerGroup(p, grp.x, grp.m, grp.logM, grp.logX, g), grp.n
+			},
+			len(d.perX), func(i int, g []float64) (float64, float64) {
+				return ggPerX(p, d.perX[i].x, g), d.perX[i].n
+			})
 	}
 }
 
