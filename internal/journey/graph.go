@@ -187,8 +187,8 @@ func loops(edges [][]int, skip func(int) bool) [][]int {
 
 // CalendarRunnable reports whether a calendar scan can run the journey
 // without a workflow: the trigger is a date or inactivity, and the steps
-// are only send and reward steps and delays in order (no goto but a final
-// goto: end), each delay a `for` or, for a date trigger, an until_date on
+// are only send and reward steps and delays, run in order (a goto may
+// only name the step that comes next anyway), each delay a `for` or, for a date trigger, an until_date on
 // the trigger's own attribute that does not go back in time, so every
 // send and reward falls at a fixed offset from the trigger's date (see
 // StepOffsets).
@@ -212,6 +212,14 @@ func (d Definition) StepOffsets() []time.Duration {
 	return offsets
 }
 
+// inOrder is the step after the one at index i in order, or End.
+func (d Definition) inOrder(i int) string {
+	if i+1 < len(d.Steps) {
+		return d.Steps[i+1].ID
+	}
+	return End
+}
+
 // calendarOffsets computes StepOffsets and whether the journey is
 // calendar-runnable.
 func (d Definition) calendarOffsets() ([]time.Duration, bool) {
@@ -228,7 +236,7 @@ func (d Definition) calendarOffsets() ([]time.Duration, bool) {
 	}
 	var offsets []time.Duration
 	for i, s := range d.Steps {
-		if s.Goto != "" && (s.Goto != End || i != len(d.Steps)-1) {
+		if s.Goto != "" && s.Goto != d.inOrder(i) {
 			return nil, false
 		}
 		switch s.Kind() {
