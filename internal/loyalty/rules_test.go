@@ -1077,3 +1077,29 @@ func TestReviewOutlook(t *testing.T) {
 		})
 	}
 }
+
+// TestViewTierDetails: the member document carries the tier's birthday
+// multiplier, the next tier with the growth still needed, and the outlook
+// with tier names — what journeys' conditions and emails read.
+func TestViewTierDetails(t *testing.T) {
+	x := newAcct(t, "m")
+	x.pay(at(2025, 11, 20, 10, 0), "o1", "300")
+	x.pay(at(2026, 1, 10, 10, 0), "o2", "300") // V3 since 2026-01-10, o1 leaves the window before the review
+	v := x.view(at(2026, 6, 1, 0, 0))
+	if v.Tier != "V3" || !v.TierBirthdayMultiplier.Equal(dec("3")) {
+		t.Errorf("tier %s multiplier %s, want V3 and 3", v.Tier, v.TierBirthdayMultiplier)
+	}
+	if n := v.NextTier; n == nil || n.Code != "V4" || n.Name != "钻石" || !n.GrowthNeeded.Equal(dec("400")) {
+		t.Errorf("next tier = %+v, want V4 钻石 needing 400 more than the 600 counted", n)
+	}
+	o := v.TierOutlook
+	if !o.Demote || o.Tier != "V3" || o.TierName != "金卡" || o.FallTo != "V2" || o.FallToName != "银卡" ||
+		o.ReviewOn != "2027-01-10" || !o.GrowthNeeded.Equal(dec("200")) {
+		t.Errorf("outlook = %+v", o)
+	}
+	top := newAcct(t, "t")
+	top.pay(at(2026, 1, 10, 10, 0), "o1", "5000")
+	if v := top.view(at(2026, 2, 1, 0, 0)); v.NextTier != nil || v.TierOutlook.Demote || v.TierOutlook.ReviewOn != "2027-01-10" {
+		t.Errorf("top tier view: next %+v outlook %+v", v.NextTier, v.TierOutlook)
+	}
+}

@@ -114,6 +114,15 @@ type View struct {
 	Tier         string          `json:"tier"`
 	TierName     string          `json:"tier_name"`
 	TierReviewOn *string         `json:"tier_review_on"` // YYYY-MM-DD; null for the lowest tier
+	// TierBirthdayMultiplier is the points multiplier of the tier the
+	// member enjoys in their birthday month.
+	TierBirthdayMultiplier decimal.Decimal `json:"tier_birthday_multiplier"`
+	// NextTier is the tier above the member's own, with the counted
+	// growth still needed to reach it; null at the top.
+	NextTier *NextTierView `json:"next_tier"`
+	// TierOutlook is what the next tier review would do if the member
+	// earned nothing more (tier-expiry warnings read it).
+	TierOutlook OutlookView `json:"tier_outlook"`
 	Growth       GrowthTotals    `json:"growth"`
 	Points       PointsView      `json:"points"`
 	StoredValue  StoredValueView `json:"stored_value"`
@@ -122,6 +131,27 @@ type View struct {
 	Paid         *PaidView       `json:"paid"`
 	Badges       []string        `json:"badges"`
 	Referral     ReferralView    `json:"referral"`
+}
+
+// NextTierView is the tier above the member's and how far it is.
+type NextTierView struct {
+	Code         string          `json:"code"`
+	Name         string          `json:"name"`
+	Threshold    decimal.Decimal `json:"threshold"`
+	GrowthNeeded decimal.Decimal `json:"growth_needed"`
+}
+
+// OutlookView is Outlook as the member document shows it, with tier names
+// and the review day in the programme's calendar.
+type OutlookView struct {
+	Tier         string          `json:"tier"`
+	TierName     string          `json:"tier_name"`
+	ReviewOn     string          `json:"review_on,omitempty"` // YYYY-MM-DD; "" without a review
+	Demote       bool            `json:"demote"`
+	FallTo       string          `json:"fall_to,omitempty"`
+	FallToName   string          `json:"fall_to_name,omitempty"`
+	GrowthNeeded decimal.Decimal `json:"growth_needed"`
+	HeldByPaid   bool            `json:"held_by_paid"`
 }
 
 // ReferralView is the member's own referral code and who referred them.
@@ -167,10 +197,12 @@ type BoostView struct {
 
 // PaidView is the paid membership.
 type PaidView struct {
-	Plan   string     `json:"plan"`
-	Status PaidStatus `json:"status"`
-	Trial  bool       `json:"trial"`
-	EndsAt time.Time  `json:"ends_at"`
+	Plan           string     `json:"plan"`
+	SubscriptionID string     `json:"subscription_id"`
+	Status         PaidStatus `json:"status"`
+	Trial          bool       `json:"trial"`
+	StartedAt      time.Time  `json:"started_at"`
+	EndsAt         time.Time  `json:"ends_at"`
 }
 
 // View shows the account as of now: everything due by now is applied
@@ -197,6 +229,21 @@ func (r *Rules) View(a Account, m Member, now time.Time) View {
 		d := p.Day(a.ReviewAt)
 		v.TierReviewOn = &d
 	}
+	v.TierBirthdayMultiplier = mustTier(p, tier).BirthdayMultiplier
+	if i := p.tierIndex(a.Tier); i+1 < len(p.Tiers) {
+		next := p.Tiers[i+1]
+		v.NextTier = &NextTierView{Code: next.Code, Name: next.Name, Threshold: next.Threshold,
+			GrowthNeeded: decimal.Max(decimal.Zero, next.Threshold.Sub(v.Growth.Counted))}
+	}
+	o := r.ReviewOutlook(a, m, now)
+	v.TierOutlook = OutlookView{Tier: o.Tier, TierName: mustTier(p, o.Tier).Name, Demote: o.Demote, FallTo: o.FallTo,
+		GrowthNeeded: o.GrowthNeeded, HeldByPaid: o.HeldByPaid}
+	if !o.ReviewAt.IsZero() {
+		v.TierOutlook.ReviewOn = p.Day(o.ReviewAt)
+	}
+	if o.FallTo != "" {
+		v.TierOutlook.FallToName = mustTier(p, o.FallTo).Name
+	}
 	for _, l := range a.Lots {
 		if !l.Released || l.Expired || l.Points == 0 {
 			continue
@@ -220,7 +267,8 @@ func (r *Rules) View(a Account, m Member, now time.Time) View {
 		}
 	}
 	if a.Paid != nil {
-		v.Paid = &PaidView{Plan: a.Paid.Plan, Status: a.Paid.Status, Trial: a.Paid.Trial, EndsAt: a.Paid.EndsAt}
+		v.Paid = &PaidView{Plan: a.Paid.Plan, SubscriptionID: a.Paid.SubscriptionID, Status: a.Paid.Status, Trial: a.Paid.Trial,
+			StartedAt: a.Paid.StartedAt, EndsAt: a.Paid.EndsAt}
 	}
 	return v
 }
