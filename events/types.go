@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -80,6 +81,17 @@ var sortedTypes = func() []Type {
 // to keep or change.
 func Types() []Type {
 	return slices.Clone(sortedTypes)
+}
+
+// DataType returns the Go type of t's data struct (OrderPaidData for
+// OrderPaid), or nil when t is not a known type. Journey conditions are
+// type-checked against it.
+func DataType(t Type) reflect.Type {
+	mk, ok := newData[t]
+	if !ok {
+		return nil
+	}
+	return reflect.TypeOf(mk()).Elem()
 }
 
 // ParseType returns s as a Type, or an error listing the known types when s
