@@ -162,10 +162,28 @@ type Sends interface {
 	// both call the provider. ErrNotFound when the row does not exist. A
 	// final row is left as it is (no error).
 	MarkSendAttempt(ctx context.Context, memberID, key string, at, prev time.Time) error
+	// SendContext reads, strongly consistently and in one round trip,
+	// what deciding one send of the member's enrollment in the journey
+	// needs: the member, the enrollment, the suppression and the contact
+	// state. ErrNotFound when the member has no profile.
+	SendContext(ctx context.Context, memberID, journey string, enrollment int) (SendContext, error)
 	// GetSend reads one row; ErrNotFound when absent.
 	GetSend(ctx context.Context, memberID, key string) (Send, error)
 	// ListSends returns the member's send rows, oldest first.
 	ListSends(ctx context.Context, memberID string) ([]Send, error)
+}
+
+// SendContext is what the store holds about a member that decides
+// whether and when one of their emails goes.
+type SendContext struct {
+	Member loyalty.Member
+	// Enrollment is the send's enrollment; nil when there is none.
+	Enrollment *loyalty.Enrollment
+	// Suppression is the member's; nil when they are not suppressed.
+	Suppression *Suppression
+	// Contact and ContactVersion are as GetContact returns them.
+	Contact        contact.State
+	ContactVersion int64
 }
 
 // Provider event types memberflow records (SendGrid's names).
@@ -294,6 +312,11 @@ var (
 type Ledger interface {
 	// GetAccount reads a member's account; ErrNotFound when it has none.
 	GetAccount(ctx context.Context, memberID string) (loyalty.Account, error)
+	// MemberAndAccount reads the member's projection and account together,
+	// strongly consistently and in one round trip. Either may be absent:
+	// the member is then loyalty.Member{ID: memberID} and the account
+	// loyalty.Account{MemberID: memberID}, both at version 0.
+	MemberAndAccount(ctx context.Context, memberID string) (loyalty.Member, loyalty.Account, error)
 	// CommitLedger writes all changes in one transaction: each account
 	// conditioned on its previous version (ErrConflict), each cause's
 	// applied marker create-only (ErrDuplicate), every entry create-only,

@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/memberflow/memberflow/internal/contact"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/opcount"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -106,6 +109,40 @@ func TestOperations(t *testing.T) {
 				return s.RecordSendEvent(ctx, sendEventOf(f.snd, "e1", store.EventProcessed, time.Now()))
 			},
 			want: map[string]int64{"TransactWriteItems": 2},
+		},
+		{
+			name: "SendContext",
+			before: func(ctx context.Context, f fixture) error {
+				if err := plain.SaveMember(ctx, loyalty.Member{ID: f.snd.MemberID, Email: "a@example.com", Version: 1}, "evt_1"); err != nil {
+					return err
+				}
+				if _, _, err := plain.StartEnrollment(ctx, loyalty.Enrollment{MemberID: f.snd.MemberID, Journey: "activation", Number: 1, StartedAt: at}); err != nil {
+					return err
+				}
+				return plain.PutContact(ctx, f.snd.MemberID, contact.State{}, 0)
+			},
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				sc, err := s.SendContext(ctx, f.snd.MemberID, "activation", 1)
+				if err == nil && (sc.Enrollment == nil || sc.ContactVersion != 1) {
+					err = fmt.Errorf("send context %+v: want the enrollment and contact version 1", sc)
+				}
+				return err
+			},
+			want: map[string]int64{"BatchGetItem": 1},
+		},
+		{
+			name: "MemberAndAccount",
+			before: func(ctx context.Context, f fixture) error {
+				return plain.SaveMember(ctx, loyalty.Member{ID: f.snd.MemberID, Version: 1}, "evt_1")
+			},
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				m, _, err := s.MemberAndAccount(ctx, f.snd.MemberID)
+				if err == nil && m.Version != 1 {
+					err = fmt.Errorf("member %+v, want version 1", m)
+				}
+				return err
+			},
+			want: map[string]int64{"BatchGetItem": 1},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -656,4 +657,46 @@ func (s *Store) Journal(_ context.Context, memberID string) ([]loyalty.Recorded,
 		}
 	}
 	return out, nil
+}
+
+// MemberAndAccount reads the member's projection and account; an absent
+// one is the bare id at version 0.
+func (s *Store) MemberAndAccount(ctx context.Context, memberID string) (loyalty.Member, loyalty.Account, error) {
+	m, err := s.GetMember(ctx, memberID)
+	if errors.Is(err, store.ErrNotFound) {
+		m, err = loyalty.Member{ID: memberID}, nil
+	}
+	if err != nil {
+		return loyalty.Member{}, loyalty.Account{}, err
+	}
+	a, err := s.GetAccount(ctx, memberID)
+	if errors.Is(err, store.ErrNotFound) {
+		a, err = loyalty.Account{MemberID: memberID}, nil
+	}
+	if err != nil {
+		return loyalty.Member{}, loyalty.Account{}, err
+	}
+	return m, a, nil
+}
+
+// SendContext reads the member, the enrollment, the suppression and the
+// contact state the send is decided on.
+func (s *Store) SendContext(ctx context.Context, memberID, journey string, enrollment int) (store.SendContext, error) {
+	var sc store.SendContext
+	var err error
+	if sc.Member, err = s.GetMember(ctx, memberID); err != nil {
+		return store.SendContext{}, fmt.Errorf("send context: %w", err)
+	}
+	s.mu.Lock()
+	if e, ok := s.enrollments[enrollmentKey{memberID, journey, enrollment}]; ok {
+		sc.Enrollment = &e
+	}
+	if sup, ok := s.suppressions[memberID]; ok {
+		sc.Suppression = &sup
+	}
+	s.mu.Unlock()
+	if sc.Contact, sc.ContactVersion, err = s.GetContact(ctx, memberID); err != nil {
+		return store.SendContext{}, fmt.Errorf("send context: %w", err)
+	}
+	return sc, nil
 }

@@ -930,6 +930,52 @@ func runSends(t *testing.T, newStore func(t *testing.T) store.Store) {
 		checkStats(t, s, snd.Journey, []store.StepStats{{Step: snd.Step, Counts: want}})
 	})
 
+	t.Run("send context reads what is stored", func(t *testing.T) {
+		s := newStore(t)
+		m := fullMember(uniqueID("m"))
+		saveMember(t, s, m, "evt_1")
+		enr := enrollment(m.ID, "activation", 2)
+		startEnrollment(t, s, enrollment(m.ID, "activation", 1)) // another number
+		startEnrollment(t, s, enr)
+		startEnrollment(t, s, enrollment(m.ID, "winback", 2)) // another journey
+		sup := store.Suppression{MemberID: m.ID, Reason: "bounce: 550", Source: "sendgrid:bounce", At: base}
+		if err := s.Suppress(t.Context(), sup); err != nil {
+			t.Fatalf("Suppress: %v", err)
+		}
+		putContact(t, s, m.ID, fullContactState(), 0)
+		putContact(t, s, m.ID, fullContactState(), 1)
+
+		got, err := s.SendContext(t.Context(), m.ID, "activation", 2)
+		if err != nil {
+			t.Fatalf("SendContext: %v", err)
+		}
+		checkEqual(t, "send context", got, store.SendContext{
+			Member: m, Enrollment: &enr, Suppression: &sup, Contact: fullContactState(), ContactVersion: 2,
+		})
+	})
+
+	t.Run("send context of a member with nothing else", func(t *testing.T) {
+		s := newStore(t)
+		m := fullMember(uniqueID("m"))
+		saveMember(t, s, m, "evt_1")
+		startEnrollment(t, s, enrollment(m.ID, "activation", 1))
+		got, err := s.SendContext(t.Context(), m.ID, "activation", 2)
+		if err != nil {
+			t.Fatalf("SendContext: %v", err)
+		}
+		checkEqual(t, "send context", got, store.SendContext{Member: m})
+	})
+
+	t.Run("send context without a profile", func(t *testing.T) {
+		s := newStore(t)
+		id := uniqueID("m")
+		startEnrollment(t, s, enrollment(id, "activation", 1))
+		putContact(t, s, id, fullContactState(), 0)
+		if _, err := s.SendContext(t.Context(), id, "activation", 1); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("err = %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("list order", func(t *testing.T) {
 		s := newStore(t)
 		id := uniqueID("m")
@@ -1110,6 +1156,39 @@ func runLedger(t *testing.T, newStore func(t *testing.T) store.Store) {
 			if err != nil || got != want {
 				t.Errorf("CauseApplied(%s) = %v, %v; want %v", cause, got, err, want)
 			}
+		}
+	})
+
+	t.Run("member and account", func(t *testing.T) {
+		s := newStore(t)
+		for _, tc := range []struct {
+			name             string
+			profile, account bool
+		}{
+			{"both", true, true},
+			{"profile only", true, false},
+			{"account only", false, true},
+			{"neither", false, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				id := uniqueID("m")
+				wantM, wantA := loyalty.Member{ID: id}, loyalty.Account{MemberID: id}
+				if tc.profile {
+					wantM = fullMember(id)
+					saveMember(t, s, wantM, "evt_1")
+				}
+				if tc.account {
+					c := change(id, 1, fullEntry(id, 1))
+					commitLedger(t, s, c)
+					wantA = c.Account
+				}
+				m, a, err := s.MemberAndAccount(t.Context(), id)
+				if err != nil {
+					t.Fatalf("MemberAndAccount: %v", err)
+				}
+				checkEqual(t, "member", m, wantM)
+				checkEqual(t, "account", a, wantA)
+			})
 		}
 	})
 
