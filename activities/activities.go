@@ -256,9 +256,9 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	switch {
 	case req.GoalReached && row.AttemptedAt.IsZero():
-		return a.skip(ctx, row.Ref(), SkipGoalReached)
+		return a.skip(ctx, row.Ref(), SkipGoalReached, nil)
 	case req.RewardRefused != "":
-		return a.skip(ctx, row.Ref(), SkipRewardRefused+": "+req.RewardRefused)
+		return a.skip(ctx, row.Ref(), SkipRewardRefused+": "+req.RewardRefused, nil)
 	}
 	// A pending row with an attempt means an earlier attempt called SendGrid
 	// and died before recording the outcome. SendGrid has no idempotent
@@ -275,7 +275,8 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		a.log().WarnContext(ctx, "no provider feedback for an earlier attempt; sending again", "key", key, "attempted_at", row.AttemptedAt)
 	}
 
-	m, err := a.Store.GetMember(ctx, req.MemberID)
+	// Everything the decisions below read about the member, in one read.
+	sc, err := a.Store.SendContext(ctx, req.MemberID, req.Journey, req.Enrollment)
 	if errors.Is(err, store.ErrNotFound) {
 		return SendEmailResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("send %s: member %s has no profile", key, req.MemberID), ErrTypeMemberNotFound, err)
@@ -283,16 +284,15 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	if err != nil {
 		return SendEmailResult{}, fmt.Errorf("send %s: read member: %w", key, err)
 	}
+	m := sc.Member
+	read := contactRead{state: sc.Contact, version: sc.ContactVersion}
 	group := req.Journey
 	if a.Templates != nil {
 		if group, err = a.Templates.Group(req.Template); err != nil {
 			return a.sendFailed(ctx, row.Ref(), err)
 		}
 	}
-	exited, err := a.enrollmentExited(ctx, req)
-	if err != nil {
-		return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
-	}
+	exited := enrollmentExited(sc.Enrollment)
 	if req.SkipIfPaid && !exited {
 		if exited, err = a.paidActive(ctx, req.MemberID); err != nil {
 			return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
@@ -300,25 +300,22 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	}
 	switch {
 	case req.SkipIfOrdered && m.OrderCount > 0, exited:
-		return a.skip(ctx, row.Ref(), SkipGoalReached)
+		return a.skip(ctx, row.Ref(), SkipGoalReached, &read)
 	case !m.Consent.EmailMarketing:
-		return a.skip(ctx, row.Ref(), SkipNoConsent)
+		return a.skip(ctx, row.Ref(), SkipNoConsent, &read)
 	case !m.Consent.MayEmail(group):
-		return a.skip(ctx, row.Ref(), SkipUnsubscribed)
+		return a.skip(ctx, row.Ref(), SkipUnsubscribed, &read)
 	case m.Email == "":
-		return a.skip(ctx, row.Ref(), SkipNoAddress)
+		return a.skip(ctx, row.Ref(), SkipNoAddress, &read)
 	}
-	switch _, err := a.Store.GetSuppression(ctx, m.ID); {
-	case err == nil:
-		return a.skip(ctx, row.Ref(), SkipSuppressed)
-	case !errors.Is(err, store.ErrNotFound):
-		return SendEmailResult{}, fmt.Errorf("send %s: read suppression: %w", key, err)
+	if sc.Suppression != nil {
+		return a.skip(ctx, row.Ref(), SkipSuppressed, &read)
 	}
 
 	// The contact policy is asked only now, when the email would really
 	// go: a skipped email takes no slot. A retry after an attempt finds
 	// its own slot taken already (Decide is idempotent per key).
-	d, err := a.decideContact(ctx, m, key, req)
+	d, err := a.decideContact(ctx, m, key, req, read)
 	if err != nil {
 		return SendEmailResult{}, fmt.Errorf("send %s: %w", key, err)
 	}
@@ -327,7 +324,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 		a.log().InfoContext(ctx, "email deferred", "member", req.MemberID, "key", key, "reason", d.Reason, "until", d.At)
 		return SendEmailResult{Key: key, Status: store.SendPending, Reason: d.Reason, DeferUntil: d.At}, nil
 	case contact.Skip:
-		return a.skip(ctx, row.Ref(), SkipContactPolicy+": "+d.Reason)
+		return a.skip(ctx, row.Ref(), SkipContactPolicy+": "+d.Reason, nil)
 	}
 
 	unsubURL := ""
@@ -443,19 +440,13 @@ func daysBetween(from, to time.Time, loc *time.Location) int {
 	return int(td.Sub(fd).Hours() / 24)
 }
 
-// enrollmentExited reports whether the send's enrollment left its journey
-// on its goal (an order ended a win-back, a member qualified for their
-// tier): an email still waiting out a deferral is then not sent. An
-// enrollment that completed (ran its steps) keeps its last emails.
-func (a *Activities) enrollmentExited(ctx context.Context, req SendEmailRequest) (bool, error) {
-	e, err := a.Store.GetEnrollment(ctx, req.MemberID, req.Journey, req.Enrollment)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("read enrollment: %w", err)
-	}
-	return e.Status == loyalty.EnrollmentExited, nil
+// enrollmentExited reports whether the send's enrollment (nil: none)
+// left its journey on its goal (an order ended a win-back, a member
+// qualified for their tier): an email still waiting out a deferral is then
+// not sent. An enrollment that completed (ran its steps) keeps its last
+// emails.
+func enrollmentExited(e *loyalty.Enrollment) bool {
+	return e != nil && e.Status == loyalty.EnrollmentExited
 }
 
 // programmeVars adds the programme's numbers a journey's emails name:
@@ -473,36 +464,45 @@ func (a *Activities) programmeVars(journeyName string, data map[string]any) {
 	}
 }
 
-// decideContact asks the contact policy for a slot for this email and
-// stores the member's new contact state, retrying when another send for
-// the same member changed it meanwhile.
-func (a *Activities) decideContact(ctx context.Context, m loyalty.Member, key string, req SendEmailRequest) (contact.Decision, error) {
+// contactRead is a member's contact state as read, at its version.
+type contactRead struct {
+	state   contact.State
+	version int64
+}
+
+// decideContact asks the contact policy for a slot for this email, on the
+// member's contact state as read, and stores the new state, reading it
+// again and retrying when another send for the same member changed it
+// meanwhile.
+func (a *Activities) decideContact(ctx context.Context, m loyalty.Member, key string, req SendEmailRequest, read contactRead) (contact.Decision, error) {
 	pol := a.policy()
 	loc := a.location(m)
+	st, version := read.state, read.version
 	for range 5 {
-		st, version, err := a.Store.GetContact(ctx, m.ID)
-		if err != nil {
-			return contact.Decision{}, fmt.Errorf("read contact state: %w", err)
-		}
 		now := a.now()
 		d := pol.Decide(st, contact.Request{Key: key, Journey: req.Journey, Deadline: req.Deadline}, now, loc)
-		err = a.Store.PutContact(ctx, m.ID, d.State, version)
+		err := a.Store.PutContact(ctx, m.ID, d.State, version)
 		if err == nil {
 			return d, nil
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return contact.Decision{}, fmt.Errorf("write contact state: %w", err)
 		}
+		if st, version, err = a.Store.GetContact(ctx, m.ID); err != nil {
+			return contact.Decision{}, fmt.Errorf("read contact state: %w", err)
+		}
 	}
 	return contact.Decision{}, errors.New("contact state kept changing; will retry")
 }
 
-func (a *Activities) skip(ctx context.Context, send store.SendRef, reason string) (SendEmailResult, error) {
+// skip completes the send as skipped for reason; known, when set, is the
+// member's contact state the caller has just read.
+func (a *Activities) skip(ctx context.Context, send store.SendRef, reason string, known *contactRead) (SendEmailResult, error) {
 	// A skipped email will not ask the contact policy again: if it was
 	// waiting for a capped slot, it must not hold back the emails behind
 	// it; if the provider refused it after it took a slot, it was never
 	// a contact.
-	if err := a.releaseContact(ctx, send.MemberID, send.Key); err != nil {
+	if err := a.releaseContact(ctx, send.MemberID, send.Key, known); err != nil {
 		return SendEmailResult{}, fmt.Errorf("skip send %s: %w", send.Key, err)
 	}
 	if err := a.Store.CompleteSend(ctx, send, store.SendSkipped, "", reason, a.now()); err != nil {
@@ -513,17 +513,23 @@ func (a *Activities) skip(ctx context.Context, send store.SendRef, reason string
 }
 
 // releaseContact forgets the send's place among the member's emails
-// waiting for a capped slot, if it has one.
-func (a *Activities) releaseContact(ctx context.Context, memberID, key string) error {
+// waiting for a capped slot, if it has one. known, when set, is the state
+// as the caller has just read it, which spares the first read.
+func (a *Activities) releaseContact(ctx context.Context, memberID, key string, known *contactRead) error {
 	for range 5 {
-		st, version, err := a.Store.GetContact(ctx, memberID)
-		if err != nil {
-			return fmt.Errorf("read contact state: %w", err)
+		var read contactRead
+		if known != nil {
+			read, known = *known, nil
+		} else {
+			var err error
+			if read.state, read.version, err = a.Store.GetContact(ctx, memberID); err != nil {
+				return fmt.Errorf("read contact state: %w", err)
+			}
 		}
-		if !st.Holds(key) {
+		if !read.state.Holds(key) {
 			return nil
 		}
-		err = a.Store.PutContact(ctx, memberID, st.Release(key), version)
+		err := a.Store.PutContact(ctx, memberID, read.state.Release(key), read.version)
 		if err == nil {
 			return nil
 		}
@@ -543,7 +549,7 @@ func (a *Activities) sendFailed(ctx context.Context, send store.SendRef, err err
 	key := send.Key
 	if errors.Is(err, mail.ErrTemplate) {
 		// The email will not go: its slot, if it took one, is free again.
-		if rerr := a.releaseContact(ctx, send.MemberID, key); rerr != nil {
+		if rerr := a.releaseContact(ctx, send.MemberID, key, nil); rerr != nil {
 			a.log().WarnContext(ctx, "could not free the contact slot of an unrenderable email", "key", key, "err", rerr)
 		}
 		return SendEmailResult{}, temporal.NewNonRetryableApplicationError(
@@ -556,7 +562,7 @@ func (a *Activities) sendFailed(ctx context.Context, send store.SendRef, err err
 		if isProvider {
 			reason = pe.Message
 		}
-		return a.skip(ctx, send, SkipRejected+": "+reason)
+		return a.skip(ctx, send, SkipRejected+": "+reason, nil)
 	}
 	if isProvider {
 		if pe.RetryAfter > 0 {
