@@ -96,13 +96,14 @@ func (s *Service) applyOnce(ctx context.Context, memberID string, known *loyalty
 	var exhausted []string
 	for range maxAttempts {
 		var m loyalty.Member
+		var a loyalty.Account
 		var err error
 		if known != nil && known.ID == memberID {
 			m, known = *known, nil
-		} else if m, err = s.member(ctx, memberID); err != nil {
-			return applied{}, err
+			a, err = s.account(ctx, memberID)
+		} else {
+			m, a, err = s.memberAndAccount(ctx, memberID)
 		}
-		a, err := s.account(ctx, memberID)
 		if err != nil {
 			return applied{}, err
 		}
@@ -283,11 +284,7 @@ func (s *Service) commit(ctx context.Context, before loyalty.Account, m loyalty.
 		if eff.MemberID == m.ID {
 			continue
 		}
-		ra, err := s.account(ctx, eff.MemberID)
-		if err != nil {
-			return err
-		}
-		rm, err := s.member(ctx, eff.MemberID)
+		rm, ra, err := s.memberAndAccount(ctx, eff.MemberID)
 		if err != nil {
 			return err
 		}
@@ -333,14 +330,14 @@ func (s *Service) member(ctx context.Context, id string) (loyalty.Member, error)
 	return m, nil
 }
 
-// memberAndAccount reads what a rule needs about one member.
+// memberAndAccount reads what a rule needs about one member, in one read;
+// like member and account, it takes an absent one for the bare id.
 func (s *Service) memberAndAccount(ctx context.Context, id string) (loyalty.Member, loyalty.Account, error) {
-	m, err := s.member(ctx, id)
+	m, a, err := s.Store.MemberAndAccount(ctx, id)
 	if err != nil {
-		return loyalty.Member{}, loyalty.Account{}, err
+		return loyalty.Member{}, loyalty.Account{}, fmt.Errorf("read member and account %s: %w", id, err)
 	}
-	a, err := s.account(ctx, id)
-	return m, a, err
+	return m, a, nil
 }
 
 func (s *Service) account(ctx context.Context, id string) (loyalty.Account, error) {
