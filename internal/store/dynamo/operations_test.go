@@ -2,8 +2,10 @@ package dynamo_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +113,23 @@ func TestOperations(t *testing.T) {
 			want: map[string]int64{"TransactWriteItems": 2},
 		},
 		{
+			name: "PutEvents of one event",
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return putOne(ctx, s, f.snd.MemberID, store.PutEventsResult{Accepted: []string{"e1"}})
+			},
+			want: map[string]int64{"PutItem": 1},
+		},
+		{
+			name: "PutEvents of one event again",
+			before: func(ctx context.Context, f fixture) error {
+				return putOne(ctx, plain, f.snd.MemberID, store.PutEventsResult{Accepted: []string{"e1"}})
+			},
+			call: func(ctx context.Context, s *dynamo.Store, f fixture) error {
+				return putOne(ctx, s, f.snd.MemberID, store.PutEventsResult{Duplicates: []string{"e1"}})
+			},
+			want: map[string]int64{"PutItem": 1},
+		},
+		{
 			name: "SendContext",
 			before: func(ctx context.Context, f fixture) error {
 				if err := plain.SaveMember(ctx, loyalty.Member{ID: f.snd.MemberID, Email: "a@example.com", Version: 1}, "evt_1"); err != nil {
@@ -180,4 +199,16 @@ func TestOperations(t *testing.T) {
 func sendEventOf(snd store.Send, id, typ string, at time.Time) store.SendEvent {
 	return store.SendEvent{ID: id, MemberID: snd.MemberID, SendKey: snd.Key, Journey: snd.Journey, Step: snd.Step,
 		Enrollment: snd.Enrollment, Type: typ, At: at, MessageID: "msg-1"}
+}
+
+// putOne records one member.registered event of memberID and checks the
+// store's answer.
+func putOne(ctx context.Context, s *dynamo.Store, memberID string, want store.PutEventsResult) error {
+	payload := `{"id":"e1","type":"member.registered"}`
+	got, err := s.PutEvents(ctx, []store.RecordedEvent{{Source: "storefront-" + memberID, ID: "e1", Type: "member.registered",
+		MemberID: memberID, Payload: json.RawMessage(payload), Digest: "sha256:1"}})
+	if err == nil && !reflect.DeepEqual(got, want) {
+		err = fmt.Errorf("PutEvents = %+v, want %+v", got, want)
+	}
+	return err
 }

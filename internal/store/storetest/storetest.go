@@ -168,6 +168,33 @@ func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		checkEventsAbsent(t, s, src, "e2", "e3")
 	})
 
+	t.Run("PutEvents one event", func(t *testing.T) {
+		s, src := newStore(t), uniqueID("src")
+		first := event(src, "e1", `{"v":"first"}`)
+		for _, tc := range []struct {
+			name                            string
+			batch                           []store.RecordedEvent
+			accepted, duplicates, conflicts []string
+		}{
+			{"new", []store.RecordedEvent{first}, []string{"e1"}, nil, nil},
+			{"same content again", []store.RecordedEvent{event(src, "e1", `{"v":"first"}`)}, nil, []string{"e1"}, nil},
+			{"other content", []store.RecordedEvent{event(src, "e1", `{"v":"second"}`)}, nil, nil, []string{"e1"}},
+			{"repeated in its batch", []store.RecordedEvent{event(src, "e2", `{}`), event(src, "e2", `{}`)}, []string{"e2"}, []string{"e2"}, nil},
+			{"repeated with other content", []store.RecordedEvent{event(src, "e3", `{}`), event(src, "e3", `{"v":1}`)}, nil, nil, []string{"e3"}},
+		} {
+			res := putEvents(t, s, tc.batch)
+			checkIDs(t, tc.name+": accepted", res.Accepted, tc.accepted)
+			checkIDs(t, tc.name+": duplicates", res.Duplicates, tc.duplicates)
+			checkIDs(t, tc.name+": conflicts", res.Conflicts, tc.conflicts)
+		}
+		got, err := s.GetEvent(t.Context(), src, "e1")
+		if err != nil {
+			t.Fatalf("GetEvent(e1): %v", err)
+		}
+		checkEqual(t, "recorded event left untouched", got, first)
+		checkEventsAbsent(t, s, src, "e3")
+	})
+
 	t.Run("PutEvents conflicts and duplicates together", func(t *testing.T) {
 		s, src := newStore(t), uniqueID("src")
 		putEvents(t, s, []store.RecordedEvent{event(src, "d", `{"n":1}`), event(src, "c1", `{"n":2}`), event(src, "c2", `{"n":3}`)})
@@ -287,6 +314,16 @@ func RunEventsBeforeDigests(t *testing.T, s store.Store, record func(t *testing.
 		t.Fatalf("GetEvent(e1): %v", err)
 	}
 	checkEqual(t, "event recorded before digests", got, old)
+
+	// Alone in its batch, too.
+	res = putEvents(t, s, []store.RecordedEvent{event(src, "e1", `{"v":"newer"}`)})
+	checkIDs(t, "accepted alone", res.Accepted, nil)
+	checkIDs(t, "duplicates alone", res.Duplicates, []string{"e1"})
+	checkIDs(t, "conflicts alone", res.Conflicts, nil)
+	if got, err = s.GetEvent(t.Context(), src, "e1"); err != nil {
+		t.Fatalf("GetEvent(e1): %v", err)
+	}
+	checkEqual(t, "event recorded before digests, after one alone", got, old)
 }
 
 func batch(src string, n int) ([]store.RecordedEvent, []string) {
