@@ -331,6 +331,11 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		d.fail(n, path, "anchors and aliases (&name, *name) are not supported: write the value out")
 		return
 	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		if t := v.Type(); t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && t.Elem().NumField() == 0 {
+			// api: and end: carry nothing, and YAML reads them as null.
+			d.fail(n, path, "is empty: write {} after it, like end: {}")
+			return
+		}
 		d.fail(n, path, "is empty: give a value or remove the key")
 		return
 	}

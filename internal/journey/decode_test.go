@@ -52,6 +52,7 @@ var parseCases = []parseCase{
 	{"wait-event-mapping", strings.Replace(kitchenSink, "event: [subscription.trial_started, order.paid]", "event: { type: order.paid }", 1), "steps[2].wait.event", "must be an event type or a list of them, not a mapping", 30, 20, true},
 	{"wait-event-number", strings.Replace(kitchenSink, "event: [subscription.trial_started, order.paid]", "event: [order.paid, 7]", 1), "steps[2].wait.event[1]", "must be text, not a number", 30, 33, true},
 	{"null-value", strings.Replace(kitchenSink, "description: Every step kind", "description:", 1), "description", "is empty: give a value or remove the key", 3, 13, true},
+	{"end-null", "name: x_y\ntrigger: { api: {} }\nsteps:\n  - id: a\n    end:\n", "steps[0].end", "write {} after it", 5, 9, true},
 	{"key-twice", strings.Replace(kitchenSink, "priority: 10\n", "priority: 10\npriority: 20\n", 1), "priority", "is given twice", 5, 1, false},
 	{"var-twice", strings.Replace(kitchenSink, "vars: { headline:", "vars: { headline: x, headline:", 1), "steps[0].send.vars.headline", "is given twice", 24, 50, false},
 	{"alias", strings.Replace(kitchenSink, "cooldown: 90d", "cooldown: &c 90d", 1), "entry.cooldown", "anchors and aliases", 12, 13, false},
@@ -123,15 +124,25 @@ func TestParseReadsTheLanguage(t *testing.T) {
 	}
 }
 
+// jsonVariant is kitchenSink's canonical JSON re-indented with tabs, with
+// an escaped slash and a surrogate pair: valid JSON that yaml.v3 alone
+// would refuse.
+func jsonVariant(tb testing.TB) []byte {
+	tb.Helper()
+	y, err := Parse([]byte(kitchenSink))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	j := bytes.ReplaceAll(y.Canonical(), []byte("  "), []byte("\t"))
+	return bytes.Replace(j, []byte(`"Every step kind"`), []byte(`"Every step kind \ud83d\ude00 and\/or"`), 1)
+}
+
 func TestJSONIsReadLikeYAML(t *testing.T) {
 	y, err := Parse([]byte(kitchenSink))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The canonical JSON, re-indented with tabs, with an escaped slash
-	// and a surrogate pair: valid JSON that yaml.v3 alone would refuse.
-	j := bytes.ReplaceAll(y.Canonical(), []byte("  "), []byte("\t"))
-	j = bytes.Replace(j, []byte(`"Every step kind"`), []byte(`"Every step kind \ud83d\ude00 and\/or"`), 1)
+	j := jsonVariant(t)
 	d, err := Parse(j)
 	if err != nil {
 		t.Fatalf("Parse(JSON): %v\n%s", err, j)

@@ -219,8 +219,9 @@ func (e *colError) Error() string { return e.msg }
 func (e *colError) Column() int   { return e.col }
 
 // fakeCEL stands in for internal/journey/cond: "??" does not compile (at
-// its column), a bool expression may not end in "+ 1", and every call is
-// recorded so tests can see what each place was compiled as.
+// its column), a bool expression may not end in "+ 1", and with a calls
+// map every call is recorded so tests can see what each place was
+// compiled as.
 type fakeCEL struct {
 	mu    sync.Mutex
 	calls map[string]string // expr → "kind events"
@@ -228,10 +229,9 @@ type fakeCEL struct {
 
 func (f *fakeCEL) Compile(expr string, kind CondKind, eventTypes []string) error {
 	f.mu.Lock()
-	if f.calls == nil {
-		f.calls = map[string]string{}
+	if f.calls != nil {
+		f.calls[expr] = fmt.Sprintf("%s %v", kind, eventTypes)
 	}
-	f.calls[expr] = fmt.Sprintf("%s %v", kind, eventTypes)
 	f.mu.Unlock()
 	if i := strings.Index(expr, "??"); i >= 0 {
 		return &colError{col: len([]rune(expr[:i])) + 1, msg: "Syntax error: token recognition error at: '??'"}

@@ -78,7 +78,7 @@ func (d Definition) edges() [][]int {
 // runs without a delay or a wait.
 func (v *validator) graph() {
 	steps := v.d.Steps
-	if len(steps) == 0 {
+	if len(steps) == 0 || len(steps) > MaxSteps {
 		return
 	}
 	edges := v.d.edges()

@@ -1,9 +1,6 @@
 package journey
 
-import (
-	"slices"
-	"strings"
-)
+import "strings"
 
 // Problem is one way a definition breaks the language: the path of the
 // key it is about, like "steps[2].wait.timeout" ("$" for the document as
@@ -61,8 +58,10 @@ func (ps *problems) err() error {
 		return nil
 	}
 	var out []Problem
+	seen := make(map[Problem]bool, len(ps.list))
 	for _, p := range ps.list {
-		if !slices.Contains(out, p) {
+		if !seen[p] {
+			seen[p] = true
 			out = append(out, p)
 		}
 	}

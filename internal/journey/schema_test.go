@@ -171,6 +171,7 @@ func TestSchemaPatternsMatchGo(t *testing.T) {
 		{[]string{"properties", "trigger", "properties", "broadcast", "properties", "weekday", "enum"}, strs(Weekdays)},
 		{[]string{"properties", "trigger", "properties", "broadcast", "properties", "every", "enum"}, strs([]string{EveryOnce, EveryDay, EveryWeek, EveryMonth})},
 		{append(step, "split", "items", "properties", "weight", "maximum"), json.Number(strconv.Itoa(MaxWeight))},
+		{[]string{"properties", "steps", "maxItems"}, json.Number(strconv.Itoa(MaxSteps))},
 		{append(step, "reward", "properties", "boost", "properties", "days", "maximum"), json.Number(strconv.Itoa(int(MaxSpan / Day)))},
 	}
 	for _, tc := range tests {

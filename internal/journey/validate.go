@@ -22,6 +22,11 @@ const MaxSpan = 1827 * Day
 // numbers keep the engine's arithmetic on them far from overflowing.
 const MaxWeight = 10000
 
+// MaxSteps bounds the steps of a journey: a marketer's journey has a
+// handful, and the bound keeps validating what anyone sends to the API
+// cheap.
+const MaxSteps = 500
+
 // MemberDates are the member dates memberflow keeps: the dates a date
 // trigger or an until_date may read without declaring them, and that an
 // update step may not set (the programme owns them).
@@ -272,6 +277,9 @@ func (v *validator) steps() {
 		v.bad("steps", "needs at least one step")
 		return
 	}
+	if len(v.d.Steps) > MaxSteps {
+		v.bad("steps", "has %d steps; a journey has at most %d", len(v.d.Steps), MaxSteps)
+	}
 	for i, s := range v.d.Steps {
 		p := fmt.Sprintf("steps[%d]", i)
 		switch {
@@ -451,15 +459,17 @@ func (v *validator) wait(p string, w Wait) {
 	if len(w.Event) == 0 {
 		v.bad(p+".event", "is required: the event type (or list of them) to wait for")
 	}
+	listed := map[string]bool{}
 	for i, e := range w.Event {
 		ep := p + ".event"
 		if len(w.Event) > 1 {
 			ep = fmt.Sprintf("%s[%d]", ep, i)
 		}
 		v.eventType(ep, e)
-		if slices.Index(w.Event, e) < i {
+		if listed[e] {
 			v.bad(ep, "%q is listed twice", e)
 		}
+		listed[e] = true
 	}
 	if len(w.Event) > 0 {
 		v.cel(p+".when", w.When, CondBool, slices.Clone(w.Event))

@@ -2,6 +2,7 @@ package journey
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -228,7 +229,8 @@ func TestConditionsGetTheirPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testChecks()
-	cel := c.Conditions.(*fakeCEL)
+	cel := &fakeCEL{calls: map[string]string{}}
+	c.Conditions = cel
 	if err := d.Validate(c); err != nil {
 		t.Fatal(err)
 	}
@@ -292,4 +294,21 @@ func listProblems(ps []Problem) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestTooManySteps builds its definition in code: a document with more
+// than MaxSteps steps would be too big a fuzz seed.
+func TestTooManySteps(t *testing.T) {
+	d := Definition{Name: "many_steps", Trigger: Trigger{API: &APITrigger{}}}
+	for i := range MaxSteps + 1 {
+		d.Steps = append(d.Steps, Step{ID: fmt.Sprintf("s%d", i), Delay: &Delay{For: Duration(Day)}})
+	}
+	err := d.Validate(Checks{})
+	if err == nil || !strings.Contains(err.Error(), "steps: has 501 steps; a journey has at most 500") {
+		t.Errorf("Validate = %v, want too many steps", err)
+	}
+	d.Steps = d.Steps[:MaxSteps]
+	if err := d.Validate(Checks{}); err != nil {
+		t.Errorf("Validate of %d steps = %v", MaxSteps, err)
+	}
 }
