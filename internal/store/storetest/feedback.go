@@ -308,6 +308,32 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}}})
 	})
 
+	t.Run("completion racing its processed event counts once", func(t *testing.T) {
+		s := newStore(t)
+		id := uniqueID("m")
+		journey := uniqueID("journey")
+		const sends = 6
+		for i := range sends {
+			snd := send(id, fmt.Sprint("k", i), base)
+			snd.Journey = journey
+			reserveSend(t, s, snd)
+			// The provider reports the message as the activity completes
+			// its row (as the local outbox does): either may land first.
+			processed := sendEvent(snd, fmt.Sprint("e", i), store.EventProcessed, 0)
+			processed.At, processed.MessageID = time.Now(), "msg-1"
+			checkNoErrors(t, "complete or record", concurrently(2, func(w int) error {
+				if w == 0 {
+					return s.CompleteSend(t.Context(), snd.Ref(), store.SendSent, "msg-1", "", base)
+				}
+				return s.RecordSendEvent(t.Context(), processed)
+			}))
+			if got := getSend(t, s, id, snd.Key); got.Status != store.SendSent || got.MessageID != "msg-1" {
+				t.Errorf("row %s = %s %q, want sent msg-1", snd.Key, got.Status, got.MessageID)
+			}
+		}
+		checkStats(t, s, journey, []store.StepStats{{Step: "welcome", Counts: map[string]int64{"sent": sends, "processed": sends}}})
+	})
+
 	t.Run("concurrent repeats record once", func(t *testing.T) {
 		s := newStore(t)
 		snd := journeySend(uniqueID("m"), "k1")
