@@ -54,6 +54,17 @@ const (
 	Any
 )
 
+// ParseKind returns the Kind named "bool" or "any".
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "bool":
+		return Bool, nil
+	case "any":
+		return Any, nil
+	}
+	return 0, fmt.Errorf("condition kind %q: must be bool or any", s)
+}
+
 // String returns "bool" or "any".
 func (k Kind) String() string {
 	switch k {
@@ -448,7 +459,8 @@ type Value struct {
 	Read map[string]any
 }
 
-// Eval evaluates the program over in.
+// Eval evaluates the program over in. When evaluation fails, the Value
+// still holds what was read.
 func (p *Program) Eval(in Input) (Value, error) {
 	return p.eval(&in)
 }
@@ -458,31 +470,32 @@ func (p *Program) eval(in *Input) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
+	read := p.readValues(act)
 	out, _, err := p.prg.Eval(act)
 	if err != nil {
-		return Value{}, fmt.Errorf("evaluate %s: %w", p.kind, err)
+		return Value{Read: read}, fmt.Errorf("evaluate %s: %w", p.kind, err)
 	}
 	res, err := native(out)
 	if err != nil {
-		return Value{}, fmt.Errorf("evaluate %s: %w", p.kind, err)
+		return Value{Read: read}, fmt.Errorf("evaluate %s: %w", p.kind, err)
 	}
 	if p.kind == Bool {
 		if _, ok := res.(bool); !ok {
-			return Value{}, fmt.Errorf("evaluate bool: the condition gave %s, not a bool", out.Type().TypeName())
+			return Value{Read: read}, fmt.Errorf("evaluate bool: the condition gave %s, not a bool", out.Type().TypeName())
 		}
 	}
-	return Value{Result: res, Read: p.readValues(act)}, nil
+	return Value{Result: res, Read: read}, nil
 }
 
 // EvalBool evaluates a condition: whether it holds, and the values that
-// decided it.
+// decided it (also when it fails).
 func (p *Program) EvalBool(in Input) (bool, map[string]any, error) {
 	if p.kind != Bool {
 		return false, nil, fmt.Errorf("evaluate condition: the program is a %s value, not a condition", p.kind)
 	}
 	v, err := p.eval(&in)
 	if err != nil {
-		return false, nil, err
+		return false, v.Read, err
 	}
 	return v.Result.(bool), v.Read, nil
 }

@@ -371,6 +371,36 @@ var timeCases = []struct {
 	{"event.occurred_at < now", true},
 }
 
+func TestTimeZoneIsUTC(t *testing.T) {
+	// Accessors without a zone read UTC whatever zone now was given in:
+	// a decision must not depend on the server's or the caller's zone.
+	p := mustCompile(t, "now.getHours() == 2 && now.getDayOfWeek() == 0", Bool)
+	for _, zone := range []*time.Location{time.UTC, time.FixedZone("CST", 8*3600), time.FixedZone("PST", -8*3600)} {
+		got, _, err := p.EvalBool(Input{Now: testNow.In(zone)})
+		if err != nil || !got {
+			t.Errorf("in %s: %v, %v; want true", zone, got, err)
+		}
+	}
+}
+
+func TestReadsOnError(t *testing.T) {
+	_, read, err := mustCompile(t, "member.tier == 'V3' && event.data.nope == 1", Bool).EvalBool(Input{Member: sampleMember(), Event: segmentChanged()})
+	if err == nil || read["member.tier"] != "V3" {
+		t.Fatalf("EvalBool = %v, %v; want an error and the values read", read, err)
+	}
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []Kind{Bool, Any} {
+		if got, err := ParseKind(k.String()); err != nil || got != k {
+			t.Errorf("ParseKind(%q) = %v, %v", k.String(), got, err)
+		}
+	}
+	if _, err := ParseKind("int"); err == nil {
+		t.Error("ParseKind(int) succeeded")
+	}
+}
+
 func TestNow(t *testing.T) {
 	m := sampleMember()
 	for _, tc := range timeCases {

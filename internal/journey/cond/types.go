@@ -407,12 +407,14 @@ func jsonFields(t reflect.Type) []jsonField {
 	return out
 }
 
-// timestamp is t as CEL reads it; the zero time is the epoch.
+// timestamp is t as CEL reads it; the zero time is the epoch. The
+// monotonic clock reading is dropped: it is not part of the instant, and
+// would show in the values a decision reports.
 func timestamp(t time.Time) types.Timestamp {
 	if t.IsZero() {
 		return types.Timestamp{Time: epoch}
 	}
-	return types.Timestamp{Time: t}
+	return types.Timestamp{Time: t.Round(0)}
 }
 
 // dyn converts a Go value whose type is only known at run time (JSON
