@@ -23,9 +23,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -180,13 +180,7 @@ func NewEnv() (*Env, error) {
 	}
 
 	var objects []*types.Type
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range reg.objects {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(reg.objects)) {
 		objects = append(objects, reg.objects[name].cel)
 	}
 	base, err := types.NewRegistry()
@@ -317,7 +311,7 @@ func (e *Env) compile(key cacheKey) (*Program, error) {
 	a := checked.NativeRep()
 	out := checked.OutputType()
 	if key.kind == Bool && !out.IsExactType(types.BoolType) && !out.IsExactType(types.DynType) {
-		return nil, errorAt(1, 1, fmt.Sprintf("must be a condition (bool), but is %s", typeName(out)))
+		return nil, errorAt(1, 1, fmt.Sprintf("must be a condition (bool), but is %s", out))
 	}
 	if err := nullComparisons(a); err != nil {
 		return nil, err
@@ -348,11 +342,6 @@ func firstError(errs []*cel.Error) *Error {
 	})
 	msg := strings.TrimSuffix(first.Message, " (in container '')")
 	return errorAt(first.Location.Line(), first.Location.Column()+1, msg)
-}
-
-// typeName is t as CEL spells it, e.g. list(loyalty.CouponView).
-func typeName(t *types.Type) string {
-	return t.String()
 }
 
 // nullComparisons refuses `x == null` and `x != null` for x that can
@@ -418,7 +407,7 @@ func (p *Program) Kind() Kind { return p.kind }
 
 // Type returns the CEL type of the result, e.g. "bool", "Money",
 // "list(loyalty.CouponView)" or "dyn".
-func (p *Program) Type() string { return typeName(p.out) }
+func (p *Program) Type() string { return p.out.String() }
 
 // Reads returns the member, event and now paths the expression reads,
 // sorted: the keys of Value.Read.
@@ -615,7 +604,7 @@ func (p *Program) analyse(a *ast.AST) {
 			p.reads = append(p.reads, r)
 		}
 	}
-	sort.Slice(p.reads, func(i, j int) bool { return p.reads[i].name < p.reads[j].name })
+	slices.SortFunc(p.reads, func(a, b readPath) int { return strings.Compare(a.name, b.name) })
 }
 
 // needFrom adds to n what the field selections applied to identifier id
