@@ -144,10 +144,13 @@ func (s *Store) RecordSendEvent(ctx context.Context, ev store.SendEvent) error {
 // race the activity completing its send: an event reported within moments
 // of the send (the local stack's outbox reports "processed" as it takes the
 // message) is as likely to find the row pending as final, and the move is
-// the better guess then — it costs one write when right, where checking
-// for a final row first costs up to three when the activity completes the
-// row in between. Older reports find the row final.
-const racingAge = 5 * time.Second
+// the better guess then — it costs one write when right and two when not,
+// where checking for a final row first costs up to three when the activity
+// completes the row in between. Reports that come later, as SendGrid's
+// batches do (every 30 seconds at most), find the row final. Event times
+// are whole seconds, hence two of them: a report at most a second or so
+// after the send.
+const racingAge = 2 * time.Second
 
 // notPending is the condition that a send row is not waiting for its
 // outcome: it is final, or there is no row.
