@@ -282,7 +282,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 			fmt.Sprintf("send %s: member %s has no profile", key, req.MemberID), ErrTypeMemberNotFound, err)
 	}
 	if err != nil {
-		return SendEmailResult{}, fmt.Errorf("send %s: read member: %w", key, err)
+		return SendEmailResult{}, fmt.Errorf("send %s: read the member's send context: %w", key, err)
 	}
 	m := sc.Member
 	read := contactRead{state: sc.Contact, version: sc.ContactVersion}
