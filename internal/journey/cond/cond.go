@@ -509,7 +509,8 @@ func (p *Program) activation(in *Input) (map[string]any, error) {
 }
 
 // event converts in's event for a program whose event type is want ("" for
-// generic data).
+// generic data), as far as n needs: a program that reads only event.type
+// does not decode the data.
 func (e *Env) event(in *Input, want events.Type, n *need) (map[string]any, error) {
 	env := in.Event
 	if env == nil {
@@ -518,6 +519,40 @@ func (e *Env) event(in *Input, want events.Type, n *need) (map[string]any, error
 	if want != "" && env.Type != want {
 		return nil, fmt.Errorf("the expression reads a %s event, but event %s is %s", want, env.ID, env.Type)
 	}
+	needs := func(field string) bool { return n.all || n.fields[field] != nil }
+	m := make(map[string]any, 6)
+	if needs("id") {
+		m["id"] = types.String(env.ID)
+	}
+	if needs("type") {
+		m["type"] = types.String(env.Type)
+	}
+	if needs("occurred_at") {
+		m["occurred_at"] = timestamp(env.OccurredAt)
+	}
+	if needs("member_id") {
+		m["member_id"] = types.String(env.MemberID)
+	}
+	if needs("version") {
+		m["version"] = types.Int(env.Version)
+	}
+	if needs("data") {
+		dn := n
+		if !n.all {
+			dn = n.fields["data"]
+		}
+		dv, err := e.eventData(in, dn)
+		if err != nil {
+			return nil, err
+		}
+		m["data"] = dv
+	}
+	return m, nil
+}
+
+// eventData converts the data of in's event as far as n needs.
+func (e *Env) eventData(in *Input, n *need) (any, error) {
+	env := in.Event
 	data := in.EventData
 	typed := e.typed[env.Type]
 	if data == nil && len(env.Data) > 0 {
@@ -531,14 +566,12 @@ func (e *Env) event(in *Input, want events.Type, n *need) (map[string]any, error
 			return nil, err
 		}
 	}
-	var dv any
 	switch {
+	case data == nil && typed != nil:
+		f := typed.byName["data"]
+		return f.enc(reflect.Zero(f.typ)), nil
 	case data == nil:
-		if typed != nil {
-			dv = typed.byName["data"].enc(reflect.Zero(typed.byName["data"].typ))
-		} else {
-			dv = map[string]any{}
-		}
+		return map[string]any{}, nil
 	case typed != nil:
 		rv := reflect.ValueOf(data)
 		if rv.Kind() == reflect.Pointer {
@@ -551,24 +584,9 @@ func (e *Env) event(in *Input, want events.Type, n *need) (map[string]any, error
 		if rv.Type() != f.typ {
 			return nil, fmt.Errorf("event %s is %s, but its data is a %s", env.ID, env.Type, rv.Type())
 		}
-		dn := n
-		if !n.all {
-			if dn = n.fields["data"]; dn == nil {
-				dn = &need{all: true}
-			}
-		}
-		dv = f.encodeNeed(rv, dn)
-	default:
-		dv = e.reg.dyn(data)
+		return f.encodeNeed(rv, n), nil
 	}
-	return map[string]any{
-		"id":          types.String(env.ID),
-		"type":        types.String(env.Type),
-		"occurred_at": timestamp(env.OccurredAt),
-		"member_id":   types.String(env.MemberID),
-		"version":     types.Int(env.Version),
-		"data":        dv,
-	}, nil
+	return e.reg.dyn(data), nil
 }
 
 // decodeJSON decodes the data of an event that is not an events.Type,

@@ -547,6 +547,8 @@ func TestEventInputs(t *testing.T) {
 		{"another event type", typed, Input{Event: segmentChanged()}, false, "reads a order.paid event"},
 		{"no event", typed, Input{}, false, "there is none"},
 		{"bad data", typed, Input{Event: &events.Envelope{ID: "e", Type: events.OrderPaid, Data: json.RawMessage(`{"amount":"lots"}`)}}, false, "decode data"},
+		{"only the envelope read: the data is not decoded", mustCompile(t, "event.type == 'order.paid'", Bool, "order.paid"),
+			Input{Event: &events.Envelope{ID: "e", Type: events.OrderPaid, Data: json.RawMessage(`{"amount":"lots"}`)}}, true, ""},
 		{"generic with an unknown field", generic, Input{Event: &events.Envelope{ID: "e", Type: "order.paid", Data: json.RawMessage(`{"amount":"1","x":1}`)}}, false, "decode data"},
 		{"generic internal event", mustCompile(t, "event.data.score + 1 == 4", Bool), Input{Event: segmentChanged()}, true, ""},
 		{"generic internal event without data", mustCompile(t, "event.data.size() == 0", Bool), Input{Event: &events.Envelope{ID: "e", Type: "member.segment_changed"}}, true, ""},
@@ -710,6 +712,22 @@ func BenchmarkEvalCondition(b *testing.B) {
 	b.Run("trigger", func(b *testing.B) {
 		p := mustCompile(b, "event.data.amount >= 500 && member.paid.status != 'active'", Bool, "order.paid")
 		in := Input{Member: m, Event: orderPaid("600.00"), Now: testNow}
+		for b.Loop() {
+			if ok, _, err := p.EvalBool(in); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("trigger-decoded", func(b *testing.B) {
+		// The caller decoded the event once, as dispatch does before it
+		// evaluates a journey's several conditions over it.
+		p := mustCompile(b, "event.data.amount >= 500 && member.paid.status != 'active'", Bool, "order.paid")
+		ev := orderPaid("600.00")
+		data, err := ev.DecodeData()
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := Input{Member: m, Event: ev, EventData: data, Now: testNow}
 		for b.Loop() {
 			if ok, _, err := p.EvalBool(in); err != nil || !ok {
 				b.Fatal(ok, err)
