@@ -171,7 +171,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	}
 
 	// DynamoDB Local and its table.
-	s.ddb, err = dynamolocal.Start(ctx, dynamolocal.Options{JarDir: jarDir, Port: cfg.DynamoDBPort, DBPath: ddbPath, Log: ddbLog})
+	s.ddb, err = dynamolocal.Start(ctx, dynamolocal.Options{JarDir: jarDir, Port: cfg.DynamoDBPort, DBPath: ddbPath, Log: ddbLog,
+		// Tests keep their stacks in memory and want them up fast; a stack
+		// with a data dir runs for long.
+		QuickStart: cfg.DataDir == ""})
 	if err != nil {
 		return nil, err
 	}

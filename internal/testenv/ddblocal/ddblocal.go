@@ -127,7 +127,7 @@ func start() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	server, err = dynamolocal.Start(ctx, dynamolocal.Options{JarDir: jarDir, Log: logPath})
+	server, err = dynamolocal.Start(ctx, dynamolocal.Options{JarDir: jarDir, Log: logPath, QuickStart: true})
 	if err == nil {
 		err = answers(ctx, server.Endpoint)
 	}
