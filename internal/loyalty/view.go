@@ -111,9 +111,9 @@ func (r *Rules) adjust(a Account, m Member, adj Adjustment, at time.Time, replay
 
 // View is a member's standing as of a time, as the API shows it.
 type View struct {
-	Tier         string          `json:"tier"`
-	TierName     string          `json:"tier_name"`
-	TierReviewOn *string         `json:"tier_review_on"` // YYYY-MM-DD; null for the lowest tier
+	Tier         string  `json:"tier"`
+	TierName     string  `json:"tier_name"`
+	TierReviewOn *string `json:"tier_review_on"` // YYYY-MM-DD; null for the lowest tier
 	// TierBirthdayMultiplier is the points multiplier of the tier the
 	// member enjoys in their birthday month.
 	TierBirthdayMultiplier decimal.Decimal `json:"tier_birthday_multiplier"`
@@ -122,15 +122,15 @@ type View struct {
 	NextTier *NextTierView `json:"next_tier"`
 	// TierOutlook is what the next tier review would do if the member
 	// earned nothing more (tier-expiry warnings read it).
-	TierOutlook OutlookView `json:"tier_outlook"`
-	Growth       GrowthTotals    `json:"growth"`
-	Points       PointsView      `json:"points"`
-	StoredValue  StoredValueView `json:"stored_value"`
-	Coupons      []CouponView    `json:"coupons"`
-	Boosts       []BoostView     `json:"boosts"` // active now
-	Paid         *PaidView       `json:"paid"`
-	Badges       []string        `json:"badges"`
-	Referral     ReferralView    `json:"referral"`
+	TierOutlook OutlookView     `json:"tier_outlook"`
+	Growth      GrowthTotals    `json:"growth"`
+	Points      PointsView      `json:"points"`
+	StoredValue StoredValueView `json:"stored_value"`
+	Coupons     []CouponView    `json:"coupons"`
+	Boosts      []BoostView     `json:"boosts"` // active now
+	Paid        *PaidView       `json:"paid"`
+	Badges      []string        `json:"badges"`
+	Referral    ReferralView    `json:"referral"`
 }
 
 // NextTierView is the tier above the member's and how far it is.
