@@ -200,6 +200,7 @@ func NewEnv() (*Env, error) {
 		cel.Variable(varNow, types.TimestampType),
 	}
 	opts = append(opts, moneyDecls()...)
+	opts = append(opts, dateDecls()...)
 	opts = append(opts, equalityDecls(objects)...)
 	if e.base, err = cel.NewCustomEnv(opts...); err != nil {
 		return nil, fmt.Errorf("cel environment: %w", err)
