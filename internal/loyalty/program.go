@@ -454,3 +454,92 @@ func (p *Program) EarnedTier(counted decimal.Decimal) string {
 // errProgram marks programme misuse by callers (a coupon kind that does not
 // exist and so on).
 var errProgram = errors.New("not in the programme")
+
+// ProgramDocument is the programme as journeys read it (the `program` of
+// their conditions and email variables): prices, tiers and coupons as
+// configured, so an email names the programme's figures instead of a copy
+// of them in the journey.
+type ProgramDocument struct {
+	Currency string           `json:"currency"`
+	TimeZone string           `json:"time_zone"`
+	Tiers    []TierDocument   `json:"tiers"`
+	Coupons  []CouponDocument `json:"coupons"`
+	Points   PointsDocument   `json:"points"`
+	Paid     PaidDocument     `json:"paid"`
+	Birthday BirthdayDocument `json:"birthday"`
+	Referral ReferralDocument `json:"referral"`
+}
+
+// TierDocument is one tier.
+type TierDocument struct {
+	Code               string          `json:"code"`
+	Name               string          `json:"name"`
+	Threshold          decimal.Decimal `json:"threshold"`
+	BirthdayMultiplier decimal.Decimal `json:"birthday_multiplier"`
+}
+
+// CouponDocument is one coupon kind.
+type CouponDocument struct {
+	Code      string          `json:"code"`
+	Name      string          `json:"name"`
+	Threshold decimal.Decimal `json:"threshold"`
+	Discount  decimal.Decimal `json:"discount"`
+	ValidDays int             `json:"valid_days"`
+}
+
+// PointsDocument is how points are earned and worth.
+type PointsDocument struct {
+	PerAmount    decimal.Decimal `json:"per_amount"`
+	PendingDays  int             `json:"pending_days"`
+	ExpiryMonths int             `json:"expiry_months"`
+	PointValue   decimal.Decimal `json:"point_value"`
+	MemberDay    int             `json:"member_day"`
+}
+
+// PaidDocument is the paid membership.
+type PaidDocument struct {
+	Plan             string          `json:"plan"`
+	Price            decimal.Decimal `json:"price"`
+	PeriodMonths     int             `json:"period_months"`
+	TrialPrice       decimal.Decimal `json:"trial_price"`
+	TrialDays        int             `json:"trial_days"`
+	PointsMultiplier decimal.Decimal `json:"points_multiplier"`
+	TierFloor        string          `json:"tier_floor"`
+	TierFloorName    string          `json:"tier_floor_name"`
+}
+
+// BirthdayDocument is the birthday gift.
+type BirthdayDocument struct {
+	Coupon string `json:"coupon"`
+}
+
+// ReferralDocument is the referral rewards.
+type ReferralDocument struct {
+	RefereeCoupon  string `json:"referee_coupon"`
+	ReferrerPoints int    `json:"referrer_points"`
+}
+
+// Document returns the programme as journeys read it.
+func (p *Program) Document() ProgramDocument {
+	d := ProgramDocument{Currency: p.Currency, Tiers: []TierDocument{}, Coupons: []CouponDocument{},
+		Points: PointsDocument{PerAmount: p.Points.PerAmount, PendingDays: p.Points.PendingDays, ExpiryMonths: p.Points.ExpiryMonths,
+			PointValue: p.Points.PointValue, MemberDay: p.Points.MemberDay},
+		Paid: PaidDocument{Plan: p.Paid.Plan, Price: p.Paid.Price, PeriodMonths: p.Paid.PeriodMonths, TrialPrice: p.Paid.TrialPrice,
+			TrialDays: p.Paid.TrialDays, PointsMultiplier: p.Paid.PointsMultiplier, TierFloor: p.Paid.TierFloor},
+		Birthday: BirthdayDocument{Coupon: p.Birthday.Coupon},
+		Referral: ReferralDocument{RefereeCoupon: p.Referral.RefereeCoupon, ReferrerPoints: p.Referral.ReferrerPoints},
+	}
+	if p.Location != nil {
+		d.TimeZone = p.Location.String()
+	}
+	for _, t := range p.Tiers {
+		d.Tiers = append(d.Tiers, TierDocument{Code: t.Code, Name: t.Name, Threshold: t.Threshold, BirthdayMultiplier: t.BirthdayMultiplier})
+	}
+	for _, c := range p.Coupons {
+		d.Coupons = append(d.Coupons, CouponDocument{Code: c.Code, Name: c.Name, Threshold: c.Threshold, Discount: c.Discount, ValidDays: c.ValidDays})
+	}
+	if t, ok := p.Tier(p.Paid.TierFloor); ok {
+		d.Paid.TierFloorName = t.Name
+	}
+	return d
+}

@@ -96,6 +96,8 @@ const (
 	varMember = "member"
 	varEvent  = "event"
 	varNow    = "now"
+	// varProgram is the membership programme (loyalty.ProgramDocument).
+	varProgram = "program"
 )
 
 // genericEvent is the event key of expressions that do not know the event
@@ -141,6 +143,7 @@ type Env struct {
 	base    *cel.Env
 	std     map[string]stdOp
 	member  *objectType
+	program *objectType
 	typed   map[events.Type]*objectType // event envelopes with typed data
 	generic *objectType
 
@@ -163,7 +166,11 @@ func NewEnv() (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("declare member: %w", err)
 	}
-	e := &Env{reg: reg, member: member, typed: map[events.Type]*objectType{}, envs: map[string]*cel.Env{}, cache: map[cacheKey]*Program{}}
+	program, err := reg.object(reflect.TypeFor[loyalty.ProgramDocument]())
+	if err != nil {
+		return nil, fmt.Errorf("declare program: %w", err)
+	}
+	e := &Env{reg: reg, member: member, program: program, typed: map[events.Type]*objectType{}, envs: map[string]*cel.Env{}, cache: map[cacheKey]*Program{}}
 	for _, t := range events.Types() {
 		dt := events.DataType(t)
 		if dt == nil {
@@ -198,6 +205,7 @@ func NewEnv() (*Env, error) {
 		cel.ParserExpressionSizeLimit(MaxExpressionSize),
 		cel.Variable(varMember, member.cel),
 		cel.Variable(varNow, types.TimestampType),
+		cel.Variable(varProgram, program.cel),
 	}
 	opts = append(opts, moneyDecls()...)
 	opts = append(opts, dateDecls()...)
@@ -387,10 +395,11 @@ type Program struct {
 	prg       cel.Program
 	eventType events.Type // "" when the event's data is generic
 
-	// member and event are what the program reads of them (nil: nothing).
-	member, event *need
-	usesNow       bool
-	reads         []readPath
+	// member, event and program are what the program reads of them (nil:
+	// nothing).
+	member, event, program *need
+	usesNow                bool
+	reads                  []readPath
 }
 
 // readPath is a field path the program reads, e.g. member.paid.status.
@@ -433,6 +442,9 @@ type Input struct {
 	EventData any
 	// Now is the decision time.
 	Now time.Time
+	// Program is the membership programme (the same for every decision;
+	// loyalty.Program.Document).
+	Program loyalty.ProgramDocument
 }
 
 // Value is the result of an evaluation.
@@ -505,6 +517,9 @@ func (p *Program) activation(in *Input) (map[string]any, error) {
 	}
 	if p.usesNow {
 		act[varNow] = timestamp(in.Now)
+	}
+	if p.program != nil {
+		act[varProgram] = p.env.program.encodeNeed(reflect.ValueOf(&in.Program).Elem(), p.program)
 	}
 	return act, nil
 }
@@ -614,6 +629,8 @@ func (p *Program) analyse(a *ast.AST) {
 			p.event = needFrom(p.event, id)
 		case varNow:
 			p.usesNow = true
+		case varProgram:
+			p.program = needFrom(p.program, id)
 		default:
 			continue
 		}
@@ -708,7 +725,7 @@ func pathOf(e ast.Expr) (string, bool) {
 			continue
 		case ast.IdentKind:
 			switch e.AsIdent() {
-			case varMember, varEvent, varNow:
+			case varMember, varEvent, varNow, varProgram:
 				steps = append(steps, e.AsIdent())
 				slices.Reverse(steps)
 				return strings.Join(steps, "."), true

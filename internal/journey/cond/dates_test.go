@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
@@ -51,5 +53,27 @@ func TestCalendarFunctions(t *testing.T) {
 	}
 	if _, err := env.Compile("days_between(now, 3, 'UTC')", Any, nil); err == nil {
 		t.Error("days_between with a number compiled")
+	}
+}
+
+func TestProgramVariable(t *testing.T) {
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := loyalty.ProgramDocument{Currency: "CNY", Paid: loyalty.PaidDocument{Price: decimal.RequireFromString("199"), TierFloorName: "金卡"}}
+	p, err := env.Compile("string(program.paid.price) + ' ' + program.currency + ' ' + program.paid.tier_floor_name", Any, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Eval(Input{Program: prog})
+	if err != nil || v.Result != "199 CNY 金卡" {
+		t.Errorf("= %v, %v", v.Result, err)
+	}
+	if v.Read["program.currency"] != "CNY" {
+		t.Errorf("read %v", v.Read)
+	}
+	if _, err := env.Compile("program.paid.prize > 1", Bool, nil); err == nil {
+		t.Error("an unknown programme field compiled")
 	}
 }
