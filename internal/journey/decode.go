@@ -331,7 +331,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		d.fail(n, path, "anchors and aliases (&name, *name) are not supported: write the value out")
 		return
 	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
-		if t := v.Type(); t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && t.Elem().NumField() == 0 {
+		if t := v.Type(); t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && (t.Elem().NumField() == 0 || t == reflect.TypeFor[*EndStep]()) {
 			// api: and end: carry nothing, and YAML reads them as null.
 			d.fail(n, path, "is empty: write {} after it, like end: {}")
 			return

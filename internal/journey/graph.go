@@ -85,6 +85,13 @@ func (v *validator) graph() {
 	reached := make([]bool, len(steps))
 	queue := []int{0}
 	reached[0] = true
+	// The goal's step is reached from wherever the member is.
+	if g := v.d.Goal; g != nil && g.Goto != "" {
+		if j := v.d.Index(g.Goto); j > 0 {
+			reached[j] = true
+			queue = append(queue, j)
+		}
+	}
 	for len(queue) > 0 {
 		i := queue[0]
 		queue = queue[1:]

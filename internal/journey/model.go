@@ -169,6 +169,10 @@ type Goal struct {
 	// enrolled).
 	Within Duration `json:"within,omitempty" yaml:"within,omitempty"`
 	Exit   bool     `json:"exit,omitempty" yaml:"exit,omitempty"`
+	// Goto, instead of Exit, sends the member to this step when the goal
+	// is reached (once): a thank-you for the conversion, wherever the
+	// member was in the journey. Check is not asked before that step.
+	Goto string `json:"goto,omitempty" yaml:"goto,omitempty"`
 }
 
 // ExitRule ends an enrollment at once on an event.
@@ -318,8 +322,11 @@ type Webhook struct {
 	Body map[string]string `json:"body,omitempty" yaml:"body,omitempty"`
 }
 
-// EndStep ends the enrollment.
-type EndStep struct{}
+// EndStep ends the enrollment; Reason, when set, is the outcome recorded
+// (completed: <reason>), e.g. lapsed.
+type EndStep struct {
+	Reason string `json:"reason,omitempty" yaml:"reason,omitempty"`
+}
 
 // Events is one event type or several; YAML and JSON take a string or a
 // list.

@@ -258,6 +258,16 @@ func (v *validator) goal() {
 	}
 	v.cel("goal.check", g.Check, CondBool, nil)
 	v.span("goal.within", g.Within)
+	if g.Goto != "" {
+		if g.Exit {
+			v.bad("goal.goto", "goes with exit: false — the goal either ends the journey or sends the member to a step")
+		}
+		if g.Goto == End {
+			v.bad("goal.goto", "use exit: true to end the journey on the goal")
+		} else {
+			v.target("goal.goto", g.Goto)
+		}
+	}
 }
 
 // exits checks the exit rules.
@@ -324,6 +334,9 @@ func (v *validator) step(p string, s Step) {
 		} else {
 			v.bad(p, "needs exactly one of send (with or without reward), reward, delay, wait, branch, split, update, webhook, end, not %s", strings.Join(names, " and "))
 		}
+	}
+	if s.End != nil && s.End.Reason != "" && !validStepID.MatchString(s.End.Reason) {
+		v.bad(p+".end.reason", "%q must be lower-case letters, digits and _ (it is an outcome name)", s.End.Reason)
 	}
 	if s.Goto != "" {
 		switch kind {
