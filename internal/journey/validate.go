@@ -98,6 +98,14 @@ type Checks struct {
 // should be validated the same way.
 func (d Definition) Validate(c Checks) error {
 	v := validator{d: d, c: c, ids: map[string]int{}, set: map[string]bool{}}
+	// The goal's goto is checked before the steps are; it needs their ids.
+	ids := map[string]int{}
+	for i, s := range d.Steps {
+		if _, dup := ids[s.ID]; !dup {
+			ids[s.ID] = i
+		}
+	}
+	goalIDs := ids
 	for _, s := range d.Steps {
 		if s.Update != nil {
 			for k := range s.Update.Set {
@@ -108,7 +116,9 @@ func (d Definition) Validate(c Checks) error {
 	v.definition()
 	v.trigger()
 	v.entry()
+	v.ids = goalIDs
 	v.goal()
+	v.ids = map[string]int{}
 	v.exits()
 	v.steps()
 	v.graph()
