@@ -27,6 +27,13 @@ type Member struct {
 	OrderCount int `json:"order_count"`
 	// UpdatedAt is the occurred_at of the newest event applied.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Attributes are the member's custom attributes, set by journeys'
+	// update steps (JSON values: strings, numbers, booleans, lists,
+	// objects; numbers read back as float64).
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// Tags are the member's tags, added and removed by update steps, in
+	// the order they were added.
+	Tags []string `json:"tags,omitempty"`
 	// Version increases by one with every applied event; stores use it for
 	// optimistic concurrency.
 	Version int64 `json:"-"`
@@ -78,6 +85,22 @@ type Enrollment struct {
 	// than by the enrollment's own workflow input: a marketer's edit
 	// changes new enrollments only.
 	Definition string `json:"definition,omitempty"`
+	// Version is the published journey version the enrollment is pinned
+	// to (0: one of the engine's older enrollments, pinned by Definition
+	// or its workflow's input).
+	Version int `json:"version,omitempty"`
+	// Listen are the event types dispatch signals the enrollment for: its
+	// journey's goal and exits and the events of the wait it is in.
+	Listen []string `json:"listen,omitempty"`
+	// Held is set while the journey is paused and the enrollment waits,
+	// before its next send or reward, to be resumed.
+	Held bool `json:"held,omitempty"`
+	// Anchor is the trigger moment the enrollment's delays and goal
+	// window count from.
+	Anchor time.Time `json:"anchor,omitzero"`
+	// Step is the last step the enrollment reached; informative (the
+	// workflow's state is what runs).
+	Step string `json:"step,omitempty"`
 }
 
 // MemberDocument is everything memberflow holds about a member as one

@@ -8,11 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/internal/contact"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
@@ -93,6 +95,34 @@ type Members interface {
 	GetEnrollment(ctx context.Context, memberID, journey string, number int) (loyalty.Enrollment, error)
 	// ListEnrollments returns the member's enrollments ordered by journey then number.
 	ListEnrollments(ctx context.Context, memberID string) ([]loyalty.Enrollment, error)
+
+	// ListActiveEnrollments returns up to limit of the journey's active
+	// enrollments (held ones included), by member id then number, after
+	// the cursor (next of the page before; "" to start). next is "" when
+	// there are no more. The listing is an index, eventually consistent:
+	// an enrollment started or ended a moment ago may be missing or
+	// still listed. Enrollments started before the index existed are not
+	// listed.
+	ListActiveEnrollments(ctx context.Context, journey, after string, limit int) (page []loyalty.Enrollment, next string, err error)
+	// ListHeldEnrollments is ListActiveEnrollments for the held ones.
+	ListHeldEnrollments(ctx context.Context, journey, after string, limit int) (page []loyalty.Enrollment, next string, err error)
+	// SetEnrollmentHeld holds (or releases) an active enrollment, which
+	// puts it in (or takes it out of) ListHeldEnrollments. An enrollment
+	// that has ended is left as it is (no error); ErrNotFound when there
+	// is none.
+	SetEnrollmentHeld(ctx context.Context, memberID, journey string, number int, held bool) error
+	// SetEnrollmentStep records the step an active enrollment reached and
+	// the event types it now listens for (nil: none). An ended
+	// enrollment is left as it is (no error); ErrNotFound when there is
+	// none.
+	SetEnrollmentStep(ctx context.Context, memberID, journey string, number int, step string, listen []string) error
+
+	// SetMemberDate files the member under a date attribute's UTC day
+	// (YYYY-MM-DD) for MembersByDate, moving them from the day filed
+	// before; day "" takes them out. Setting what is set already changes
+	// nothing. Birthday, last order and tier review have indexes of
+	// their own (Calendar) and need no call.
+	SetMemberDate(ctx context.Context, memberID, attribute, day string) error
 }
 
 // SendStatus is where one email send is.
@@ -258,6 +288,136 @@ type Feedback interface {
 	JourneyStats(ctx context.Context, journey string) ([]StepStats, error)
 }
 
+// JourneyVersion is one published version of a journey: immutable once
+// written.
+type JourneyVersion struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	// Definition is the version as the engine runs it; its Version is
+	// Version.
+	Definition journey.Definition `json:"definition"`
+	// Source is the YAML or JSON as published, for the console and diffs.
+	Source      string    `json:"source,omitempty"`
+	PublishedAt time.Time `json:"published_at"`
+	// PublishedBy is the fingerprint of the token that published it.
+	PublishedBy string `json:"published_by,omitempty"`
+}
+
+// JourneyState is where a journey is: its status, which version takes
+// new entries, and the draft being prepared.
+type JourneyState struct {
+	Name   string         `json:"name"`
+	Status journey.Status `json:"status"`
+	// Live is the version new enrollments start on (0: none published).
+	Live int `json:"live"`
+	// Latest is the highest version published (0: none).
+	Latest int `json:"latest"`
+	// Draft is the source of a saved draft ("" none); DraftSavedAt is
+	// when it was saved.
+	Draft        string    `json:"draft,omitempty"`
+	DraftSavedAt time.Time `json:"draft_saved_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Journey counter keys (CountJourney): enrollments started and ended and
+// goals reached. Active enrollments are CountEnrolled minus CountEnded
+// (JourneyActive), computed by the reader rather than stored.
+const (
+	CountEnrolled = "enrolled"
+	CountEnded    = "ended"
+	CountGoal     = "goal"
+)
+
+// CountExited is the counter key of enrollments that exited for reason
+// (e.g. "exited:goal", "exited:archived").
+func CountExited(reason string) string { return "exited:" + reason }
+
+// CountEdge is the counter key of members who went from step from to
+// step to ("edge:welcome>nudge").
+func CountEdge(from, to string) string { return "edge:" + from + ">" + to }
+
+// JourneyActive is how many enrollments counters says are in flight.
+func JourneyActive(counters map[string]int64) int64 {
+	return counters[CountEnrolled] - counters[CountEnded]
+}
+
+// Journeys stores journey definitions as immutable versions, each
+// journey's state and its counters.
+type Journeys interface {
+	// PublishJourney writes v as version expectLatest+1 (v.Version must
+	// be 0 or that number; the stored Definition carries it) and makes it
+	// the journey's live and latest version, in one step conditioned on
+	// the journey's latest version still being expectLatest (0: none
+	// published yet, or a new journey): ErrConflict otherwise, and then
+	// nothing is written. Publishing makes the journey live whatever its
+	// status was (a paused or archived journey too): enrollments held by
+	// a pause stay held until the caller releases them. A saved draft
+	// whose source is v.Source is cleared (it is what was published);
+	// another draft stays.
+	PublishJourney(ctx context.Context, v JourneyVersion, expectLatest int) error
+	// GetJourney reads the journey's state; ErrNotFound when there is none.
+	GetJourney(ctx context.Context, name string) (JourneyState, error)
+	// ListJourneys returns every journey's state, by name.
+	ListJourneys(ctx context.Context) ([]JourneyState, error)
+	// GetJourneyVersion reads one version; ErrNotFound when absent.
+	GetJourneyVersion(ctx context.Context, name string, version int) (JourneyVersion, error)
+	// ListJourneyVersions returns the journey's versions newest first,
+	// without their Source (GetJourneyVersion reads it).
+	ListJourneyVersions(ctx context.Context, name string) ([]JourneyVersion, error)
+	// SaveJourneyDraft saves source as the journey's draft, creating the
+	// journey in status draft when it has no state yet; source "" removes
+	// the draft (ErrNotFound for a journey that has no state).
+	SaveJourneyDraft(ctx context.Context, name, source string, at time.Time) error
+	// SetJourneyStatus moves the journey to status to if its status is one
+	// of from, and returns the state after the move. When it is not, the
+	// error is ErrConflict and the state returned is the current one;
+	// ErrNotFound when the journey has no state.
+	SetJourneyStatus(ctx context.Context, name string, from []journey.Status, to journey.Status, at time.Time) (JourneyState, error)
+
+	// CountJourney adds counts to the journey's counters once per key (the
+	// member's: e.g. the idempotency key of the decision counted): a
+	// repeat of the key counts nothing and returns nil.
+	CountJourney(ctx context.Context, journey, memberID, key string, counts map[string]int64) error
+	// JourneyCounters returns the journey's counters (keys never counted
+	// are absent).
+	JourneyCounters(ctx context.Context, journey string) (map[string]int64, error)
+}
+
+// TimelineEntry is one decision about a member: why they did or did not
+// get something. Key is the decision's idempotency key; with At and Kind
+// it names the entry.
+type TimelineEntry struct {
+	MemberID   string `json:"member_id"`
+	Journey    string `json:"journey,omitempty"`
+	Version    int    `json:"version,omitempty"`
+	Enrollment int    `json:"enrollment,omitempty"`
+	Step       string `json:"step,omitempty"`
+	// Kind is what was decided (enrolled, not_enrolled, branch, wait,
+	// sent, deferred, skipped, reward_granted, reward_refused,
+	// goal_reached, exited, held_out).
+	Kind   string `json:"kind"`
+	Reason string `json:"reason,omitempty"`
+	// Values are the inputs that decided (a CEL expression → its value),
+	// stored as JSON: numbers read back as float64.
+	Values map[string]any `json:"values,omitempty"`
+	// At is the decision time; Until, for a deferral, when it goes on.
+	At    time.Time `json:"at"`
+	Until time.Time `json:"until,omitzero"`
+	Key   string    `json:"key"`
+}
+
+// Timeline stores the decisions about members, newest first.
+type Timeline interface {
+	// AppendTimeline writes the entries (at most 100), each once: an
+	// entry already written (same member, At, Key and Kind) is left as it
+	// is, so an activity's retry writes nothing twice and fails nothing.
+	AppendTimeline(ctx context.Context, entries ...TimelineEntry) error
+	// ListTimeline returns up to limit of the member's entries, newest
+	// first, before the cursor (next of the page before; "" for the
+	// newest). next is "" when there are no more.
+	ListTimeline(ctx context.Context, memberID string, limit int, before string) (entries []TimelineEntry, next string, err error)
+}
+
 // Store is everything memberflow persists.
 type Store interface {
 	Events
@@ -267,6 +427,8 @@ type Store interface {
 	Ledger
 	Contacts
 	Calendar
+	Journeys
+	Timeline
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }
@@ -375,4 +537,25 @@ type Calendar interface {
 	// AccountsByReviewDay returns accounts whose tier review (ReviewAt)
 	// is on day, a UTC date YYYY-MM-DD.
 	AccountsByReviewDay(ctx context.Context, day, after string, limit int) ([]loyalty.Account, error)
+	// MembersByDate returns the ids of members filed (SetMemberDate)
+	// under the date attribute on day, a UTC date YYYY-MM-DD.
+	MembersByDate(ctx context.Context, attribute, day, after string, limit int) ([]string, error)
+	// MembersPage returns members of one shard (0 ≤ shard <
+	// MemberShards; MemberShard says a member's) of the index of every
+	// member profile: a broadcast pages through all shards, which may run
+	// in parallel, without scanning the table.
+	MembersPage(ctx context.Context, shard int, after string, limit int) ([]loyalty.Member, error)
+}
+
+// MemberShards is how many shards the index of every member (MembersPage)
+// is spread over: one partition would take every profile write of the
+// programme.
+const MemberShards = 16
+
+// MemberShard is the shard of the member index a member is in; it is
+// stable, so a member is in one shard for ever.
+func MemberShard(memberID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(memberID))
+	return int(h.Sum32() % MemberShards)
 }
