@@ -24,8 +24,10 @@ var Email embed.FS
 //go:embed program.yaml
 var Program []byte
 
-// Journeys is the journey definitions, addressed as "journeys/<name>.yaml";
-// internal/journey loads and validates them.
+// Journeys is the journeys memberflow ships, in the journey language,
+// addressed as "journeys/<name>.yaml", and the language's JSON Schema
+// (journeys/journey.schema.json); they are published at start-up when
+// their content changed (internal/journeys).
 //
-//go:embed journeys/*.yaml
+//go:embed journeys/*.yaml journeys/journey.schema.json
 var Journeys embed.FS

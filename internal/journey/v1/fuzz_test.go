@@ -153,7 +153,7 @@ func FuzzJourneyDuration(f *testing.F) {
 func TestFuzzSeeds(t *testing.T) {
 	var seeds []fuzzseed.Seed
 	for _, name := range journey.Names {
-		b, err := fs.ReadFile(templates.Journeys, path.Join(journey.Dir, name+".yaml"))
+		b, err := fs.ReadFile(journey.Files, path.Join(journey.Dir, name+".yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -188,7 +188,7 @@ type Checks struct {
 // Set is the validated definitions by name.
 type Set map[string]Definition
 
-// Dir is where Load looks, matching the layout of templates.Journeys.
+// Dir is where Load looks in Files.
 const Dir = "journeys"
 
 // Load reads and validates every built-in journey from fsys

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	journey "github.com/memberflow/memberflow/internal/journey/v1"
-	"github.com/memberflow/memberflow/templates"
 )
 
 func checks() journey.Checks {
@@ -17,7 +16,7 @@ func checks() journey.Checks {
 }
 
 func TestLoadShipped(t *testing.T) {
-	set, err := journey.Load(templates.Journeys, checks())
+	set, err := journey.Load(journey.Files, checks())
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

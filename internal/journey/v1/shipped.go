@@ -1,6 +1,7 @@
 package journeyv1
 
 import (
+	"embed"
 	"fmt"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -8,14 +9,21 @@ import (
 	"github.com/memberflow/memberflow/templates"
 )
 
-// Shipped loads the journeys in templates/journeys, checked against the
+// Files are the definitions the first engine shipped, kept with it for the
+// enrollments it still runs; the journeys memberflow ships now are in
+// templates/journeys, in the journey language.
+//
+//go:embed journeys/*.yaml
+var Files embed.FS
+
+// Shipped loads the first engine's journeys, checked against the
 // email templates in templates/email and the programme's coupons.
 func Shipped(p *loyalty.Program) (Set, error) {
 	cat, err := mail.LoadCatalog(templates.Email)
 	if err != nil {
 		return nil, fmt.Errorf("journeys: %w", err)
 	}
-	set, err := Load(templates.Journeys, Checks{
+	set, err := Load(Files, Checks{
 		Template:       func(name string) error { _, err := cat.Group(name); return err },
 		Coupon:         func(kind string) bool { _, ok := p.Coupon(kind); return ok },
 		BirthdayCoupon: p.Birthday.Coupon,
