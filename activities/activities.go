@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -19,7 +20,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/memberflow/memberflow/internal/contact"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/engine"
+	"github.com/memberflow/memberflow/internal/journey"
+	journeyv1 "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
@@ -67,6 +71,41 @@ type Activities struct {
 	TaskQueue string // where Workflows starts them
 	Log       *slog.Logger
 	Now       func() time.Time // nil means time.Now
+
+	// Engine decides journey steps (conditions, branches, dates) and
+	// Journeys serves the pinned versions and the live set: the step
+	// executor (RunStep and friends) needs both.
+	Engine   *engine.Engine
+	Journeys JourneyCatalog
+	// WebhookSecret signs webhook steps' posts (Standard Webhooks); HTTP
+	// posts them (nil: a client with a 15 s timeout).
+	WebhookSecret WebhookSecret
+	HTTP          *http.Client
+}
+
+// JourneyCatalog is what the step executor needs of the journeys
+// (*journeys.Service).
+type JourneyCatalog interface {
+	Version(ctx context.Context, name string, version int) (journey.Definition, error)
+	LiveSet(ctx context.Context) ([]journeys.Live, error)
+}
+
+// priority is a send's rank among the member's waiting emails: the
+// request's, or the live version's of its journey.
+func (a *Activities) priority(ctx context.Context, req SendEmailRequest) int {
+	if req.Priority != 0 || a.Journeys == nil {
+		return req.Priority
+	}
+	live, err := a.Journeys.LiveSet(ctx)
+	if err != nil {
+		return 0
+	}
+	for _, l := range live {
+		if l.Definition.Name == req.Journey {
+			return l.Definition.Priority
+		}
+	}
+	return 0
 }
 
 // WorkflowStarter starts a workflow with options; the Temporal client is
@@ -200,6 +239,11 @@ type SendEmailRequest struct {
 	// Reward, when set, adds the reward's variables (coupon code and
 	// name, validity, boost) to Vars and Dates.
 	Reward *RewardResult `json:"reward,omitempty"`
+	// Priority ranks the email when emails wait for the member's capped
+	// slots (the journey definition's priority). Zero: the priority of the
+	// journey's live version (sends of enrollments started before
+	// requests carried it).
+	Priority int `json:"priority,omitempty"`
 }
 
 // SendEmailResult says what became of a send request.
@@ -349,7 +393,7 @@ func (a *Activities) SendEmail(ctx context.Context, req SendEmailRequest) (SendE
 	for k, v := range req.Vars {
 		data[k] = v
 	}
-	if req.Journey == journey.Trial && dates["renews_on"].IsZero() && a.Ledger != nil {
+	if req.Journey == journeyv1.Trial && dates["renews_on"].IsZero() && a.Ledger != nil {
 		// A conversion whose event carried no period end: a year (the
 		// programme's period) from now is when the membership renews.
 		dates = maps.Clone(dates)
@@ -452,7 +496,7 @@ func enrollmentExited(e *loyalty.Enrollment) bool {
 // programmeVars adds the programme's numbers a journey's emails name:
 // the paid membership's price and benefits for the trial journey.
 func (a *Activities) programmeVars(journeyName string, data map[string]any) {
-	if a.Ledger == nil || journeyName != journey.Trial {
+	if a.Ledger == nil || journeyName != journeyv1.Trial {
 		return
 	}
 	p := a.Ledger.Rules.Program
@@ -480,7 +524,7 @@ func (a *Activities) decideContact(ctx context.Context, m loyalty.Member, key st
 	st, version := read.state, read.version
 	for range 5 {
 		now := a.now()
-		d := pol.Decide(st, contact.Request{Key: key, Journey: req.Journey, Deadline: req.Deadline}, now, loc)
+		d := pol.Decide(st, contact.Request{Key: key, Journey: req.Journey, Priority: a.priority(ctx, req), Deadline: req.Deadline}, now, loc)
 		err := a.Store.PutContact(ctx, m.ID, d.State, version)
 		if err == nil {
 			return d, nil

@@ -34,6 +34,12 @@ type RewardResult struct {
 	// Refused says why the coupon was not granted (a per-member or
 	// global limit); the journey goes on without it.
 	Refused string `json:"refused,omitempty"`
+	// Points granted (journey rewards of points).
+	Points int64 `json:"points,omitempty"`
+	// Pending says the reward is not due yet (a birthday gift the ledger
+	// dates later in the programme's zone): ask again at PendingUntil.
+	Pending      bool      `json:"pending,omitempty"`
+	PendingUntil time.Time `json:"pending_until,omitzero"`
 }
 
 // Vars are the template variables of the reward: coupon_name,

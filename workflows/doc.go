@@ -43,6 +43,7 @@ type Type struct {
 // a removed one that still has histories is caught.
 func Types() []Type {
 	return []Type{
+		{Name: JourneyWorkflow, Func: Journey},
 		{Name: "Activation", Func: Activation},
 		{Name: "Trial", Func: Trial},
 		{Name: "CalendarScan", Func: CalendarScan},

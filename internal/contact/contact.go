@@ -31,19 +31,14 @@ type Policy struct {
 	// after the welcome) is not held back by the milliseconds between a
 	// step's scheduled time and the moment its email went.
 	Slack time.Duration
-	// Priority ranks journeys: a higher number goes first when emails
-	// compete for a member's capped slots. Journeys not listed rank 0.
-	Priority map[string]int
 }
 
 // Default is the policy as shipped: quiet 21:00–09:00, two emails per
-// member per seven days, tier-expiry > trial > birthday > activation >
-// win-back.
+// member per seven days. Which email goes first when several wait is each
+// journey's own priority (its definition's priority:, carried by the
+// request).
 func Default() Policy {
-	return Policy{
-		QuietFrom: 21, QuietUntil: 9, Cap: 2, Window: 7 * 24 * time.Hour, Slack: 5 * time.Minute,
-		Priority: map[string]int{"tier_expiry": 5, "trial": 4, "birthday": 3, "activation": 2, "winback": 1},
-	}
+	return Policy{QuietFrom: 21, QuietUntil: 9, Cap: 2, Window: 7 * 24 * time.Hour, Slack: 5 * time.Minute}
 }
 
 // Validate reports a policy that cannot be applied.
@@ -73,6 +68,7 @@ type Contact struct {
 type Waiter struct {
 	Key      string    `json:"key"`
 	Journey  string    `json:"journey"`
+	Priority int       `json:"priority,omitempty"`
 	Since    time.Time `json:"since"`    // when it first asked
 	Deadline time.Time `json:"deadline"` // after this it no longer waits
 }
@@ -87,6 +83,9 @@ type State struct {
 type Request struct {
 	Key     string
 	Journey string
+	// Priority ranks the email when emails compete for the member's
+	// capped slots: a higher number goes first (the journey's priority).
+	Priority int
 	// Deadline is the last moment the email still makes sense; zero means
 	// it never goes stale.
 	Deadline time.Time
@@ -150,7 +149,7 @@ func (p Policy) Decide(st State, req Request, now time.Time, loc *time.Location)
 		if deadline.IsZero() {
 			deadline = now.Add(2 * p.Window)
 		}
-		st.Waiters = append(st.Waiters, Waiter{Key: req.Key, Journey: req.Journey, Since: now, Deadline: deadline})
+		st.Waiters = append(st.Waiters, Waiter{Key: req.Key, Journey: req.Journey, Priority: req.Priority, Since: now, Deadline: deadline})
 	}
 	return Decision{Verdict: Defer, At: slot, Reason: reason, State: st}
 }
@@ -279,7 +278,7 @@ func (p Policy) quietEnd(t time.Time, loc *time.Location) (time.Time, bool) {
 // outranks reports whether waiter w goes before req: higher priority, or
 // the same priority and asked first.
 func (p Policy) outranks(w Waiter, req Request, since time.Time) bool {
-	if c := cmp.Compare(p.Priority[w.Journey], p.Priority[req.Journey]); c != 0 {
+	if c := cmp.Compare(w.Priority, req.Priority); c != 0 {
 		return c > 0
 	}
 	return w.Since.Before(since)

@@ -160,7 +160,9 @@ func Until(at string, loc *time.Location, now time.Time) time.Time {
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
-// customDate is a custom date attribute's value (set by an update step).
+// customDate is a custom date attribute's value (set by an update step,
+// kept as "YYYY-MM-DD" or an RFC 3339 time).
 func customDate(d loyalty.MemberDocument, attribute string) (string, bool) {
-	return "", false // TODO(store): member attributes
+	v, ok := d.Attributes[attribute].(string)
+	return v, ok
 }

@@ -190,3 +190,14 @@ func TestVarsAndDates(t *testing.T) {
 		t.Errorf("until 09:00 at 09:00 = %v", u)
 	}
 }
+
+func TestCustomDateAttribute(t *testing.T) {
+	doc := loyalty.MemberDocument{Member: loyalty.Member{ID: "m", Attributes: map[string]any{"anniversary": "2027-03-01", "count": 3.0}}}
+	at, ok := engine.Moment(journey.DateRule{Attribute: "anniversary", Offset: journey.Duration(-journey.Day), At: "09:00"}, doc, shanghai)
+	if !ok || !at.Equal(time.Date(2027, 2, 28, 9, 0, 0, 0, shanghai)) {
+		t.Errorf("anniversary -1d at 09:00 = %v, %v", at, ok)
+	}
+	if _, ok := engine.Moment(journey.DateRule{Attribute: "count"}, doc, shanghai); ok {
+		t.Error("a number read as a date")
+	}
+}

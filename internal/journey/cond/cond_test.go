@@ -54,6 +54,7 @@ func sampleMember() loyalty.MemberDocument {
 		Birthday: "1990-04-12", BirthdaySetAt: registered, Timezone: "Asia/Shanghai", Locale: "zh-CN",
 		ReferralCode: "LINW88", Consent: loyalty.Consent{EmailMarketing: true, UpdatedAt: registered},
 		RegisteredAt: registered, LastOrderAt: testNow.AddDate(0, 0, -12), OrderCount: 7, UpdatedAt: testNow.AddDate(0, 0, -1),
+		Attributes: map[string]any{"favourite": "tea", "visits": 3.0}, Tags: []string{"vip"},
 	}
 	m.View = loyalty.View{
 		Tier: "V3", TierName: "Gold", TierReviewOn: &review,
