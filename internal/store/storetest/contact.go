@@ -18,7 +18,7 @@ func fullContactState() contact.State {
 			{Key: "m#birthday#1#gift", Journey: "birthday", At: base},
 			{Key: "m#activation#1#welcome", Journey: "activation", At: base.Add(-48 * time.Hour)},
 		},
-		Waiters: []contact.Waiter{{Key: "m#winback#1#nudge", Journey: "winback", Since: base.Add(time.Hour),
+		Waiters: []contact.Waiter{{Key: "m#winback#1#nudge", Journey: "winback", Priority: 40, Since: base.Add(time.Hour),
 			Deadline: base.Add(72 * time.Hour)}},
 	}
 }
