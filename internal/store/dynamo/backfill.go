@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,22 +18,25 @@ import (
 // BackfillProgress counts what BackfillCalendarIndex has done so far.
 type BackfillProgress struct {
 	Scanned int // items the scan has read, before its filter: how far through the table it is
-	Updated int // items given their GSI2 attributes
+	Updated int // items given the index attributes they lacked
 	Skipped int // items written by someone else between the scan and the update
 }
 
 // BackfillCalendarIndex gives the member profiles and accounts written
-// before GSI2 existed the GSI2 attributes their next write would give them,
-// so the win-back and tier-expiry scans find them. It calls progress, when
-// not nil, with the running totals after each page and returns the totals.
+// before an index existed the attributes of that index their next write
+// would give them: GSI2 (last-order and review days) so the win-back and
+// tier-expiry scans find them, and GSI3 (the member index) so broadcasts
+// do. It calls progress, when not nil, with the running totals after each
+// page and returns the totals.
 //
 // It is the adapter's one full-table Scan, legitimate only because it is a
 // one-off migration; everything else reads by key or index. It is
-// idempotent, reading only items without GSI2PK, and safe beside live
-// traffic: an item is updated only while it still lacks GSI2PK and has the
-// version the scan read, so a concurrent write, which sets GSI2 itself,
-// wins and the item counts as skipped. A run to completion is recorded in
-// the table (see BackfillCalendarIndexOnce).
+// idempotent, reading only items lacking an index attribute, and safe
+// beside live traffic: an item is updated only while it still lacks the
+// attributes set and has the version the scan read, so a concurrent
+// write, which sets them itself, wins and the item counts as skipped. A
+// run to completion is recorded in the table (see
+// BackfillCalendarIndexOnce).
 func (s *Store) BackfillCalendarIndex(ctx context.Context, progress func(BackfillProgress)) (BackfillProgress, error) {
 	p, err := s.backfillCalendarIndex(ctx, progress)
 	if err != nil {
@@ -44,8 +49,11 @@ func calendarIndexMigration() string { return fmt.Sprintf("calendar-index#v%d", 
 
 func (s *Store) backfillCalendarIndex(ctx context.Context, progress func(BackfillProgress)) (BackfillProgress, error) {
 	var p BackfillProgress
+	// A member without orders never has GSI2PK, so the filter finds it
+	// on every run; indexTargetOf then finds nothing to set.
 	filter := expression.Name(attrEntity).In(expression.Value(entityMember), expression.Value(entityAccount)).
-		And(expression.Name(attrGSI2PK).AttributeNotExists())
+		And(expression.Name(attrGSI2PK).AttributeNotExists().Or(
+			expression.Name(attrEntity).Equal(expression.Value(entityMember)).And(expression.Name(attrGSI3PK).AttributeNotExists())))
 	expr, err := expression.NewBuilder().WithFilter(filter).Build()
 	if err != nil {
 		return p, fmt.Errorf("backfill calendar index: build filter: %w", err)
@@ -63,14 +71,14 @@ func (s *Store) backfillCalendarIndex(ctx context.Context, progress func(Backfil
 		}
 		p.Scanned += int(page.ScannedCount)
 		for _, item := range page.Items {
-			t, err := gsi2TargetOf(item)
+			t, err := indexTargetOf(item)
 			if err != nil {
 				return p, fmt.Errorf("backfill calendar index: %w", err)
 			}
-			if t.pk == "" {
-				continue // no order or no review: the item belongs in no GSI2 partition
+			if len(t.set) == 0 {
+				continue // what it lacks places it nowhere (a member without orders has no GSI2)
 			}
-			set, err := s.setGSI2(ctx, t)
+			set, err := s.setIndexes(ctx, t)
 			switch {
 			case err != nil:
 				return p, fmt.Errorf("backfill calendar index: %s %s: %w", t.key.PK, t.key.SK, err)
@@ -87,76 +95,83 @@ func (s *Store) backfillCalendarIndex(ctx context.Context, progress func(Backfil
 	return p, nil
 }
 
-// gsi2Target is where one scanned item belongs in GSI2, with the version
-// the scan read it at.
-type gsi2Target struct {
+// indexTarget is the index attributes one scanned item lacks and belongs
+// in, with the version the scan read it at.
+type indexTarget struct {
 	key     itemKey
 	version int64
-	pk, sk  string // "" when the item belongs in no GSI2 partition
+	// set holds each index's hash-key attribute (GSI2PK, GSI3PK) with the
+	// values of the hash and range keys to give it.
+	set map[string][2]string
 }
 
-// gsi2TargetOf computes an item's GSI2 attributes as its write path does:
-// a profile through newMemberItem, an account from its decoded state as
-// CommitLedger sets them.
-func gsi2TargetOf(item map[string]types.AttributeValue) (gsi2Target, error) {
+// indexRangeAttr is the range-key attribute of each index's hash key.
+var indexRangeAttr = map[string]string{attrGSI2PK: attrGSI2SK, attrGSI3PK: attrGSI3SK}
+
+// indexTargetOf computes what an item lacks as its write path would set
+// it: a profile through newMemberItem, an account from its decoded state
+// as CommitLedger does.
+func indexTargetOf(item map[string]types.AttributeValue) (indexTarget, error) {
 	var head struct {
 		itemKey
 		Entity string `dynamodbav:"entity"`
+		GSI2PK string `dynamodbav:"GSI2PK"`
+		GSI3PK string `dynamodbav:"GSI3PK"`
 	}
 	if err := attributevalue.UnmarshalMap(item, &head); err != nil {
-		return gsi2Target{}, fmt.Errorf("unmarshal item: %w", err)
+		return indexTarget{}, fmt.Errorf("unmarshal item: %w", err)
 	}
 	what := head.Entity + " " + head.PK
+	t := indexTarget{key: head.itemKey, set: map[string][2]string{}}
 	switch head.Entity {
 	case entityMember:
 		var it memberItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return gsi2Target{}, fmt.Errorf("%s: unmarshal: %w", what, err)
+			return indexTarget{}, fmt.Errorf("%s: unmarshal: %w", what, err)
 		}
+		t.version = it.Version
 		want := newMemberItem(it.member())
-		return gsi2Target{key: it.itemKey, version: it.Version, pk: want.GSI2PK, sk: want.GSI2SK}, nil
+		if head.GSI2PK == "" && want.GSI2PK != "" {
+			t.set[attrGSI2PK] = [2]string{want.GSI2PK, want.GSI2SK}
+		}
+		if head.GSI3PK == "" {
+			t.set[attrGSI3PK] = [2]string{want.GSI3PK, want.GSI3SK}
+		}
+		return t, nil
 	case entityAccount:
 		var it accountItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return gsi2Target{}, fmt.Errorf("%s: unmarshal: %w", what, err)
+			return indexTarget{}, fmt.Errorf("%s: unmarshal: %w", what, err)
 		}
 		a, err := it.account()
 		if err != nil {
-			return gsi2Target{}, fmt.Errorf("%s: %w", what, err)
+			return indexTarget{}, fmt.Errorf("%s: %w", what, err)
 		}
-		t := gsi2Target{key: it.itemKey, version: it.Version}
-		t.pk, t.sk, _ = accountGSI2(a)
+		t.version = it.Version
+		if pk, sk, ok := accountGSI2(a); ok && head.GSI2PK == "" {
+			t.set[attrGSI2PK] = [2]string{pk, sk}
+		}
 		return t, nil
 	}
-	return gsi2Target{}, fmt.Errorf("%s: entity %q has no GSI2 attributes", what, head.Entity)
+	return indexTarget{}, fmt.Errorf("%s: entity %q has no index attributes", what, head.Entity)
 }
 
-// setGSI2 writes t's GSI2 attributes while the item still lacks GSI2PK and
-// is at t.version; set is false when that condition failed, which means
-// a write since the scan has placed the item itself (or removed it).
-func (s *Store) setGSI2(ctx context.Context, t gsi2Target) (set bool, err error) {
-	update := expression.Set(expression.Name(attrGSI2PK), expression.Value(t.pk)).
-		Set(expression.Name(attrGSI2SK), expression.Value(t.sk))
+// setIndexes writes t's index attributes while the item still lacks them
+// and is at t.version; set is false when that condition failed, which
+// means a write since the scan has placed the item itself (or removed
+// it).
+func (s *Store) setIndexes(ctx context.Context, t indexTarget) (set bool, err error) {
 	// An item that is gone has no version either, so the update never
 	// creates one.
-	cond := expression.Name(attrGSI2PK).AttributeNotExists().
-		And(expression.Name(attrVersion).Equal(expression.Value(t.version)))
-	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
-	if err != nil {
-		return false, fmt.Errorf("build update: %w", err)
+	cond := expression.Name(attrVersion).Equal(expression.Value(t.version))
+	var update expression.UpdateBuilder
+	for _, hash := range slices.Sorted(maps.Keys(t.set)) {
+		v := t.set[hash]
+		update = update.Set(expression.Name(hash), expression.Value(v[0])).
+			Set(expression.Name(indexRangeAttr[hash]), expression.Value(v[1]))
+		cond = cond.And(expression.Name(hash).AttributeNotExists())
 	}
-	key, err := marshalKey(t.key.PK, t.key.SK)
-	if err != nil {
-		return false, fmt.Errorf("marshal key: %w", err)
-	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       key,
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	_, err = s.updateItem(ctx, t.key.PK, t.key.SK, update, cond, false)
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
@@ -167,10 +182,11 @@ func (s *Store) setGSI2(ctx context.Context, t gsi2Target) (set bool, err error)
 	return false, err
 }
 
-// calendarIndexVersion is the calendar index layout this build writes
-// (version 1: GSI2 holds last-order and review days). A migration for a
-// newer layout raises it, so BackfillCalendarIndexOnce runs again once.
-const calendarIndexVersion = 1
+// calendarIndexVersion is the index layout this build writes (version 1:
+// GSI2 holds last-order and review days; version 2: GSI3 holds every
+// profile). A migration for a newer layout raises it, so
+// BackfillCalendarIndexOnce runs again once.
+const calendarIndexVersion = 2
 
 // migrationItem records that a one-off migration ran to completion on
 // this table.

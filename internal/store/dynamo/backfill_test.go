@@ -1,6 +1,9 @@
 package dynamo_test
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,4 +137,119 @@ func TestBackfillCalendarIndexOnce(t *testing.T) {
 	if forced, err := s.BackfillCalendarIndex(ctx, nil); err != nil || forced.Updated != 1 {
 		t.Fatalf("explicit run = %+v, %v; want one update", forced, err)
 	}
+}
+
+// TestBackfillMemberIndex gives profiles written before GSI3 existed their
+// place in the member index, whether or not they lack GSI2 too, leaves
+// accounts out of it, and changes nothing when run again.
+func TestBackfillMemberIndex(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+
+	lastOrder := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, m := range []loyalty.Member{
+		{ID: "m-order", LastOrderAt: lastOrder, Version: 1},
+		{ID: "m-none", Birthday: "1990-12-10", Version: 1},
+		{ID: "m-both", LastOrderAt: lastOrder, Version: 1},
+	} {
+		if err := s.SaveMember(ctx, m, "evt_1"); err != nil {
+			t.Fatalf("SaveMember %s: %v", m.ID, err)
+		}
+	}
+	if err := s.CommitLedger(ctx, store.LedgerChange{Account: loyalty.Account{MemberID: "m-order", Version: 1}}); err != nil {
+		t.Fatalf("CommitLedger: %v", err)
+	}
+	for _, id := range []string{"m-order", "m-none", "m-both"} {
+		removeAttributes(t, client, table, "M#"+id, "PROFILE", "GSI3PK", "GSI3SK")
+	}
+	removeGSI2(t, client, table, "M#m-both", "PROFILE")
+	if got := memberIndex(t, s); len(got) != 0 {
+		t.Fatalf("before the backfill the member index holds %v, want none", got)
+	}
+
+	got, err := s.BackfillCalendarIndex(ctx, nil)
+	if err != nil {
+		t.Fatalf("BackfillCalendarIndex: %v", err)
+	}
+	if got.Updated != 3 || got.Skipped != 0 {
+		t.Errorf("progress = %+v, want 3 updated, 0 skipped", got)
+	}
+	for _, id := range []string{"m-order", "m-none", "m-both"} {
+		wantStrings(t, rawItem(t, client, table, "M#"+id, "PROFILE"), map[string]string{
+			"GSI3PK": fmt.Sprintf("MEMBERS#%02d", store.MemberShard(id)), "GSI3SK": "M#" + id})
+	}
+	wantStrings(t, rawItem(t, client, table, "M#m-both", "PROFILE"), map[string]string{"GSI2PK": "LASTORDER#2026-05-01"})
+	wantAbsent(t, rawItem(t, client, table, "M#m-none", "PROFILE"), "GSI2PK")
+	wantAbsent(t, rawItem(t, client, table, "M#m-order", "ACCOUNT"), "GSI3PK")
+	if got := memberIndex(t, s); !slices.Equal(got, []string{"m-both", "m-none", "m-order"}) {
+		t.Errorf("member index after the backfill = %v, want the three profiles", got)
+	}
+
+	again, err := s.BackfillCalendarIndex(ctx, nil)
+	if err != nil || again.Updated != 0 || again.Skipped != 0 {
+		t.Errorf("second run = %+v, %v; want nothing updated or skipped", again, err)
+	}
+}
+
+// TestBackfillOnceAfterLayoutChange runs the backfill again on a table
+// that completed it for the layout before GSI3.
+func TestBackfillOnceAfterLayoutChange(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	if err := s.SaveMember(ctx, loyalty.Member{ID: "m1", Version: 1}, "evt_1"); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	removeAttributes(t, client, table, "M#m1", "PROFILE", "GSI3PK", "GSI3SK")
+	item, err := attributevalue.MarshalMap(map[string]string{"PK": "META#MIGRATIONS", "SK": "MIGRATION#calendar-index#v1",
+		"entity": "migration", "name": "calendar-index#v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatalf("put the marker of v1: %v", err)
+	}
+	p, already, err := s.BackfillCalendarIndexOnce(ctx, nil)
+	if err != nil || already || p.Updated != 1 {
+		t.Fatalf("run after v1 = %+v, already %v, %v; want one update, not already done", p, already, err)
+	}
+	if _, already, err := s.BackfillCalendarIndexOnce(ctx, nil); err != nil || !already {
+		t.Fatalf("second run: already %v, %v; want already done", already, err)
+	}
+}
+
+// removeAttributes strips attributes from an item, as on an item written
+// before they existed.
+func removeAttributes(t *testing.T, client *dynamodb.Client, table, pk, sk string, names ...string) {
+	t.Helper()
+	key, err := attributevalue.MarshalMap(map[string]string{"PK": pk, "SK": sk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName:        aws.String(table),
+		Key:              key,
+		UpdateExpression: aws.String("REMOVE " + strings.Join(names, ", ")),
+	}); err != nil {
+		t.Fatalf("remove %v of %s %s: %v", names, pk, sk, err)
+	}
+	wantAbsent(t, rawItem(t, client, table, pk, sk), names...)
+}
+
+// memberIndex is the ids of every member in the member index, by id.
+func memberIndex(t *testing.T, s *dynamo.Store) []string {
+	t.Helper()
+	var ids []string
+	for shard := range store.MemberShards {
+		ms, err := s.MembersPage(t.Context(), shard, "", 100)
+		if err != nil {
+			t.Fatalf("MembersPage(%d): %v", shard, err)
+		}
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }

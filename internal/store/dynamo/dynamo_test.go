@@ -229,60 +229,81 @@ func TestEnsureTableTwice(t *testing.T) {
 	if spec := out.Table.StreamSpecification; spec == nil || !aws.ToBool(spec.StreamEnabled) || spec.StreamViewType != types.StreamViewTypeNewAndOldImages {
 		t.Errorf("stream = %+v, want NEW_AND_OLD_IMAGES", spec)
 	}
-	checkIndexes(t, out.Table, "GSI1", "GSI2")
+	checkIndexes(t, out.Table, "GSI1", "GSI2", "GSI3")
 }
 
-// TestEnsureTableAddsIndex upgrades a table made before GSI2 existed, as
-// the local stack's table in .local/ is: EnsureTable adds the index and
-// returns once it can be queried.
+// TestEnsureTableAddsIndex upgrades tables made before an index existed,
+// as the local stack's table in .local/ is: one before GSI2 and GSI3 and
+// one before GSI3 only. EnsureTable adds each missing index and returns
+// once they can be queried, and items written before are in them.
 func TestEnsureTableAddsIndex(t *testing.T) {
-	ctx := t.Context()
-	client, err := dynamo.NewClient(ctx, ddblocal.Endpoint(t), "")
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	name := "memberflow-test-" + rand.Text()[:12]
-	old := dynamo.TableDefinition(name)
-	old.GlobalSecondaryIndexes = old.GlobalSecondaryIndexes[:1]
-	old.AttributeDefinitions = slices.DeleteFunc(old.AttributeDefinitions, func(d types.AttributeDefinition) bool {
-		return strings.HasPrefix(aws.ToString(d.AttributeName), "GSI2")
-	})
-	if _, err := client.CreateTable(ctx, old); err != nil {
-		t.Fatalf("CreateTable without GSI2: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
-			t.Logf("delete test table %s: %v", name, err)
-		}
-	})
-	s := dynamo.New(client, name)
-	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	if err := s.SaveMember(ctx, loyalty.Member{ID: "m1", LastOrderAt: at, Version: 1}, "evt_1"); err != nil {
-		t.Fatalf("SaveMember before the upgrade: %v", err)
-	}
+	for _, tc := range []struct {
+		name string
+		kept int // indexes of TableDefinition the old table has
+	}{{"before GSI2", 1}, {"before GSI3", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			client, err := dynamo.NewClient(ctx, ddblocal.Endpoint(t), "")
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			name := "memberflow-test-" + rand.Text()[:12]
+			old := dynamo.TableDefinition(name)
+			var dropped []string
+			for _, gsi := range old.GlobalSecondaryIndexes[tc.kept:] {
+				dropped = append(dropped, aws.ToString(gsi.IndexName))
+			}
+			old.GlobalSecondaryIndexes = old.GlobalSecondaryIndexes[:tc.kept]
+			old.AttributeDefinitions = slices.DeleteFunc(old.AttributeDefinitions, func(d types.AttributeDefinition) bool {
+				return slices.ContainsFunc(dropped, func(index string) bool {
+					return strings.HasPrefix(aws.ToString(d.AttributeName), index)
+				})
+			})
+			if _, err := client.CreateTable(ctx, old); err != nil {
+				t.Fatalf("CreateTable without %v: %v", dropped, err)
+			}
+			t.Cleanup(func() {
+				if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+					t.Logf("delete test table %s: %v", name, err)
+				}
+			})
+			s := dynamo.New(client, name)
+			at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+			if err := s.SaveMember(ctx, loyalty.Member{ID: "m1", LastOrderAt: at, Version: 1}, "evt_1"); err != nil {
+				t.Fatalf("SaveMember before the upgrade: %v", err)
+			}
 
-	if err := dynamo.EnsureTable(ctx, client, name); err != nil {
-		t.Fatalf("EnsureTable on a table without GSI2: %v", err)
-	}
-	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-	if err != nil {
-		t.Fatalf("DescribeTable: %v", err)
-	}
-	checkIndexes(t, out.Table, "GSI1", "GSI2")
-	for _, gsi := range out.Table.GlobalSecondaryIndexes {
-		if gsi.IndexStatus != types.IndexStatusActive {
-			t.Errorf("%s is %s, want ACTIVE", aws.ToString(gsi.IndexName), gsi.IndexStatus)
-		}
-	}
-	got, err := s.MembersByLastOrderDay(ctx, "2026-05-01", "", 10)
-	if err != nil {
-		t.Fatalf("MembersByLastOrderDay after the upgrade: %v", err)
-	}
-	if len(got) != 1 || got[0].ID != "m1" {
-		t.Errorf("MembersByLastOrderDay after the upgrade = %+v, want m1 (written before it)", got)
-	}
-	if err := dynamo.EnsureTable(ctx, client, name); err != nil {
-		t.Fatalf("EnsureTable on the upgraded table: %v", err)
+			if err := dynamo.EnsureTable(ctx, client, name); err != nil {
+				t.Fatalf("EnsureTable on a table without %v: %v", dropped, err)
+			}
+			out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+			if err != nil {
+				t.Fatalf("DescribeTable: %v", err)
+			}
+			checkIndexes(t, out.Table, "GSI1", "GSI2", "GSI3")
+			for _, gsi := range out.Table.GlobalSecondaryIndexes {
+				if gsi.IndexStatus != types.IndexStatusActive {
+					t.Errorf("%s is %s, want ACTIVE", aws.ToString(gsi.IndexName), gsi.IndexStatus)
+				}
+			}
+			got, err := s.MembersByLastOrderDay(ctx, "2026-05-01", "", 10)
+			if err != nil {
+				t.Fatalf("MembersByLastOrderDay after the upgrade: %v", err)
+			}
+			if len(got) != 1 || got[0].ID != "m1" {
+				t.Errorf("MembersByLastOrderDay after the upgrade = %+v, want m1 (written before it)", got)
+			}
+			page, err := s.MembersPage(ctx, store.MemberShard("m1"), "", 10)
+			if err != nil {
+				t.Fatalf("MembersPage after the upgrade: %v", err)
+			}
+			if len(page) != 1 || page[0].ID != "m1" {
+				t.Errorf("MembersPage after the upgrade = %+v, want m1 (written before it)", page)
+			}
+			if err := dynamo.EnsureTable(ctx, client, name); err != nil {
+				t.Fatalf("EnsureTable on the upgraded table: %v", err)
+			}
+		})
 	}
 }
 

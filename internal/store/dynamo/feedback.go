@@ -243,10 +243,13 @@ func (s *Store) RecordConversion(ctx context.Context, memberID, orderID string, 
 	return nil
 }
 
-// JourneyStats reads the journey's stats partition and sums each step's
-// shards.
+// JourneyStats reads the step counters of the journey's stats partition
+// and sums each step's shards.
 func (s *Store) JourneyStats(ctx context.Context, journey string) ([]store.StepStats, error) {
-	items, err := s.queryItems(ctx, expression.Key(attrPK).Equal(expression.Value(statsPK(journey))))
+	items, err := s.queryItems(ctx, expression.KeyAnd(
+		expression.Key(attrPK).Equal(expression.Value(statsPK(journey))),
+		expression.Key(attrSK).BeginsWith(skStepStatsPrefix),
+	))
 	if err != nil {
 		return nil, fmt.Errorf("journey stats of %s: %w", journey, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/internal/contact"
@@ -84,6 +85,10 @@ type memberItem struct {
 	// days; omitempty keeps members without an order out of it.
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+	// GSI3PK/GSI3SK place every profile in one shard of the member index
+	// broadcasts page through.
+	GSI3PK string `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK string `dynamodbav:"GSI3SK,omitempty"`
 	Entity string `dynamodbav:"entity"`
 
 	ID                    string    `dynamodbav:"id"`
@@ -104,7 +109,13 @@ type memberItem struct {
 	LastOrderAt               time.Time `dynamodbav:"last_order_at,omitempty"`
 	OrderCount                int       `dynamodbav:"order_count"`
 	UpdatedAt                 time.Time `dynamodbav:"updated_at,omitempty"`
-	Version                   int64     `dynamodbav:"version"`
+	// Attributes are JSON: journeys own their shape and nothing queries
+	// inside them.
+	Attributes jsonObject `dynamodbav:"attributes,omitempty"`
+	// Tags is a list, not a string set, so the order they were added in
+	// survives.
+	Tags    []string `dynamodbav:"tags,omitempty"`
+	Version int64    `dynamodbav:"version"`
 }
 
 func newMemberItem(m loyalty.Member) memberItem {
@@ -127,7 +138,13 @@ func newMemberItem(m loyalty.Member) memberItem {
 		LastOrderAt:               m.LastOrderAt,
 		OrderCount:                m.OrderCount,
 		UpdatedAt:                 m.UpdatedAt,
+		Tags:                      m.Tags,
 		Version:                   m.Version,
+		GSI3PK:                    membersGSI3PK(store.MemberShard(m.ID)),
+		GSI3SK:                    memberGSI1SK(m.ID),
+	}
+	if len(m.Attributes) > 0 {
+		it.Attributes = m.Attributes
 	}
 	if pk, ok := birthdayGSI1PK(m.Birthday); ok {
 		it.GSI1PK, it.GSI1SK = pk, memberGSI1SK(m.ID)
@@ -158,8 +175,38 @@ func (it memberItem) member() loyalty.Member {
 		LastOrderAt:  it.LastOrderAt,
 		OrderCount:   it.OrderCount,
 		UpdatedAt:    it.UpdatedAt,
+		Attributes:   it.Attributes,
+		Tags:         it.Tags,
 		Version:      it.Version,
 	}
+}
+
+// jsonObject is stored as its JSON, a String: the values of member
+// attributes and of timeline decisions are the callers' JSON values, and
+// JSON reads them back as the in-memory store does (numbers as float64).
+type jsonObject map[string]any
+
+// MarshalDynamoDBAttributeValue writes the object as JSON.
+func (o jsonObject) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	b, err := json.Marshal(map[string]any(o))
+	if err != nil {
+		return nil, fmt.Errorf("marshal JSON object: %w", err)
+	}
+	return &types.AttributeValueMemberS{Value: string(b)}, nil
+}
+
+// UnmarshalDynamoDBAttributeValue reads the object from JSON.
+func (o *jsonObject) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	s, ok := av.(*types.AttributeValueMemberS)
+	if !ok {
+		return fmt.Errorf("JSON object stored as %T, want a String", av)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s.Value), &m); err != nil {
+		return fmt.Errorf("unmarshal JSON object: %w", err)
+	}
+	*o = m
+	return nil
 }
 
 // appliedItem marks one event as applied to a member's projection; it is the
@@ -176,6 +223,13 @@ type appliedItem struct {
 // enrollmentItem is one member's pass through one journey.
 type enrollmentItem struct {
 	itemKey
+	// GSI1PK/GSI1SK list the enrollment among its journey's active ones
+	// while it is active; GSI2PK/GSI2SK among the held ones while held.
+	// Enrollments written before the index have neither and still read.
+	GSI1PK     string    `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK     string    `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK     string    `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK     string    `dynamodbav:"GSI2SK,omitempty"`
 	Entity     string    `dynamodbav:"entity"`
 	MemberID   string    `dynamodbav:"member_id"`
 	Journey    string    `dynamodbav:"journey"`
@@ -186,10 +240,24 @@ type enrollmentItem struct {
 	StartedAt  time.Time `dynamodbav:"started_at,omitempty"`
 	EndedAt    time.Time `dynamodbav:"ended_at,omitempty"`
 	Definition string    `dynamodbav:"definition,omitempty"`
+	Version    int       `dynamodbav:"version,omitempty"`
+	// Listen is a list, not a string set, which may not be empty.
+	Listen []string  `dynamodbav:"listen,omitempty"`
+	Held   bool      `dynamodbav:"held,omitempty"`
+	Anchor time.Time `dynamodbav:"anchor,omitempty"`
+	Step   string    `dynamodbav:"step,omitempty"`
 }
 
+// Attribute names of the enrollment item that update expressions name;
+// enrollmentItem's tags must spell them the same.
+const (
+	attrHeld    = "held"
+	attrListen  = "listen"
+	attrEndedAt = "ended_at"
+)
+
 func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
-	return enrollmentItem{
+	it := enrollmentItem{
 		itemKey:    itemKey{PK: memberPK(e.MemberID), SK: enrollmentSK(e.Journey, e.Number)},
 		Entity:     entityEnrollment,
 		MemberID:   e.MemberID,
@@ -201,7 +269,19 @@ func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
 		StartedAt:  e.StartedAt,
 		EndedAt:    e.EndedAt,
 		Definition: e.Definition,
+		Version:    e.Version,
+		Listen:     e.Listen,
+		Held:       e.Held,
+		Anchor:     e.Anchor,
+		Step:       e.Step,
 	}
+	if e.Status == loyalty.EnrollmentActive {
+		it.GSI1PK, it.GSI1SK = activeGSI1PK(e.Journey), enrollmentIndexSK(e.MemberID, e.Number)
+		if e.Held {
+			it.GSI2PK, it.GSI2SK = heldGSI2PK(e.Journey), enrollmentIndexSK(e.MemberID, e.Number)
+		}
+	}
+	return it
 }
 
 func (it enrollmentItem) enrollment() loyalty.Enrollment {
@@ -215,6 +295,11 @@ func (it enrollmentItem) enrollment() loyalty.Enrollment {
 		StartedAt:  it.StartedAt,
 		EndedAt:    it.EndedAt,
 		Definition: it.Definition,
+		Version:    it.Version,
+		Listen:     it.Listen,
+		Held:       it.Held,
+		Anchor:     it.Anchor,
+		Step:       it.Step,
 	}
 }
 

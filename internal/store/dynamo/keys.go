@@ -12,9 +12,11 @@ import (
 // Every key of the single table is built here, so the layout can be read in
 // one place and changed without hunting through the adapter.
 
-// Attribute names of the table's primary key and of the two calendar
-// indexes: GSI1 holds birthdays and the due sweep, GSI2 the days of last
-// orders and tier reviews.
+// Attribute names of the table's primary key and of its three indexes:
+// GSI1 holds birthdays, the due sweep, member dates and the active
+// enrollments of each journey; GSI2 the days of last orders and tier
+// reviews and the held enrollments of each journey; GSI3 every member
+// profile, by shard.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
@@ -24,6 +26,9 @@ const (
 	attrGSI2PK = "GSI2PK"
 	attrGSI2SK = "GSI2SK"
 	gsi2Name   = "GSI2"
+	attrGSI3PK = "GSI3PK"
+	attrGSI3SK = "GSI3SK"
+	gsi3Name   = "GSI3"
 )
 
 // Entity discriminators stored in the "entity" attribute; the stream
@@ -51,6 +56,13 @@ const (
 
 	entityContact = "contact"
 
+	entityJourneyVersion = "journey_version"
+	entityJourneyState   = "journey_state"
+	entityJourneyCounted = "journey_counted"
+	entityJourneyStats   = "journey_stats"
+	entityTimeline       = "timeline"
+	entityMemberDate     = "member_date"
+
 	entityMigration = "migration"
 )
 
@@ -73,6 +85,10 @@ const (
 	skLedgerAppliedPrefix = "LAPPLIED#"
 
 	skContact = "CONTACT"
+
+	skJourneyCountedPrefix = "JCOUNT#"
+	skTimelinePrefix       = "TL#"
+	skMemberDatePrefix     = "DATE#"
 )
 
 // Sort keys of the single-item partitions outside members: claims,
@@ -148,7 +164,24 @@ func statsPK(journey string) string { return "STATS#" + journey }
 
 // statsSK is one shard of a step's counters. The step name is read from
 // the item's "step" attribute, never parsed out of this key.
-func statsSK(step string, shard int) string { return fmt.Sprintf("STEP#%s#%d", step, shard) }
+func statsSK(step string, shard int) string {
+	return fmt.Sprintf("%s%s#%d", skStepStatsPrefix, step, shard)
+}
+
+// Sort-key prefixes of a stats partition's two kinds of items: the step
+// counters and the journey counters. JourneyStats and JourneyCounters
+// each read one range of the partition.
+const (
+	skStepStatsPrefix    = "STEP#"
+	skJourneyStatsPrefix = "JOURNEY#"
+)
+
+// journeyStatsSK is one shard of the journey's own counters (CountJourney).
+func journeyStatsSK(shard int) string { return fmt.Sprintf("%s%d", skJourneyStatsPrefix, shard) }
+
+// journeyCountedSK is the create-only marker that counts a member's key in
+// a journey's counters once.
+func journeyCountedSK(key string) string { return skJourneyCountedPrefix + key }
 
 // statsShards is how many items a step's counters are spread over: every
 // send, provider event and conversion of the step adds to them, and one
@@ -246,6 +279,59 @@ func accountGSI2(a loyalty.Account) (pk, sk string, ok bool) {
 	}
 	return reviewGSI2PK(a.ReviewAt), memberGSI1SK(a.MemberID), true
 }
+
+// journeyPK is the partition of one journey's versions.
+func journeyPK(name string) string { return "JOURNEY#" + name }
+
+// skJourneyVersionPrefix begins the sort key of every version.
+const skJourneyVersionPrefix = "V#"
+
+// journeyVersionSK zero-pads the version so a journey's versions sort by
+// number.
+func journeyVersionSK(version int) string {
+	return fmt.Sprintf("%s%06d", skJourneyVersionPrefix, version)
+}
+
+// journeysPK is the one partition of every journey's state item: there
+// are few journeys, and ListJourneys reads them with one query.
+const journeysPK = "JOURNEYS"
+
+// journeyStateSK is a journey's state item inside journeysPK: its name,
+// which the language keeps to [a-z0-9_].
+func journeyStateSK(name string) string { return name }
+
+// activeGSI1PK is the GSI1 partition of a journey's active enrollments
+// (held ones included); the item leaves it when the enrollment ends.
+func activeGSI1PK(journey string) string { return "JACTIVE#" + journey }
+
+// heldGSI2PK is the GSI2 partition of a journey's held enrollments; the
+// item leaves it when released or ended.
+func heldGSI2PK(journey string) string { return "JHELD#" + journey }
+
+// enrollmentIndexSK orders a journey's enrollments by member, then number,
+// in activeGSI1PK and heldGSI2PK; it is also their listings' cursor.
+func enrollmentIndexSK(memberID string, number int) string {
+	return fmt.Sprintf("M#%s#%06d", memberID, number)
+}
+
+// timelineSK files a decision under its time (the send events' fixed-width
+// layout, so keys sort by time), its key and its kind; the kind holds no
+// '#' (store.TimelineEntries), so the key is unambiguous. Newest first is
+// the partition's range of this prefix read backwards.
+func timelineSK(at time.Time, key, kind string) string {
+	return skTimelinePrefix + at.UTC().Format(sendEventTimeLayout) + "#" + key + "#" + kind
+}
+
+// memberDateSK is the item filing a member under one date attribute.
+func memberDateSK(attribute string) string { return skMemberDatePrefix + attribute }
+
+// memberDateGSI1PK is the GSI1 partition of members whose date attribute
+// is on day (YYYY-MM-DD); members sort inside it by memberGSI1SK.
+func memberDateGSI1PK(attribute, day string) string { return "DATE#" + attribute + "#" + day }
+
+// membersGSI3PK is one shard of the index of every member profile
+// (store.MemberShard); members sort inside it by memberGSI1SK.
+func membersGSI3PK(shard int) string { return fmt.Sprintf("MEMBERS#%02d", shard) }
 
 // migrationPK is the partition of the table's migration markers; one
 // item per completed migration, keyed by migrationSK.

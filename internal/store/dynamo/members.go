@@ -118,14 +118,20 @@ func (s *Store) StartEnrollment(ctx context.Context, e loyalty.Enrollment) (loya
 	return existing.enrollment(), false, nil
 }
 
-// EndEnrollment moves an active enrollment to a final status; an enrollment
-// that is already final is left as it is.
+// EndEnrollment moves an active enrollment to a final status, taking it
+// out of its journey's listings; an enrollment that is already final is
+// left as it is.
 func (s *Store) EndEnrollment(ctx context.Context, memberID, journey string, number int, status loyalty.EnrollmentStatus, reason string, at time.Time) error {
 	if !status.Final() {
 		return fmt.Errorf("end enrollment %s/%s/%d: status %q is not final", journey, memberID, number, status)
 	}
-	update := expression.Set(expression.Name("status"), expression.Value(string(status))).
-		Set(expression.Name("ended_at"), expression.Value(at))
+	// An ended enrollment leaves its journey's listings and is held no
+	// longer: it waits for nothing.
+	update := expression.Set(expression.Name(attrStatus), expression.Value(string(status))).
+		Set(expression.Name(attrEndedAt), expression.Value(at)).
+		Remove(expression.Name(attrGSI1PK)).Remove(expression.Name(attrGSI1SK)).
+		Remove(expression.Name(attrGSI2PK)).Remove(expression.Name(attrGSI2SK)).
+		Remove(expression.Name(attrHeld))
 	if reason != "" {
 		update = update.Set(expression.Name("reason"), expression.Value(reason))
 	}

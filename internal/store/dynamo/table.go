@@ -14,7 +14,8 @@ import (
 
 // TableDefinition returns the table's schema, the one place it is written
 // down: on-demand billing, string PK/SK, GSI1 and GSI2 for calendar scans
-// and a stream with both images for the dispatcher.
+// and journey enrollments, GSI3 for the member index, and a stream with
+// both images for the dispatcher.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	str := func(attr string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(attr), AttributeType: types.ScalarAttributeTypeS}
@@ -30,6 +31,7 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
 			str(attrPK), str(attrSK), str(attrGSI1PK), str(attrGSI1SK), str(attrGSI2PK), str(attrGSI2SK),
+			str(attrGSI3PK), str(attrGSI3SK),
 		},
 		KeySchema: key(attrPK, attrSK),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
@@ -39,6 +41,10 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 		}, {
 			IndexName:  aws.String(gsi2Name),
 			KeySchema:  key(attrGSI2PK, attrGSI2SK),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName:  aws.String(gsi3Name),
+			KeySchema:  key(attrGSI3PK, attrGSI3SK),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
 		StreamSpecification: &types.StreamSpecification{

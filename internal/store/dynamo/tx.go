@@ -32,6 +32,11 @@ const (
 	roleSendFirst   // the create-only first-of-its-type marker
 	roleConversion  // a conversion's create-only marker
 	roleStats       // a step stats shard
+
+	roleJourneyVersion // a journey version, create-only
+	roleJourneyState   // a journey's state, conditioned on its latest version
+	roleJourneyCounted // the create-only marker of a journey count
+	roleTimeline       // a timeline entry, create-only
 )
 
 // maxTransactItems is DynamoDB's limit on items in one TransactWriteItems.

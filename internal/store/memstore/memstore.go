@@ -83,6 +83,8 @@ type Store struct {
 	liability     map[string]decimal.Decimal
 
 	contacts map[string]contactState
+
+	engine engineState
 }
 
 var _ store.Store = (*Store)(nil)
@@ -110,6 +112,8 @@ func New() *Store {
 		liability:     make(map[string]decimal.Decimal),
 
 		contacts: make(map[string]contactState),
+
+		engine: newEngineState(),
 	}
 }
 
@@ -204,6 +208,11 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 	if stored != m.Version-1 {
 		return fmt.Errorf("save member %s at version %d: %w", m.ID, m.Version, store.ErrConflict)
 	}
+	attrs, err := jsonValues(m.Attributes)
+	if err != nil {
+		return fmt.Errorf("save member %s: attributes: %w", m.ID, err)
+	}
+	m.Attributes = attrs
 	s.members[m.ID] = cloneMember(m)
 	s.applied[appliedKey{m.ID, eventID}] = true
 	return nil
@@ -213,7 +222,44 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 // store can change the other's, as with a real database.
 func cloneMember(m loyalty.Member) loyalty.Member {
 	m.Consent.UnsubscribedGroups = slices.Clone(m.Consent.UnsubscribedGroups)
+	m.Tags = slices.Clone(m.Tags)
+	if m.Attributes != nil {
+		m.Attributes = cloneJSON(m.Attributes).(map[string]any)
+	}
 	return m
+}
+
+// jsonValues returns values as the DynamoDB adapter reads them back: gone
+// through JSON, numbers are float64 and an empty map is none.
+func jsonValues(values map[string]any) (map[string]any, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(values)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
+}
+
+// cloneJSON deep-copies a value decoded from JSON.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = cloneJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cloneJSON(e)
+		}
+		return out
+	}
+	return v
 }
 
 // StartEnrollment creates the enrollment unless it exists.
@@ -226,9 +272,9 @@ func (s *Store) StartEnrollment(_ context.Context, e loyalty.Enrollment) (loyalt
 	defer s.mu.Unlock()
 	k := enrollmentKey{e.MemberID, e.Journey, e.Number}
 	if cur, ok := s.enrollments[k]; ok {
-		return cur, false, nil
+		return cloneEnrollment(cur), false, nil
 	}
-	s.enrollments[k] = e
+	s.enrollments[k] = cloneEnrollment(e)
 	return e, true, nil
 }
 
@@ -248,7 +294,8 @@ func (s *Store) EndEnrollment(_ context.Context, memberID, journey string, numbe
 	if e.Status != loyalty.EnrollmentActive {
 		return nil
 	}
-	e.Status, e.EndedAt = status, at
+	// An ended enrollment waits for nothing, so it is held no longer.
+	e.Status, e.EndedAt, e.Held = status, at, false
 	if reason != "" {
 		e.Reason = reason
 	}
@@ -264,7 +311,7 @@ func (s *Store) GetEnrollment(_ context.Context, memberID, journey string, numbe
 	if !ok {
 		return loyalty.Enrollment{}, fmt.Errorf("get enrollment %s/%s/%d: %w", journey, memberID, number, store.ErrNotFound)
 	}
-	return e, nil
+	return cloneEnrollment(e), nil
 }
 
 // ListEnrollments returns the member's enrollments by journey then number.
@@ -273,7 +320,7 @@ func (s *Store) ListEnrollments(_ context.Context, memberID string) ([]loyalty.E
 	var out []loyalty.Enrollment
 	for k, e := range s.enrollments {
 		if k.memberID == memberID {
-			out = append(out, e)
+			out = append(out, cloneEnrollment(e))
 		}
 	}
 	s.mu.Unlock()
@@ -689,6 +736,7 @@ func (s *Store) SendContext(ctx context.Context, memberID, journey string, enrol
 	}
 	s.mu.Lock()
 	if e, ok := s.enrollments[enrollmentKey{memberID, journey, enrollment}]; ok {
+		e = cloneEnrollment(e)
 		sc.Enrollment = &e
 	}
 	if sup, ok := s.suppressions[memberID]; ok {

@@ -40,6 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Ledger", func(t *testing.T) { runLedger(t, newStore) })
 	t.Run("Contacts", func(t *testing.T) { runContacts(t, newStore) })
 	t.Run("Calendar", func(t *testing.T) { runCalendar(t, newStore) })
+	t.Run("Journeys", func(t *testing.T) { runJourneys(t, newStore) })
+	t.Run("Timeline", func(t *testing.T) { runTimeline(t, newStore) })
+	t.Run("EngineIndexes", func(t *testing.T) { runEngineIndexes(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
@@ -365,7 +368,11 @@ func fullMember(id string) loyalty.Member {
 		LastOrderAt:  base.Add(-time.Minute),
 		OrderCount:   7,
 		UpdatedAt:    base,
-		Version:      1,
+		// JSON values as they read back: numbers are float64.
+		Attributes: map[string]any{"plan": "gold", "score": 42.5, "vip": true,
+			"prefs": map[string]any{"lang": "en"}, "seen": []any{"a", 1.0}},
+		Tags:    []string{"vip", "early_bird"},
+		Version: 1,
 	}
 }
 
@@ -399,6 +406,8 @@ func runMembers(t *testing.T, newStore func(t *testing.T) store.Store) {
 		m.Phone = ""                  // cleared fields must not survive
 		m.Birthday = ""               // nor leave the member in a birthday index
 		m.Consent = loyalty.Consent{} // nor the zero time
+		m.Attributes = nil
+		m.Tags = []string{"early_bird", "vip", "svip"}
 		saveMember(t, s, m, "e2")
 		checkEqual(t, "member", getMember(t, s, m.ID), m)
 	})
