@@ -1,6 +1,7 @@
 // Package dynamo is the DynamoDB adapter of the store ports: one table with
 // string keys PK/SK (built only in keys.go), GSI1 and GSI2 for calendar
-// scans, and Streams feeding the dispatcher. Every change that touches more
+// scans and journey enrollments, GSI3 for the member index, and Streams
+// feeding the dispatcher. Every change that touches more
 // than one item is a single TransactWriteItems so a crash never leaves half
 // a change.
 package dynamo
@@ -197,30 +198,51 @@ func (s *Store) createOnly(ctx context.Context, item, existing any) (created boo
 	return false, nil
 }
 
+// updateItem applies update to the item at pk/sk, under cond when it is
+// set, and returns the item after the update when returnNew. A failed
+// condition is a *types.ConditionalCheckFailedException holding the item
+// as it was.
+func (s *Store) updateItem(ctx context.Context, pk, sk string, update expression.UpdateBuilder, cond expression.ConditionBuilder, returnNew bool) (map[string]types.AttributeValue, error) {
+	b := expression.NewBuilder().WithUpdate(update)
+	if cond.IsSet() {
+		b = b.WithCondition(cond)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	key, err := marshalKey(pk, sk)
+	if err != nil {
+		return nil, fmt.Errorf("marshal key: %w", err)
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}
+	if cond.IsSet() {
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	if returnNew {
+		in.ReturnValues = types.ReturnValueAllNew
+	}
+	out, err := s.client.UpdateItem(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return out.Attributes, nil
+}
+
 // moveStatus applies update to the item at pk/sk only while its status is
 // from. A failed condition is not an error when the item exists, because it
 // has then already left from, and moving a final item changes nothing; it is
 // store.ErrNotFound when there is no item. The condition also keeps the
 // update from creating an item.
 func (s *Store) moveStatus(ctx context.Context, pk, sk, from string, update expression.UpdateBuilder) error {
-	cond := expression.Name(attrStatus).Equal(expression.Value(from))
-	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
-	if err != nil {
-		return fmt.Errorf("build expression: %w", err)
-	}
-	key, err := marshalKey(pk, sk)
-	if err != nil {
-		return fmt.Errorf("marshal key: %w", err)
-	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 key,
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	_, err := s.updateItem(ctx, pk, sk, update, expression.Name(attrStatus).Equal(expression.Value(from)), false)
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:

@@ -330,44 +330,6 @@ func (s *Store) SetJourneyStatus(ctx context.Context, name string, from []journe
 	return it.state(), nil
 }
 
-// updateItem applies update to the item at pk/sk, under cond when it is
-// set, and returns the item after the update when returnNew. A failed
-// condition is a *types.ConditionalCheckFailedException holding the item
-// as it was.
-func (s *Store) updateItem(ctx context.Context, pk, sk string, update expression.UpdateBuilder, cond expression.ConditionBuilder, returnNew bool) (map[string]types.AttributeValue, error) {
-	b := expression.NewBuilder().WithUpdate(update)
-	if cond.IsSet() {
-		b = b.WithCondition(cond)
-	}
-	expr, err := b.Build()
-	if err != nil {
-		return nil, fmt.Errorf("build expression: %w", err)
-	}
-	key, err := marshalKey(pk, sk)
-	if err != nil {
-		return nil, fmt.Errorf("marshal key: %w", err)
-	}
-	in := &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       key,
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}
-	if cond.IsSet() {
-		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-	}
-	if returnNew {
-		in.ReturnValues = types.ReturnValueAllNew
-	}
-	out, err := s.client.UpdateItem(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return out.Attributes, nil
-}
-
 // journeyCountedItem records that a member's key was counted in a
 // journey's counters, and what it added.
 type journeyCountedItem struct {
