@@ -285,18 +285,7 @@ func (a *Activities) record(ctx context.Context, req StepRequest, ds []Decision)
 // memberDocument is the member as conditions read it: the projection, the
 // standing as of now and the enrollments.
 func (a *Activities) memberDocument(ctx context.Context, memberID string) (loyalty.MemberDocument, error) {
-	m, acc, err := a.Store.MemberAndAccount(ctx, memberID)
-	if err != nil {
-		return loyalty.MemberDocument{}, fmt.Errorf("read member %s: %w", memberID, err)
-	}
-	enrs, err := a.Store.ListEnrollments(ctx, memberID)
-	if err != nil {
-		return loyalty.MemberDocument{}, fmt.Errorf("read enrollments of %s: %w", memberID, err)
-	}
-	if acc.MemberID == "" {
-		acc.MemberID = memberID
-	}
-	return loyalty.MemberDocument{Member: m, View: a.Ledger.Rules.View(acc, m, a.now()), Enrollments: enrs}, nil
+	return a.Ledger.Document(ctx, memberID, a.now())
 }
 
 func decodeEvent(raw json.RawMessage) (*events.Envelope, error) {

@@ -105,6 +105,10 @@ type WebhookSecret []byte
 // step's idempotency key, so the receiver can drop the retries this
 // activity makes; a 4xx other than 408 and 429 is not retried.
 func (a *Activities) webhook(ctx context.Context, def journey.Definition, step journey.Step, req StepRequest, subject engine.Subject, decide func(DecisionKind, string, map[string]any)) error {
+	if len(a.WebhookSecret) == 0 {
+		// Unsigned, the receiver could not tell our post from anyone's.
+		return temporal.NewNonRetryableApplicationError("webhook step "+step.ID+": no signing secret is configured (MEMBERFLOW_JOURNEY_WEBHOOK_SECRET)", "WebhookSecret", nil)
+	}
 	key := engine.Key(req.MemberID, def.Name, req.Enrollment, step.ID, req.Ref.UTC().Year())
 	body := map[string]any{"member_id": req.MemberID, "journey": def.Name, "version": def.Version, "enrollment": req.Enrollment, "step": step.ID}
 	read := map[string]any{}

@@ -139,6 +139,13 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 	ref := workflow.Now(ctx)
 	if !in.Anchor.IsZero() {
 		ref = in.Anchor
+		// A broadcast enrols members ahead of their local moment (it
+		// starts where the day begins first): the steps start at it.
+		if in.Anchor.After(workflow.Now(ctx)) {
+			if _, err := r.await(in.Anchor, nil); err != nil {
+				return r.res, err
+			}
+		}
 	}
 	cur := ""
 	if len(def.Steps) > 0 {

@@ -108,7 +108,7 @@ func (r *runner) apply(ctx context.Context, evs ...event) error {
 		if err != nil {
 			return fmt.Errorf("seed %s: %w", env.ID, err)
 		}
-		if err := r.s.Activities.Ledger.ApplyEventTo(ctx, &m, env, data); err != nil {
+		if _, err := r.s.Activities.Ledger.ApplyEventTo(ctx, &m, env, data); err != nil {
 			return fmt.Errorf("seed %s: %w", env.ID, err)
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"errors"
 
 	"github.com/memberflow/memberflow/internal/dispatch"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/lambdaenv/ledgerenv"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/temporalconn"
+	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -55,12 +57,19 @@ func newHandler(ctx context.Context, env *lambdaenv.Env, c config) (*dispatch.Ha
 	if err != nil {
 		return nil, err
 	}
-	journeys, err := journey.Shipped(ldg.Rules.Program)
+	// Validation needs the email catalog (required variables), which lives
+	// beside the SendGrid client in internal/mail.
+	catalog, err := mail.LoadCatalog(templates.Email)
+	if err != nil {
+		return nil, err
+	}
+	svc, eng, err := journeys.New(env.Store, ldg.Rules.Program, catalog)
 	if err != nil {
 		return nil, err
 	}
 	return &dispatch.Handler{
-		Store: env.Store, Ledger: ldg, Temporal: tmp, TaskQueue: c.TemporalTaskQueue,
-		Journeys: journeys, Log: env.Log,
+		Store: env.Store, Ledger: ldg, Journeys: svc,
+		Enroller: &journeys.Enroller{Store: env.Store, Engine: eng, Runner: workflows.Runner{Client: tmp, TaskQueue: c.TemporalTaskQueue}},
+		Legacy:   tmp, Log: env.Log,
 	}, nil
 }

@@ -1,7 +1,10 @@
 // Package dispatch consumes the table's stream: for every newly recorded
 // webhook event it updates the member projection and the loyalty ledger
-// (each once per event id) and starts or signals the enrollment workflows the event concerns, with
-// deterministic workflow IDs so a redelivered record changes nothing.
+// (each once per event id), then hands the event to the journeys — the
+// enrollments listening for its type are told (exits, goals, waits) and
+// the journeys it triggers enrol the member (internal/journeys) — with
+// deterministic enrollment numbers and workflow IDs, so a redelivered
+// record changes nothing.
 //
 // The same Handler runs in Lambda (functions/dispatch) and locally behind a
 // DynamoDB Streams poller (internal/streams).
@@ -14,41 +17,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/memberflow/memberflow/events"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/engine"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/projection"
 	"github.com/memberflow/memberflow/internal/store"
-	"github.com/memberflow/memberflow/workflows"
 )
-
-// Temporal is the part of the Temporal client dispatch uses.
-type Temporal interface {
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
-	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
-}
 
 // Handler applies recorded events.
 type Handler struct {
-	Store     store.Store
-	Ledger    *ledger.Service
-	Temporal  Temporal
-	TaskQueue string
-	// Journeys are the validated definitions; each enrollment started
-	// here pins its journey's definition into the workflow input.
-	Journeys journey.Set
-	Log      *slog.Logger
-	Now      func() time.Time // nil means time.Now
+	Store  store.Store
+	Ledger *ledger.Service
+	// Journeys is the live set and the pinned versions; Enroller enrols
+	// and tells enrollments (its Runner starts and signals workflows).
+	Journeys *journeys.Service
+	Enroller *journeys.Enroller
+	// Legacy signals the first engine's workflows until they drain (nil:
+	// none are told).
+	Legacy Temporal
+	Log    *slog.Logger
+	Now    func() time.Time // nil means time.Now
 	// Parallel is how many members' records of one batch are worked on at
 	// once (default DefaultParallel). Each member's records stay in stream
 	// order; the work is round trips to DynamoDB and Temporal, so members
@@ -163,10 +158,11 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	}
 	// The ledger needs the projection (birthday, email and phone for the
 	// trial and referral checks), so it runs after it, with it.
-	if err := h.Ledger.ApplyEventTo(ctx, &m, env, data); err != nil {
+	acc, err := h.Ledger.ApplyEventTo(ctx, &m, env, data)
+	if err != nil {
 		return err
 	}
-	return h.route(ctx, env, data)
+	return h.route(ctx, env, data, m, acc)
 }
 
 // Project is projection.Apply, kept here because dispatch is where events
@@ -175,24 +171,102 @@ func Project(ctx context.Context, st store.Members, env events.Envelope, data an
 	return projection.Apply(ctx, st, env, data)
 }
 
-// route starts or signals the workflows the event concerns.
-func (h *Handler) route(ctx context.Context, env events.Envelope, data any) error {
-	switch d := data.(type) {
-	case *events.MemberRegisteredData:
-		return h.startActivation(ctx, env)
-	case *events.OrderPaidData:
+// route hands the event to the journeys: the enrollments that listen for
+// its type (exits, goals, waits), then the journeys it triggers. With no
+// journey triggered by the type and no enrollment listening for it, it
+// costs no read.
+func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m loyalty.Member, acc loyalty.Account) error {
+	if d, ok := data.(*events.OrderPaidData); ok {
 		if err := h.attributeOrder(ctx, env, d); err != nil {
 			return err
 		}
-		return h.signalOrderPaid(ctx, env, d)
+	}
+	live, err := h.Journeys.LiveSet(ctx)
+	if err != nil {
+		return err
+	}
+	typ := string(env.Type)
+	if err := h.fileDates(ctx, live, env, data, m); err != nil {
+		return err
+	}
+	listened, err := h.Journeys.Listened(ctx)
+	if err != nil {
+		return err
+	}
+	var triggered []journeys.Live
+	for _, l := range live {
+		if l.Definition.Trigger.Event == typ {
+			triggered = append(triggered, l)
+		}
+	}
+	if len(triggered) == 0 && !listened[typ] && !legacyListens(env.Type) {
+		return nil
+	}
+	doc, err := h.Ledger.DocumentOf(ctx, m, acc, h.now())
+	if err != nil {
+		return err
+	}
+	if err := h.legacy(ctx, env, data, doc.Enrollments); err != nil {
+		return err
+	}
+	if err := h.Enroller.Event(ctx, h.Journeys.Version, doc, &env); err != nil {
+		return err
+	}
+	for _, l := range triggered {
+		ok, _, err := h.Enroller.Engine.Trigger(l.Definition, engine.Subject{Member: doc, Event: &env, Now: h.now()})
+		if err != nil {
+			// A condition that fails on this event (a field it lacks) is
+			// the journey's problem, not the stream's: retrying would not
+			// help, and it must not hold up the member's other events.
+			h.Log.WarnContext(ctx, "journey trigger condition failed; not entered", "journey", l.Definition.Name, "version", l.Definition.Version, "event_id", env.ID, "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		in, err := h.Enroller.Enter(ctx, journeys.Entry{Live: l, Member: doc, Event: &env,
+			Number: journeys.Number(l.Definition, env.OccurredAt), Anchor: env.OccurredAt})
+		if err != nil {
+			return err
+		}
+		if in.New {
+			h.Log.InfoContext(ctx, "enrolled", "journey", l.Definition.Name, "version", l.Definition.Version, "enrollment", in.Enrollment.Number, "event_id", env.ID)
+		}
+	}
+	return nil
+}
+
+// fileDates files the member dates date and inactivity journeys scan for
+// that the store has no index of its own for: registration and trial end
+// always (a journey published later finds every member), the newest
+// event of a type a live inactivity journey watches.
+func (h *Handler) fileDates(ctx context.Context, live []journeys.Live, env events.Envelope, data any, m loyalty.Member) error {
+	set := func(attr string, t time.Time) error {
+		if t.IsZero() {
+			return nil
+		}
+		if err := h.Store.SetMemberDate(ctx, env.MemberID, attr, t.UTC().Format(time.DateOnly)); err != nil {
+			return fmt.Errorf("file %s of %s: %w", attr, env.MemberID, err)
+		}
+		return nil
+	}
+	switch d := data.(type) {
+	case *events.MemberRegisteredData:
+		if err := set("registered_at", m.RegisteredAt); err != nil {
+			return err
+		}
 	case *events.SubscriptionTrialStartedData:
-		return h.startTrial(ctx, env, d)
-	case *events.SubscriptionConvertedData:
-		return h.signalOpen(ctx, env, journey.Trial, workflows.SignalTrialConverted,
-			workflows.TrialSignal{EventID: env.ID, OccurredAt: env.OccurredAt, PeriodEndsAt: d.PeriodEndsAt})
-	case *events.SubscriptionCancelledData:
-		return h.signalOpen(ctx, env, journey.Trial, workflows.SignalTrialCancelled,
-			workflows.TrialSignal{EventID: env.ID, OccurredAt: env.OccurredAt})
+		if err := set("trial_ends_on", d.TrialEndsAt); err != nil {
+			return err
+		}
+	}
+	if env.Type == events.OrderPaid {
+		return nil // last_order_at has its own index
+	}
+	for _, l := range live {
+		if in := l.Definition.Trigger.Inactivity; in != nil && in.Event == string(env.Type) {
+			return set(engine.InactivityAttribute(in.Event), env.OccurredAt)
+		}
 	}
 	return nil
 }
@@ -220,133 +294,5 @@ func (h *Handler) attributeOrder(ctx context.Context, env events.Envelope, d *ev
 			return fmt.Errorf("attribute order %s to %s: %w", d.OrderID, ev.SendKey, err)
 		}
 	}
-	return nil
-}
-
-func (h *Handler) startActivation(ctx context.Context, env events.Envelope) error {
-	def, ok := h.Journeys[journey.Activation]
-	if !ok || !def.Enabled {
-		return nil
-	}
-	return h.startEnrollment(ctx, env, journey.Activation, workflows.Activation, workflows.ActivationInput{
-		MemberID: env.MemberID, Enrollment: 1, Definition: def,
-	})
-}
-
-func (h *Handler) startTrial(ctx context.Context, env events.Envelope, d *events.SubscriptionTrialStartedData) error {
-	def, ok := h.Journeys[journey.Trial]
-	if !ok || !def.Enabled {
-		return nil
-	}
-	// Only a trial the ledger granted is accompanied: a second trial of
-	// the same person, or one of another plan, gets no reminders.
-	acc, err := h.Store.GetAccount(ctx, env.MemberID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("start trial of %s: %w", env.MemberID, err)
-	}
-	if p := acc.Paid; p == nil || p.Status != loyalty.PaidTrial || p.SubscriptionID != d.SubscriptionID {
-		h.Log.InfoContext(ctx, "trial journey not started: the ledger did not grant this trial", "member", env.MemberID, "event_id", env.ID)
-		return nil
-	}
-	// One trial per person (the ledger refuses a second), so one
-	// enrollment per member.
-	return h.startEnrollment(ctx, env, journey.Trial, workflows.Trial, workflows.TrialInput{
-		MemberID: env.MemberID, Enrollment: 1, SubscriptionID: d.SubscriptionID, TrialEndsAt: d.TrialEndsAt, Definition: def,
-	})
-}
-
-// startEnrollment records enrollment 1 of the journey and starts its
-// workflow, once: a closed enrollment is never re-run and a redelivered
-// event attaches to the running one.
-func (h *Handler) startEnrollment(ctx context.Context, env events.Envelope, name string, wf, input any) error {
-	const number = 1
-	id := workflows.EnrollmentWorkflowID(name, env.MemberID, number)
-	enr, _, err := h.Store.StartEnrollment(ctx, loyalty.Enrollment{
-		MemberID: env.MemberID, Journey: name, Number: number,
-		WorkflowID: id, Status: loyalty.EnrollmentActive, StartedAt: h.now(),
-	})
-	if err != nil {
-		return fmt.Errorf("start %s of %s: %w", name, env.MemberID, err)
-	}
-	if enr.Status.Final() {
-		return nil // ran before; a redelivered event must not restart it
-	}
-	_, err = h.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: h.TaskQueue,
-		// Reject: a closed enrollment is never re-run. UseExisting: a
-		// redelivered event attaches to the running one instead of failing.
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, wf, input)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
-		return fmt.Errorf("start workflow %s: %w", id, err)
-	}
-	h.Log.InfoContext(ctx, "enrollment started", "workflow_id", id, "event_id", env.ID)
-	return nil
-}
-
-// signalOrderPaid tells the member's open activation enrollment about the
-// order and ends an open win-back enrollment (win-back has no workflow
-// per member: its exit is this store write). Orders are high-volume: with
-// no open enrollment this costs one Query and no Temporal action.
-func (h *Handler) signalOrderPaid(ctx context.Context, env events.Envelope, d *events.OrderPaidData) error {
-	enrs, err := h.Store.ListEnrollments(ctx, env.MemberID)
-	if err != nil {
-		return fmt.Errorf("signal order %s: %w", d.OrderID, err)
-	}
-	for _, e := range enrs {
-		if e.Status != loyalty.EnrollmentActive {
-			continue
-		}
-		switch e.Journey {
-		case journey.Activation:
-			if err := h.signal(ctx, env, e, workflows.SignalOrderPaid, workflows.OrderPaidSignal{
-				EventID: env.ID, OrderID: d.OrderID, OccurredAt: env.OccurredAt,
-			}); err != nil {
-				return err
-			}
-		case journey.Winback:
-			// Only an order after the lapse the enrollment is about ends
-			// it; a late webhook of an older order does not.
-			if anchor, err := time.Parse("20060102", strconv.Itoa(e.Number)); err == nil && !env.OccurredAt.After(anchor.Add(24*time.Hour)) {
-				continue
-			}
-			if err := h.Store.EndEnrollment(ctx, e.MemberID, e.Journey, e.Number, loyalty.EnrollmentExited, workflows.OutcomeConverted, h.now()); err != nil {
-				return fmt.Errorf("end win-back of %s: %w", e.MemberID, err)
-			}
-			h.Log.InfoContext(ctx, "enrollment exited", "journey", e.Journey, "number", e.Number, "event_id", env.ID)
-		}
-	}
-	return nil
-}
-
-// signalOpen signals the member's open enrollments in the journey.
-func (h *Handler) signalOpen(ctx context.Context, env events.Envelope, name, signal string, arg any) error {
-	enrs, err := h.Store.ListEnrollments(ctx, env.MemberID)
-	if err != nil {
-		return fmt.Errorf("signal %s: %w", signal, err)
-	}
-	for _, e := range enrs {
-		if e.Status == loyalty.EnrollmentActive && e.Journey == name {
-			if err := h.signal(ctx, env, e, signal, arg); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (h *Handler) signal(ctx context.Context, env events.Envelope, e loyalty.Enrollment, signal string, arg any) error {
-	err := h.Temporal.SignalWorkflow(ctx, e.WorkflowID, "", signal, arg)
-	var gone *serviceerror.NotFound
-	if errors.As(err, &gone) {
-		return nil // finished between our read and the signal
-	}
-	if err != nil {
-		return fmt.Errorf("signal %s: %w", e.WorkflowID, err)
-	}
-	h.Log.InfoContext(ctx, "enrollment signalled", "workflow_id", e.WorkflowID, "signal", signal, "event_id", env.ID)
 	return nil
 }

@@ -8,79 +8,137 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/dispatch"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
-// fakeTemporal records starts and signals and behaves like the server for
-// the ID policies dispatch relies on.
-type fakeTemporal struct {
+// fakeRunner records the enrollments started and the signals sent, and
+// behaves like the server for the ID policies the Runner promises:
+// starting a started enrollment again is no error and starts nothing.
+type fakeRunner struct {
 	mu       sync.Mutex
-	started  map[string]any
+	started  map[string]journeys.Start
 	starts   int
-	signals  []string
+	signals  []string // "<workflow id> <exit|goto|type>"
 	startErr error
 	// failID fails the start of this one workflow ID (startErr fails all).
 	failID string
 }
 
-func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+func (f *fakeRunner) StartEnrollment(_ context.Context, s journeys.Start) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil {
-		return nil, f.startErr
+		return f.startErr
 	}
-	if f.failID != "" && o.ID == f.failID {
-		return nil, errors.New("temporal unavailable for " + o.ID)
+	if f.failID != "" && s.WorkflowID == f.failID {
+		return errors.New("temporal unavailable for " + s.WorkflowID)
 	}
 	f.starts++
-	if _, ok := f.started[o.ID]; !ok {
-		f.started[o.ID] = args[0]
+	if _, ok := f.started[s.WorkflowID]; !ok {
+		f.started[s.WorkflowID] = s
 	}
-	return nil, nil
+	return nil
+}
+
+func (f *fakeRunner) SignalEnrollment(_ context.Context, id string, s journeys.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	what := s.Type
+	switch {
+	case s.Exit != "":
+		what = "exit:" + s.Exit
+	case s.Goto != "":
+		what = "goto:" + s.Goto
+	}
+	f.signals = append(f.signals, id+" "+what)
+	return nil
+}
+
+// fakeTemporal records the signals sent to the first engine's workflows.
+type fakeTemporal struct {
+	mu      sync.Mutex
+	running map[string]bool
+	signals []string
 }
 
 func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, _, name string, _ any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.started[id]; !ok {
+	if !f.running[id] {
 		return serviceerror.NewNotFound("workflow not found")
 	}
 	f.signals = append(f.signals, id+" "+name)
 	return nil
 }
 
-func newHandler() (*dispatch.Handler, *memstore.Store, *fakeTemporal) {
+var testNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	// now is the clock of dispatch, the ledger and the enroller.
+	now    *time.Time
+	h      *dispatch.Handler
+	st     *memstore.Store
+	runner *fakeRunner
+	legacy *fakeTemporal
+	svc    *journeys.Service
+}
+
+// newHandler builds dispatch over a memstore with the shipped journeys
+// published, as the worker does at start-up.
+func newHandler() (*dispatch.Handler, *memstore.Store, *fakeRunner) {
+	f := newFixture()
+	return f.h, f.st, f.runner
+}
+
+func newFixture() fixture {
 	st := memstore.New()
-	tc := &fakeTemporal{started: map[string]any{}}
-	ldg, err := ledger.New(templates.Program, []byte("dispatch-test-code-secret"), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ldg, err := ledger.New(templates.Program, []byte("dispatch-test-code-secret"), st, log)
 	if err != nil {
 		panic(err)
 	}
-	journeys, err := journey.Shipped(ldg.Rules.Program)
+	clock := testNow
+	now := func() time.Time { return clock }
+	ldg.Now = now
+	cat, err := mail.LoadCatalog(templates.Email)
 	if err != nil {
 		panic(err)
 	}
-	return &dispatch.Handler{
-		Store: st, Ledger: ldg, Temporal: tc, TaskQueue: "q", Journeys: journeys,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) },
-	}, st, tc
+	svc, eng, err := journeys.New(st, ldg.Rules.Program, cat)
+	if err != nil {
+		panic(err)
+	}
+	svc.TTL = time.Nanosecond // tests change journeys between records
+	if _, err := svc.PublishFiles(context.Background(), templates.Journeys, journeys.ShippedDir); err != nil {
+		panic(err)
+	}
+	runner := &fakeRunner{started: map[string]journeys.Start{}}
+	legacy := &fakeTemporal{running: map[string]bool{}}
+	h := &dispatch.Handler{
+		Store: st, Ledger: ldg, Journeys: svc, Legacy: legacy,
+		Enroller: &journeys.Enroller{Store: st, Engine: eng, Runner: runner, Now: now},
+		Log:      log, Now: now,
+	}
+	return fixture{now: &clock, h: h, st: st, runner: runner, legacy: legacy, svc: svc}
 }
 
 // record builds the stream record DynamoDB emits when ingest stores an event.
@@ -122,7 +180,7 @@ func record(t *testing.T, seq string, typ events.Type, mutate func(map[string]an
 // TestMembersInParallelEachInOrder: a member whose record fails stops
 // there and is reported; the other members of the batch are done.
 func TestMembersInParallelEachInOrder(t *testing.T) {
-	h, st, tc := newHandler()
+	h, st, runner := newHandler()
 	h.Parallel = 4
 	as := func(member, id string) func(map[string]any) {
 		return func(m map[string]any) { m["member_id"], m["id"] = member, id }
@@ -136,7 +194,7 @@ func TestMembersInParallelEachInOrder(t *testing.T) {
 		seq++
 		recs = append(recs, record(t, fmt.Sprint(seq), events.MemberProfileUpdated, as(member, "upd-"+member)))
 	}
-	tc.failID = workflows.EnrollmentWorkflowID(journey.Activation, "m-3", 1)
+	runner.failID = workflows.JourneyWorkflowID("activation", "m-3", 1)
 	resp := handle(t, h, recs...)
 	if got := resp.BatchItemFailures; len(got) != 1 || got[0].ItemIdentifier != "7" {
 		t.Fatalf("failures = %+v, want exactly sequence 7 (m-3's registration)", got)
@@ -151,8 +209,8 @@ func TestMembersInParallelEachInOrder(t *testing.T) {
 			t.Errorf("m-%d: version %d (%v), want %d", i, m.Version, err, want)
 		}
 	}
-	if len(tc.started) != 5 {
-		t.Errorf("%d activations started, want 5", len(tc.started))
+	if len(runner.started) != 5 {
+		t.Errorf("%d activations started, want 5", len(runner.started))
 	}
 }
 
@@ -165,85 +223,148 @@ func handle(t *testing.T, h *dispatch.Handler, recs ...lambdaevents.DynamoDBEven
 	return resp
 }
 
-func TestRegistrationProjectsAndStartsActivation(t *testing.T) {
-	h, st, tc := newHandler()
-	if resp := handle(t, h, record(t, "1", events.MemberRegistered, nil)); len(resp.BatchItemFailures) != 0 {
+func mustHandle(t *testing.T, h *dispatch.Handler, recs ...lambdaevents.DynamoDBEventRecord) {
+	t.Helper()
+	if resp := handle(t, h, recs...); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures: %+v", resp.BatchItemFailures)
 	}
-	m, err := st.GetMember(context.Background(), "m-1001")
+}
+
+func TestRegistrationProjectsAndEnrolsInActivation(t *testing.T) {
+	f := newFixture()
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil))
+	ctx := context.Background()
+	m, err := f.st.GetMember(ctx, "m-1001")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Email != "lin.wei@example.com" || !m.Consent.EmailMarketing || m.Birthday != "1990-06-15" || m.Version != 1 {
 		t.Errorf("projection = %+v", m)
 	}
-	got, ok := tc.started["activation/m-1001/1"]
+	id := workflows.JourneyWorkflowID("activation", "m-1001", 1)
+	got, ok := f.runner.started[id]
 	if !ok {
-		t.Fatalf("activation not started; started %v", tc.started)
+		t.Fatalf("activation not started; started %v", f.runner.started)
 	}
-	in := got.(workflows.ActivationInput)
-	if in.MemberID != "m-1001" || in.Enrollment != 1 || in.Definition.JSON() != h.Journeys[journey.Activation].JSON() {
-		t.Errorf("input = %+v, want the activation definition pinned", in)
+	live, err := f.svc.Version(ctx, "activation", 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e, err := st.GetEnrollment(context.Background(), "m-1001", "activation", 1)
-	if err != nil || e.Status != loyalty.EnrollmentActive {
+	if got.MemberID != "m-1001" || got.Enrollment != 1 || string(got.Definition.Canonical()) != string(live.Canonical()) || got.Definition.Version != 1 {
+		t.Errorf("start = %+v, want activation version 1 pinned", got)
+	}
+	var ev events.Envelope
+	if err := json.Unmarshal(got.Event, &ev); err != nil || ev.ID != "evt-reg-1001" || !got.Anchor.Equal(ev.OccurredAt) {
+		t.Errorf("start carries event %s (%v) anchored at %s, want the registration at its moment", ev.ID, err, got.Anchor)
+	}
+	e, err := f.st.GetEnrollment(ctx, "m-1001", "activation", 1)
+	if err != nil || e.Status != loyalty.EnrollmentActive || e.Version != 1 || e.WorkflowID != id || !slices.Contains(e.Listen, "order.paid") {
 		t.Errorf("enrollment = %+v, %v", e, err)
+	}
+	tl, _, err := f.st.ListTimeline(ctx, "m-1001", 10, "")
+	if err != nil || len(tl) != 1 || tl[0].Kind != "enrolled" || tl[0].Journey != "activation" || tl[0].Version != 1 {
+		t.Errorf("timeline = %+v, %v; want one enrolled entry", tl, err)
+	}
+	// registered_at is filed for date journeys on it.
+	if ids, err := f.st.MembersByDate(ctx, "registered_at", "2026-03-01", "", 10); err != nil || !slices.Equal(ids, []string{"m-1001"}) {
+		t.Errorf("registered_at index = %v, %v", ids, err)
 	}
 }
 
 func TestRedeliveryChangesNothing(t *testing.T) {
-	h, st, tc := newHandler()
+	f := newFixture()
 	rec := record(t, "1", events.MemberRegistered, nil)
-	handle(t, h, rec)
-	handle(t, h, rec, rec)
-	m, _ := st.GetMember(context.Background(), "m-1001")
+	mustHandle(t, f.h, rec)
+	mustHandle(t, f.h, rec, rec)
+	m, _ := f.st.GetMember(context.Background(), "m-1001")
 	if got, want := m.Version, int64(1); got != want {
 		t.Errorf("version after redelivery = %d, want %d", got, want)
 	}
-	if got, want := len(tc.started), 1; got != want {
+	if got, want := len(f.runner.started), 1; got != want {
 		t.Errorf("%d workflows, want %d", got, want)
+	}
+	tl, _, _ := f.st.ListTimeline(context.Background(), "m-1001", 10, "")
+	if len(tl) != 1 {
+		t.Errorf("timeline after redelivery = %+v, want the one enrolled entry", tl)
 	}
 }
 
 func TestFinishedEnrollmentIsNotRestarted(t *testing.T) {
-	h, st, tc := newHandler()
+	h, st, runner := newHandler()
 	rec := record(t, "1", events.MemberRegistered, nil)
-	handle(t, h, rec)
+	mustHandle(t, h, rec)
 	if err := st.EndEnrollment(context.Background(), "m-1001", "activation", 1, loyalty.EnrollmentCompleted, "completed", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	before := tc.starts
-	handle(t, h, rec)
-	if tc.starts != before {
+	before := runner.starts
+	mustHandle(t, h, rec)
+	if runner.starts != before {
 		t.Error("a redelivered registration started a finished enrollment again")
 	}
 }
 
-func TestOrderSignalsOpenEnrollmentOnly(t *testing.T) {
-	h, st, tc := newHandler()
-	handle(t, h, record(t, "1", events.MemberRegistered, nil), record(t, "2", events.OrderPaid, nil))
-	if got, want := len(tc.signals), 1; got != want {
-		t.Fatalf("signals = %v, want one", tc.signals)
+// An order reaches activation's goal (exit: true): the enrollment's
+// workflow is told to end, converted. Once it has ended, orders are news
+// to nobody.
+func TestOrderReachesTheOpenEnrollmentsGoal(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil), record(t, "2", events.OrderPaid, nil))
+	id := workflows.JourneyWorkflowID("activation", "m-1001", 1)
+	if want := []string{id + " exit:converted"}; !slices.Equal(f.runner.signals, want) {
+		t.Fatalf("signals = %v, want %v", f.runner.signals, want)
 	}
-	if got, want := tc.signals[0], "activation/m-1001/1 "+workflows.SignalOrderPaid; got != want {
-		t.Errorf("signal = %q, want %q", got, want)
-	}
-	m, _ := st.GetMember(context.Background(), "m-1001")
+	m, _ := f.st.GetMember(ctx, "m-1001")
 	if m.OrderCount != 1 || m.LastOrderAt.IsZero() {
 		t.Errorf("order not projected: %+v", m)
 	}
+	counters, err := f.st.JourneyCounters(ctx, "activation")
+	if err != nil || counters[store.CountGoal] != 1 {
+		t.Errorf("counters = %v, %v; want the goal counted once", counters, err)
+	}
+	// A redelivered order counts the goal no second time.
+	mustHandle(t, f.h, record(t, "2", events.OrderPaid, nil))
+	if counters, _ := f.st.JourneyCounters(ctx, "activation"); counters[store.CountGoal] != 1 {
+		t.Errorf("goal counted %d times after a redelivery", counters[store.CountGoal])
+	}
 
-	// Once the enrollment is closed, orders cost no Temporal action.
-	_ = st.EndEnrollment(context.Background(), "m-1001", "activation", 1, loyalty.EnrollmentExited, "converted", time.Now())
-	handle(t, h, record(t, "3", events.OrderPaid, func(m map[string]any) { m["id"] = "evt-order-2" }))
-	if got, want := len(tc.signals), 1; got != want {
-		t.Errorf("signals after exit = %v, want still one", tc.signals)
+	_ = f.st.EndEnrollment(ctx, "m-1001", "activation", 1, loyalty.EnrollmentExited, "converted", time.Now())
+	n := len(f.runner.signals)
+	mustHandle(t, f.h, record(t, "3", events.OrderPaid, func(m map[string]any) { m["id"] = "evt-order-2" }))
+	if len(f.runner.signals) != n {
+		t.Errorf("signals after exit = %v, want none more", f.runner.signals[n:])
 	}
 }
 
+// Events nobody triggers on or listens for cost no enrollment read.
+func TestUnheardEventsReadNoEnrollments(t *testing.T) {
+	f := newFixture()
+	counting := &countingStore{Store: f.st}
+	f.h.Store = counting
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil))
+	before := counting.lists
+	mustHandle(t, f.h, record(t, "2", events.MemberProfileUpdated, nil), record(t, "3", events.ReviewPosted, nil))
+	if counting.lists != before {
+		t.Errorf("%d enrollment reads for events no journey hears", counting.lists-before)
+	}
+}
+
+type countingStore struct {
+	*memstore.Store
+	mu    sync.Mutex
+	lists int
+}
+
+func (c *countingStore) ListEnrollments(ctx context.Context, id string) ([]loyalty.Enrollment, error) {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return c.Store.ListEnrollments(ctx, id)
+}
+
 func TestFailureReportsFirstFailedRecordAndStops(t *testing.T) {
-	h, st, tc := newHandler()
-	tc.startErr = errors.New("temporal unavailable")
+	h, st, runner := newHandler()
+	runner.startErr = errors.New("temporal unavailable")
 	other := record(t, "2", events.MemberProfileUpdated, nil)
 	resp := handle(t, h, record(t, "1", events.MemberRegistered, nil), other)
 	if got := resp.BatchItemFailures; len(got) != 1 || got[0].ItemIdentifier != "1" {
@@ -255,24 +376,25 @@ func TestFailureReportsFirstFailedRecordAndStops(t *testing.T) {
 		t.Errorf("version = %d, want 1 (only the registration)", m.Version)
 	}
 	// The retry succeeds and the projection is not applied twice.
-	tc.startErr = nil
-	if resp := handle(t, h, record(t, "1", events.MemberRegistered, nil), other); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("retry failures: %+v", resp.BatchItemFailures)
-	}
+	runner.startErr = nil
+	mustHandle(t, h, record(t, "1", events.MemberRegistered, nil), other)
 	m, _ = st.GetMember(context.Background(), "m-1001")
 	if m.Version != 2 {
 		t.Errorf("version after retry = %d, want 2", m.Version)
 	}
+	if len(runner.started) != 1 {
+		t.Errorf("started after retry: %v", runner.started)
+	}
 }
 
 func TestIgnoresOtherItemsAndReportsGarbage(t *testing.T) {
-	h, _, tc := newHandler()
+	h, _, runner := newHandler()
 	profile := lambdaevents.DynamoDBEventRecord{EventName: "INSERT", Change: lambdaevents.DynamoDBStreamRecord{SequenceNumber: "1",
 		NewImage: map[string]lambdaevents.DynamoDBAttributeValue{"entity": lambdaevents.NewStringAttribute("member")}}}
 	modify := record(t, "2", events.MemberRegistered, nil)
 	modify.EventName = "MODIFY"
-	if resp := handle(t, h, profile, modify); len(resp.BatchItemFailures) != 0 || len(tc.started) != 0 {
-		t.Fatalf("non-event records were acted on: %+v %v", resp, tc.started)
+	if resp := handle(t, h, profile, modify); len(resp.BatchItemFailures) != 0 || len(runner.started) != 0 {
+		t.Fatalf("non-event records were acted on: %+v %v", resp, runner.started)
 	}
 	garbage := lambdaevents.DynamoDBEventRecord{EventName: "INSERT", Change: lambdaevents.DynamoDBStreamRecord{SequenceNumber: "9",
 		NewImage: map[string]lambdaevents.DynamoDBAttributeValue{"entity": lambdaevents.NewStringAttribute("event"), "payload": lambdaevents.NewStringAttribute("{not json")}}}
@@ -292,12 +414,10 @@ func TestSampleLambdaEvent(t *testing.T) {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
-	h, _, tc := newHandler()
-	if resp := handle(t, h, ev.Records...); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures: %+v", resp.BatchItemFailures)
-	}
-	if _, ok := tc.started["activation/m-1001/1"]; !ok {
-		t.Errorf("the sample event started nothing: %v", tc.started)
+	h, _, runner := newHandler()
+	mustHandle(t, h, ev.Records...)
+	if _, ok := runner.started[workflows.JourneyWorkflowID("activation", "m-1001", 1)]; !ok {
+		t.Errorf("the sample event started nothing: %v", runner.started)
 	}
 }
 
@@ -307,22 +427,20 @@ func TestOrderIsLedgeredOnce(t *testing.T) {
 	pay := record(t, "2", events.OrderPaid, nil)
 	// The sample order (1,250.00 CNY on 2026-03-02, not the member's
 	// birthday month, not the 8th), delivered twice.
-	if resp := handle(t, h, reg, pay, pay); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures: %+v", resp.BatchItemFailures)
-	}
+	mustHandle(t, h, reg, pay, pay)
 	a, err := st.GetAccount(context.Background(), "m-1001")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Tier != "V4" || a.PointsPending() != 12 || len(a.Orders) != 1 {
-		t.Errorf("account: tier %s, pending %d, orders %d", a.Tier, a.PointsPending(), len(a.Orders))
+	if a.Tier != "V4" || len(a.Orders) != 1 {
+		t.Errorf("account: tier %s, orders %d", a.Tier, len(a.Orders))
 	}
 	es, err := st.ListEntries(context.Background(), "m-1001", 100, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := loyalty.SumEntries(es); got.Pending != 12 {
-		t.Errorf("entries sum to %+v", got)
+	if got := loyalty.SumEntries(es); got.Pending+got.Available != 12 {
+		t.Errorf("entries sum to %+v, want the order's 12 points once", got)
 	}
 }
 
@@ -344,9 +462,7 @@ func TestOrderAttributedToClickedEmails(t *testing.T) {
 		}
 	}
 	pay := record(t, "2", events.OrderPaid, nil)
-	if resp := handle(t, h, pay, pay); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures: %+v", resp.BatchItemFailures)
-	}
+	mustHandle(t, h, pay, pay)
 	stats, err := st.JourneyStats(ctx, "activation")
 	if err != nil {
 		t.Fatal(err)
@@ -360,77 +476,221 @@ func TestOrderAttributedToClickedEmails(t *testing.T) {
 	}
 }
 
-func TestTrialStartsAndIsSignalled(t *testing.T) {
-	h, st, tc := newHandler()
-	handle(t, h, record(t, "1", events.MemberRegistered, nil))
+// The trial journey takes only a trial the ledger granted (its trigger's
+// when reads the account dispatch just wrote); its goal goes to the
+// thank-you, a cancellation is news to its waits.
+func TestTrialJourneyEntersGrantedTrialsOnly(t *testing.T) {
+	f := newFixture()
+	*f.now = time.Date(2026, 4, 1, 2, 0, 0, 0, time.UTC) // the sample trial's day
+	ctx := context.Background()
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil))
 	// The sample's plan is not the programme's: the ledger refuses that
 	// trial, and a refused trial gets no journey.
-	handle(t, h, record(t, "2", events.SubscriptionTrialStarted, nil))
-	if _, ok := tc.started["trial/m-1001/1"]; ok {
+	mustHandle(t, f.h, record(t, "2", events.SubscriptionTrialStarted, nil))
+	id := workflows.JourneyWorkflowID("trial", "m-1001", 1)
+	if _, ok := f.runner.started[id]; ok {
 		t.Fatal("a trial the ledger refused started the trial journey")
 	}
 	svip := func(m map[string]any) {
 		m["id"] = "evt-trial-svip"
 		m["data"].(map[string]any)["plan"] = "svip"
 	}
-	if resp := handle(t, h, record(t, "3", events.SubscriptionTrialStarted, svip)); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures: %+v", resp.BatchItemFailures)
-	}
-	got, ok := tc.started["trial/m-1001/1"]
+	mustHandle(t, f.h, record(t, "3", events.SubscriptionTrialStarted, svip))
+	got, ok := f.runner.started[id]
 	if !ok {
-		t.Fatalf("trial not started; started %v", tc.started)
+		t.Fatalf("trial not started; started %v", f.runner.started)
 	}
-	in := got.(workflows.TrialInput)
-	if in.MemberID != "m-1001" || in.TrialEndsAt.IsZero() || in.Definition.Name != journey.Trial || in.SubscriptionID == "" {
-		t.Errorf("trial input = %+v", in)
+	if got.MemberID != "m-1001" || got.Definition.Name != "trial" || got.Anchor.IsZero() {
+		t.Errorf("trial start = %+v", got)
+	}
+	if ids, err := f.st.MembersByDate(ctx, "trial_ends_on", "2026-04-15", "", 10); err != nil || len(ids) != 1 {
+		t.Errorf("trial_ends_on index = %v, %v", ids, err)
 	}
 	// A redelivered trial_started attaches to the same enrollment.
-	handle(t, h, record(t, "3", events.SubscriptionTrialStarted, svip))
-	if e, err := st.GetEnrollment(context.Background(), "m-1001", journey.Trial, 1); err != nil || e.Status != loyalty.EnrollmentActive {
+	mustHandle(t, f.h, record(t, "3", events.SubscriptionTrialStarted, svip))
+	if e, err := f.st.GetEnrollment(ctx, "m-1001", "trial", 1); err != nil || e.Status != loyalty.EnrollmentActive {
 		t.Fatalf("trial enrollment = %+v, %v", e, err)
 	}
-	handle(t, h, record(t, "4", events.SubscriptionConverted, func(m map[string]any) { m["data"].(map[string]any)["plan"] = "svip" }))
-	want := "trial/m-1001/1 " + workflows.SignalTrialConverted
-	found := false
-	for _, s := range tc.signals {
-		found = found || s == want
+	*f.now = f.now.Add(24 * time.Hour)
+	mustHandle(t, f.h, record(t, "4", events.SubscriptionCancelled, func(m map[string]any) {
+		m["occurred_at"] = "2026-04-02T09:00:00+08:00"
+		m["data"].(map[string]any)["subscription_id"] = "sub-7001"
+	}))
+	if !slices.Contains(f.runner.signals, id+" subscription.cancelled") {
+		t.Errorf("signals = %v, want the cancellation told to the trial's waits", f.runner.signals)
 	}
-	if !found {
-		t.Errorf("signals = %v, want %q", tc.signals, want)
+}
+
+// The trial's goal (subscription.converted, goto: thanks) is sent on to
+// the enrollment as the step to go to.
+func TestConversionSendsTheTrialToItsGoalStep(t *testing.T) {
+	f := newFixture()
+	*f.now = time.Date(2026, 4, 1, 2, 0, 0, 0, time.UTC)
+	svip := func(id string) func(m map[string]any) {
+		return func(m map[string]any) {
+			m["id"] = id
+			m["data"].(map[string]any)["plan"] = "svip"
+		}
+	}
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil), record(t, "2", events.SubscriptionTrialStarted, svip("evt-trial-svip")))
+	*f.now = time.Date(2026, 4, 10, 2, 0, 0, 0, time.UTC)
+	mustHandle(t, f.h, record(t, "3", events.SubscriptionConverted, func(m map[string]any) {
+		svip("evt-conv")(m)
+		m["occurred_at"] = "2026-04-10T09:00:00+08:00"
+	}))
+	id := workflows.JourneyWorkflowID("trial", "m-1001", 1)
+	if !slices.Contains(f.runner.signals, id+" goto:thanks") {
+		t.Errorf("signals = %v, want the conversion sent to thanks", f.runner.signals)
 	}
 }
 
 // A late webhook of an order from before the lapse does not end the
-// win-back the lapse started.
-func TestOldOrderLeavesWinbackOpen(t *testing.T) {
-	h, st, _ := newHandler()
+// win-back the lapse started; a later order does, with no workflow to
+// tell (the scan runs win-back).
+func TestOrdersAndTheWinbackTheyEnd(t *testing.T) {
+	f := newFixture()
 	ctx := context.Background()
-	handle(t, h, record(t, "1", events.MemberRegistered, nil))
-	if _, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1001", Journey: journey.Winback, Number: 20261001, Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil))
+	if _, _, err := f.st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1001", Journey: "winback", Number: 20261001, Version: 1,
+		Status: loyalty.EnrollmentActive, StartedAt: testNow, Anchor: time.Date(2026, 10, 1, 2, 0, 0, 0, time.UTC), Listen: []string{"order.paid"}}); err != nil {
 		t.Fatal(err)
 	}
-	handle(t, h, record(t, "2", events.OrderPaid, nil)) // the sample order is from March 2026
-	if e, err := st.GetEnrollment(ctx, "m-1001", journey.Winback, 20261001); err != nil || e.Status != loyalty.EnrollmentActive {
+	mustHandle(t, f.h, record(t, "2", events.OrderPaid, nil)) // the sample order is from March 2026
+	if e, err := f.st.GetEnrollment(ctx, "m-1001", "winback", 20261001); err != nil || e.Status != loyalty.EnrollmentActive {
 		t.Errorf("win-back after an older order = %+v, %v; want still active", e, err)
+	}
+	mustHandle(t, f.h, record(t, "3", events.OrderPaid, func(m map[string]any) {
+		m["id"], m["occurred_at"] = "evt-order-new", "2026-11-20T10:00:00+08:00"
+	}))
+	e, err := f.st.GetEnrollment(ctx, "m-1001", "winback", 20261001)
+	if err != nil || e.Status != loyalty.EnrollmentExited || e.Reason != "order.paid" {
+		t.Errorf("win-back after a new order = %+v, %v; want exited (order.paid)", e, err)
+	}
+	for _, s := range f.runner.signals {
+		if strings.Contains(s, "winback") {
+			t.Errorf("signal %q: win-back has no workflow to signal", s)
+		}
+	}
+	counters, _ := f.st.JourneyCounters(ctx, "winback")
+	if counters[store.CountExited("order.paid")] != 1 {
+		t.Errorf("counters = %v, want one exit by order.paid", counters)
 	}
 }
 
-func TestOrderEndsOpenWinback(t *testing.T) {
-	h, st, tc := newHandler()
+// The first engine's enrollments (no version) are told with its own
+// signals until they drain; nothing new starts on it.
+func TestFirstEngineEnrollmentsStillHearOrders(t *testing.T) {
+	f := newFixture()
 	ctx := context.Background()
-	handle(t, h, record(t, "1", events.MemberRegistered, nil))
-	if _, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1001", Journey: journey.Winback, Number: 20260101, Status: loyalty.EnrollmentActive, StartedAt: time.Now()}); err != nil {
+	old := loyalty.Enrollment{MemberID: "m-1001", Journey: "activation", Number: 1, WorkflowID: "activation/m-1001/1", Status: loyalty.EnrollmentActive, StartedAt: testNow}
+	if _, _, err := f.st.StartEnrollment(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	signalsBefore := len(tc.signals)
-	handle(t, h, record(t, "2", events.OrderPaid, nil))
-	e, err := st.GetEnrollment(ctx, "m-1001", journey.Winback, 20260101)
-	if err != nil || e.Status != loyalty.EnrollmentExited || e.Reason != workflows.OutcomeConverted {
-		t.Errorf("win-back enrollment after an order = %+v, %v; want exited (converted)", e, err)
+	f.legacy.running[old.WorkflowID] = true
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil))
+	if len(f.runner.started) != 0 {
+		t.Errorf("a member on the first engine's activation was enrolled again: %v", f.runner.started)
 	}
-	for _, s := range tc.signals[signalsBefore:] {
-		if s != "activation/m-1001/1 "+workflows.SignalOrderPaid {
-			t.Errorf("unexpected signal %q: win-back has no workflow to signal", s)
+	mustHandle(t, f.h, record(t, "2", events.OrderPaid, nil))
+	if want := []string{"activation/m-1001/1 " + workflows.SignalOrderPaid}; !slices.Equal(f.legacy.signals, want) {
+		t.Errorf("first-engine signals = %v, want %v", f.legacy.signals, want)
+	}
+	if len(f.runner.signals) != 0 {
+		t.Errorf("the new engine signalled %v for a first-engine enrollment", f.runner.signals)
+	}
+}
+
+// Entry rules refuse with the reason and what decided on the timeline;
+// a paused journey refuses everyone.
+func TestRefusedEntriesAreExplained(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	src := []byte(`name: big_orders
+trigger:
+  event: order.paid
+  when: "event.data.amount >= 1000"
+entry:
+  cooldown: 30d
+  audience: "member.consent.email_marketing"
+steps:
+  - id: thanks
+    send: { email: activation_nudge }
+`)
+	if _, err := f.svc.Publish(ctx, src, "test"); err != nil {
+		t.Fatal(err)
+	}
+	order := func(id, at, amount string) lambdaevents.DynamoDBEventRecord {
+		return record(t, id, events.OrderPaid, func(m map[string]any) {
+			m["id"], m["occurred_at"] = id, at
+			m["data"].(map[string]any)["amount"] = amount
+			m["data"].(map[string]any)["order_id"] = "o-" + id
+		})
+	}
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil))
+	mustHandle(t, f.h, order("o1", "2026-11-20T10:00:00+08:00", "500.00")) // when false: nothing at all
+	mustHandle(t, f.h, order("o2", "2026-11-21T10:00:00+08:00", "1250.00"))
+	*f.now = f.now.Add(time.Hour)
+	mustHandle(t, f.h, order("o3", "2026-11-22T10:00:00+08:00", "1300.00")) // within the cooldown
+	var enrolled []string
+	for id := range f.runner.started {
+		if strings.HasPrefix(id, "journey/big_orders/") {
+			enrolled = append(enrolled, id)
 		}
+	}
+	if len(enrolled) != 1 {
+		t.Fatalf("big_orders enrollments = %v, want one", enrolled)
+	}
+	tl, _, err := f.st.ListTimeline(ctx, "m-1001", 50, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range tl {
+		if e.Journey == "big_orders" {
+			kinds = append(kinds, e.Kind+":"+e.Reason)
+			if e.Kind == "not_enrolled" && e.Values["previous_started_at"] == nil {
+				t.Errorf("cooldown refusal without what decided it: %+v", e)
+			}
+		}
+	}
+	if want := []string{"not_enrolled:cooldown", "enrolled:"}; !slices.Equal(kinds, want) {
+		t.Errorf("big_orders timeline (newest first) = %v, want %v", kinds, want)
+	}
+
+	if _, err := f.svc.Status(ctx, "big_orders", []journey.Status{journey.StatusLive}, journey.StatusPaused); err != nil {
+		t.Fatal(err)
+	}
+	*f.now = f.now.Add(60 * 24 * time.Hour)
+	mustHandle(t, f.h, order("o4", "2027-01-22T10:00:00+08:00", "1300.00"))
+	tl, _, _ = f.st.ListTimeline(ctx, "m-1001", 1, "")
+	if len(tl) != 1 || tl[0].Kind != "not_enrolled" || tl[0].Reason != "paused" {
+		t.Errorf("newest entry = %+v, want not_enrolled (paused)", tl)
+	}
+}
+
+// Inactivity journeys on events other than orders get the member's
+// newest such event filed by day.
+func TestInactivityDatesAreFiled(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	src := []byte(`name: quiet_reviewers
+trigger:
+  inactivity: { event: review.posted, for: 90d }
+steps:
+  - id: ask
+    send: { email: activation_nudge }
+`)
+	if _, err := f.svc.Publish(ctx, src, "test"); err != nil {
+		t.Fatal(err)
+	}
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, nil), record(t, "2", events.ReviewPosted, nil))
+	var ev struct {
+		OccurredAt time.Time `json:"occurred_at"`
+	}
+	raw, _ := events.Sample(events.ReviewPosted)
+	_ = json.Unmarshal(raw, &ev)
+	day := ev.OccurredAt.UTC().Format(time.DateOnly)
+	if ids, err := f.st.MembersByDate(ctx, "last_review_posted", day, "", 10); err != nil || !slices.Equal(ids, []string{"m-1001"}) {
+		t.Errorf("last_review_posted on %s = %v, %v", day, ids, err)
 	}
 }

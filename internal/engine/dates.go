@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
@@ -165,4 +167,22 @@ func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 func customDate(d loyalty.MemberDocument, attribute string) (string, bool) {
 	v, ok := d.Attributes[attribute].(string)
 	return v, ok
+}
+
+// InactivityRule is an inactivity trigger as a date rule: the member's
+// newest event of the type plus the trigger's for, at its time of day.
+// Orders read last_order_at; other types read the custom date attribute
+// InactivityAttribute names, which dispatch files (store.SetMemberDate)
+// for every event of a type a live inactivity journey watches.
+func InactivityRule(in journey.Inactivity) journey.DateRule {
+	return journey.DateRule{Attribute: InactivityAttribute(in.Event), Offset: in.For, At: in.At}
+}
+
+// InactivityAttribute is the member date that holds the day of the
+// member's newest event of type eventType.
+func InactivityAttribute(eventType string) string {
+	if eventType == string(events.OrderPaid) {
+		return "last_order_at"
+	}
+	return "last_" + strings.NewReplacer(".", "_", "-", "_").Replace(eventType)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/journey/cond"
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -97,9 +98,16 @@ type Service struct {
 	// TTL is how long the live set is cached (default 10s): a publish or a
 	// pause reaches dispatch within it.
 	TTL time.Duration
+	// Changed, when set, is told after a publish or a status change, with
+	// the live set as it is now: the worker's and the API's hook that
+	// keeps each journey's Temporal Schedule (scans, broadcasts) in step.
+	// Its error is the caller's: the change is stored, the schedules are
+	// not yet.
+	Changed func(ctx context.Context, live []Live) error
 
 	mu       sync.Mutex
 	live     []Live
+	listened map[string]bool
 	loadedAt time.Time
 	versions sync.Map // name#version → journey.Definition
 }
@@ -173,6 +181,9 @@ func (s *Service) publish(ctx context.Context, src []byte, by string, onlyChange
 			return Published{}, fmt.Errorf("publish %s: %w", def.Name, err)
 		}
 		s.forget()
+		if err := s.changed(ctx); err != nil {
+			return Published{}, fmt.Errorf("publish %s: version %d is live, but its schedule is not: %w", def.Name, def.Version, err)
+		}
 		counters, err := s.Store.JourneyCounters(ctx, def.Name)
 		if err != nil {
 			return Published{}, err
@@ -256,36 +267,60 @@ func (s *Service) Version(ctx context.Context, name string, version int) (journe
 // paused; archived and draft-only ones are left out), each with the
 // version new enrollments start on. It is cached for TTL.
 func (s *Service) LiveSet(ctx context.Context) ([]Live, error) {
+	live, _, err := s.load(ctx)
+	return live, err
+}
+
+// Listened is the event types some open enrollment may listen for: those
+// of every version of the live and paused journeys (an enrollment keeps
+// its version's exits, goal and waits). Dispatch reads no enrollments for
+// other types. It is cached with the live set.
+func (s *Service) Listened(ctx context.Context) (map[string]bool, error) {
+	_, listened, err := s.load(ctx)
+	return listened, err
+}
+
+func (s *Service) load(ctx context.Context) ([]Live, map[string]bool, error) {
 	ttl := s.TTL
 	if ttl == 0 {
 		ttl = 10 * time.Second
 	}
 	s.mu.Lock()
 	if !s.loadedAt.IsZero() && s.now().Sub(s.loadedAt) < ttl {
-		live := s.live
+		live, listened := s.live, s.listened
 		s.mu.Unlock()
-		return live, nil
+		return live, listened, nil
 	}
 	s.mu.Unlock()
 	states, err := s.Store.ListJourneys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list journeys: %w", err)
+		return nil, nil, fmt.Errorf("list journeys: %w", err)
 	}
 	var live []Live
+	listened := map[string]bool{}
 	for _, st := range states {
 		if st.Live == 0 || (st.Status != journey.StatusLive && st.Status != journey.StatusPaused) {
 			continue
 		}
 		def, err := s.Version(ctx, st.Name, st.Live)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		live = append(live, Live{State: st, Definition: def})
+		versions, err := s.Store.ListJourneyVersions(ctx, st.Name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("versions of %s: %w", st.Name, err)
+		}
+		for _, v := range versions {
+			for _, t := range engine.Listen(v.Definition) {
+				listened[t] = true
+			}
+		}
 	}
 	s.mu.Lock()
-	s.live, s.loadedAt = live, s.now()
+	s.live, s.listened, s.loadedAt = live, listened, s.now()
 	s.mu.Unlock()
-	return live, nil
+	return live, listened, nil
 }
 
 // forget drops the cached live set, after a change made here.
@@ -304,10 +339,26 @@ func (s *Service) Status(ctx context.Context, name string, from []journey.Status
 	if errors.Is(err, store.ErrConflict) {
 		return st, loyalty.Errorf(loyalty.EConflict, "journey %s is %s: it can only be %s from %s", name, st.Status, to, statuses(from))
 	}
-	if err == nil {
-		s.forget()
+	if err != nil {
+		return st, err
 	}
-	return st, err
+	s.forget()
+	if err := s.changed(ctx); err != nil {
+		return st, fmt.Errorf("journey %s is %s, but its schedule is not: %w", name, to, err)
+	}
+	return st, nil
+}
+
+// changed tells Changed about the live set after a change.
+func (s *Service) changed(ctx context.Context) error {
+	if s.Changed == nil {
+		return nil
+	}
+	live, err := s.LiveSet(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Changed(ctx, live)
 }
 
 func statuses(ss []journey.Status) string {

@@ -52,21 +52,27 @@ func (s *Service) now() time.Time {
 // once: a replayed event is recognised by its applied marker and changes
 // nothing.
 func (s *Service) ApplyEvent(ctx context.Context, env events.Envelope, data any) error {
-	return s.ApplyEventTo(ctx, nil, env, data)
+	_, err := s.ApplyEventTo(ctx, nil, env, data)
+	return err
 }
 
 // ApplyEventTo is ApplyEvent for a caller that has just read or written the
 // member's projection (dispatch): the first attempt uses it instead of
 // reading it again; retries re-read.
-func (s *Service) ApplyEventTo(ctx context.Context, known *loyalty.Member, env events.Envelope, data any) error {
+//
+// It returns the account as it is after the event (as stored when the
+// event had been applied before), so the caller can decide on it without
+// reading it again.
+func (s *Service) ApplyEventTo(ctx context.Context, known *loyalty.Member, env events.Envelope, data any) (loyalty.Account, error) {
 	cmd, err := loyalty.EventCommand(loyalty.Input{Event: env, Data: data})
 	if err != nil {
-		return err
+		return loyalty.Account{}, err
 	}
-	if _, err := s.applyOnce(ctx, env.MemberID, known, cmd, profileOnly(data)); err != nil {
-		return fmt.Errorf("apply %s %s to %s's account: %w", env.Type, env.ID, env.MemberID, err)
+	res, err := s.applyOnce(ctx, env.MemberID, known, cmd, profileOnly(data))
+	if err != nil {
+		return loyalty.Account{}, fmt.Errorf("apply %s %s to %s's account: %w", env.Type, env.ID, env.MemberID, err)
 	}
-	return nil
+	return res.Account, nil
 }
 
 // applied is what applyOnce did.
@@ -432,6 +438,31 @@ func (s *Service) View(ctx context.Context, m loyalty.Member) (loyalty.View, err
 		return loyalty.View{}, err
 	}
 	return s.Rules.View(a, m, s.now()), nil
+}
+
+// Document is the member as journeys read them (GET /v1/members/{id},
+// the `member` of CEL conditions): the projection, the standing as of now
+// and the enrollments. Two reads: member and account together, then the
+// enrollments. A member with neither profile nor account reads as empty.
+func (s *Service) Document(ctx context.Context, memberID string, now time.Time) (loyalty.MemberDocument, error) {
+	m, a, err := s.memberAndAccount(ctx, memberID)
+	if err != nil {
+		return loyalty.MemberDocument{}, err
+	}
+	return s.DocumentOf(ctx, m, a, now)
+}
+
+// DocumentOf is Document for a caller that holds the member and account
+// (dispatch, right after applying an event): only the enrollments are read.
+func (s *Service) DocumentOf(ctx context.Context, m loyalty.Member, a loyalty.Account, now time.Time) (loyalty.MemberDocument, error) {
+	enrs, err := s.Store.ListEnrollments(ctx, m.ID)
+	if err != nil {
+		return loyalty.MemberDocument{}, fmt.Errorf("read enrollments of %s: %w", m.ID, err)
+	}
+	if a.MemberID == "" {
+		a.MemberID = m.ID
+	}
+	return loyalty.MemberDocument{Member: m, View: s.Rules.View(a, m, now), Enrollments: enrs}, nil
 }
 
 // Entries returns up to limit ledger entries, newest first, before seq.
