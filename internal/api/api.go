@@ -1,5 +1,7 @@
 // Package api serves the marketer and operator endpoints under /v1: members,
-// their ledger and adjustments, and the programme's liability. Every route requires a bearer token.
+// their ledger, adjustments and timeline, the programme's liability, and
+// journeys (definitions, versions, status, enrollments, stats). Every
+// route requires a bearer token.
 package api
 
 import (
@@ -8,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/memberflow/memberflow/internal/httpx"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -22,10 +25,10 @@ type Handler struct {
 	Unsubscribe http.Handler
 	Tokens      Tokens
 	Log         *slog.Logger
-	// Journeys names the journeys memberflow runs (the keys of the
-	// journey.Set the binary loads): GET /v1/journeys/{name}/stats
-	// answers 404 for any other name, none when it is empty.
-	Journeys []string
+	// Journeys serves /v1/journeys (list, versions, validate, drafts,
+	// publish, pause, resume, archive, api enrollments); when nil those
+	// routes answer 503. Stats and timelines need only the Store.
+	Journeys *journeys.Control
 }
 
 // MemberView is GET /v1/members/{id}: the projection, the member's
@@ -39,7 +42,9 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/members/{id}/ledger", h.getLedger)
 	mux.HandleFunc("POST /v1/members/{id}/adjustments", h.postAdjustment)
 	mux.HandleFunc("GET /v1/liability", h.getLiability)
+	mux.HandleFunc("GET /v1/members/{id}/timeline", h.getTimeline)
 	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)
+	h.journeyRoutes(mux)
 	outer := http.NewServeMux()
 	if h.Unsubscribe != nil {
 		outer.Handle("/v1/unsubscribe", h.Unsubscribe)

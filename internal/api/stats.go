@@ -1,9 +1,8 @@
 package api
 
 import (
+	"errors"
 	"net/http"
-	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
@@ -27,22 +26,46 @@ type StepStats struct {
 	Conversions  int64            `json:"conversions"`  // an order within 7 days of a click
 }
 
-// JourneyStats is GET /v1/journeys/{name}/stats.
+// JourneyStats is GET /v1/journeys/{name}/stats: the per-step counts of
+// sends, and the journey's enrollments — started, in flight, goals
+// reached, ended by reason — and how many members went along each edge
+// between steps.
 type JourneyStats struct {
-	Journey string      `json:"journey"`
-	Steps   []StepStats `json:"steps"`
+	Journey     string           `json:"journey"`
+	Steps       []StepStats      `json:"steps"`
+	Enrolled    int64            `json:"enrolled"`
+	Active      int64            `json:"active"`
+	GoalReached int64            `json:"goal_reached"`
+	Exited      map[string]int64 `json:"exited"`
+	Edges       []EdgeStats      `json:"edges"`
 }
 
-var journeyName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+// EdgeStats counts the members who went from step From to step To ("end"
+// when the step ended the enrollment).
+type EdgeStats struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count int64  `json:"count"`
+}
+
+// The counter keys' prefixes, from the store's own key functions so the
+// two cannot drift apart.
+var (
+	exitedPrefix = store.CountExited("")
+	edgePrefix   = strings.TrimSuffix(store.CountEdge("", ""), ">")
+)
 
 func (h *Handler) getJourneyStats(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !journeyName.MatchString(name) {
-		httpx.WriteError(w, http.StatusBadRequest, "name: must be a journey name (lower-case letters, digits and '_', starting with a letter)")
+	if !validJourneyName.MatchString(name) {
+		httpx.WriteError(w, http.StatusBadRequest, badJourneyName)
 		return
 	}
-	if !slices.Contains(h.Journeys, name) {
+	if _, err := h.Store.GetJourney(r.Context(), name); errors.Is(err, store.ErrNotFound) {
 		httpx.WriteError(w, http.StatusNotFound, "journey "+name+" not found")
+		return
+	} else if err != nil {
+		httpx.Fail(w, r, h.Log, err)
 		return
 	}
 	raw, err := h.Store.JourneyStats(r.Context(), name)
@@ -50,11 +73,32 @@ func (h *Handler) getJourneyStats(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.Log, err)
 		return
 	}
-	out := JourneyStats{Journey: name, Steps: make([]StepStats, 0, len(raw))}
+	counters, err := h.Store.JourneyCounters(r.Context(), name)
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	out := JourneyStats{Journey: name, Steps: make([]StepStats, 0, len(raw)),
+		Enrolled: counters[store.CountEnrolled], Active: store.JourneyActive(counters), GoalReached: counters[store.CountGoal],
+		Exited: map[string]int64{}, Edges: []EdgeStats{}}
 	for _, s := range raw {
 		out.Steps = append(out.Steps, stepStats(s))
 	}
 	sort.Slice(out.Steps, func(i, j int) bool { return out.Steps[i].Step < out.Steps[j].Step })
+	for k, v := range counters {
+		if reason, ok := strings.CutPrefix(k, exitedPrefix); ok {
+			out.Exited[reason] = v
+		}
+		if edge, ok := strings.CutPrefix(k, edgePrefix); ok {
+			if from, to, ok := strings.Cut(edge, ">"); ok {
+				out.Edges = append(out.Edges, EdgeStats{From: from, To: to, Count: v})
+			}
+		}
+	}
+	sort.Slice(out.Edges, func(i, j int) bool {
+		a, b := out.Edges[i], out.Edges[j]
+		return a.From < b.From || (a.From == b.From && a.To < b.To)
+	})
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 

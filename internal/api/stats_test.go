@@ -13,9 +13,9 @@ import (
 
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/httpx"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/memstore"
+	"github.com/memberflow/memberflow/internal/testenv/journeyfix"
 	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
 )
 
@@ -53,14 +53,30 @@ func TestJourneyStats(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tokens, _ := api.NewTokens("s3cret")
-	ldg := ledgerfix.Service(t, st)
-	shipped, err := journey.Shipped(ldg.Rules.Program)
-	if err != nil {
-		t.Fatal(err)
+	// The journeys' own counters: three enrolled, one of them converted.
+	for _, c := range []struct {
+		member, key string
+		counts      map[string]int64
+	}{
+		{"a", "a#activation#1#entry", map[string]int64{store.CountEnrolled: 1}},
+		{"b", "b#activation#1#entry", map[string]int64{store.CountEnrolled: 1}},
+		{"c", "c#activation#1#entry", map[string]int64{store.CountEnrolled: 1}},
+		{"a", "a#activation#1#goal", map[string]int64{store.CountGoal: 1}},
+		{"a", "a#activation#1#ended", map[string]int64{store.CountEnded: 1, store.CountExited("converted"): 1}},
+		{"a", "a#activation#1#welcome>wait_nudge", map[string]int64{store.CountEdge("welcome", "wait_nudge"): 1}},
+		{"b", "b#activation#1#welcome>wait_nudge", map[string]int64{store.CountEdge("welcome", "wait_nudge"): 1}},
+		{"a", "a#activation#1#wait_nudge>nudge", map[string]int64{store.CountEdge("wait_nudge", "nudge"): 1}},
+	} {
+		if err := st.CountJourney(ctx, "activation", c.member, c.key, c.counts); err != nil {
+			t.Fatal(err)
+		}
 	}
-	h := (&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Journeys: slices.Collect(maps.Keys(shipped))}).Routes()
+
+	tokens, _ := api.NewTokens("s3cret")
+	fix := journeyfix.New(t, st, at)
+	fix.PublishShipped(t)
+	h := (&api.Handler{Store: st, Ledger: fix.Ledger, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Journeys: fix.Control}).Routes()
 	rec := do(h, http.MethodGet, "/v1/journeys/activation/stats", "", nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -73,20 +89,26 @@ func TestJourneyStats(t *testing.T) {
 	if w.Sent != 2 || w.Skipped["no_consent"] != 1 || w.Skipped["suppressed"] != 1 || w.Delivered != 1 || w.Opened != 1 || w.Clicked != 1 || w.Conversions != 1 {
 		t.Errorf("welcome = %+v", w)
 	}
+	wantEdges := []api.EdgeStats{{From: "wait_nudge", To: "nudge", Count: 1}, {From: "welcome", To: "wait_nudge", Count: 2}}
+	if got.Enrolled != 3 || got.Active != 2 || got.GoalReached != 1 || !maps.Equal(got.Exited, map[string]int64{"converted": 1}) || !slices.Equal(got.Edges, wantEdges) {
+		t.Errorf("enrollments: enrolled %d active %d goal %d exited %v edges %v; want 3, 2, 1, converted 1, %v", got.Enrolled, got.Active, got.GoalReached, got.Exited, got.Edges, wantEdges)
+	}
 	if rec := do(h, http.MethodGet, "/v1/journeys/Bad-Name/stats", "", nil); rec.Code != http.StatusBadRequest {
 		t.Errorf("bad name: %d", rec.Code)
 	}
 	// A journey memberflow runs that has sent nothing yet has no steps.
-	if rec := do(h, http.MethodGet, "/v1/journeys/birthday/stats", "", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"steps": []`) {
-		t.Errorf("journey without stats: %d %s, want 200 with no steps", rec.Code, rec.Body)
+	if rec := do(h, http.MethodGet, "/v1/journeys/birthday/stats", "", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"steps": []`) ||
+		!strings.Contains(rec.Body.String(), `"exited": {}`) || !strings.Contains(rec.Body.String(), `"edges": []`) {
+		t.Errorf("journey without stats: %d %s, want 200 with no steps, exits or edges", rec.Code, rec.Body)
 	}
 	rec = do(h, http.MethodGet, "/v1/journeys/nope/stats", "", nil)
 	if got := decode[httpx.ErrorBody](t, rec); rec.Code != http.StatusNotFound || got.Error != "journey nope not found" {
 		t.Errorf("unknown journey: %d %s, want 404 naming it", rec.Code, rec.Body)
 	}
-	// A handler told of no journeys knows none.
-	bare := (&api.Handler{Store: st, Ledger: ldg, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Routes()
+	// A store that knows no journeys knows none, whatever was sent.
+	empty := memstore.New()
+	bare := (&api.Handler{Store: empty, Ledger: ledgerfix.Service(t, empty), Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Routes()
 	if rec := do(bare, http.MethodGet, "/v1/journeys/activation/stats", "", nil); rec.Code != http.StatusNotFound {
-		t.Errorf("handler without journeys: %d %s, want 404", rec.Code, rec.Body)
+		t.Errorf("store without journeys: %d %s, want 404", rec.Code, rec.Body)
 	}
 }

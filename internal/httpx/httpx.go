@@ -95,6 +95,13 @@ func ReadPost(w http.ResponseWriter, r *http.Request, limit int64) (body []byte,
 		WriteError(w, http.StatusMethodNotAllowed, "use POST")
 		return nil, false
 	}
+	return ReadBody(w, r, limit)
+}
+
+// ReadBody reads a request's body up to limit bytes (413 beyond, 400 when
+// it cannot be read), for a route whose method the mux has checked. ok is
+// false when ReadBody has answered the request.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
