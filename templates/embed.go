@@ -27,7 +27,8 @@ var Program []byte
 // Journeys is the journeys memberflow ships, in the journey language,
 // addressed as "journeys/<name>.yaml", and the language's JSON Schema
 // (journeys/journey.schema.json); they are published at start-up when
-// their content changed (internal/journeys).
+// their content changed (internal/journeys). The examples in
+// journeys/examples/ are not: a marketer publishes them.
 //
-//go:embed journeys/*.yaml journeys/journey.schema.json
+//go:embed journeys/*.yaml journeys/journey.schema.json journeys/examples/*.yaml
 var Journeys embed.FS

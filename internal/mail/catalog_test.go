@@ -84,6 +84,8 @@ func TestCatalogNames(t *testing.T) {
 		{"activation_nudge", "activation", nil},
 		{"activation_welcome", "activation", couponVars},
 		{"birthday_gift", "birthday", append([]string{"tier_name", "birthday_multiplier"}, couponVars...)},
+		{"member_day", "offers", []string{"boost_multiplier", "boost_until"}},
+		{"svip_offer", "offers", couponVars},
 		{"tier_expiry_warning", "tier_expiry", []string{"tier_name", "review_on", "days_left", "growth_needed", "fall_to_tier_name"}},
 		{"trial_offer", "trial", []string{"price", "currency", "offer_until"}},
 		{"trial_reminder", "trial", []string{"days_left", "trial_ends_on", "price", "currency"}},
@@ -213,6 +215,14 @@ func TestCatalogGolden(t *testing.T) {
 		"trial_offer": {
 			"Lin Wei, SVIP is still open to you",
 			"Your trial has ended. You can still join SVIP at 199.00 CNY a year until 2026-12-31.",
+		},
+		"svip_offer": {
+			"Lin Wei, SVIP is made for members like you",
+			"Try Memberflow Demo SVIP: more points on every order, and a 无门槛25 coupon to start.",
+		},
+		"member_day": {
+			"Lin Wei, it's member day: 2× points today",
+			"Every order at Memberflow Demo earns 2× points until 2026-12-09.",
 		},
 	}
 	for _, name := range c.Names() {

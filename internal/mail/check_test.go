@@ -13,7 +13,7 @@ func TestCheckSendable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := map[string]int{"activation": 1, "birthday": 2, "tier_expiry": 3, "winback": 4, "trial": 5}
+	groups := map[string]int{"activation": 1, "birthday": 2, "tier_expiry": 3, "winback": 4, "trial": 5, "offers": 6}
 	if err := mail.CheckSendable(c, mail.EnvironmentLocal, groups); err != nil {
 		t.Errorf("local with groups: %v", err)
 	}

@@ -27,7 +27,7 @@ const activationGroup = 4242
 
 // asmGroups is the SenderConfig.ASMGroups of the tests: an id for every
 // email group of the templates.
-var asmGroups = map[string]int{"activation": activationGroup, "birthday": 4243, "tier_expiry": 4244, "winback": 4245, "trial": 4246}
+var asmGroups = map[string]int{"activation": activationGroup, "birthday": 4243, "tier_expiry": 4244, "winback": 4245, "trial": 4246, "offers": 4247}
 
 func testMessage() mail.Message {
 	return mail.Message{
@@ -57,6 +57,8 @@ var stagingIDs = map[string]string{
 	"winback_last":          "d-88888888888888888888888888888888",
 	"winback_miss_you":      "d-99999999999999999999999999999999",
 	"winback_offer":         "d-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	"svip_offer":            "d-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+	"member_day":            "d-cccccccccccccccccccccccccccccccc",
 }
 
 // stagingCatalog is the real templates as if `memberflow templates push
@@ -175,6 +177,8 @@ func TestSendExactRequestPerTemplate(t *testing.T) {
 		{template: "trial_reminder", journey: "trial", step: "reminder_7d", group: 4246},
 		{template: "trial_thanks", journey: "trial", step: "thanks", group: 4246},
 		{template: "trial_offer", journey: "trial", step: "offer", group: 4246},
+		{template: "svip_offer", journey: "svip_upsell", step: "offer", group: 4247},
+		{template: "member_day", journey: "member_day", step: "double_points", group: 4247},
 	}
 	catalog := stagingCatalog(t)
 	covered := map[string]bool{}
