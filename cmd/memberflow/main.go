@@ -28,6 +28,12 @@ const usage = `usage:
                                   against this build's workflows; non-zero naming each that no longer replays (before a deploy)
   memberflow analytics fit --transactions FILE --format cdnow|csv --calibration-end YYYY-MM-DD [--period week|day]
                                   fit BG/NBD and Gamma-Gamma to a transaction file outside the store; prints both models
+  memberflow journeys validate|publish FILE
+  memberflow journeys list|show|pause|resume|archive NAME
+  memberflow journeys diff NAME A B
+                                  journeys through the API (--url, MEMBERFLOW_URL; token MEMBERFLOW_ADMIN_TOKEN)
+  memberflow timeline MEMBER [--limit 100] [--before CURSOR]
+                                  every decision about a member, newest first: why they did or did not get it
 `
 
 func main() {
@@ -59,6 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return replayCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "analytics":
 		return analyticsCmd(args[1:], os.Stdout, os.Stderr)
+	case "journeys":
+		return journeysCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
+	case "timeline":
+		return timelineCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
