@@ -77,6 +77,10 @@ type Activities struct {
 	// executor (RunStep and friends) needs both.
 	Engine   *engine.Engine
 	Journeys JourneyCatalog
+	// Enroller enters the members a journey scan finds (JourneyScan):
+	// entry rules, the enrollment record and, for journeys that are not
+	// calendar-runnable, their interpreter workflow.
+	Enroller *journeys.Enroller
 	// WebhookSecret signs webhook steps' posts (Standard Webhooks); HTTP
 	// posts them (nil: a client with a 15 s timeout).
 	WebhookSecret WebhookSecret

@@ -49,6 +49,8 @@ func Types() []Type {
 		{Name: "CalendarScan", Func: CalendarScan},
 		{Name: activities.DeferredSendWorkflow, Func: DeferredSend},
 		{Name: "LedgerSweep", Func: LedgerSweep},
+		{Name: JourneyScanWorkflow, Func: JourneyScan},
+		{Name: activities.JourneyDeferredStepWorkflow, Func: JourneyDeferredStep},
 	}
 }
 
