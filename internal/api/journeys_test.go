@@ -460,3 +460,30 @@ func TestJourneyRoutesWithoutControl(t *testing.T) {
 		t.Errorf("without a Control: %d %s, want 503", rec.Code, rec.Body)
 	}
 }
+
+// A Control built without a Runner refuses what needs one before it
+// changes anything, rather than panicking half-way.
+func TestJourneyControlWithoutRunner(t *testing.T) {
+	a := newJourneyAPI(t)
+	a.must(t, http.StatusCreated, http.MethodPost, "/v1/journeys", pacedSrc)
+	a.Control.Enroller.Runner = nil
+	for _, tc := range []struct{ method, path, body string }{
+		{http.MethodPost, "/v1/journeys/paced/archive", ""},
+		{http.MethodPost, "/v1/journeys/paced/enrollments", `{"member_id": "m-1"}`},
+		{http.MethodDelete, "/v1/journeys/paced/enrollments/m-1", ""},
+	} {
+		if rec := do(a.h, tc.method, tc.path, tc.body, nil); rec.Code != http.StatusInternalServerError {
+			t.Errorf("%s %s: %d %s, want 500", tc.method, tc.path, rec.Code, rec.Body)
+		}
+	}
+	a.must(t, http.StatusOK, http.MethodPost, "/v1/journeys/paced/pause", "")
+	if rec := do(a.h, http.MethodPost, "/v1/journeys/paced/resume", "", nil); rec.Code != http.StatusInternalServerError {
+		t.Errorf("resume: %d %s, want 500", rec.Code, rec.Body)
+	}
+	if st, err := a.st.GetJourney(context.Background(), "paced"); err != nil || st.Status != "paused" {
+		t.Errorf("journey = %+v, %v; want it left paused", st, err)
+	}
+	if enrs, _ := a.st.ListEnrollments(context.Background(), "m-1"); len(enrs) != 0 {
+		t.Errorf("enrollments written: %v", enrs)
+	}
+}

@@ -45,6 +45,16 @@ func (c *Control) now() time.Time {
 	return time.Now()
 }
 
+// runs checks that enrollments can be started and told: a deployment
+// that built the Control without a Runner answers with an error before
+// it changes anything, instead of failing half-way.
+func (c *Control) runs() error {
+	if c.Enroller == nil || c.Enroller.Runner == nil {
+		return errors.New("journeys control: no enrollment Runner is configured in this deployment")
+	}
+	return nil
+}
+
 func (c *Control) page() int {
 	if c.Page > 0 {
 		return c.Page
@@ -223,6 +233,9 @@ func (c *Control) Pause(ctx context.Context, name string) (Changed, error) {
 // enrollment's workflow to go on where it was. Held calendar enrollments
 // (no workflow) need nothing: the next scan runs them.
 func (c *Control) Resume(ctx context.Context, name string) (Changed, error) {
+	if err := c.runs(); err != nil {
+		return Changed{}, err
+	}
 	st, err := c.Journeys.Status(ctx, name, []journey.Status{journey.StatusPaused}, journey.StatusLive)
 	if err != nil {
 		return Changed{}, err
@@ -245,6 +258,9 @@ func (c *Control) Resume(ctx context.Context, name string) (Changed, error) {
 // archived already is a conflict; enrollments it missed (the listing
 // is eventually consistent) end at their next send or reward.
 func (c *Control) Archive(ctx context.Context, name string) (Changed, error) {
+	if err := c.runs(); err != nil {
+		return Changed{}, err
+	}
 	st, err := c.Journeys.Status(ctx, name, []journey.Status{journey.StatusLive, journey.StatusPaused, journey.StatusDraft}, journey.StatusArchived)
 	if err != nil {
 		return Changed{}, err
@@ -315,6 +331,9 @@ const RefusedAlreadyEnrolled = "already_enrolled"
 // entry rules decide as for any trigger; a refusal is an answer (and a
 // timeline entry), not an error.
 func (c *Control) EnrollAPI(ctx context.Context, name, memberID string) (Enrolled, error) {
+	if err := c.runs(); err != nil {
+		return Enrolled{}, err
+	}
 	st, err := c.state(ctx, name)
 	if err != nil {
 		return Enrolled{}, err
@@ -363,6 +382,9 @@ type Removed struct {
 // Remove ends the member's open enrollments in the journey now, with
 // reason "removed"; ENotFound when there are none.
 func (c *Control) Remove(ctx context.Context, name, memberID string) (Removed, error) {
+	if err := c.runs(); err != nil {
+		return Removed{}, err
+	}
 	if _, err := c.state(ctx, name); err != nil {
 		return Removed{}, err
 	}
