@@ -186,7 +186,7 @@ func TestPublishAndReadJourneys(t *testing.T) {
 		t.Errorf("list = %+v", list)
 	}
 	d := decodeBody[journeys.Detail](t, a.must(t, http.StatusOK, http.MethodGet, "/v1/journeys/paced", ""))
-	if d.Live != 2 || len(d.Versions) != 2 || d.Versions[0].Version != 2 || d.Definition == nil || d.Definition.Version != 2 || d.Source != pacedJSON {
+	if d.Live != 2 || len(d.Versions) != 2 || d.Versions[0].Version != 2 || !strings.HasPrefix(d.Versions[1].PublishedBy, "sha256:") || d.Definition == nil || d.Definition.Version != 2 || d.Source != pacedJSON {
 		t.Errorf("detail = %+v", d)
 	}
 	v1 := decodeBody[store.JourneyVersion](t, a.must(t, http.StatusOK, http.MethodGet, "/v1/journeys/paced/versions/1", ""))

@@ -104,12 +104,20 @@ func (c *Control) List(ctx context.Context) ([]Summary, error) {
 // source.
 type Detail struct {
 	Summary
-	Draft    string                 `json:"draft,omitempty"`
-	Versions []store.JourneyVersion `json:"versions"`
+	Draft    string        `json:"draft,omitempty"`
+	Versions []VersionInfo `json:"versions"`
 	// Definition and Source are the live version's (absent before the
 	// first publish).
 	Definition *journey.Definition `json:"definition,omitempty"`
 	Source     string              `json:"source,omitempty"`
+}
+
+// VersionInfo is one published version in Detail: when and by whom (the
+// versions endpoint serves its definition and source).
+type VersionInfo struct {
+	Version     int       `json:"version"`
+	PublishedAt time.Time `json:"published_at"`
+	PublishedBy string    `json:"published_by,omitempty"`
 }
 
 // Get reads one journey.
@@ -126,15 +134,10 @@ func (c *Control) Get(ctx context.Context, name string) (Detail, error) {
 	if err != nil {
 		return Detail{}, fmt.Errorf("versions of journey %s: %w", name, err)
 	}
-	if vs == nil {
-		vs = []store.JourneyVersion{}
+	d := Detail{Summary: summary(st, counters), Draft: st.Draft, Versions: make([]VersionInfo, 0, len(vs))}
+	for _, v := range vs {
+		d.Versions = append(d.Versions, VersionInfo{Version: v.Version, PublishedAt: v.PublishedAt, PublishedBy: v.PublishedBy})
 	}
-	// The listing's definitions would repeat the live one below for every
-	// version: the versions endpoint serves each in full.
-	for i := range vs {
-		vs[i].Definition = journey.Definition{}
-	}
-	d := Detail{Summary: summary(st, counters), Draft: st.Draft, Versions: vs}
 	if st.Live > 0 {
 		v, err := c.Version(ctx, name, st.Live)
 		if err != nil {
