@@ -667,7 +667,10 @@ func (s *journeyScan) supersede(ctx context.Context, doc loyalty.MemberDocument,
 // step completes the enrollment.
 func (s *journeyScan) runStep(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, stepID string, at time.Time, last bool) error {
 	a := s.a
-	req := StepRequest{MemberID: enr.MemberID, Journey: def.Name, Version: def.Version, Enrollment: enr.Number, Step: stepID, At: at, Ref: at}
+	// Decisions are dated by the step's moment, not the scan's clock, so
+	// a rerun writes the same timeline entries; a millisecond apart from
+	// the entry (at) and from the end (at + 2ms) they read in order.
+	req := StepRequest{MemberID: enr.MemberID, Journey: def.Name, Version: def.Version, Enrollment: enr.Number, Step: stepID, At: at.Add(time.Millisecond), Ref: at}
 	res, err := a.Step(ctx, def, req)
 	if err != nil {
 		return err
@@ -675,9 +678,11 @@ func (s *journeyScan) runStep(ctx context.Context, def journey.Definition, enr l
 	if res.Reward != nil && !res.Reward.Pending && res.Reward.Refused == "" {
 		s.counts["rewarded"]++
 	}
+	end := req
+	end.At = at.Add(2 * time.Millisecond)
 	if res.Exit != "" {
 		s.counts["exited:"+res.Exit]++
-		return a.finish(ctx, req, loyalty.EnrollmentExited, res.Exit)
+		return a.finish(ctx, end, loyalty.EnrollmentExited, res.Exit)
 	}
 	if err := a.Store.SetEnrollmentStep(ctx, enr.MemberID, def.Name, enr.Number, stepID, engine.Listen(def)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("record step %s of %s/%s/%d: %w", stepID, def.Name, enr.MemberID, enr.Number, err)
@@ -696,7 +701,7 @@ func (s *journeyScan) runStep(ctx context.Context, def journey.Definition, enr l
 	}
 	if last {
 		s.counts["completed"]++
-		return a.finish(ctx, req, loyalty.EnrollmentCompleted, "completed")
+		return a.finish(ctx, end, loyalty.EnrollmentCompleted, "completed")
 	}
 	return nil
 }
