@@ -26,7 +26,8 @@ const (
 // linkRules says, per function, which packages it must not link and the
 // exceptions it may. dispatch starts and signals workflows, so Temporal
 // (and its gRPC) and journey validation against the email catalog are its
-// own business: it has no rule.
+// own business: it has no rule. api drives journeys and links Temporal
+// too.
 var linkRules = map[string]struct {
 	forbidden []string
 	allowed   []string // exceptions to forbidden, exact import paths
@@ -40,14 +41,15 @@ var linkRules = map[string]struct {
 		why:       "it records webhooks in DynamoDB and nothing else",
 	},
 	"api": {
-		forbidden: []string{temporal, grpc, sendgrid},
-		// The API serves stats of the journeys the binary runs, loaded
-		// with journey.Shipped, which checks them against the email
-		// catalog; the catalog lives in internal/mail beside the SendGrid
-		// client (about 0.5 MB of the bootstrap). Nothing of the API's own
-		// may reach SendGrid.
+		// Marketers drive journeys through the API: resume, archive, api
+		// enrollments and removals start or signal enrollment workflows,
+		// and a publish keeps the journey's schedule in step, so Temporal
+		// is its business (as dispatch's). Validating a journey needs the
+		// email catalog, which lives in internal/mail beside the SendGrid
+		// client; nothing of the API's own may reach SendGrid.
+		forbidden:  []string{sendgrid},
 		allowedVia: map[string]string{sendgrid: module + "internal/mail"},
-		why:        "it reads and adjusts the ledger; it neither starts workflows nor sends email",
+		why:        "it reads and adjusts the ledger and drives journeys; it sends no email",
 	},
 	"sendgrid-events": {
 		forbidden: []string{temporal, grpc, sendgrid},

@@ -34,6 +34,8 @@ var (
 		"TEMPORAL_TLS_KEY":  "Sub:${TemporalTlsSecretArn}:key::",
 		// Keys coupon codes; the same secret the Lambdas read by ARN.
 		"MEMBERFLOW_CODE_SECRET": "Sub:${CodeSecretArn}:code_secret::",
+		// Signs journeys' webhook steps.
+		"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET": "Sub:${JourneyWebhookSecretArn}:webhook_secret::",
 	}
 	workerTaskGrants = map[string][]string{
 		"dynamodb:GetItem":    {"Ref:TableArn"},
@@ -42,11 +44,14 @@ var (
 		// The ledger sweep queries the due-day index.
 		"dynamodb:Query":              {"Ref:TableArn", "Sub:${TableArn}/index/*"},
 		"dynamodb:ConditionCheckItem": {"Ref:TableArn"},
+		// An update step removing a custom date attribute takes the member
+		// out of the date index.
+		"dynamodb:DeleteItem": {"Ref:TableArn"},
 		// -backfill-calendar-index, once after an upgrade.
 		"dynamodb:Scan": {"Ref:TableArn"},
 	}
 	workerExecutionGrants = map[string][]string{
-		"secretsmanager:GetSecretValue": {"Ref:SendGridApiKeySecretArn", "Ref:TemporalTlsSecretArn", "Ref:CodeSecretArn"},
+		"secretsmanager:GetSecretValue": {"Ref:SendGridApiKeySecretArn", "Ref:TemporalTlsSecretArn", "Ref:CodeSecretArn", "Ref:JourneyWebhookSecretArn"},
 	}
 )
 

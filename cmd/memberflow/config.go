@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
 	"github.com/memberflow/memberflow/internal/localstack"
-	"github.com/memberflow/memberflow/internal/loyalty"
-	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -25,9 +23,12 @@ const (
 	defaultWebhookSecret = "local-dev-secret"
 	defaultAdminToken    = "local-admin-token"
 	defaultCodeSecret    = "local-coupon-code-secret"
-	defaultTemporalPort  = 7233
-	defaultUIPort        = 8233
-	defaultDynamoDBPort  = 8000
+	// defaultJourneyWebhookSecret signs journeys' webhook steps locally
+	// ("whsec_" + base64 of "local-journey-webhook-secret").
+	defaultJourneyWebhookSecret = "whsec_bG9jYWwtam91cm5leS13ZWJob29rLXNlY3JldA=="
+	defaultTemporalPort         = 7233
+	defaultUIPort               = 8233
+	defaultDynamoDBPort         = 8000
 )
 
 // stackConfigFromEnv reads the local stack's configuration once.
@@ -37,16 +38,17 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		return localstack.Config{}, err
 	}
 	cfg := localstack.Config{
-		Root:          root,
-		DataDir:       cmp.Or(getenv("MEMBERFLOW_DATA_DIR"), filepath.Join(root, ".local")),
-		HTTPAddr:      cmp.Or(getenv("MEMBERFLOW_HTTP_ADDR"), defaultHTTPAddr),
-		TemporalCLI:   cmp.Or(getenv("TEMPORAL_CLI"), filepath.Join(root, "bin", "temporal")),
-		DynamoDBDir:   getenv("DYNAMODB_LOCAL_DIR"),
-		Table:         cmp.Or(getenv("MEMBERFLOW_TABLE"), "memberflow"),
-		WebhookSecret: cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
-		AdminToken:    cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
-		CodeSecret:    cmp.Or(getenv("MEMBERFLOW_CODE_SECRET"), defaultCodeSecret),
-		PublicURL:     getenv("MEMBERFLOW_PUBLIC_URL"),
+		Root:                 root,
+		DataDir:              cmp.Or(getenv("MEMBERFLOW_DATA_DIR"), filepath.Join(root, ".local")),
+		HTTPAddr:             cmp.Or(getenv("MEMBERFLOW_HTTP_ADDR"), defaultHTTPAddr),
+		TemporalCLI:          cmp.Or(getenv("TEMPORAL_CLI"), filepath.Join(root, "bin", "temporal")),
+		DynamoDBDir:          getenv("DYNAMODB_LOCAL_DIR"),
+		Table:                cmp.Or(getenv("MEMBERFLOW_TABLE"), "memberflow"),
+		WebhookSecret:        cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
+		AdminToken:           cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
+		CodeSecret:           cmp.Or(getenv("MEMBERFLOW_CODE_SECRET"), defaultCodeSecret),
+		PublicURL:            getenv("MEMBERFLOW_PUBLIC_URL"),
+		JourneyWebhookSecret: cmp.Or(getenv("MEMBERFLOW_JOURNEY_WEBHOOK_SECRET"), defaultJourneyWebhookSecret),
 		Brand: activities.Brand{
 			Name:    cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "Memberflow Demo"),
 			ShopURL: cmp.Or(getenv("MEMBERFLOW_SHOP_URL"), "https://shop.example.com"),
@@ -75,38 +77,13 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 			*p.into = n
 		}
 	}
-	// The journeys as shipped, with the activation nudges optionally
-	// shortened so the journey can be tried in minutes.
-	prog, err := loyalty.LoadProgram(templates.Program)
-	if err != nil {
-		return cfg, err
-	}
-	shipped, err := journey.Shipped(prog)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.Journeys = shipped.Clone()
-	act := cfg.Journeys[journey.Activation]
-	steps := map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "nudge", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER": "last_nudge"}
-	for _, env := range []string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER"} {
-		v := getenv(env)
-		if v == "" {
-			continue
+	// Journey files to publish at start-up instead of the shipped ones
+	// (say, copies with delays of seconds, to try a journey in minutes).
+	if dir := getenv("MEMBERFLOW_JOURNEYS_DIR"); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return cfg, fmt.Errorf("MEMBERFLOW_JOURNEYS_DIR must be a directory of journey files, got %q", dir)
 		}
-		x, err := time.ParseDuration(v)
-		if err != nil || x <= 0 {
-			return cfg, fmt.Errorf("%s must be a positive duration like 72h or 30s, got %q", env, v)
-		}
-		for i := range act.Steps {
-			if act.Steps[i].Name == steps[env] {
-				act.Steps[i].After = journey.Duration(x)
-			}
-		}
-	}
-	nudge, _ := act.Step("nudge")
-	last, _ := act.Step("last_nudge")
-	if last.After <= nudge.After {
-		return cfg, fmt.Errorf("MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER (%s) must be later than MEMBERFLOW_ACTIVATION_NUDGE_AFTER (%s)", last.After.D(), nudge.After.D())
+		cfg.Journeys = os.DirFS(dir)
 	}
 	if v := getenv("MEMBERFLOW_SCAN_EVERY"); v != "" {
 		x, err := time.ParseDuration(v)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/ingest"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -29,18 +29,19 @@ func TestStackConfigDefaults(t *testing.T) {
 	if cfg.TemporalPort != 7233 || cfg.DynamoDBPort != 8000 || cfg.UIPort != 8233 {
 		t.Errorf("ports = %d %d %d", cfg.TemporalPort, cfg.DynamoDBPort, cfg.UIPort)
 	}
-	nudge, _ := cfg.Journeys[journey.Activation].Step("nudge")
-	if !strings.HasSuffix(cfg.DataDir, ".local") || nudge.After.D() != 72*time.Hour {
-		t.Errorf("data dir %s, nudge %s", cfg.DataDir, nudge.After.D())
+	if !strings.HasSuffix(cfg.DataDir, ".local") || cfg.Journeys != nil {
+		t.Errorf("data dir %s, journeys %v (want the shipped ones)", cfg.DataDir, cfg.Journeys)
 	}
-	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "20s", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER": "40s", "MEMBERFLOW_SCAN_EVERY": "1m"}))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "short.yaml"), []byte("name: short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_JOURNEYS_DIR": dir, "MEMBERFLOW_SCAN_EVERY": "1m"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nudge, _ = short.Journeys[journey.Activation].Step("nudge")
-	last, _ := short.Journeys[journey.Activation].Step("last_nudge")
-	if nudge.After.D() != 20*time.Second || last.After.D() != 40*time.Second || short.ScanEvery != time.Minute {
-		t.Errorf("shortened: nudge %s, last %s, scan every %s", nudge.After.D(), last.After.D(), short.ScanEvery)
+	if b, err := fs.ReadFile(short.Journeys, "short.yaml"); err != nil || string(b) != "name: short\n" || short.ScanEvery != time.Minute {
+		t.Errorf("journeys dir: %q %v, scan every %s", b, err, short.ScanEvery)
 	}
 }
 
@@ -51,9 +52,8 @@ func TestStackConfigRejectsNonsense(t *testing.T) {
 		want string
 	}{
 		{"port", map[string]string{"MEMBERFLOW_DYNAMODB_PORT": "eighty"}, "MEMBERFLOW_DYNAMODB_PORT"},
-		{"duration", map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "soon"}, "MEMBERFLOW_ACTIVATION_NUDGE_AFTER"},
+		{"journeys dir", map[string]string{"MEMBERFLOW_JOURNEYS_DIR": "/does/not/exist"}, "MEMBERFLOW_JOURNEYS_DIR"},
 		{"scan every", map[string]string{"MEMBERFLOW_SCAN_EVERY": "often"}, "MEMBERFLOW_SCAN_EVERY"},
-		{"order of nudges", map[string]string{"MEMBERFLOW_ACTIVATION_NUDGE_AFTER": "10s", "MEMBERFLOW_ACTIVATION_LAST_NUDGE_AFTER": "5s"}, "must be later"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := stackConfigFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {

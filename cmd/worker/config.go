@@ -34,7 +34,11 @@ type Config struct {
 	ASMGroups        map[string]int // SENDGRID_ASM_GROUPS: {"<email group>": <ASM group id>}
 	PublicURL        string         // MEMBERFLOW_PUBLIC_URL: the API's public base URL, for unsubscribe links
 	SweepEvery       time.Duration  // MEMBERFLOW_SWEEP_EVERY: how often the ledger sweep runs (default 1h)
-	ScanEvery        time.Duration  // MEMBERFLOW_SCAN_EVERY: how often the calendar journeys' scans run (default 1h)
+	ScanEvery        time.Duration  // MEMBERFLOW_SCAN_EVERY: how often the date and inactivity journeys' scans run (default 1h)
+	// JourneyWebhookSecret signs the posts of journeys' webhook steps
+	// (Standard Webhooks; "whsec_" + base64). Optional: without it a
+	// webhook step fails, naming this variable.
+	JourneyWebhookSecret string // MEMBERFLOW_JOURNEY_WEBHOOK_SECRET (injected from Secrets Manager)
 }
 
 // ConfigFromEnv reads Config with explicit defaults.
@@ -44,16 +48,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	// so the deploy's replay check talks to the worker's namespace.
 	conn, connErr := temporalconn.ConfigFromEnv(getenv)
 	c := Config{
-		TableName:        getenv("TABLE_NAME"),
-		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
-		Region:           getenv("AWS_REGION"),
-		Temporal:         conn,
-		TaskQueue:        or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue),
-		SendGridAPIKey:   getenv("SENDGRID_API_KEY"),
-		CodeSecret:       getenv("MEMBERFLOW_CODE_SECRET"),
-		SendGridBaseURL:  or("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
-		FromEmail:        getenv("MEMBERFLOW_FROM_EMAIL"),
-		FromName:         getenv("MEMBERFLOW_FROM_NAME"),
+		TableName:            getenv("TABLE_NAME"),
+		DynamoDBEndpoint:     getenv("DYNAMODB_ENDPOINT"),
+		Region:               getenv("AWS_REGION"),
+		Temporal:             conn,
+		TaskQueue:            or("TEMPORAL_TASK_QUEUE", workflows.DefaultTaskQueue),
+		SendGridAPIKey:       getenv("SENDGRID_API_KEY"),
+		CodeSecret:           getenv("MEMBERFLOW_CODE_SECRET"),
+		JourneyWebhookSecret: getenv("MEMBERFLOW_JOURNEY_WEBHOOK_SECRET"),
+		SendGridBaseURL:      or("SENDGRID_BASE_URL", "https://api.sendgrid.com"),
+		FromEmail:            getenv("MEMBERFLOW_FROM_EMAIL"),
+		FromName:             getenv("MEMBERFLOW_FROM_NAME"),
 		Brand: activities.Brand{
 			Name:    or("MEMBERFLOW_BRAND_NAME", getenv("MEMBERFLOW_FROM_NAME")),
 			ShopURL: getenv("MEMBERFLOW_SHOP_URL"),

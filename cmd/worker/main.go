@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/memberflow/memberflow/activities"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -95,16 +95,36 @@ func run(ctx context.Context, flags Flags, getenv func(string) string, stdout io
 	if err := workflows.EnsureSweepSchedule(ctx, c, cfg.TaskQueue, workflows.LedgerSweepInput{CatchUpDays: 7}, cfg.SweepEvery); err != nil {
 		return err
 	}
-	journeys, err := journey.Shipped(ldg.Rules.Program)
+	svc, eng, err := journeys.New(st, ldg.Rules.Program, catalog)
 	if err != nil {
 		return err
 	}
-	if err := workflows.EnsureCalendarSchedules(ctx, c, cfg.TaskQueue, journeys, cfg.ScanEvery, workflows.DefaultCatchUp); err != nil {
+	// The shipped journeys are published when their content changed, so a
+	// deploy carries them; a publish or a status change (here or through
+	// the API) keeps each journey's schedule in step.
+	svc.Changed = func(ctx context.Context, live []journeys.Live) error {
+		return workflows.EnsureJourneySchedules(ctx, c, cfg.TaskQueue, live, cfg.ScanEvery, workflows.DefaultCatchUp)
+	}
+	published, err := svc.PublishFiles(ctx, templates.Journeys, journeys.ShippedDir)
+	if err != nil {
+		return err
+	}
+	for _, p := range published {
+		if !p.Unchanged {
+			log.Info("journey published", "journey", p.Name, "version", p.Version, "enrollments_on_older_versions", p.OnOlderVersions)
+		}
+	}
+	live, err := svc.LiveSet(ctx)
+	if err != nil {
+		return err
+	}
+	if err := svc.Changed(ctx, live); err != nil {
 		return err
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
-		Links: links, PublicURL: cfg.PublicURL, Log: log, Workflows: c, TaskQueue: cfg.TaskQueue})
+		Links: links, PublicURL: cfg.PublicURL, Log: log, Workflows: c, TaskQueue: cfg.TaskQueue,
+		Engine: eng, Journeys: svc, WebhookSecret: activities.WebhookSecret(cfg.JourneyWebhookSecret)})
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return err

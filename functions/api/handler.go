@@ -5,29 +5,34 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/memberflow/memberflow/internal/api"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
+	"github.com/memberflow/memberflow/internal/lambdaenv/journeyenv"
 	"github.com/memberflow/memberflow/internal/lambdaenv/ledgerenv"
 	"github.com/memberflow/memberflow/internal/unsubscribe"
 )
 
 // config is what api reads beside lambdaenv.Config.
 type config struct {
+	// Journeys reach Temporal: resume, archive, api enrollments and
+	// removals start or signal enrollments; a publish keeps the
+	// journey's schedule in step.
+	journeyenv.Config
 	AdminTokenSecretARN string // ADMIN_TOKEN_SECRET_ARN: {"tokens":["…"]}
 	CodeSecretARN       string // CODE_SECRET_ARN: {"code_secret":"…"} keys coupon codes and unsubscribe links
 	BrandName           string // MEMBERFLOW_BRAND_NAME: shown on the unsubscribe page
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
+	j, err := journeyenv.ConfigFromEnv(getenv)
 	return config{
+		Config:              j,
 		AdminTokenSecretARN: getenv("ADMIN_TOKEN_SECRET_ARN"),
 		CodeSecretARN:       getenv("CODE_SECRET_ARN"),
 		BrandName:           cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "our shop"),
-	}, nil
+	}, err
 }
 
 // mounts builds the bearer-protected /v1 API and the unsubscribe links.
@@ -49,12 +54,16 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 		return lambdaenv.Mounts{}, err
 	}
 	unsub := &unsubscribe.Handler{Store: env.Store, Signer: links, Brand: c.BrandName, Log: env.Log}
-	// The journeys whose stats the API serves; any other name is 404.
-	journeys, err := journey.Shipped(ldg.Rules.Program)
+	tc, err := journeyenv.Dial(ctx, env, c.Config)
 	if err != nil {
 		return lambdaenv.Mounts{}, err
 	}
-	a := &api.Handler{Store: env.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: env.Log, Journeys: slices.Sorted(maps.Keys(journeys))}
+	g, err := journeyenv.New(env, ldg, tc, c.Config)
+	if err != nil {
+		return lambdaenv.Mounts{}, err
+	}
+	a := &api.Handler{Store: env.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: env.Log,
+		Journeys: &journeys.Control{Journeys: g.Service, Enroller: g.Enroller, Store: env.Store, Ledger: ldg}}
 	return lambdaenv.Mounts{API: a.Routes()}, nil
 }
 

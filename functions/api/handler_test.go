@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/memberflow/memberflow/internal/lambdaenv/journeyenv"
 )
 
 func TestAdminTokens(t *testing.T) {
@@ -21,14 +24,15 @@ func TestAdminTokens(t *testing.T) {
 }
 
 func TestConfigFromEnv(t *testing.T) {
+	temporal := journeyenv.Config{TemporalAddress: "t:7233", TemporalNamespace: "default", TemporalTaskQueue: "memberflow", ScanEvery: time.Hour}
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
 		want config
 	}{
-		{"defaults", nil, config{BrandName: "our shop"}},
-		{"set", map[string]string{"ADMIN_TOKEN_SECRET_ARN": "arn:admin", "CODE_SECRET_ARN": "arn:code", "MEMBERFLOW_BRAND_NAME": "Lin's"},
-			config{AdminTokenSecretARN: "arn:admin", CodeSecretARN: "arn:code", BrandName: "Lin's"}},
+		{"defaults", map[string]string{"TEMPORAL_ADDRESS": "t:7233"}, config{Config: temporal, BrandName: "our shop"}},
+		{"set", map[string]string{"TEMPORAL_ADDRESS": "t:7233", "ADMIN_TOKEN_SECRET_ARN": "arn:admin", "CODE_SECRET_ARN": "arn:code", "MEMBERFLOW_BRAND_NAME": "Lin's"},
+			config{Config: temporal, AdminTokenSecretARN: "arn:admin", CodeSecretARN: "arn:code", BrandName: "Lin's"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := configFromEnv(func(k string) string { return tc.env[k] })
@@ -38,6 +42,9 @@ func TestConfigFromEnv(t *testing.T) {
 		})
 	}
 	// The ARN is checked at start, before any call to Secrets Manager.
+	if _, err := configFromEnv(func(string) string { return "" }); err == nil || err.Error() != "TEMPORAL_ADDRESS is required" {
+		t.Errorf("no Temporal: err = %v, want TEMPORAL_ADDRESS is required", err)
+	}
 	if _, err := mounts(context.Background(), nil, config{CodeSecretARN: "arn:code"}); err == nil || err.Error() != "ADMIN_TOKEN_SECRET_ARN is required" {
 		t.Errorf("no ARN: err = %v, want ADMIN_TOKEN_SECRET_ARN is required", err)
 	}

@@ -115,7 +115,7 @@ func TestPublishFilesAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	good, _ := fs.ReadFile(templates.Journeys, "journeys/activation.yaml")
 	for name, files := range map[string]fstest.MapFS{
-		"invalid": {"activation.yaml": {Data: good}, "broken.yaml": {Data: []byte("name: broken\ntrigger: {event: order.paid}\nsteps:\n  - id: a\n    send: {email: nope}\n")}},
+		"invalid":  {"activation.yaml": {Data: good}, "broken.yaml": {Data: []byte("name: broken\ntrigger: {event: order.paid}\nsteps:\n  - id: a\n    send: {email: nope}\n")}},
 		"misnamed": {"welcome.yaml": {Data: good}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"expvar"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -43,7 +43,7 @@ import (
 	"github.com/memberflow/memberflow/internal/dynamolocal"
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/ingest"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/mail"
@@ -76,11 +76,15 @@ type Config struct {
 	AdminToken    string
 	CodeSecret    string // keys coupon codes and unsubscribe links (HMAC); at least 16 bytes
 	PublicURL     string // base URL in unsubscribe links; "" means the HTTP API's own
-	// Journeys are the journey definitions; nil means the shipped ones
-	// (tests pass shortened delays).
-	Journeys journey.Set
-	// ScanEvery is how often the calendar journeys' scans run (default
-	// 1h); CatchUp how far back each looks (default 24h).
+	// Journeys holds the journey files published at start-up when their
+	// content changed (*.yaml, *.json at its root); nil means the shipped
+	// ones (templates/journeys). Tests pass copies with shorter delays.
+	Journeys fs.FS
+	// JourneyWebhookSecret signs journeys' webhook steps (Standard
+	// Webhooks); "" leaves webhook steps failing, naming the setting.
+	JourneyWebhookSecret string
+	// ScanEvery is how often the date and inactivity journeys' scans run
+	// (default 1h); CatchUp how far back each looks (default 24h).
 	ScanEvery, CatchUp time.Duration
 	// ConfirmWindow is how long a send's retry waits for the "processed"
 	// event of an earlier attempt before sending again
@@ -294,18 +298,38 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 
-	journeys := cfg.Journeys
-	if journeys == nil {
-		if journeys, err = journey.Shipped(ldg.Rules.Program); err != nil {
-			return nil, err
+	// The journeys: the shipped files (or the test's) are published when
+	// their content changed, like a deploy; a publish or a status change
+	// keeps each journey's schedule in step.
+	svc, eng, err := journeys.New(st, ldg.Rules.Program, catalog)
+	if err != nil {
+		return nil, err
+	}
+	scanEvery, catchUp := cmp.Or(cfg.ScanEvery, time.Hour), cmp.Or(cfg.CatchUp, workflows.DefaultCatchUp)
+	svc.Changed = func(ctx context.Context, live []journeys.Live) error {
+		return workflows.EnsureJourneySchedules(ctx, s.Temporal, workflows.DefaultTaskQueue, live, scanEvery, catchUp)
+	}
+	files, dir := cfg.Journeys, "."
+	if files == nil {
+		files, dir = templates.Journeys, journeys.ShippedDir
+	}
+	published, err := svc.PublishFiles(ctx, files, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range published {
+		if !p.Unchanged {
+			log.Info("journey published", "journey", p.Name, "version", p.Version)
 		}
 	}
+	enroller := &journeys.Enroller{Store: st, Engine: eng, Runner: workflows.Runner{Client: s.Temporal, TaskQueue: workflows.DefaultTaskQueue}}
 
 	// Worker.
 	s.Activities = &activities.Activities{
 		Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
 		Links: links, PublicURL: publicURL, Log: log.With("component", "activities"),
 		Workflows: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, ConfirmWindow: cfg.ConfirmWindow,
+		Engine: eng, Journeys: svc, WebhookSecret: activities.WebhookSecret(cfg.JourneyWebhookSecret),
 	}
 	if s.worker, err = s.startWorker(); err != nil {
 		return nil, err
@@ -315,16 +339,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	log.Info("ledger sweep scheduled", "schedule", workflows.SweepScheduleID, "every", "1h")
-	scanEvery := cmp.Or(cfg.ScanEvery, time.Hour)
-	if err := workflows.EnsureCalendarSchedules(ctx, s.Temporal, workflows.DefaultTaskQueue, journeys, scanEvery, cmp.Or(cfg.CatchUp, workflows.DefaultCatchUp)); err != nil {
+	live, err := svc.LiveSet(ctx)
+	if err != nil {
 		return nil, err
 	}
-	log.Info("calendar journeys scheduled", "journeys", workflows.CalendarJourneys, "every", scanEvery)
+	if err := svc.Changed(ctx, live); err != nil {
+		return nil, err
+	}
+	log.Info("journeys scheduled", "journeys", len(live), "scan every", scanEvery)
 
 	// Stream poller feeding the dispatch handler Lambda would run.
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	disp := &dispatch.Handler{Store: st, Ledger: ldg, Temporal: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, Journeys: journeys, Log: log.With("component", "dispatch")}
+	disp := &dispatch.Handler{Store: st, Ledger: ldg, Journeys: svc, Enroller: enroller, Legacy: s.Temporal, Log: log.With("component", "dispatch")}
 	s.poller = &streams.Poller{DynamoDB: ddbClient, Streams: newStreamsClient(s.ddb.Endpoint), Table: cfg.Table, Handle: disp.Handle, Filter: dispatch.Wanted, Log: log.With("component", "stream")}
 	if cfg.DataDir != "" {
 		// Like the event source mapping: a restart resumes after the last
@@ -354,7 +381,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		Events: &ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
 		API: (&api.Handler{
 			Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api"),
-			Journeys:    slices.Sorted(maps.Keys(journeys)),
+			Journeys:    &journeys.Control{Journeys: svc, Enroller: enroller, Store: st, Ledger: ldg},
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
 		}).Routes(),
 		SendGridEvents: &sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: asmgroup.ByID(asmGroups), Log: log.With("component", "sendgrid-events")},
