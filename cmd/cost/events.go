@@ -41,6 +41,13 @@ func orderPaid(member, orderID, amount string, at time.Time) event {
 	})
 }
 
+// orderRefunded refunds amount CNY of the order.
+func orderRefunded(member, orderID, amount string, at time.Time) event {
+	return envelope(events.OrderRefunded, "evt-rfd-"+orderID, member, at, map[string]any{
+		"order_id": orderID, "refund_id": "rfd-" + orderID, "amount": amount, "currency": "CNY",
+	})
+}
+
 func trialStarted(member string, at, ends time.Time) event {
 	return envelope(events.SubscriptionTrialStarted, "evt-trial-"+member, member, at, map[string]any{
 		"subscription_id": "sub-" + member, "plan": "svip", "price": "9.90", "currency": "CNY",
@@ -68,20 +75,27 @@ func (r *runner) post(ctx context.Context, evs ...event) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.s.URL+"/v1/events", bytes.NewReader(body))
+	header := http.Header{}
+	header.Set(ingest.HeaderSource, "storefront")
+	header.Set(ingest.HeaderSignature, ingest.Sign([]byte(webhookSecret), time.Now(), body))
+	return r.call(ctx, "post events", "/v1/events", body, header, http.StatusAccepted)
+}
+
+// call posts body to the stack's HTTP API at path and wants status back.
+func (r *runner) call(ctx context.Context, what, path string, body []byte, header http.Header, status int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.s.URL+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set(ingest.HeaderSource, "storefront")
-	req.Header.Set(ingest.HeaderSignature, ingest.Sign([]byte(webhookSecret), time.Now(), body))
+	req.Header = header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("post events: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
+	if resp.StatusCode != status {
 		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("post events: %d %s", resp.StatusCode, b)
+		return fmt.Errorf("%s: %d %s", what, resp.StatusCode, b)
 	}
 	return nil
 }

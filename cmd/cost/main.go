@@ -1,9 +1,19 @@
 // Command cost measures what memberflow's lifecycles cost in Temporal Cloud
-// actions (`make cost`): it starts the local stack, runs every lifecycle
-// on the Temporal dev server with its delays shortened, counts the actions
-// in the histories the dev server recorded (internal/cost), and prints the
-// figures per lifecycle, per member and year at the reference incidence,
-// and in list-price dollars, as Markdown tables to paste into README.md.
+// actions (`make cost`). It starts the local stack with the shipped
+// journeys (templates/journeys) published with their delays shortened to
+// seconds, runs each lifecycle on the journey engine — activation and
+// trial as Journey workflows driven by signed webhooks; birthday,
+// tier_expiry and winback (the live journeys with a date or inactivity
+// trigger) through their scan/<name> schedules, empty and over seeded
+// members, with an email the frequency cap holds back in its
+// JourneyDeferredStep — counts the actions in the histories the dev server
+// recorded (internal/cost), and prints the figures per lifecycle, per
+// member and year at the reference incidence, and in list-price dollars,
+// as Markdown tables to paste into README.md. It also publishes the
+// svip_upsell example through the HTTP API and prints one enrollment per
+// path. It exits non-zero when the lifecycles cost more than the budget
+// of 4.10 actions per member and year (the figure is printed either way).
+// Progress goes to stderr, the tables to stdout.
 package main
 
 import (

@@ -27,7 +27,7 @@ func (r *runner) seed(ctx context.Context) error {
 	local := r.now.In(r.loc)
 	// 1992 is a leap year: 29 February is a valid birthday too.
 	today := fmt.Sprintf("1992-%02d-%02d", local.Month(), local.Day())
-	firstOrder, err := r.tierOrderTime()
+	firstOrder, review, err := r.tierOrderTime()
 	if err != nil {
 		return err
 	}
@@ -73,21 +73,39 @@ func (r *runner) seed(ctx context.Context) error {
 	}
 	close(jobs)
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// The tier members must be due, or the tier_expiry scan measures
+	// nobody: their review is the one the seed aimed at.
+	doc, err := r.s.Activities.Ledger.Document(ctx, tierMember(0), time.Now())
+	if err != nil {
+		return fmt.Errorf("read seeded %s: %w", tierMember(0), err)
+	}
+	if doc.TierReviewOn == nil || *doc.TierReviewOn != review || doc.Tier != "V2" {
+		got := "none"
+		if doc.TierReviewOn != nil {
+			got = *doc.TierReviewOn
+		}
+		return fmt.Errorf("seeded %s is %s with its review on %s, want V2 reviewed on %s", tierMember(0), doc.Tier, got, review)
+	}
+	return nil
 }
 
 // tierOrderTime is when a tier member's first order (the upgrade to V2)
-// was placed: the day whose second anniversary review, 30 days from now,
-// puts the d30 warning (10:00 member local time, 30 days before the
-// review day) in the last 23 hours.
-func (r *runner) tierOrderTime() (time.Time, error) {
+// was placed, and the review day it leads to: the day whose second
+// anniversary review, 30 days from now, puts the d30 warning in the last
+// 23 hours. The review day is the programme's calendar day of the
+// anniversary; tier_expiry reads it in the member's zone, so the warning
+// is 10:00 member-local time 30 days before that day.
+func (r *runner) tierOrderTime() (time.Time, string, error) {
 	for days := 690; days <= 760; days++ {
 		t := r.now.AddDate(0, 0, -days)
-		review := r.prog.StartOfDay(t).AddDate(2, 0, 0).In(r.loc)
-		d30 := time.Date(review.Year(), review.Month(), review.Day()-30, 10, 0, 0, 0, r.loc)
+		y, m, d := r.prog.StartOfDay(t).AddDate(2, 0, 0).Date()
+		d30 := time.Date(y, m, d-30, 10, 0, 0, 0, r.loc)
 		if d30.After(r.now.Add(-23*time.Hour)) && !d30.After(r.now.Add(-time.Minute)) {
-			return t, nil
+			return t, time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), nil
 		}
 	}
-	return time.Time{}, errors.New("no order day puts a tier review's d30 warning in the last 23 hours")
+	return time.Time{}, "", errors.New("no order day puts a tier review's d30 warning in the last 23 hours")
 }
