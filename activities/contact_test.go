@@ -196,8 +196,12 @@ func TestSendEmailPriorityOrdersCappedEmails(t *testing.T) {
 	clock = day(2)
 	mustSend(t, a, sendReq("m-1", journey.Activation, 1, "nudge"))
 
+	// The step executor ranks each send by its journey's priority (the
+	// shipped definitions: tier_expiry 90, winback 10).
 	winback := sendReq("m-1", journey.Winback, 20260901, "d60")
+	winback.Priority = 10
 	tierExpiry := sendReq("m-1", journey.TierExpiry, 20261210, "d30")
+	tierExpiry.Priority = 90
 	clock = day(3)
 	if res := mustSend(t, a, winback); !res.DeferUntil.Equal(day(7)) {
 		t.Fatalf("win-back on day 3 = %+v, want deferred to day 7", res)

@@ -121,10 +121,12 @@ func run(ctx context.Context, flags Flags, getenv func(string) string, stdout io
 	if err := svc.Changed(ctx, live); err != nil {
 		return err
 	}
+	// The scans enter members as dispatch does.
+	enroller := &journeys.Enroller{Store: st, Engine: eng, Runner: workflows.Runner{Client: c, TaskQueue: cfg.TaskQueue}}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
 		Links: links, PublicURL: cfg.PublicURL, Log: log, Workflows: c, TaskQueue: cfg.TaskQueue,
-		Engine: eng, Journeys: svc, WebhookSecret: activities.WebhookSecret(cfg.JourneyWebhookSecret)})
+		Engine: eng, Journeys: svc, Enroller: enroller, WebhookSecret: activities.WebhookSecret(cfg.JourneyWebhookSecret)})
 	log.Info("worker polling", "task_queue", cfg.TaskQueue, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return err

@@ -14,19 +14,21 @@ import (
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/contact"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/workflows"
 )
 
-// TestCalendarBirthday runs the birthday journey's hourly scan on the dev
-// server, started through its Temporal Schedule, over members registered
+// TestCalendarBirthday runs the published birthday journey's hourly scan
+// on the dev server, started through its Temporal Schedule (scan/birthday),
+// over members registered
 // 40 days ago (the ledger gives no gift for a birthday set fewer than 30
 // days before): a member with consent gets the C15 coupon and one email
 // naming their tier's multiplier; one without consent the coupon and no
 // email; one whose frequency cap is full gets the email once the cap
-// frees, through a DeferredSend workflow; one with another birthday gets
+// frees, through a JourneyDeferredStep workflow; one with another birthday gets
 // nothing; and a second run changes nothing. Alongside, a trial with its
 // end seconds ahead converts.
 func TestCalendarBirthday(t *testing.T) {
@@ -51,28 +53,18 @@ func TestCalendarBirthday(t *testing.T) {
 	set := shippedJourneys(t)
 	// Registrations start no activation here: the birthday's emails and
 	// coupons are then all a member has.
-	act := set[journey.Activation]
-	act.Enabled = false
-	set[journey.Activation] = act
+	delete(set, "activation")
 	// One reminder 3 s before the trial's end (with two, the thank-you
-	// would be a third email in the 7-day cap and wait a week), and the
-	// offer's window in seconds.
-	tr := set[journey.Trial]
-	tr.Steps = slices.DeleteFunc(tr.Steps, func(s journey.Step) bool { return s.Name == "reminder_7d" })
-	for i := range tr.Steps {
-		switch tr.Steps[i].Name {
-		case "reminder_1d":
-			tr.Steps[i].Before = journey.Duration(3 * time.Second)
-		case "offer":
-			tr.Steps[i].Window = journey.Duration(3 * time.Second)
-		}
-	}
-	set[journey.Trial] = tr
+	// would be a third email in the 7-day cap and wait a week).
+	tr := set["trial"]
+	tr = tr[:strings.Index(tr, "  - id: before_reminder_7d")] + tr[strings.Index(tr, "  - id: before_reminder_1d"):]
+	set["trial"] = replace(t, tr, "offset: -1d", "offset: -3s")
 
-	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Journeys: set})
+	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Journeys: journeyFiles(set)})
 	t.Cleanup(s.Stop)
 
 	joined := now.AddDate(0, 0, -40)
+	trialWorkflow := workflows.JourneyWorkflowID("trial", "m-trial", 1)
 	const yes, no, capped, other, trialist = "m-bd-yes", "m-bd-no", "m-bd-capped", "m-bd-other", "m-trial"
 	trialEnds := time.Now().Add(8 * time.Second)
 	trialStarted := eventMap(t, events.SubscriptionTrialStarted, "evt-trial-"+trialist, trialist, now)
@@ -101,43 +93,48 @@ func TestCalendarBirthday(t *testing.T) {
 	pol := contact.Default()
 	frees := time.Now().Add(-pol.Window + pol.Slack + 15*time.Second)
 	st.Contacts = append(st.Contacts,
-		contact.Contact{Key: "seed-1", Journey: journey.Winback, At: frees},
-		contact.Contact{Key: "seed-2", Journey: journey.Winback, At: frees.Add(time.Millisecond)})
+		contact.Contact{Key: "seed-1", Journey: "winback", At: frees},
+		contact.Contact{Key: "seed-2", Journey: "winback", At: frees.Add(time.Millisecond)})
 	if err := s.Activities.Store.PutContact(ctx, capped, st, version); err != nil {
 		t.Fatal(err)
 	}
 
-	scan := func() (string, workflows.CalendarScanResult) {
+	scan := func() (string, workflows.JourneyScanResult) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		run, err := s.RunSchedule(ctx, workflows.CalendarScheduleID(journey.Birthday))
+		run, err := s.RunSchedule(ctx, workflows.JourneyScanScheduleID("birthday"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res workflows.CalendarScanResult
+		var res workflows.JourneyScanResult
 		if err := run.Get(ctx, &res); err != nil {
 			t.Fatalf("birthday scan: %v", err)
 		}
 		return run.GetID(), res
 	}
 	firstRun, res := scan()
-	if got, want := res.Counts, map[string]int{"rewarded": 3, "sent": 1, "skipped:no_consent": 1, "deferred": 1}; !maps.Equal(got, want) {
+	if got, want := res.Counts, map[string]int{"entered": 3, "rewarded": 3, "sent": 1, "skipped:no_consent": 1, "deferred": 1, "completed": 2}; !maps.Equal(got, want) {
 		t.Errorf("first scan counts = %v, want %v", got, want)
 	}
 	year := local.Year()
-	key := func(member string) string { return activities.SendKey(member, journey.Birthday, year, "gift", year) }
+	// A yearly date journey numbers its enrollments by the year.
+	key := func(member string) string { return engine.Key(member, "birthday", year, "gift", year) }
 
-	// The deferred email goes once the cap frees.
-	deferred := activities.DeferredSendWorkflowID(key(capped))
-	var sent activities.SendEmailResult
+	// The deferred email goes once the cap frees, and the enrollment
+	// completes with it.
+	deferred := activities.JourneyDeferredStepWorkflowID(key(capped))
+	var step activities.StepResult
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := s.Temporal.GetWorkflow(dctx, deferred, "").Get(dctx, &sent); err != nil {
-		t.Fatalf("deferred send: %v", err)
+	if err := s.Temporal.GetWorkflow(dctx, deferred, "").Get(dctx, &step); err != nil {
+		t.Fatalf("deferred step: %v", err)
 	}
-	if sent.Status != store.SendSent {
-		t.Errorf("deferred send = %+v, want sent", sent)
+	if step.Send == nil || step.Send.Status != store.SendSent {
+		t.Errorf("deferred step = %+v, want sent", step)
+	}
+	if e, err := s.Activities.Store.GetEnrollment(ctx, capped, "birthday", year); err != nil || e.Status != loyalty.EnrollmentCompleted {
+		t.Errorf("the capped member's enrollment = %+v, %v; want completed", e, err)
 	}
 
 	birthdayEmails := func(member string) []sentEmail {
@@ -195,7 +192,7 @@ func TestCalendarBirthday(t *testing.T) {
 				t.Fatal(err)
 			}
 			return slices.ContainsFunc(evs, func(ev store.SendEvent) bool {
-				return ev.Type == store.EventProcessed && ev.SendKey == key(yes) && ev.MessageID == row.MessageID && ev.Journey == journey.Birthday && ev.Step == "gift"
+				return ev.Type == store.EventProcessed && ev.SendKey == key(yes) && ev.MessageID == row.MessageID && ev.Journey == "birthday" && ev.Step == "gift"
 			})
 		})
 	})
@@ -216,14 +213,15 @@ func TestCalendarBirthday(t *testing.T) {
 		cd := conv["data"].(map[string]any)
 		cd["plan"], cd["price"], cd["period_ends_at"] = "svip", "199.00", time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)
 		postEvents(t, s, conv)
-		var res workflows.JourneyResult
+		var res workflows.EnrollmentResult
 		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
-		if err := s.Temporal.GetWorkflow(ctx, workflows.TrialWorkflowID(trialist), "").Get(ctx, &res); err != nil {
+		if err := s.Temporal.GetWorkflow(ctx, trialWorkflow, "").Get(ctx, &res); err != nil {
 			t.Fatal(err)
 		}
-		if res.Outcome != workflows.OutcomeConverted {
-			t.Errorf("trial outcome = %q, want converted", res.Outcome)
+		// The goal jumps to the thank-you, the journey's last step.
+		if res.Status != loyalty.EnrollmentCompleted || !slices.Contains(res.Path, "thanks") || slices.Contains(res.Path, "offer") {
+			t.Errorf("trial enrollment = %s (%s) through %v, want completed through thanks", res.Status, res.Reason, res.Path)
 		}
 		if got, want := strings.Join(outboxTemplates(t, s, trialist), ","), "trial_reminder,trial_thanks"; got != want {
 			t.Errorf("trial emails = %s, want %s", got, want)
@@ -232,8 +230,8 @@ func TestCalendarBirthday(t *testing.T) {
 
 	if *updateHistory {
 		dir := filepath.Join(repoRoot(t), "workflows", "testdata")
-		writeHistory(t, s.Temporal, firstRun, filepath.Join(dir, "calendar_scan_birthday.json"))
-		writeHistory(t, s.Temporal, deferred, filepath.Join(dir, "deferred_send.json"))
-		writeHistory(t, s.Temporal, workflows.TrialWorkflowID(trialist), filepath.Join(dir, "trial_converted.json"))
+		writeHistory(t, s.Temporal, firstRun, filepath.Join(dir, "journey_scan_birthday.json"))
+		writeHistory(t, s.Temporal, deferred, filepath.Join(dir, "journey_deferred_step.json"))
+		writeHistory(t, s.Temporal, trialWorkflow, filepath.Join(dir, "journey_trial_converted.json"))
 	}
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/cost"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/engine"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -39,7 +41,7 @@ func TestChaosWorkerRestarts(t *testing.T) {
 		OutboxDir: t.TempDir(), LogDir: t.TempDir(),
 		// The last nudge comes at 16 s: the welcome and the nudge fill the
 		// contact cap (2 in 7 days), so it is skipped, never deferred.
-		Journeys:      shortActivation(t, 8*time.Second, 16*time.Second),
+		Journeys:      shortActivation(t, "8s", "8s"),
 		ConfirmWindow: 3 * time.Second,
 	})
 	t.Cleanup(s.Stop)
@@ -115,18 +117,18 @@ func TestChaosWorkerRestarts(t *testing.T) {
 	// The win-back scan, while the worker keeps dying.
 	runCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	scan, err := s.RunSchedule(runCtx, workflows.CalendarScheduleID(journey.Winback))
+	scan, err := s.RunSchedule(runCtx, workflows.JourneyScanScheduleID("winback"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var scanned workflows.CalendarScanResult
+	var scanned workflows.JourneyScanResult
 	if err := scan.Get(runCtx, &scanned); err != nil {
 		t.Fatalf("win-back scan: %v", err)
 	}
 	// Past the last nudge of the last registration, then calm.
 	waitFor(t, "every activation journey past its last step", 60*time.Second, func() bool {
 		for _, id := range newcomers {
-			if d, err := s.Temporal.DescribeWorkflowExecution(ctx, workflows.ActivationWorkflowID(id), ""); err != nil || d.GetWorkflowExecutionInfo().GetCloseTime() == nil {
+			if d, err := s.Temporal.DescribeWorkflowExecution(ctx, activation(id), ""); err != nil || d.GetWorkflowExecutionInfo().GetCloseTime() == nil {
 				return false
 			}
 		}
@@ -149,16 +151,16 @@ func TestChaosWorkerRestarts(t *testing.T) {
 	coupons := map[string]map[string]int{}
 	retries := 0
 	for _, id := range newcomers {
-		res := journeyResult(t, s.Temporal, workflows.ActivationWorkflowID(id), &retries)
-		if res.Outcome != workflows.OutcomeCompleted {
-			t.Errorf("%s: outcome %q, want completed", id, res.Outcome)
+		res := journeyResult(t, s.Temporal, activation(id), &retries)
+		if res.Status != loyalty.EnrollmentCompleted {
+			t.Errorf("%s: activation ended %s (%s), want completed", id, res.Status, res.Reason)
 		}
-		welcome := activities.SendKey(id, journey.Activation, 1, "welcome", year)
+		welcome := engine.Key(id, "activation", 1, "welcome", year)
 		want[welcome] = id
-		want[activities.SendKey(id, journey.Activation, 1, "nudge", year)] = id
+		want[engine.Key(id, "activation", 1, "nudge", year)] = id
 		coupons[id] = map[string]int{welcome: 1}
 		// The cap holds the last nudge back past its deadline.
-		last := sendRows(t, s, id)[activities.SendKey(id, journey.Activation, 1, "last_nudge", year)]
+		last := sendRows(t, s, id)[engine.Key(id, "activation", 1, "last_nudge", year)]
 		if last.Status != store.SendSkipped || last.Reason != activities.SkipContactPolicy+": frequency_cap" {
 			t.Errorf("%s last nudge = %+v, want skipped by the frequency cap", id, last)
 		}
@@ -167,20 +169,23 @@ func TestChaosWorkerRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	localYear := now.In(loc).Year() // of the d60 step, 10:00 local today
-	number := lastOrder.UTC().Year()*10000 + int(lastOrder.UTC().Month())*100 + lastOrder.UTC().Day()
+	// The d60 step's moment is 10:00 local today; a win-back enrollment
+	// is numbered by the member-local day of the last order.
+	local := now.In(loc)
+	localYear := time.Date(local.Year(), local.Month(), local.Day(), 10, 0, 0, 0, loc).UTC().Year()
+	number := journeys.DayNumber(lastOrder.In(loc), false)
 	for _, id := range lapsers {
-		if res := journeyResult(t, s.Temporal, workflows.ActivationWorkflowID(id), &retries); res.Outcome != workflows.OutcomeConverted {
-			t.Errorf("%s: activation outcome %q, want converted", id, res.Outcome)
+		if res := journeyResult(t, s.Temporal, activation(id), &retries); res.Status != loyalty.EnrollmentExited || res.Reason != "converted" {
+			t.Errorf("%s: activation ended %s (%s), want exited (converted)", id, res.Status, res.Reason)
 		}
 		// The scan's counts are statistics a retried batch may skew (it
 		// finds members entered by the attempt that died); the enrollment
 		// is the record.
-		if enr, err := s.Activities.Store.GetEnrollment(ctx, id, journey.Winback, number); err != nil || enr.Status.Final() {
+		if enr, err := s.Activities.Store.GetEnrollment(ctx, id, "winback", number); err != nil || enr.Status.Final() {
 			t.Errorf("%s win-back enrollment %d = %+v, %v; want it open after d60", id, number, enr, err)
 		}
-		welcome := activities.SendKey(id, journey.Activation, 1, "welcome", year)
-		d60 := activities.SendKey(id, journey.Winback, number, "d60", localYear)
+		welcome := engine.Key(id, "activation", 1, "welcome", year)
+		d60 := engine.Key(id, "winback", number, "d60", localYear)
 		want[welcome], want[d60] = id, id
 		coupons[id] = map[string]int{welcome: 1, d60: 1}
 	}
@@ -220,13 +225,16 @@ func TestChaosWorkerRestarts(t *testing.T) {
 	}
 }
 
+// activation is the workflow of a member's activation enrollment.
+func activation(id string) string { return workflows.JourneyWorkflowID("activation", id, 1) }
+
 // journeyResult waits for an enrollment workflow's result and adds the
 // activity retries its history shows to retries.
-func journeyResult(t *testing.T, c client.Client, id string, retries *int) workflows.JourneyResult {
+func journeyResult(t *testing.T, c client.Client, id string, retries *int) workflows.EnrollmentResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var res workflows.JourneyResult
+	var res workflows.EnrollmentResult
 	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 		t.Fatalf("%s: %v", id, err)
 	}

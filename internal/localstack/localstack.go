@@ -329,7 +329,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		Store: st, Ledger: ldg, Mailer: sender, Templates: catalog, Brand: cfg.Brand,
 		Links: links, PublicURL: publicURL, Log: log.With("component", "activities"),
 		Workflows: s.Temporal, TaskQueue: workflows.DefaultTaskQueue, ConfirmWindow: cfg.ConfirmWindow,
-		Engine: eng, Journeys: svc, WebhookSecret: activities.WebhookSecret(cfg.JourneyWebhookSecret),
+		Engine: eng, Journeys: svc, Enroller: enroller, WebhookSecret: activities.WebhookSecret(cfg.JourneyWebhookSecret),
 	}
 	if s.worker, err = s.startWorker(); err != nil {
 		return nil, err

@@ -7,14 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -22,8 +25,9 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/ingest"
-	journey "github.com/memberflow/memberflow/internal/journey/v1"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
@@ -52,41 +56,58 @@ func repoRoot(t *testing.T) string {
 // for the outbox, with the activation delays shortened to seconds.
 func startStack(t *testing.T) *localstack.Stack {
 	t.Helper()
-	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Journeys: shortActivation(t, 4*time.Second, 12*time.Second)})
+	s := startWith(t, localstack.Config{OutboxDir: t.TempDir(), LogDir: t.TempDir(), Journeys: shortActivation(t, "4s", "8s")})
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// shippedJourneys is a copy of the shipped journey definitions, for a
-// test to change.
-func shippedJourneys(t *testing.T) journey.Set {
+// shippedJourneys is a copy of the shipped journey files, for a test to
+// change (journey name → YAML).
+func shippedJourneys(t *testing.T) map[string]string {
 	t.Helper()
-	p, err := loyalty.LoadProgram(templates.Program)
+	entries, err := fs.ReadDir(templates.Journeys, journeys.ShippedDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := journey.Shipped(p)
-	if err != nil {
-		t.Fatal(err)
+	out := map[string]string{}
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+			b, err := fs.ReadFile(templates.Journeys, path.Join(journeys.ShippedDir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = string(b)
+		}
 	}
-	return set.Clone()
+	return out
 }
 
-// shortActivation is the shipped set with the activation nudges after
-// nudge and last instead of days.
-func shortActivation(t *testing.T, nudge, last time.Duration) journey.Set {
+// journeyFiles is the files of set, as the stack publishes them.
+func journeyFiles(set map[string]string) fs.FS {
+	files := fstest.MapFS{}
+	for name, src := range set {
+		files[name+".yaml"] = &fstest.MapFile{Data: []byte(src)}
+	}
+	return files
+}
+
+// replace changes old to new in src, which must hold old.
+func replace(t *testing.T, src, old, new string) string {
+	t.Helper()
+	if !strings.Contains(src, old) {
+		t.Fatalf("the shipped journey has no %q", old)
+	}
+	return strings.Replace(src, old, new, 1)
+}
+
+// shortActivation is the shipped journeys with activation's delays before
+// the nudge and before the last nudge shortened to nudge and last.
+func shortActivation(t *testing.T, nudge, last string) fs.FS {
 	t.Helper()
 	set := shippedJourneys(t)
-	def := set[journey.Activation]
-	for i, after := range map[string]time.Duration{"nudge": nudge, "last_nudge": last} {
-		j := slices.IndexFunc(def.Steps, func(s journey.Step) bool { return s.Name == i })
-		if j < 0 {
-			t.Fatalf("the shipped activation journey has no step %s", i)
-		}
-		def.Steps[j].After = journey.Duration(after)
-	}
-	set[journey.Activation] = def
-	return set
+	src := replace(t, set["activation"], "delay: { for: 3d }", "delay: { for: "+nudge+" }")
+	set["activation"] = replace(t, src, "delay: { for: 4d }", "delay: { for: "+last+" }")
+	return journeyFiles(set)
 }
 
 // daytimeZone is a zone where it is now between 10:30 and 20:00
@@ -372,15 +393,15 @@ func TestEndToEnd(t *testing.T) {
 	if r := postEvent(t, s, order, true); r.status != http.StatusAccepted {
 		t.Fatalf("order: %d %s", r.status, r.body)
 	}
-	run := s.Temporal.GetWorkflow(context.Background(), workflows.ActivationWorkflowID("m-e2e-1"), "")
-	var res workflows.JourneyResult
+	run := s.Temporal.GetWorkflow(context.Background(), workflows.JourneyWorkflowID("activation", "m-e2e-1", 1), "")
+	var res workflows.EnrollmentResult
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != workflows.OutcomeConverted {
-		t.Errorf("outcome = %q, want converted", res.Outcome)
+	if res.Status != loyalty.EnrollmentExited || res.Reason != "converted" {
+		t.Errorf("enrollment ended %s (%s), want exited (converted)", res.Status, res.Reason)
 	}
 	if got, want := strings.Join(outboxTemplates(t, s, "m-e2e-1"), ","), "activation_welcome,activation_nudge"; got != want {
 		t.Errorf("emails = %s, want %s", got, want)
@@ -391,11 +412,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The member without consent runs the whole journey with every send
 	// skipped.
-	var quiet workflows.JourneyResult
-	if err := s.Temporal.GetWorkflow(ctx, workflows.ActivationWorkflowID("m-e2e-2"), "").Get(ctx, &quiet); err != nil {
+	var quiet workflows.EnrollmentResult
+	if err := s.Temporal.GetWorkflow(ctx, workflows.JourneyWorkflowID("activation", "m-e2e-2", 1), "").Get(ctx, &quiet); err != nil {
 		t.Fatal(err)
 	}
-	if quiet.Outcome != workflows.OutcomeCompleted || len(quiet.Sends) != 3 {
+	if quiet.Status != loyalty.EnrollmentCompleted || len(quiet.Sends) != 3 {
 		t.Fatalf("member without consent: %+v", quiet)
 	}
 	for _, snd := range quiet.Sends {
@@ -413,7 +434,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("register: %d %s", r.status, r.body)
 		}
 		waitFor(t, "the welcome email", 30*time.Second, func() bool { return len(outboxTemplates(t, s, "m-e2e-b")) == 1 })
-		welcomeKey := activities.SendKey("m-e2e-b", journey.Activation, 1, "welcome", time.Now().UTC().Year())
+		welcomeKey := engine.Key("m-e2e-b", "activation", 1, "welcome", time.Now().UTC().Year())
 		bounce, _ := json.Marshal([]map[string]any{{
 			"email": "lin.wei@example.com", "timestamp": time.Now().Unix(), "event": "bounce", "type": "bounce",
 			"reason": "550 5.1.1 mailbox unavailable", "sg_event_id": "sg-e2e-bounce-1", "sg_message_id": "e2e.filter0001",
@@ -439,8 +460,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		// The last nudge (12 s in) is certainly after the bounce; the nudge
 		// (4 s in) may have gone before it.
-		var res workflows.JourneyResult
-		if err := s.Temporal.GetWorkflow(context.Background(), workflows.ActivationWorkflowID("m-e2e-b"), "").Get(context.Background(), &res); err != nil {
+		var res workflows.EnrollmentResult
+		if err := s.Temporal.GetWorkflow(context.Background(), workflows.JourneyWorkflowID("activation", "m-e2e-b", 1), "").Get(context.Background(), &res); err != nil {
 			t.Fatal(err)
 		}
 		last := res.Sends[len(res.Sends)-1]
@@ -474,8 +495,8 @@ func TestEndToEnd(t *testing.T) {
 
 	if *updateHistory {
 		dir := filepath.Join(repoRoot(t), "workflows", "testdata")
-		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-1"), filepath.Join(dir, "activation_converted.json"))
-		writeHistory(t, s.Temporal, workflows.ActivationWorkflowID("m-e2e-2"), filepath.Join(dir, "activation_completed_no_consent.json"))
+		writeHistory(t, s.Temporal, workflows.JourneyWorkflowID("activation", "m-e2e-1", 1), filepath.Join(dir, "journey_activation_converted.json"))
+		writeHistory(t, s.Temporal, workflows.JourneyWorkflowID("activation", "m-e2e-2", 1), filepath.Join(dir, "journey_activation_no_consent.json"))
 		writeHistory(t, s.Temporal, "ledger-sweep-e2e", filepath.Join(dir, "ledger_sweep.json"))
 	}
 
