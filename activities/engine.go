@@ -50,6 +50,11 @@ type StepRequest struct {
 	// GoalReached closes a deferred email unsent: the enrollment reached
 	// its goal while the email waited for a slot.
 	GoalReached bool `json:"goal_reached,omitempty"`
+	// FinishAt, when set, has RunStep end the enrollment itself when the
+	// step ends it (its next is the end, or it exits): completion is
+	// recorded at FinishAt, an exit at the step. It saves the workflow a
+	// FinishEnrollment activity, a Temporal action per enrollment.
+	FinishAt string `json:"finish_at,omitempty"`
 }
 
 // StepResult is what the executor did and where the enrollment goes next.
@@ -73,6 +78,11 @@ type StepResult struct {
 	NextAt time.Time        `json:"next_at,omitzero"`
 	Send   *SendEmailResult `json:"send,omitempty"`
 	Reward *RewardResult    `json:"reward,omitempty"`
+	// Finished says RunStep ended the enrollment (the request's
+	// FinishAt): with Exit set it exited, otherwise it completed with
+	// EndReason (or "completed"). A result without it (an activity of an
+	// earlier release) leaves the ending to the workflow.
+	Finished bool `json:"finished,omitempty"`
 }
 
 // FinishRequest ends an enrollment: completed at its end, or exited.
@@ -138,7 +148,30 @@ func (a *Activities) RunStep(ctx context.Context, req StepRequest) (StepResult, 
 	if err != nil {
 		return StepResult{}, err
 	}
-	return a.Step(ctx, def, req)
+	res, err := a.Step(ctx, def, req)
+	if err != nil || req.FinishAt == "" || res.Held || !res.DeferUntil.IsZero() {
+		return res, err
+	}
+	status, reason := loyalty.EnrollmentCompleted, "completed"
+	end := req
+	end.Decisions = nil // recorded with the step
+	end.At = req.At.Add(time.Millisecond)
+	switch {
+	case res.Exit != "":
+		status, reason = loyalty.EnrollmentExited, res.Exit
+	case res.Next == journey.End:
+		end.Step = req.FinishAt
+		if res.EndReason != "" {
+			reason = res.EndReason
+		}
+	default:
+		return res, nil
+	}
+	if err := a.finish(ctx, end, status, reason); err != nil {
+		return StepResult{}, err
+	}
+	res.Finished = true
+	return res, nil
 }
 
 // ResolveTime is the moment a delay or wait step waits until: a

@@ -84,6 +84,9 @@ type journeyRun struct {
 	nextAt time.Time
 	// endReason is the outcome an end step named.
 	endReason string
+	// finished: the step executor ended the enrollment itself (res holds
+	// how), so no FinishEnrollment follows.
+	finished bool
 	// step and ref are where the member is: the step being run and its
 	// reference time (an exit closes an email waiting there).
 	step string
@@ -137,7 +140,12 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 	})
 
 	ref := workflow.Now(ctx)
-	if !in.Anchor.IsZero() {
+	// An event trigger's anchor (when the event occurred) only tells
+	// dispatch which later events are news: its steps start when the
+	// member enters, so a webhook that arrives late (an outage, a
+	// backlog, a storefront's import) still gets its welcome. A date or
+	// broadcast anchor is the moment the steps are counted from.
+	if !in.Anchor.IsZero() && def.Trigger.Event == "" {
 		ref = in.Anchor
 		// A broadcast enrols members ahead of their local moment (it
 		// starts where the day begins first): the steps start at it.
@@ -173,11 +181,14 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 		if err != nil {
 			return r.res, err
 		}
-		if r.jump != "" {
+		if r.jump != "" && !r.finished {
 			next, r.jump = r.jump, ""
 			r.nextAt = time.Time{}
 		}
 		cur = next
+	}
+	if r.finished {
+		return r.res, nil
 	}
 	status, reason := loyalty.EnrollmentCompleted, "completed"
 	if r.endReason != "" {
@@ -321,6 +332,7 @@ func (r *journeyRun) run(step journey.Step, ref time.Time) (string, error) {
 	var a *activities.Activities
 	req := r.request(step)
 	req.Ref = ref
+	req.FinishAt = journey.End
 	for {
 		var out activities.StepResult
 		if err := workflow.ExecuteActivity(r.ctx, a.RunStep, req).Get(r.ctx, &out); err != nil {
@@ -339,6 +351,20 @@ func (r *journeyRun) run(step journey.Step, ref time.Time) (string, error) {
 		}
 		if out.Goal {
 			r.goalDone = true
+		}
+		if out.Finished {
+			// The executor ended the enrollment with the step (an exit,
+			// or the last step): what it recorded is the outcome, whatever
+			// signal came meanwhile.
+			r.finished = true
+			r.res.Status, r.res.Reason = loyalty.EnrollmentCompleted, "completed"
+			if out.EndReason != "" {
+				r.res.Reason = out.EndReason
+			}
+			if out.Exit != "" {
+				r.res.Status, r.res.Reason = loyalty.EnrollmentExited, out.Exit
+			}
+			return journey.End, nil
 		}
 		switch {
 		case out.Exit != "":

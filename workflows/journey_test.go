@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/memberflow/memberflow/activities"
@@ -116,6 +118,8 @@ func (f *engineFixture) start(t *testing.T, def journey.Definition, event *event
 	}
 	in := workflows.JourneyInput{Definition: def, MemberID: f.member, Enrollment: 1}
 	if event != nil {
+		// As dispatch enrols: anchored at the moment the trigger occurred.
+		in.Anchor = event.OccurredAt
 		raw, err := json.Marshal(event)
 		if err != nil {
 			t.Fatal(err)
@@ -180,7 +184,14 @@ func (f *engineFixture) decisions(t *testing.T) []string {
 func TestJourneyActivationSendsAllThree(t *testing.T) {
 	f := newEngineFixture(t, true, morning)
 	start := f.env.Now()
+	var ran []string
+	f.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		ran = append(ran, info.ActivityType.Name)
+	})
 	res := f.start(t, f.live(t, "activation"), nil)
+	// The last step's activity ends the enrollment: no FinishEnrollment,
+	// one Temporal action less per enrollment.
+	equal(t, "activities", ran, []string{"RunStep", "RunStep", "RunStep"})
 	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome", "activation_nudge", "activation_last_nudge"})
 	if res.Status != loyalty.EnrollmentCompleted {
 		t.Errorf("result = %+v, want completed", res)
@@ -256,6 +267,25 @@ func TestJourneyOrderBeforeWelcomeStillWelcomes(t *testing.T) {
 	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome"})
 	if res.Status != loyalty.EnrollmentExited || res.Reason != activities.ReasonConverted {
 		t.Errorf("result = %+v", res)
+	}
+}
+
+// A registration delivered late (a backlog, an import) still gets the
+// whole journey: an event trigger's steps start when the member enters,
+// not when the event occurred.
+func TestJourneyLateRegistrationStillWelcomes(t *testing.T) {
+	f := newEngineFixture(t, true, morning)
+	reg := &events.Envelope{ID: "evt-reg", Version: 1, Type: events.MemberRegistered, MemberID: f.member,
+		OccurredAt: morning.AddDate(0, 0, -90), Data: json.RawMessage(`{}`)}
+	res := f.start(t, f.live(t, "activation"), reg)
+	equal(t, "templates", f.mailer.templates(), []string{"activation_welcome", "activation_nudge", "activation_last_nudge"})
+	if res.Status != loyalty.EnrollmentCompleted || len(res.Rewards) != 1 {
+		t.Errorf("result = %+v, want completed with the welcome coupon", res)
+	}
+	for _, d := range f.decisions(t) {
+		if strings.Contains(d, activities.SkipBeforeEnrollment) {
+			t.Errorf("timeline has %q", d)
+		}
 	}
 }
 

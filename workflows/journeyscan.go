@@ -126,6 +126,10 @@ func JourneyDeferredStep(ctx workflow.Context, in activities.JourneyDeferredStep
 	ctx = activityOptions(ctx)
 	var a *activities.Activities
 	req := in.Request
+	// The step ends the enrollment in the same activity when it is the
+	// last (or exits); a result of an earlier release leaves it to the
+	// FinishEnrollment below.
+	req.FinishAt = req.Step
 	until := in.Until
 	for {
 		if wait := until.Sub(workflow.Now(ctx)); wait > 0 {
@@ -143,8 +147,9 @@ func JourneyDeferredStep(ctx workflow.Context, in activities.JourneyDeferredStep
 			continue
 		}
 		fin := activities.FinishRequest{StepRequest: req, Status: loyalty.EnrollmentCompleted, Reason: "completed"}
+		fin.FinishAt = ""
 		switch {
-		case out.Held:
+		case out.Held, out.Finished:
 			return out, nil
 		case out.Exit != "":
 			fin.Status, fin.Reason = loyalty.EnrollmentExited, out.Exit

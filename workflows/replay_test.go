@@ -1,6 +1,8 @@
 package workflows_test
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,8 +12,10 @@ import (
 )
 
 // TestReplay replays committed histories recorded on the dev server (see
-// internal/localstack's end-to-end test, -update-history). A change to a
+// internal/localstack's end-to-end tests, -update-history). A change to a
 // workflow that is not deterministic against running executions fails here.
+// Every registered workflow type must have at least one history: a type
+// without one could change unnoticed under executions still running.
 func TestReplay(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	if err != nil {
@@ -20,7 +24,9 @@ func TestReplay(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no committed histories in workflows/testdata")
 	}
+	covered := map[string][]string{}
 	for _, f := range files {
+		covered[workflowType(t, f)] = append(covered[workflowType(t, f)], filepath.Base(f))
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			workflows.RegisterTypes(r, workflows.Types())
@@ -29,4 +35,35 @@ func TestReplay(t *testing.T) {
 			}
 		})
 	}
+	for _, typ := range workflows.Types() {
+		if len(covered[typ.Name]) == 0 {
+			t.Errorf("workflow type %s has no committed history in workflows/testdata", typ.Name)
+		}
+	}
+	t.Logf("histories by type: %v", covered)
+}
+
+// workflowType reads the workflow type a history file starts.
+func workflowType(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Events []struct {
+			Started *struct {
+				WorkflowType struct {
+					Name string `json:"name"`
+				} `json:"workflowType"`
+			} `json:"workflowExecutionStartedEventAttributes"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if len(h.Events) == 0 || h.Events[0].Started == nil {
+		t.Fatalf("%s: the first event is not the workflow's start", file)
+	}
+	return h.Events[0].Started.WorkflowType.Name
 }
