@@ -111,6 +111,7 @@ func checkExposure(cfg localstack.Config) error {
 		{"MEMBERFLOW_WEBHOOK_SECRET", cfg.WebhookSecret, defaultWebhookSecret},
 		{"MEMBERFLOW_ADMIN_TOKEN", cfg.AdminToken, defaultAdminToken},
 		{"MEMBERFLOW_CODE_SECRET", cfg.CodeSecret, defaultCodeSecret},
+		{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET", cfg.JourneyWebhookSecret, defaultJourneyWebhookSecret},
 	} {
 		if s.value == s.def {
 			defaults = append(defaults, s.env)

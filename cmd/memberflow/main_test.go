@@ -68,8 +68,10 @@ func TestStackConfigExposure(t *testing.T) {
 		"MEMBERFLOW_WEBHOOK_SECRET": "w-0123456789abcdef",
 		"MEMBERFLOW_ADMIN_TOKEN":    "a-0123456789abcdef",
 		"MEMBERFLOW_CODE_SECRET":    "c-0123456789abcdef",
+		// A journey webhook step signs with it: a receiver trusts it.
+		"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET": "whsec_ai0wMTIzNDU2Nzg5YWJjZGVm",
 	}
-	all := []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET"}
+	all := []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET", "MEMBERFLOW_JOURNEY_WEBHOOK_SECRET"}
 	with := func(addr string, set ...string) map[string]string {
 		m := map[string]string{"MEMBERFLOW_HTTP_ADDR": addr}
 		for _, k := range set {
@@ -94,8 +96,10 @@ func TestStackConfigExposure(t *testing.T) {
 		{"every interface, ::", with("[::]:8080"), all, nil},
 		{"LAN address", with("192.168.1.10:8080"), all, nil},
 		{"host name", with("devbox.example.com:8080"), all, nil},
-		{"one secret left at its default", with(":8080", "MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN"),
+		{"one secret left at its default", with(":8080", "MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_JOURNEY_WEBHOOK_SECRET"),
 			[]string{"MEMBERFLOW_CODE_SECRET"}, []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN"}},
+		{"the journey webhook secret left at its default", with(":8080", "MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET"),
+			[]string{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET"}, []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET"}},
 		{"every secret set", with(":8080", all...), nil, nil},
 		{"not host:port", with("8080"), []string{"MEMBERFLOW_HTTP_ADDR"}, nil},
 	} {
