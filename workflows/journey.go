@@ -145,7 +145,10 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 	// member enters, so a webhook that arrives late (an outage, a
 	// backlog, a storefront's import) still gets its welcome. A date or
 	// broadcast anchor is the moment the steps are counted from.
-	if !in.Anchor.IsZero() && def.Trigger.Event == "" {
+	// Enrollments started before that rule also waited for an event's
+	// anchor in the future (a storefront clock ahead of ours): they keep
+	// doing so on replay.
+	if !in.Anchor.IsZero() && (def.Trigger.Event == "" || r.waitsForEventAnchor()) {
 		ref = in.Anchor
 		// A broadcast enrols members ahead of their local moment (it
 		// starts where the day begins first): the steps start at it.
@@ -212,6 +215,34 @@ func (r *journeyRun) at() time.Time {
 	}
 	r.lastAt = t
 	return t
+}
+
+// waitsForEventAnchor reports whether an event trigger's steps start at
+// its anchor, as enrollments of the engine's first release did; the
+// version marker is only written when that anchor lies ahead.
+func (r *journeyRun) waitsForEventAnchor() bool {
+	if !r.in.Anchor.After(workflow.Now(r.ctx)) {
+		return false
+	}
+	return workflow.GetVersion(r.ctx, eventStepsStartAtEntry, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+}
+
+// eventStepsStartAtEntry marks enrollments whose event trigger's steps
+// start when the member enters rather than at the event's time.
+const eventStepsStartAtEntry = "event-steps-start-at-entry"
+
+// finishAt is the step at which RunStep may end the enrollment itself
+// (sparing the workflow a FinishEnrollment): none while a signal waits
+// to be acted on, nor while the goal may still send the member to its
+// step (a goal reached during the last step must still jump).
+func (r *journeyRun) finishAt() string {
+	if r.interrupted() {
+		return ""
+	}
+	if g := r.in.Definition.Goal; g != nil && g.Goto != "" && !r.goalDone {
+		return ""
+	}
+	return journey.End
 }
 
 // interrupted reports whether the enrollment must stop where it is: an
@@ -332,8 +363,8 @@ func (r *journeyRun) run(step journey.Step, ref time.Time) (string, error) {
 	var a *activities.Activities
 	req := r.request(step)
 	req.Ref = ref
-	req.FinishAt = journey.End
 	for {
+		req.FinishAt = r.finishAt()
 		var out activities.StepResult
 		if err := workflow.ExecuteActivity(r.ctx, a.RunStep, req).Get(r.ctx, &out); err != nil {
 			return "", err
@@ -354,8 +385,10 @@ func (r *journeyRun) run(step journey.Step, ref time.Time) (string, error) {
 		}
 		if out.Finished {
 			// The executor ended the enrollment with the step (an exit,
-			// or the last step): what it recorded is the outcome, whatever
-			// signal came meanwhile.
+			// or the last step): what it recorded is the outcome. An exit
+			// signal that came while the last step ran finds the member
+			// through it (completed); one that came before was seen by
+			// finishAt and is recorded as the exit.
 			r.finished = true
 			r.res.Status, r.res.Reason = loyalty.EnrollmentCompleted, "completed"
 			if out.EndReason != "" {

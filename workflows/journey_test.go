@@ -740,3 +740,47 @@ func (f *engineFixture) sentAt() map[string][]time.Time {
 	}
 	return out
 }
+
+// A goal reached while the last email waits for a slot still sends the
+// member to the goal's step: the email is closed unsent and the journey
+// goes on, rather than ending with the step the goal overtook.
+func TestJourneyGoalDuringLastDeferredSendJumps(t *testing.T) {
+	const src = `
+name: deferred_goal
+priority: 40
+trigger: { api: {} }
+goal: { event: order.paid, goto: thanks }
+steps:
+  - id: hello
+    send: { email: activation_last_nudge }
+    goto: end
+  - id: thanks
+    send: { email: activation_nudge }
+`
+	late := time.Date(2026, 11, 23, 22, 30, 0, 0, shanghai)
+	f := newEngineFixture(t, true, late)
+	def := f.publish(t, src)
+	f.signal(time.Hour, events.OrderPaid, "", "thanks")
+	res := f.start(t, def, nil)
+	equal(t, "templates", f.mailer.templates(), []string{"activation_nudge"})
+	equal(t, "path", res.Path, []string{"hello", "thanks"})
+	if res.Status != loyalty.EnrollmentCompleted {
+		t.Errorf("result = %+v, want completed", res)
+	}
+	row, err := f.store.GetSend(context.Background(), f.member, "m-1#deferred_goal#1#hello#2026")
+	if err != nil || row.Status != store.SendSkipped || row.Reason != activities.SkipGoalReached {
+		t.Errorf("hello row = %+v, %v; want skipped goal_reached", row, err)
+	}
+}
+
+// A storefront whose clock runs ahead posts an event that occurred "in an
+// hour": the member's welcome still goes when they enter.
+func TestJourneyEventFromTheFutureStartsAtEntry(t *testing.T) {
+	f := newEngineFixture(t, true, morning)
+	reg := &events.Envelope{ID: "evt-reg", Version: 1, Type: events.MemberRegistered, MemberID: f.member,
+		OccurredAt: morning.Add(time.Hour), Data: json.RawMessage(`{}`)}
+	f.start(t, f.live(t, "activation"), reg)
+	if at := f.sentAt()["activation_welcome"]; len(at) != 1 || !at[0].Equal(morning) {
+		t.Errorf("welcome sent at %v, want at entry %v", at, morning)
+	}
+}
