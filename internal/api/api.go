@@ -1,13 +1,14 @@
 // Package api serves the marketer and operator endpoints under /v1: members,
 // their ledger, adjustments and timeline, the programme's liability, and
 // journeys (definitions, versions, status, enrollments, stats). Every
-// route requires a bearer token.
+// route requires a bearer token or a console session (POST /ui/session).
 package api
 
 import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/journeys"
@@ -29,13 +30,16 @@ type Handler struct {
 	// publish, pause, resume, archive, api enrollments); when nil those
 	// routes answer 503. Stats and timelines need only the Store.
 	Journeys *journeys.Control
+	// Now is the clock of console sessions; nil means time.Now.
+	Now func() time.Time
 }
 
 // MemberView is GET /v1/members/{id}: the projection, the member's
 // standing in the programme as of now, and their enrollments.
 type MemberView = loyalty.MemberDocument
 
-// Routes returns the API's routes behind bearer authentication.
+// Routes returns the API's routes behind bearer (or console session)
+// authentication, and the console's session routes under /ui/session.
 func (h *Handler) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/members/{id}", h.getMember)
@@ -49,7 +53,10 @@ func (h *Handler) Routes() http.Handler {
 	if h.Unsubscribe != nil {
 		outer.Handle("/v1/unsubscribe", h.Unsubscribe)
 	}
-	outer.Handle("/", RequireBearer(h.Tokens, mux))
+	// The console's sign-in (/ui/session) is served here, beside the
+	// tokens it checks; lambdaenv.Routes sends it this handler.
+	h.sessionRoutes(outer)
+	outer.Handle("/", requireAuth(h.Tokens, h.now, mux))
 	// No recovery here: lambdaenv.Routes, which serves these routes in
 	// Lambda and locally, recovers every route's panics.
 	return outer

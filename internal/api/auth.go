@@ -3,11 +3,10 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/memberflow/memberflow/internal/httpx"
 )
@@ -37,33 +36,52 @@ func NewTokens(tokens ...string) (Tokens, error) {
 // Valid reports whether token is one of the set. Every stored hash is
 // compared in constant time, so timing tells nothing about which matched.
 func (t Tokens) Valid(token string) bool {
-	h := sha256.Sum256([]byte(token))
-	ok := 0
-	for _, want := range t.hashes {
-		ok |= subtle.ConstantTimeCompare(h[:], want[:])
-	}
-	return ok == 1
+	_, ok := t.hash(token)
+	return ok
 }
 
 // RequireBearer answers 401 unless the request carries a valid
-// "Authorization: Bearer <token>".
+// "Authorization: Bearer <token>" or a valid console session cookie (see
+// session.go); a request authenticated by the cookie must also carry the
+// session's X-CSRF-Token unless it is a GET or HEAD (403 otherwise).
 func RequireBearer(t Tokens, next http.Handler) http.Handler {
+	return requireAuth(t, time.Now, next)
+}
+
+func requireAuth(t Tokens, now func() time.Time, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || !t.Valid(strings.TrimSpace(token)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="memberflow"`)
-			httpx.WriteError(w, http.StatusUnauthorized, "Authorization: a valid Bearer token is required")
-			return
+		var key [sha256.Size]byte
+		switch c, err := r.Cookie(SessionCookie); {
+		case r.Header.Get("Authorization") == "" && err == nil:
+			k, _, ok := t.session(c.Value, now())
+			if !ok {
+				httpx.WriteError(w, http.StatusUnauthorized, SessionCookie+": the session has expired or is no longer valid; sign in again")
+				return
+			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !validCSRF(k, c.Value, r.Header.Get(CSRFHeader)) {
+				httpx.WriteError(w, http.StatusForbidden, CSRFHeader+": missing or invalid")
+				return
+			}
+			key = k
+		default:
+			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			k, ok := t.hash(strings.TrimSpace(token))
+			if !strings.EqualFold(scheme, "Bearer") || !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="memberflow"`)
+				httpx.WriteError(w, http.StatusUnauthorized, "Authorization: a valid Bearer token is required")
+				return
+			}
+			key = k
 		}
-		sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		ctx := context.WithValue(r.Context(), tokenIDKey{}, "sha256:"+hex.EncodeToString(sum[:4]))
+		ctx := context.WithValue(r.Context(), tokenIDKey{}, tokenID(key))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 type tokenIDKey struct{}
 
-// TokenID names the bearer token of the request by a short prefix of its
+// TokenID names the admin token of the request (its bearer token, or the
+// one its console session was signed in with) by a short prefix of its
 // hash, so audit records say which credential acted without holding it.
 func TokenID(ctx context.Context) string {
 	id, _ := ctx.Value(tokenIDKey{}).(string)
