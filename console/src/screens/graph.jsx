@@ -51,9 +51,9 @@ export function targets(def, i) {
 function detail(s) {
   switch (kindOf(s)) {
     case 'send':
-      return [`✉ ${s.send.email}`, s.reward ? `🎁 ${rewardText(s.reward)}` : null, s.expires ? t('graph.expires', { d: s.expires }) : null];
+      return [`✉ ${s.send.email}`, s.reward ? `${t('step.reward')}: ${rewardText(s.reward)}` : null, s.expires ? t('graph.expires', { d: s.expires }) : null];
     case 'reward':
-      return [`🎁 ${rewardText(s.reward)}`];
+      return [rewardText(s.reward)];
     case 'delay':
       return [s.delay.for ? t('graph.for', { d: s.delay.for }) : s.delay.until ? t('graph.until', { at: s.delay.until }) : s.delay.until_date ? t('graph.until_date', { attr: s.delay.until_date.attribute }) : ''];
     case 'wait': {
@@ -184,7 +184,7 @@ export function buildGraph(def, stats) {
 export function Graph({ def, stats }) {
   const { nodes, edges, width, height } = buildGraph(def, stats);
   return (
-    <div class="graph-scroll">
+    <div class="graph-scroll" tabIndex={0} role="region" aria-label={t('graph.scroll', { name: def.name })}>
       <svg
         data-testid="journey-graph"
         role="img"

@@ -293,7 +293,7 @@ function Editor({ name, initial, source, live, onPublished }) {
         <ul class="problems" data-testid="problems" aria-labelledby="problems-h">
           {problems.map((p, i) => (
             <li key={i} data-testid="problem" data-path={p.path} data-line={p.line || undefined}>
-              <button type="button" class="link" onClick={() => jumpTo(p)} aria-label={t('journey.jump', { path: p.path, line: p.line || '?' })}>
+              <button type="button" class="link" onClick={() => jumpTo(p)} title={t('journey.jump', { path: p.path, line: p.line || '?' })}>
                 <code>{p.path}</code>
                 {p.line ? <span class="muted"> · {t('journey.line', { line: p.line, column: p.column || 1 })}</span> : null}
               </button>
