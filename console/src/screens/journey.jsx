@@ -58,7 +58,15 @@ export function JourneyScreen({ name, isNew }) {
           <h1 id="journey-h">{t('journey.new_title')}</h1>
           <a href="#/journeys">{t('journey.back')}</a>
         </div>
-        <Editor initial={template} source="template" onPublished={(p) => (location.hash = `#/journeys/${enc(p.name)}`)} />
+        <Editor
+          initial={template}
+          source="template"
+          onPublished={(p) => {
+            // The address now names the journey (a reload opens it) without
+            // leaving the editor and its result.
+            history.replaceState(null, '', `#/journeys/${enc(p.name)}`);
+          }}
+        />
       </section>
     );
   }
@@ -99,7 +107,6 @@ export function JourneyScreen({ name, isNew }) {
           )}
           {stats && detail.definition && <StepTable def={detail.definition} stats={stats} />}
           <Editor
-            key={`ed-${detail.live}-${detail.has_draft}`}
             name={name}
             initial={detail.draft || detail.source || template.replace('my_journey', name)}
             source={detail.draft ? 'draft' : detail.source ? 'live' : 'template'}
@@ -263,11 +270,12 @@ function Editor({ name, initial, source, live, onPublished }) {
       const p = await api.post('/v1/journeys', { body: text() });
       setResult({
         ok: true,
+        name: p.name,
         text: p.unchanged
           ? t('journey.unchanged', { name: p.name, version: p.version })
           : t('journey.published', { name: p.name, version: p.version, older: num(p.enrollments_on_older_versions || 0) }),
       });
-      setTimeout(() => onPublished(p), 1200);
+      onPublished(p);
     } catch (err) {
       showProblems(err);
     } finally {
@@ -313,6 +321,12 @@ function Editor({ name, initial, source, live, onPublished }) {
         </button>
         <span data-testid="publish-result" class={result ? (result.ok ? 'ok-text' : 'error-text') : ''} role="status" aria-live="polite">
           {result ? result.text : ''}
+          {result && result.ok && result.name && !name && (
+            <>
+              {' '}
+              <a href={`#/journeys/${enc(result.name)}`}>{t('journey.open', { name: result.name })}</a>
+            </>
+          )}
         </span>
       </div>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
