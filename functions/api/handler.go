@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/console"
 	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/lambdaenv/journeyenv"
@@ -35,7 +36,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}, err
 }
 
-// mounts builds the bearer-protected /v1 API and the unsubscribe links.
+// mounts builds the bearer-protected /v1 API, the unsubscribe links and
+// the marketer console (/ui/, signing in at /ui/session).
 func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts, error) {
 	doc, err := lambdaenv.Secret(ctx, "ADMIN_TOKEN_SECRET_ARN", c.AdminTokenSecretARN)
 	if err != nil {
@@ -64,7 +66,7 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 	}
 	a := &api.Handler{Store: env.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: env.Log,
 		Journeys: &journeys.Control{Journeys: g.Service, Enroller: g.Enroller, Store: env.Store, Ledger: ldg}}
-	return lambdaenv.Mounts{API: a.Routes()}, nil
+	return lambdaenv.Mounts{API: a.Routes(), UI: console.Handler()}, nil
 }
 
 // adminTokens parses the admin token document {"tokens":["…"]}.

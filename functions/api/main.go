@@ -1,6 +1,7 @@
 // Command api is the Lambda behind the bearer-protected /v1 API (members,
 // their ledger and adjustments, liability, journey stats) and the
-// unsubscribe links. See internal/api.
+// unsubscribe links, and the marketer console at /ui/. See internal/api and
+// internal/console.
 package main
 
 import (

@@ -110,8 +110,12 @@ type Mounts struct {
 	Events http.Handler
 	// SendGridEvents is POST /v1/sendgrid/events (internal/sgevents).
 	SendGridEvents http.Handler
-	// API is the rest of /v1/ (internal/api's Routes).
+	// API is the rest of /v1/ and the console's sign-in, /ui/session
+	// (internal/api's Routes).
 	API http.Handler
+	// UI is the marketer console's files at /ui/ and /ui
+	// (internal/console).
+	UI http.Handler
 	// Local are routes only the local stack serves (its health check,
 	// its counters), by ServeMux pattern; a Lambda has none, as API
 	// Gateway sends it only the paths above.
@@ -135,6 +139,11 @@ func Routes(log *slog.Logger, m Mounts) http.Handler {
 	// SendGrid's posts.
 	mount("/v1/sendgrid/events", m.SendGridEvents)
 	mount("/v1/", m.API)
+	mount("/ui", m.UI)
+	mount("/ui/", m.UI)
+	// More specific than "/ui/": the session is the API's, beside the
+	// tokens it checks.
+	mount("/ui/session", m.API)
 	for pattern, h := range m.Local {
 		mount(pattern, h)
 	}

@@ -141,6 +141,54 @@ func TestLambdaEntryPoint(t *testing.T) {
 	}
 }
 
+// TestConsoleThroughTheLambdaAdapter: the console's files, its sign-in and
+// an API call made with the session cookie, as API Gateway v2 delivers
+// them (cookies in their own field, both ways).
+func TestConsoleThroughTheLambdaAdapter(t *testing.T) {
+	st := memstore.New()
+	tokens, err := api.NewTokens("local-admin-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := &api.Handler{Store: st, Ledger: ledgerfix.Service(t, st), Tokens: tokens, Log: log}
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "console "+r.URL.Path) })
+	proxy := httpadapter.NewV2(lambdaenv.Routes(log, lambdaenv.Mounts{API: a.Routes(), UI: ui}))
+	call := func(method, path, body string, cookies []string) events.APIGatewayV2HTTPResponse {
+		t.Helper()
+		req := events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RawPath: path, Body: body, Cookies: cookies,
+			Headers: map[string]string{"x-forwarded-proto": "https", "content-type": "application/json"},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{
+				HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path}},
+		}
+		resp, err := proxy.ProxyWithContext(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, p := range []string{"/ui", "/ui/", "/ui/journeys"} {
+		if resp := call(http.MethodGet, p, "", nil); resp.StatusCode != http.StatusOK || resp.Body != "console "+p {
+			t.Errorf("GET %s = %d %q, want the console handler", p, resp.StatusCode, resp.Body)
+		}
+	}
+	resp := call(http.MethodPost, "/ui/session", `{"token":"local-admin-token"}`, nil)
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies) != 1 {
+		t.Fatalf("sign in = %d %s, cookies %q", resp.StatusCode, resp.Body, resp.Cookies)
+	}
+	if c := resp.Cookies[0]; !strings.HasPrefix(c, api.SessionCookie+"=") || !strings.Contains(c, "Secure") || !strings.Contains(c, "HttpOnly") {
+		t.Errorf("cookie = %q, want a Secure HttpOnly session (API Gateway is https)", c)
+	}
+	session, _, _ := strings.Cut(resp.Cookies[0], ";")
+	if resp := call(http.MethodGet, "/v1/liability", "", []string{session}); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/liability with the cookie = %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := call(http.MethodGet, "/v1/liability", "", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/liability without it = %d, want 401", resp.StatusCode)
+	}
+}
+
 // panicRoutes has a row for every field of lambdaenv.Mounts (checked by
 // allMounts): a request that reaches that group of routes.
 var panicRoutes = []struct {
@@ -149,6 +197,7 @@ var panicRoutes = []struct {
 	{"Events", http.MethodPost, "/v1/events"},
 	{"SendGridEvents", http.MethodPost, "/v1/sendgrid/events"},
 	{"API", http.MethodGet, "/v1/members/m-1"},
+	{"UI", http.MethodGet, "/ui/"},
 	{"Local", http.MethodGet, "/healthz"},
 }
 

@@ -39,6 +39,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/console"
 	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/dynamolocal"
 	"github.com/memberflow/memberflow/internal/httpx"
@@ -384,6 +385,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 			Journeys:    &journeys.Control{Journeys: svc, Enroller: enroller, Store: st, Ledger: ldg},
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
 		}).Routes(),
+		UI:             console.Handler(),
 		SendGridEvents: &sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: asmgroup.ByID(asmGroups), Log: log.With("component", "sendgrid-events")},
 		Local: map[string]http.Handler{
 			"GET /healthz": s.health(st),
@@ -398,6 +400,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	go func() { _ = srv.Serve(httpL) }()
 	served = true
 	log.Info("serving HTTP API", "url", s.URL, "unsubscribe links", publicURL)
+	if console.Built() {
+		log.Info("serving the marketer console", "url", s.URL+"/ui/")
+	} else {
+		log.Warn("the marketer console is not built: /ui/ answers 503 until `make console`")
+	}
 	return s, nil
 }
 
