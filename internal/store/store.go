@@ -286,7 +286,17 @@ type Feedback interface {
 	// JourneyStats returns every step's counts for the journey, by step
 	// name; steps with nothing counted are absent.
 	JourneyStats(ctx context.Context, journey string) ([]StepStats, error)
+	// JourneySentDays returns, by UTC day (SentDay), how many of the
+	// journey's sends moved to sent on each day from from to to, both
+	// included; days with none are absent. A send is counted on the day
+	// it moved (CompleteSend's at, or the processed or delivered event's
+	// time), once, in the same write that counts it "sent" in its step.
+	JourneySentDays(ctx context.Context, journey string, from, to time.Time) (map[string]int64, error)
 }
+
+// SentDay is the day a send at t counts under in JourneySentDays: its UTC
+// date, YYYY-MM-DD.
+func SentDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 // JourneyVersion is one published version of a journey: immutable once
 // written.

@@ -92,7 +92,7 @@ func (s *Store) RecordSendEvent(ctx context.Context, ev store.SendEvent) error {
 				if err := tx.update(roleSendRow, -1, pk, rowSK, toSent, stillPending().And(ofStep(pendingRow.Journey, pendingRow.Step))); err != nil {
 					return false, fmt.Errorf("send row: %w", err)
 				}
-				stats.add(pendingRow.Journey, pendingRow.Step, store.StatsSent)
+				stats.sent(pendingRow.Journey, pendingRow.Step, ev.At)
 			default:
 				if err := tx.check(roleSendRow, pk, rowSK, notPending()); err != nil {
 					return false, fmt.Errorf("send row: %w", err)
@@ -275,6 +275,33 @@ func (s *Store) JourneyStats(ctx context.Context, journey string) ([]store.StepS
 	return out, nil
 }
 
+// JourneySentDays reads the journey's sent-per-day shards from from's day
+// to to's, with one query of their key range, and sums each day's shards.
+func (s *Store) JourneySentDays(ctx context.Context, journey string, from, to time.Time) (map[string]int64, error) {
+	items, err := s.queryItems(ctx, expression.KeyAnd(
+		expression.Key(attrPK).Equal(expression.Value(statsPK(journey))),
+		// "~" sorts after every shard number.
+		expression.Key(attrSK).Between(expression.Value(skSentDayPrefix+store.SentDay(from)), expression.Value(skSentDayPrefix+store.SentDay(to)+"#~")),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("sends per day of %s: %w", journey, err)
+	}
+	out := map[string]int64{}
+	for _, item := range items {
+		day, ok := item[attrDay].(*types.AttributeValueMemberS)
+		if !ok {
+			return nil, fmt.Errorf("sends per day of %s: shard %v has no day", journey, item[attrSK])
+		}
+		counts := map[string]int64{}
+		delete(item, attrDay)
+		if err := addCounts(counts, item); err != nil {
+			return nil, fmt.Errorf("sends per day of %s on %s: %w", journey, day.Value, err)
+		}
+		out[day.Value] += counts[store.StatsSent]
+	}
+	return out, nil
+}
+
 // addCounts adds one stats shard's counters to counts.
 func addCounts(counts map[string]int64, item map[string]types.AttributeValue) error {
 	for name, av := range item {
@@ -298,38 +325,73 @@ func addCounts(counts map[string]int64, item map[string]types.AttributeValue) er
 // stepRef names one journey step.
 type stepRef struct{ journey, step string }
 
-// statsDelta is what one write adds to step stats, by step and stats key.
-type statsDelta map[stepRef]map[string]int64
+// statsDelta is what one write adds to step stats, by step and stats key,
+// and to the journeys' sent-per-day counters.
+type statsDelta struct {
+	steps    map[stepRef]map[string]int64
+	sentDays map[journeyDay]int64
+}
+
+// journeyDay names one journey's day (store.SentDay).
+type journeyDay struct{ journey, day string }
 
 // add counts key once for the step. A send reserved without a journey or
 // step has no stats to count in, so nothing is added for it.
-func (d statsDelta) add(journey, step, key string) {
+func (d *statsDelta) add(journey, step, key string) {
 	if journey == "" || step == "" {
 		return
 	}
-	ref := stepRef{journey, step}
-	if d[ref] == nil {
-		d[ref] = map[string]int64{}
+	if d.steps == nil {
+		d.steps = map[stepRef]map[string]int64{}
 	}
-	d[ref][key]++
+	ref := stepRef{journey, step}
+	if d.steps[ref] == nil {
+		d.steps[ref] = map[string]int64{}
+	}
+	d.steps[ref][key]++
 }
 
-// stats adds an unconditional update of each step's shard for memberID.
-// Each step's counts go into one update, because a transaction may not
-// touch an item twice.
+// sent counts a send moved to sent at at: "sent" in its step and one in
+// its journey's day.
+func (d *statsDelta) sent(journey, step string, at time.Time) {
+	if journey == "" || step == "" {
+		return
+	}
+	d.add(journey, step, store.StatsSent)
+	if d.sentDays == nil {
+		d.sentDays = map[journeyDay]int64{}
+	}
+	d.sentDays[journeyDay{journey, store.SentDay(at)}]++
+}
+
+// stats adds an unconditional update of each step's shard for memberID,
+// and of each journey day's shard. Each step's counts go into one update,
+// because a transaction may not touch an item twice.
 func (tx *writeTx) stats(memberID string, d statsDelta) error {
 	shard := statsShard(memberID)
-	refs := slices.SortedFunc(maps.Keys(d), func(a, b stepRef) int {
+	days := slices.SortedFunc(maps.Keys(d.sentDays), func(a, b journeyDay) int {
+		return cmp.Or(cmp.Compare(a.journey, b.journey), cmp.Compare(a.day, b.day))
+	})
+	for _, jd := range days {
+		update := expression.Set(expression.Name(attrEntity), expression.Value(entitySentDay)).
+			Set(expression.Name(attrJourney), expression.Value(jd.journey)).
+			Set(expression.Name(attrDay), expression.Value(jd.day)).
+			Add(expression.Name(store.StatsSent), expression.Value(d.sentDays[jd]))
+		if err := tx.update(roleStats, -1, statsPK(jd.journey), sentDaySK(jd.day, shard), update, expression.ConditionBuilder{}); err != nil {
+			return fmt.Errorf("sends of %s on %s: %w", jd.journey, jd.day, err)
+		}
+	}
+	refs := slices.SortedFunc(maps.Keys(d.steps), func(a, b stepRef) int {
 		return cmp.Or(cmp.Compare(a.journey, b.journey), cmp.Compare(a.step, b.step))
 	})
 	for _, ref := range refs {
 		update := expression.Set(expression.Name(attrEntity), expression.Value(entityStepStats)).
 			Set(expression.Name(attrJourney), expression.Value(ref.journey)).
 			Set(expression.Name(attrStep), expression.Value(ref.step))
-		for _, k := range slices.Sorted(maps.Keys(d[ref])) {
+		for _, k := range slices.Sorted(maps.Keys(d.steps[ref])) {
 			// NameNoDotSplit: a stats key is one attribute, dots and
 			// colons included; store's checks keep brackets out.
-			update = update.Add(expression.NameNoDotSplit(k), expression.Value(d[ref][k]))
+			update = update.Add(expression.NameNoDotSplit(k), expression.Value(d.steps[ref][k]))
 		}
 		if err := tx.update(roleStats, -1, statsPK(ref.journey), statsSK(ref.step, shard), update, expression.ConditionBuilder{}); err != nil {
 			return fmt.Errorf("stats of %s/%s: %w", ref.journey, ref.step, err)

@@ -488,6 +488,8 @@ type conversionItem struct {
 const (
 	attrJourney = "journey"
 	attrStep    = "step"
+	// attrDay is a sent-per-day shard's day; its count is "sent".
+	attrDay = "day"
 )
 
 // Attribute names of the account item. It is written only by an update

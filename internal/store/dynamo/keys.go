@@ -46,6 +46,7 @@ const (
 	entitySuppression = "suppression"
 	entityConversion  = "conversion"
 	entityStepStats   = "step_stats"
+	entitySentDay     = "sent_day"
 
 	entityAccount       = "account"
 	entityLedgerEntry   = "ledger_entry"
@@ -168,13 +169,21 @@ func statsSK(step string, shard int) string {
 	return fmt.Sprintf("%s%s#%d", skStepStatsPrefix, step, shard)
 }
 
-// Sort-key prefixes of a stats partition's two kinds of items: the step
-// counters and the journey counters. JourneyStats and JourneyCounters
-// each read one range of the partition.
+// Sort-key prefixes of a stats partition's three kinds of items: the step
+// counters, the journey counters and the sends per day. JourneyStats,
+// JourneyCounters and JourneySentDays each read one range of the
+// partition.
 const (
 	skStepStatsPrefix    = "STEP#"
 	skJourneyStatsPrefix = "JOURNEY#"
+	skSentDayPrefix      = "SENTDAY#"
 )
+
+// sentDaySK is one shard of a journey's sends on day (YYYY-MM-DD): the
+// days sort in order, so a range of days is one range of keys.
+func sentDaySK(day string, shard int) string {
+	return fmt.Sprintf("%s%s#%d", skSentDayPrefix, day, shard)
+}
 
 // journeyStatsSK is one shard of the journey's own counters (CountJourney).
 func journeyStatsSK(shard int) string { return fmt.Sprintf("%s%d", skJourneyStatsPrefix, shard) }

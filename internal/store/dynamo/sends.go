@@ -67,7 +67,11 @@ func (s *Store) CompleteSend(ctx context.Context, ref store.SendRef, status stor
 				return false, err
 			}
 			stats := statsDelta{}
-			stats.add(ref.Journey, ref.Step, statsKey)
+			if status == store.SendSent {
+				stats.sent(ref.Journey, ref.Step, at)
+			} else {
+				stats.add(ref.Journey, ref.Step, statsKey)
+			}
 			if err := tx.stats(ref.MemberID, stats); err != nil {
 				return false, err
 			}

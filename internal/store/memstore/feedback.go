@@ -37,6 +37,7 @@ func (s *Store) RecordSendEvent(_ context.Context, ev store.SendEvent) error {
 		}
 		s.sends[row] = snd
 		s.count(snd.Journey, snd.Step, store.StatsSent)
+		s.countSentDay(snd.Journey, snd.Step, ev.At)
 	}
 	return nil
 }
@@ -108,6 +109,34 @@ func (s *Store) JourneyStats(_ context.Context, journey string) ([]store.StepSta
 		out = append(out, store.StepStats{Step: step, Counts: maps.Clone(steps[step])})
 	}
 	return out, nil
+}
+
+// JourneySentDays returns the journey's sends moved to sent by day, from
+// from's day to to's.
+func (s *Store) JourneySentDays(_ context.Context, journey string, from, to time.Time) (map[string]int64, error) {
+	first, last := store.SentDay(from), store.SentDay(to)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int64{}
+	for day, n := range s.sentDays[journey] {
+		if day >= first && day <= last {
+			out[day] = n
+		}
+	}
+	return out, nil
+}
+
+// countSentDay counts a send moved to sent at at in its journey's day;
+// s.mu must be held. Like count, a send without a journey or step has
+// nothing to count in.
+func (s *Store) countSentDay(journey, step string, at time.Time) {
+	if journey == "" || step == "" {
+		return
+	}
+	if s.sentDays[journey] == nil {
+		s.sentDays[journey] = map[string]int64{}
+	}
+	s.sentDays[journey][store.SentDay(at)]++
 }
 
 // count adds one to a step's counter; s.mu must be held. A send without a

@@ -74,6 +74,8 @@ type Store struct {
 	conversions  map[conversionKey]bool
 	// stats are the step counters by journey, step and stats key.
 	stats map[string]map[string]map[string]int64
+	// sentDays counts sends moved to sent by journey and SentDay.
+	sentDays map[string]map[string]int64
 
 	accounts      map[string]account
 	entries       map[entryKey][]byte
@@ -103,6 +105,7 @@ func New() *Store {
 		suppressions: make(map[string]store.Suppression),
 		conversions:  make(map[conversionKey]bool),
 		stats:        make(map[string]map[string]map[string]int64),
+		sentDays:     make(map[string]map[string]int64),
 
 		accounts:      make(map[string]account),
 		entries:       make(map[entryKey][]byte),
@@ -372,6 +375,9 @@ func (s *Store) CompleteSend(_ context.Context, ref store.SendRef, status store.
 	}
 	s.sends[k] = snd
 	s.count(snd.Journey, snd.Step, statsKey)
+	if status == store.SendSent {
+		s.countSentDay(snd.Journey, snd.Step, at)
+	}
 	return nil
 }
 

@@ -74,6 +74,79 @@ func runFeedback(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}}})
 	})
 
+	t.Run("sent per day", func(t *testing.T) {
+		s := newStore(t)
+		journey := uniqueID("journey")
+		// base is 09:26 at UTC+1; late is 23:30 at UTC+8 the same local
+		// day, which is 15:30 UTC: days are UTC days.
+		day1 := base
+		late := time.Date(2026, 3, 15, 23, 30, 0, 0, time.FixedZone("UTC+8", 8*3600))
+		day3 := base.AddDate(0, 0, 2)
+		sendOf := func(member, key string) store.Send {
+			snd := send(member, key, base)
+			snd.Journey = journey
+			reserveSend(t, s, snd)
+			return snd
+		}
+		// Completed as sent by the worker, two members (likely two shards)
+		// on day 1 and one on the next UTC day; a second completion of the
+		// same row counts nothing.
+		a, b, c := sendOf(uniqueID("m"), "a"), sendOf(uniqueID("m"), "b"), sendOf(uniqueID("m"), "c")
+		completeSend(t, s, a, store.SendSent, "msg-a", "", day1)
+		completeSend(t, s, a, store.SendSent, "msg-a", "", day3)
+		completeSend(t, s, b, store.SendSent, "msg-b", "", day1.Add(time.Hour))
+		completeSend(t, s, c, store.SendSent, "msg-c", "", late)
+		// Skipped: not a send.
+		skipped := sendOf(uniqueID("m"), "skipped")
+		completeSend(t, s, skipped, store.SendSkipped, "", "no_consent", late)
+		// Moved to sent by the provider's event on day 3, counted on the
+		// event's day; a later delivered and the worker's completion find
+		// it final.
+		d := sendOf(uniqueID("m"), "d")
+		processed := sendEvent(d, uniqueID("e"), store.EventProcessed, 0)
+		processed.At = day3
+		recordSendEvent(t, s, processed)
+		delivered := sendEvent(d, uniqueID("e"), store.EventDelivered, 0)
+		delivered.At = day3.AddDate(0, 0, 1)
+		recordSendEvent(t, s, delivered)
+		completeSend(t, s, d, store.SendSent, "msg-d", "", day3.AddDate(0, 0, 1))
+		// Ten callers completing one row at once count it once.
+		e := sendOf(uniqueID("m"), "e")
+		checkNoErrors(t, "concurrent CompleteSend", concurrently(10, func(int) error {
+			return s.CompleteSend(t.Context(), e.Ref(), store.SendSent, "msg-e", "", day3)
+		}))
+		// Another journey's sends are its own.
+		other := journeySend(uniqueID("m"), "other")
+		reserveSend(t, s, other)
+		completeSend(t, s, other, store.SendSent, "msg-o", "", day1)
+
+		days := func(from, to time.Time) map[string]int64 {
+			t.Helper()
+			got, err := s.JourneySentDays(t.Context(), journey, from, to)
+			if err != nil {
+				t.Fatalf("JourneySentDays: %v", err)
+			}
+			return got
+		}
+		checkEqual(t, "days", days(base.AddDate(0, 0, -30), base.AddDate(0, 0, 30)),
+			map[string]int64{"2026-03-14": 2, "2026-03-15": 1, "2026-03-16": 2})
+		// Both ends are included, by their UTC day, whatever their time.
+		checkEqual(t, "day 2 to 3", days(late, time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)),
+			map[string]int64{"2026-03-15": 1, "2026-03-16": 2})
+		checkEqual(t, "before", days(base.AddDate(0, 0, -30), base.AddDate(0, 0, -1)), map[string]int64{})
+		checkEqual(t, "unknown journey", func() map[string]int64 {
+			got, err := s.JourneySentDays(t.Context(), uniqueID("journey"), base, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}(), map[string]int64{})
+		// The step stats are what they were: the days are apart from them.
+		checkStats(t, s, journey, []store.StepStats{{Step: "welcome", Counts: map[string]int64{
+			"sent": 5, "skipped:no_consent": 1, "processed": 1, "delivered": 1,
+		}}})
+	})
+
 	t.Run("record duplicate", func(t *testing.T) {
 		s := newStore(t)
 		snd := journeySend(uniqueID("m"), "k1")
