@@ -2,13 +2,16 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -59,8 +62,30 @@ type Validation struct {
 
 // JourneyList is GET /v1/journeys.
 type JourneyList struct {
-	Journeys []journeys.Summary `json:"journeys"`
+	Journeys []JourneyListItem `json:"journeys"`
 }
+
+// JourneyListItem is one journey in GET /v1/journeys: its summary, what
+// enters members (of the live version, else the latest; null before the
+// first publish), its sends in the last 7 UTC days (today included) and
+// the share of its enrollments that reached the goal.
+type JourneyListItem struct {
+	journeys.Summary
+	Trigger  *TriggerSummary `json:"trigger"`
+	Sent7d   int64           `json:"sent_7d"`
+	GoalRate float64         `json:"goal_rate"` // goal_reached / enrolled, 0..1; 0 with no enrollment
+}
+
+// TriggerSummary says what enters members: the trigger's kind and one line
+// about it (the event, the date attribute and offset, the schedule…),
+// which the console shows as written, untranslated.
+type TriggerSummary struct {
+	Kind    journey.TriggerKind `json:"kind"`
+	Summary string              `json:"summary"`
+}
+
+// sentDays is how many UTC days, today included, sent_7d counts.
+const sentDays = 7
 
 // enrollRequest is the body of POST /v1/journeys/{name}/enrollments.
 type enrollRequest struct {
@@ -122,7 +147,86 @@ func (h *Handler) listJourneys(w http.ResponseWriter, r *http.Request, c *journe
 		httpx.Fail(w, r, h.Log, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, JourneyList{Journeys: list})
+	now := h.now().UTC()
+	out := JourneyList{Journeys: make([]JourneyListItem, 0, len(list))}
+	for _, s := range list {
+		item, err := h.listItem(r.Context(), c, s, now)
+		if err != nil {
+			httpx.Fail(w, r, h.Log, err)
+			return
+		}
+		out.Journeys = append(out.Journeys, item)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) listItem(ctx context.Context, c *journeys.Control, s journeys.Summary, now time.Time) (JourneyListItem, error) {
+	item := JourneyListItem{Summary: s}
+	if s.Enrolled > 0 {
+		item.GoalRate = float64(s.GoalReached) / float64(s.Enrolled)
+	}
+	if v := cmp.Or(s.Live, s.Latest); v > 0 {
+		ver, err := c.Version(ctx, s.Name, v)
+		if err != nil {
+			return item, fmt.Errorf("trigger of journey %s: %w", s.Name, err)
+		}
+		item.Trigger = triggerSummary(ver.Definition.Trigger)
+	}
+	days, err := h.Store.JourneySentDays(ctx, s.Name, now.AddDate(0, 0, 1-sentDays), now)
+	if err != nil {
+		return item, fmt.Errorf("sends of journey %s: %w", s.Name, err)
+	}
+	for _, n := range days {
+		item.Sent7d += n
+	}
+	return item, nil
+}
+
+// triggerSummary describes t in one line.
+func triggerSummary(t journey.Trigger) *TriggerSummary {
+	at := func(hhmm string) string {
+		if hhmm == "" {
+			return ""
+		}
+		return " at " + hhmm
+	}
+	ts := &TriggerSummary{Kind: t.Kind()}
+	switch ts.Kind {
+	case journey.TriggerEvent:
+		ts.Summary = t.Event
+		if t.When != "" {
+			ts.Summary += " when " + t.When
+		}
+	case journey.TriggerDate:
+		ts.Summary = t.Date.Attribute
+		if d := t.Date.Offset; d > 0 {
+			ts.Summary += " +" + d.String()
+		} else if d < 0 {
+			ts.Summary += " " + d.String()
+		}
+		ts.Summary += at(t.Date.At)
+	case journey.TriggerInactivity:
+		ts.Summary = "no " + t.Inactivity.Event + " for " + t.Inactivity.For.String() + at(t.Inactivity.At)
+	case journey.TriggerAPI:
+		ts.Summary = "POST /v1/journeys/{name}/enrollments"
+	case journey.TriggerBroadcast:
+		b := t.Broadcast
+		switch b.Every {
+		case "once":
+			ts.Summary = "once on " + b.Date
+		case "week":
+			ts.Summary = "every week on " + b.Weekday
+		case "month":
+			ts.Summary = "every month on day " + strconv.Itoa(b.Day)
+		default:
+			ts.Summary = "every " + b.Every
+		}
+		ts.Summary += at(b.At)
+		if b.Audience != "" {
+			ts.Summary += " to " + b.Audience
+		}
+	}
+	return ts
 }
 
 func (h *Handler) getJourney(w http.ResponseWriter, r *http.Request, c *journeys.Control, name string) {

@@ -38,6 +38,17 @@ type JourneyStats struct {
 	GoalReached int64            `json:"goal_reached"`
 	Exited      map[string]int64 `json:"exited"`
 	Edges       []EdgeStats      `json:"edges"`
+	// Days are the last StatsDays UTC days, oldest first, today last.
+	Days []DaySent `json:"days"`
+}
+
+// StatsDays is how many UTC days, today included, JourneyStats.Days covers.
+const StatsDays = 30
+
+// DaySent is how many of the journey's sends went on one UTC day.
+type DaySent struct {
+	Day  string `json:"day"` // YYYY-MM-DD
+	Sent int64  `json:"sent"`
 }
 
 // EdgeStats counts the members who went from step From to step To ("end"
@@ -78,7 +89,13 @@ func (h *Handler) getJourneyStats(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.Log, err)
 		return
 	}
-	out := JourneyStats{Journey: name, Steps: make([]StepStats, 0, len(raw)),
+	now := h.now().UTC()
+	sent, err := h.Store.JourneySentDays(r.Context(), name, now.AddDate(0, 0, 1-StatsDays), now)
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	out := JourneyStats{Journey: name, Steps: make([]StepStats, 0, len(raw)), Days: make([]DaySent, 0, StatsDays),
 		Enrolled: counters[store.CountEnrolled], Active: store.JourneyActive(counters), GoalReached: counters[store.CountGoal],
 		Exited: map[string]int64{}, Edges: []EdgeStats{}}
 	for _, s := range raw {
@@ -94,6 +111,10 @@ func (h *Handler) getJourneyStats(w http.ResponseWriter, r *http.Request) {
 				out.Edges = append(out.Edges, EdgeStats{From: from, To: to, Count: v})
 			}
 		}
+	}
+	for i := StatsDays - 1; i >= 0; i-- {
+		day := store.SentDay(now.AddDate(0, 0, -i))
+		out.Days = append(out.Days, DaySent{Day: day, Sent: sent[day]})
 	}
 	sort.Slice(out.Edges, func(i, j int) bool {
 		a, b := out.Edges[i], out.Edges[j]

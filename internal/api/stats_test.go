@@ -75,8 +75,24 @@ func TestJourneyStats(t *testing.T) {
 	tokens, _ := api.NewTokens("s3cret")
 	fix := journeyfix.New(t, st, at)
 	fix.PublishShipped(t)
+	// A send of the day before the 30 days shown, and one of the day
+	// after the sends above.
+	early := store.Send{Key: "f#activation#1#welcome", MemberID: "f", Journey: "activation", Enrollment: 1, Step: "welcome", Status: store.SendPending, CreatedAt: at}
+	later := store.Send{Key: "g#activation#1#welcome", MemberID: "g", Journey: "activation", Enrollment: 1, Step: "welcome", Status: store.SendPending, CreatedAt: at}
+	for _, c := range []struct {
+		s  store.Send
+		at time.Time
+	}{{early, at.AddDate(0, 0, -30)}, {later, at.AddDate(0, 0, 1)}} {
+		if _, _, err := st.ReserveSend(ctx, c.s); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CompleteSend(ctx, c.s.Ref(), store.SendSent, "msg", "", c.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	today := at.AddDate(0, 0, 1).Add(3 * time.Hour)
 	h := (&api.Handler{Store: st, Ledger: fix.Ledger, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Journeys: fix.Control}).Routes()
+		Journeys: fix.Control, Now: func() time.Time { return today }}).Routes()
 	rec := do(h, http.MethodGet, "/v1/journeys/activation/stats", "", nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -85,8 +101,18 @@ func TestJourneyStats(t *testing.T) {
 	if len(got.Steps) != 2 || got.Steps[0].Step != "nudge" || got.Steps[1].Step != "welcome" {
 		t.Fatalf("stats = %s", rec.Body)
 	}
+	// The last 30 UTC days, today last, every day present.
+	if len(got.Days) != api.StatsDays || got.Days[0].Day != "2026-10-26" || got.Days[29].Day != "2026-11-24" {
+		t.Fatalf("days = %+v, want 2026-10-26 … 2026-11-24", got.Days)
+	}
+	for _, d := range got.Days {
+		want := map[string]int64{"2026-11-23": 3, "2026-11-24": 1}[d.Day]
+		if d.Sent != want {
+			t.Errorf("day %s sent %d, want %d", d.Day, d.Sent, want)
+		}
+	}
 	w := got.Steps[1]
-	if w.Sent != 2 || w.Skipped["no_consent"] != 1 || w.Skipped["suppressed"] != 1 || w.Delivered != 1 || w.Opened != 1 || w.Clicked != 1 || w.Conversions != 1 {
+	if w.Sent != 4 || w.Skipped["no_consent"] != 1 || w.Skipped["suppressed"] != 1 || w.Delivered != 1 || w.Opened != 1 || w.Clicked != 1 || w.Conversions != 1 {
 		t.Errorf("welcome = %+v", w)
 	}
 	wantEdges := []api.EdgeStats{{From: "wait_nudge", To: "nudge", Count: 1}, {From: "welcome", To: "wait_nudge", Count: 2}}

@@ -74,12 +74,13 @@ type Summary struct {
 	UpdatedAt    time.Time      `json:"updated_at"`
 	Enrolled     int64          `json:"enrolled"`
 	Active       int64          `json:"active"`
+	GoalReached  int64          `json:"goal_reached"`
 }
 
 func summary(st store.JourneyState, counters map[string]int64) Summary {
 	return Summary{Name: st.Name, Status: st.Status, Live: st.Live, Latest: st.Latest, HasDraft: st.Draft != "",
 		DraftSavedAt: st.DraftSavedAt, UpdatedAt: st.UpdatedAt,
-		Enrolled: counters[store.CountEnrolled], Active: store.JourneyActive(counters)}
+		Enrolled: counters[store.CountEnrolled], Active: store.JourneyActive(counters), GoalReached: counters[store.CountGoal]}
 }
 
 // List is every journey the store knows, by name, with its counts.
