@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,8 +26,8 @@ import (
 const (
 	defaultURL            = "http://127.0.0.1:8080" // MEMBERFLOW_URL, as send-event
 	defaultSendGridURL    = "https://api.sendgrid.com"
-	sampleMember          = "sample"
-	previewUnsubscribeURL = "/v1/unsubscribe?token=preview"
+	sampleMember          = activities.SampleMemberID
+	previewUnsubscribeURL = activities.PreviewUnsubscribePath
 )
 
 // templatesUsage is the help of `memberflow templates`.
@@ -129,7 +128,7 @@ func previewTemplate(ctx context.Context, args []string, getenv func(string) str
 	}
 	base := strings.TrimRight(cmp.Or(getenv("MEMBERFLOW_URL"), defaultURL), "/")
 
-	m := sample()
+	m := activities.SampleMember()
 	if *memberID != sampleMember {
 		if m, err = fetchMember(ctx, base, cfg.AdminToken, *memberID); err != nil {
 			return err
@@ -139,7 +138,7 @@ func previewTemplate(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	data, err := previewData(catalog, names[0], activities.TemplateData(m, cfg.Brand, base+previewUnsubscribeURL))
+	data, err := activities.PreviewData(catalog, names[0], activities.TemplateData(m, cfg.Brand, base+previewUnsubscribeURL), nil)
 	if err != nil {
 		return err
 	}
@@ -153,32 +152,6 @@ func previewTemplate(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	return os.WriteFile(*out, []byte(r.Document()), 0o644)
-}
-
-// previewData is the data a preview renders with: the member's base data
-// and, for the step variables only a journey step supplies, the template's
-// examples. Base data wins, so a preview always shows the member's own name.
-func previewData(c *mail.Catalog, name string, base map[string]any) (map[string]any, error) {
-	examples, err := c.Examples(name)
-	if err != nil {
-		return nil, err
-	}
-	data := make(map[string]any, len(examples)+len(base))
-	for k, v := range examples {
-		data[k] = v
-	}
-	maps.Copy(data, base)
-	return data, nil
-}
-
-// sample is the member `--member sample` previews for.
-func sample() loyalty.Member {
-	return loyalty.Member{
-		ID:      sampleMember,
-		Name:    "Lin Wei",
-		Email:   "lin.wei@example.com",
-		Consent: loyalty.Consent{EmailMarketing: true},
-	}
 }
 
 // fetchMember reads GET /v1/members/<id> from the running local stack.

@@ -65,7 +65,7 @@ func TestPreviewIsWhatTheOutboxWrites(t *testing.T) {
 			if err := templatesCmd(context.Background(), []string{"preview", name, "--member", "sample"}, getenv, &stdout, &stderr); err != nil {
 				t.Fatalf("preview: %v", err)
 			}
-			m := sample()
+			m := activities.SampleMember()
 			examples, err := catalog.Examples(name)
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/console"
 	"github.com/memberflow/memberflow/internal/journeys"
@@ -23,7 +24,8 @@ type config struct {
 	journeyenv.Config
 	AdminTokenSecretARN string // ADMIN_TOKEN_SECRET_ARN: {"tokens":["…"]}
 	CodeSecretARN       string // CODE_SECRET_ARN: {"code_secret":"…"} keys coupon codes and unsubscribe links
-	BrandName           string // MEMBERFLOW_BRAND_NAME: shown on the unsubscribe page
+	BrandName           string // MEMBERFLOW_BRAND_NAME: shown on the unsubscribe page and in email previews
+	ShopURL             string // MEMBERFLOW_SHOP_URL: where email previews' calls to action point (the worker's setting)
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
@@ -33,6 +35,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		AdminTokenSecretARN: getenv("ADMIN_TOKEN_SECRET_ARN"),
 		CodeSecretARN:       getenv("CODE_SECRET_ARN"),
 		BrandName:           cmp.Or(getenv("MEMBERFLOW_BRAND_NAME"), "our shop"),
+		ShopURL:             getenv("MEMBERFLOW_SHOP_URL"),
 	}, err
 }
 
@@ -65,7 +68,8 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 		return lambdaenv.Mounts{}, err
 	}
 	a := &api.Handler{Store: env.Store, Ledger: ldg, Unsubscribe: unsub, Tokens: tokens, Log: env.Log,
-		Journeys: &journeys.Control{Journeys: g.Service, Enroller: g.Enroller, Store: env.Store, Ledger: ldg}}
+		Journeys:  &journeys.Control{Journeys: g.Service, Enroller: g.Enroller, Store: env.Store, Ledger: ldg},
+		Templates: g.Catalog, Brand: activities.Brand{Name: c.BrandName, ShopURL: c.ShopURL}}
 	return lambdaenv.Mounts{API: a.Routes(), UI: console.Handler()}, nil
 }
 

@@ -31,8 +31,8 @@ func TestConfigFromEnv(t *testing.T) {
 		want config
 	}{
 		{"defaults", map[string]string{"TEMPORAL_ADDRESS": "t:7233"}, config{Config: temporal, BrandName: "our shop"}},
-		{"set", map[string]string{"TEMPORAL_ADDRESS": "t:7233", "ADMIN_TOKEN_SECRET_ARN": "arn:admin", "CODE_SECRET_ARN": "arn:code", "MEMBERFLOW_BRAND_NAME": "Lin's"},
-			config{Config: temporal, AdminTokenSecretARN: "arn:admin", CodeSecretARN: "arn:code", BrandName: "Lin's"}},
+		{"set", map[string]string{"TEMPORAL_ADDRESS": "t:7233", "ADMIN_TOKEN_SECRET_ARN": "arn:admin", "CODE_SECRET_ARN": "arn:code", "MEMBERFLOW_BRAND_NAME": "Lin's", "MEMBERFLOW_SHOP_URL": "https://shop.example.com"},
+			config{Config: temporal, AdminTokenSecretARN: "arn:admin", CodeSecretARN: "arn:code", BrandName: "Lin's", ShopURL: "https://shop.example.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := configFromEnv(func(k string) string { return tc.env[k] })

@@ -1,6 +1,7 @@
 // Package api serves the marketer and operator endpoints under /v1: members,
 // their ledger, adjustments and timeline, the programme's liability, and
-// journeys (definitions, versions, status, enrollments, stats). Every
+// journeys (definitions, versions, status, enrollments, stats), the
+// programme as configured and previews of the email templates. Every
 // route requires a bearer token or a console session (POST /ui/session).
 package api
 
@@ -10,10 +11,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/store"
 )
 
@@ -30,7 +33,13 @@ type Handler struct {
 	// publish, pause, resume, archive, api enrollments); when nil those
 	// routes answer 503. Stats and timelines need only the Store.
 	Journeys *journeys.Control
-	// Now is the clock of console sessions; nil means time.Now.
+	// Templates, when set, serves /v1/templates and their previews,
+	// rendered for a member as a send renders them with Brand; when nil
+	// those routes answer 503.
+	Templates *mail.Catalog
+	Brand     activities.Brand
+	// Now is the clock of console sessions and of the journeys' sends per
+	// day; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -48,6 +57,8 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/liability", h.getLiability)
 	mux.HandleFunc("GET /v1/members/{id}/timeline", h.getTimeline)
 	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)
+	mux.HandleFunc("GET /v1/program", h.getProgram)
+	h.templateRoutes(mux)
 	h.journeyRoutes(mux)
 	outer := http.NewServeMux()
 	if h.Unsubscribe != nil {

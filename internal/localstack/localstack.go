@@ -382,7 +382,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		Events: &ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
 		API: (&api.Handler{
 			Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api"),
-			Journeys:    &journeys.Control{Journeys: svc, Enroller: enroller, Store: st, Ledger: ldg},
+			Journeys:  &journeys.Control{Journeys: svc, Enroller: enroller, Store: st, Ledger: ldg},
+			Templates: catalog, Brand: cfg.Brand,
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
 		}).Routes(),
 		UI:             console.Handler(),

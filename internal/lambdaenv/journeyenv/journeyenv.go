@@ -75,6 +75,9 @@ func Dial(ctx context.Context, env *lambdaenv.Env, c Config) (client.Client, err
 type Graph struct {
 	Service  *journeys.Service
 	Enroller *journeys.Enroller
+	// Catalog is the email templates the journeys are validated against
+	// (the api's previews render them).
+	Catalog *mail.Catalog
 }
 
 // New builds the journeys service (validating against the programme and
@@ -93,6 +96,6 @@ func New(env *lambdaenv.Env, ldg *ledger.Service, tc client.Client, c Config) (G
 	svc.Changed = func(ctx context.Context, live []journeys.Live) error {
 		return workflows.EnsureJourneySchedules(ctx, tc, c.TemporalTaskQueue, live, c.ScanEvery, workflows.DefaultCatchUp)
 	}
-	return Graph{Service: svc, Enroller: &journeys.Enroller{Store: env.Store, Engine: eng,
+	return Graph{Service: svc, Catalog: catalog, Enroller: &journeys.Enroller{Store: env.Store, Engine: eng,
 		Runner: workflows.Runner{Client: tc, TaskQueue: c.TemporalTaskQueue}}}, nil
 }
