@@ -56,7 +56,7 @@ export function createEditor(parent, doc, { label, onChecking, onProblems }) {
         yaml(),
         validate,
         lintGutter(),
-        EditorView.contentAttributes.of({ 'aria-label': label, 'aria-multiline': 'true' }),
+        EditorView.contentAttributes.of({ 'aria-label': label, 'aria-multiline': 'true', tabindex: '0' }),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) onChecking();
         }),
@@ -68,6 +68,6 @@ export function createEditor(parent, doc, { label, onChecking, onProblems }) {
 
 /** createDiff shows two sources side by side, read-only, changes highlighted. */
 export function createDiff(parent, a, b, labelA, labelB) {
-  const ro = (label) => [basicSetup, yaml(), EditorState.readOnly.of(true), EditorView.editable.of(false), EditorView.contentAttributes.of({ 'aria-label': label })];
+  const ro = (label) => [basicSetup, yaml(), EditorState.readOnly.of(true), EditorView.editable.of(false), EditorView.contentAttributes.of({ 'aria-label': label, tabindex: '0' })];
   return new MergeView({ parent, a: { doc: a, extensions: ro(labelA) }, b: { doc: b, extensions: ro(labelB) }, collapseUnchanged: { margin: 3, minSize: 6 } });
 }
