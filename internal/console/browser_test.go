@@ -313,6 +313,7 @@ func TestConsole(t *testing.T) {
 						b.typeInto(t, "email-preview-member", member)
 						b.click(t, "email-preview-submit")
 						b.waitFor(t, "the member's preview", fmt.Sprintf(`(() => { const s = document.querySelector('iframe[data-testid="email-preview"]')?.srcdoc ?? ''; return s.length > 0 && s !== %s; })()`, jsString(before)))
+						b.frameErrors(t)
 					}
 					b.accessible(t, sc.name)
 				})

@@ -59,7 +59,7 @@ func prerequisites(t *testing.T) string {
 		missing = append(missing, "Chromium is not at "+chromiumPath+": run `make tools` (it installs Debian's chromium)")
 	}
 	if _, err := os.Stat(temporalCLI(root)); err != nil {
-		missing = append(missing, "the Temporal CLI is not at bin/temporal: run `make tools`")
+		missing = append(missing, "the Temporal CLI is not at "+temporalCLI(root)+": run `make tools`")
 	}
 	if _, err := exec.LookPath("java"); err != nil {
 		missing = append(missing, "Java (for DynamoDB Local) is missing: run `make tools`")
@@ -345,6 +345,32 @@ func (b *browser) listen(ev any) {
 func expectedLogError(e *log.Entry) bool {
 	return e.Source == log.EntrySourceNetwork && strings.HasSuffix(strings.SplitN(e.URL, "?", 2)[0], "/ui/session") &&
 		strings.Contains(e.Text, "401")
+}
+
+// frameErrors collects the errors of the page's out-of-process frames
+// (the sandboxed email preview is one), whose console the page's target
+// does not hear: attaching to a frame enables its Log domain, which
+// replays what it logged so far (a blocked image, a CSP violation).
+func (b *browser) frameErrors(t *testing.T) {
+	t.Helper()
+	targets, err := chromedp.Targets(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range targets {
+		if info.Type != "iframe" {
+			continue
+		}
+		fctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel(), chromedp.WithListener(b.listen))
+		ctx, cancelStep := context.WithTimeout(fctx, stepTimeout)
+		err := chromedp.Do(ctx)
+		time.Sleep(100 * time.Millisecond) // the replayed entries come as events
+		cancelStep()
+		cancel()
+		if err != nil {
+			t.Fatalf("attach to the frame %s: %v", info.URL, err)
+		}
+	}
 }
 
 // noErrors fails t with every console error and exception since the last

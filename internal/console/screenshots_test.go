@@ -150,6 +150,7 @@ func TestScreenshots(t *testing.T) {
 			b.click(t, "email-preview-submit")
 			b.waitFor(t, "the member's preview", `window.previewLoaded && document.querySelector('iframe[data-testid="email-preview"]').srcdoc.includes('Lin Mei')`)
 			time.Sleep(1500 * time.Millisecond)
+			b.frameErrors(t)
 		}},
 	}
 	for _, lang := range []string{"en", "zh-CN"} {
