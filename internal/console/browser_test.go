@@ -116,6 +116,19 @@ func TestConsole(t *testing.T) {
 				t.Error("the session cookie holds the raw token")
 			}
 			b.noTokenInPage(t)
+			// The cookie alone cannot change anything: a state-changing call
+			// from the page without X-CSRF-Token is refused.
+			code := eval[int](t, b, `fetch('/v1/journeys/activation/pause', {method: 'POST', credentials: 'same-origin'}).then(r => r.status)`)
+			if code != http.StatusForbidden {
+				t.Errorf("POST /v1/journeys/activation/pause with the cookie and no X-CSRF-Token: %d, want 403", code)
+			}
+			b.dropErrors(t, "/v1/journeys/activation/pause", "403")
+			var d struct {
+				Status string `json:"status"`
+			}
+			if api(t, s, http.MethodGet, "/v1/journeys/activation", nil, &d); d.Status != "live" {
+				t.Errorf("activation is %q after a refused pause, want live", d.Status)
+			}
 			// A reload keeps the session: the page asks GET /ui/session.
 			b.do(t, "reload", chromedp.Reload())
 			b.waitVisible(t, "nav-journeys")

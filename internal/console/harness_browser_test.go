@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -370,6 +371,28 @@ func (b *browser) frameErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("attach to the frame %s: %v", info.URL, err)
 		}
+	}
+}
+
+// dropErrors forgets the errors a test caused on purpose: those holding
+// every one of the parts (a URL and a status, say). It fails t when
+// there was none.
+func (b *browser) dropErrors(t *testing.T, parts ...string) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond) // the log entry follows the response
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := len(b.problems)
+	b.problems = slices.DeleteFunc(b.problems, func(p string) bool {
+		for _, part := range parts {
+			if !strings.Contains(p, part) {
+				return false
+			}
+		}
+		return true
+	})
+	if len(b.problems) == n {
+		t.Errorf("the browser logged no error with %q", parts)
 	}
 }
 
