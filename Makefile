@@ -15,16 +15,16 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 export TEMPORAL_CLI := $(CURDIR)/bin/temporal
 
-.PHONY: run test tools build lint bench cost load clean $(addprefix build-,$(FUNCTIONS))
+.PHONY: run test tools console screenshots build lint bench cost load clean $(addprefix build-,$(FUNCTIONS))
 
 ## run: the whole system locally on 127.0.0.1:8080 (Ctrl-C stops it; data stays in .local/)
-run: tools
+run: tools console
 	$(GO) build -o bin/memberflow ./cmd/memberflow
 	bin/memberflow run
 
 ## test: every test, offline, against DynamoDB Local and the Temporal dev server,
 ## plus Temporal's static determinism check of workflow code
-test: tools
+test: tools console
 	MEMBERFLOW_REQUIRE_LOCAL=1 $(GO) test -count=1 -timeout 20m ./...
 	bin/workflowcheck ./workflows/...
 
@@ -33,10 +33,22 @@ tools:
 	@TEMPORAL_CLI_VERSION=$(TEMPORAL_CLI_VERSION) DYNAMODB_LOCAL_VERSION=$(DYNAMODB_LOCAL_VERSION) \
 	  WORKFLOWCHECK_VERSION=$(WORKFLOWCHECK_VERSION) infra/local/tools.sh
 
+## console: the marketer console's assets (npm ci from console/package-lock.json,
+## then esbuild) into internal/console/dist/, which the api embeds; skipped when
+## nothing under console/ changed
+console:
+	@infra/local/console.sh
+
+## screenshots: every console screen in English and 简体中文 into docs/screenshots/
+## (headless Chromium against a local stack with sample members)
+screenshots: tools console
+	MEMBERFLOW_REQUIRE_LOCAL=1 $(GO) test -count=1 -timeout 10m ./internal/console/ -run TestScreenshots -screenshots
+
 ## build: one arm64 bootstrap per function under build/<name>/, plus the worker
 build: $(addprefix build-,$(FUNCTIONS))
 	$(LAMBDA_ENV) $(GO) build -trimpath -o build/worker/worker ./cmd/worker
 
+build-api build-ApiFunction: console
 $(addprefix build-,$(FUNCTIONS)): build-%:
 	$(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o build/$*/bootstrap ./functions/$*
 
