@@ -42,7 +42,7 @@ console:
 ## screenshots: every console screen in English and 简体中文 into docs/screenshots/
 ## (headless Chromium against a local stack with sample members)
 screenshots: tools console
-	MEMBERFLOW_REQUIRE_LOCAL=1 $(GO) test -count=1 -timeout 10m ./internal/console/ -run TestScreenshots -screenshots
+	set -o pipefail; MEMBERFLOW_REQUIRE_LOCAL=1 $(GO) test -count=1 -timeout 10m ./internal/console/ -run TestScreenshots -screenshots -v 2>&1 | grep -E '^(console:|--- |ok|FAIL|PASS)|_test\.go:[0-9]+:'
 
 ## build: one arm64 bootstrap per function under build/<name>/, plus the worker
 build: $(addprefix build-,$(FUNCTIONS))

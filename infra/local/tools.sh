@@ -5,6 +5,7 @@
 #   java           Java 17 for DynamoDB Local, from apt when missing
 #   bin/workflowcheck  Temporal's determinism checker for workflow code
 #   chromium       Debian's headless Chromium for the console's browser tests
+#   fonts-wqy-microhei  a CJK font for the console's 简体中文 screens
 #                  (internal/console) and `make screenshots`, from apt when missing
 # Each step is skipped when already done, so this is cheap to run every time.
 set -euo pipefail
@@ -61,6 +62,18 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "The console's browser tests need Chromium at /usr/bin/chromium: install it (e.g. sudo apt-get install chromium) and run make again." >&2
+    exit 1
+  fi
+fi
+
+# A CJK font, so the 简体中文 screens (and their screenshots) show characters,
+# not empty boxes.
+if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing a Chinese font for the console's 简体中文 screens (apt-get install fonts-wqy-microhei)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
+  else
+    echo "The console's 简体中文 screens need a CJK font: install it (e.g. sudo apt-get install fonts-wqy-microhei) and run make again." >&2
     exit 1
   fi
 fi
