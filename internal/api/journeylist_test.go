@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,27 +89,67 @@ func TestJourneyListForTheConsole(t *testing.T) {
 	}
 }
 
+// TestTriggerSummaries: every trigger kind gives its settings as fields
+// (the console builds its line from them in the marketer's language; empty
+// ones are left out of the JSON) and the same as one English summary.
 func TestTriggerSummaries(t *testing.T) {
 	for _, tc := range []struct {
-		src, kind, summary string
+		src  string
+		want api.TriggerSummary
+		json string // the trigger as the list's JSON carries it
 	}{
-		{"trigger: { api: {} }", "api", "POST /v1/journeys/{name}/enrollments"},
-		{"trigger: { date: { attribute: registered_at, offset: 7d } }", "date", "registered_at +7d"},
-		{"trigger: { broadcast: { every: once, date: \"2026-12-01\", at: \"09:00\" } }", "broadcast", "once on 2026-12-01 at 09:00"},
-		{"trigger: { broadcast: { every: week, weekday: monday, at: \"09:00\", audience: \"member.tier == 'gold'\" } }", "broadcast", "every week on monday at 09:00 to member.tier == 'gold'"},
-		{"trigger: { broadcast: { every: month, day: 1, at: \"09:00\" } }", "broadcast", "every month on day 1 at 09:00"},
-		{"trigger: { broadcast: { every: day, at: \"09:00\" } }", "broadcast", "every day at 09:00"},
+		{"trigger: { api: {} }",
+			api.TriggerSummary{Kind: "api", Summary: "POST /v1/journeys/{name}/enrollments"},
+			`{"kind":"api","summary":"POST /v1/journeys/{name}/enrollments"}`},
+		{"trigger: { event: order.paid, when: \"event.data.amount >= 500\" }",
+			api.TriggerSummary{Kind: "event", Summary: "order.paid when event.data.amount >= 500", Event: "order.paid", When: "event.data.amount >= 500"},
+			`{"kind":"event","summary":"order.paid when event.data.amount \u003e= 500","event":"order.paid","when":"event.data.amount \u003e= 500"}`},
+		{"trigger: { date: { attribute: registered_at, offset: 7d } }",
+			api.TriggerSummary{Kind: "date", Summary: "registered_at +7d", Attribute: "registered_at", Offset: "7d"},
+			`{"kind":"date","summary":"registered_at +7d","attribute":"registered_at","offset":"7d"}`},
+		{"trigger: { date: { attribute: tier_review_on, offset: -30d, at: \"10:00\" } }",
+			api.TriggerSummary{Kind: "date", Summary: "tier_review_on -30d at 10:00", Attribute: "tier_review_on", Offset: "-30d", At: "10:00"}, ""},
+		{"trigger: { inactivity: { event: order.paid, for: 60d, at: \"10:00\" } }",
+			api.TriggerSummary{Kind: "inactivity", Summary: "no order.paid for 60d at 10:00", Event: "order.paid", For: "60d", At: "10:00"}, ""},
+		{"trigger: { broadcast: { every: once, date: \"2026-12-01\", at: \"09:00\" } }",
+			api.TriggerSummary{Kind: "broadcast", Summary: "once on 2026-12-01 at 09:00", Every: "once", Date: "2026-12-01", At: "09:00"}, ""},
+		{"trigger: { broadcast: { every: week, weekday: monday, at: \"09:00\", audience: \"member.tier == 'gold'\" } }",
+			api.TriggerSummary{Kind: "broadcast", Summary: "every week on monday at 09:00 to member.tier == 'gold'", Every: "week", Weekday: "monday", At: "09:00", Audience: "member.tier == 'gold'"}, ""},
+		{"trigger: { broadcast: { every: month, day: 1, at: \"09:00\" } }",
+			api.TriggerSummary{Kind: "broadcast", Summary: "every month on day 1 at 09:00", Every: "month", Day: 1, At: "09:00"},
+			`{"kind":"broadcast","summary":"every month on day 1 at 09:00","at":"09:00","every":"month","day":1}`},
+		{"trigger: { broadcast: { every: day, at: \"09:00\" } }",
+			api.TriggerSummary{Kind: "broadcast", Summary: "every day at 09:00", Every: "day", At: "09:00"}, ""},
 	} {
-		t.Run(tc.summary, func(t *testing.T) {
+		t.Run(tc.want.Summary, func(t *testing.T) {
 			a := newJourneyAPI(t)
 			src := "name: probe\npriority: 5\n" + tc.src + "\nsteps:\n  - id: hello\n    send: { email: activation_nudge }\n"
 			a.must(t, http.StatusCreated, http.MethodPost, "/v1/journeys", src)
-			list := decodeBody[api.JourneyList](t, a.must(t, http.StatusOK, http.MethodGet, "/v1/journeys", ""))
+			rec := a.must(t, http.StatusOK, http.MethodGet, "/v1/journeys", "")
+			list := decodeBody[api.JourneyList](t, rec)
 			if len(list.Journeys) != 1 || list.Journeys[0].Trigger == nil {
 				t.Fatalf("list = %+v", list)
 			}
-			if got := list.Journeys[0].Trigger; string(got.Kind) != tc.kind || got.Summary != tc.summary {
-				t.Errorf("trigger = %+v, want %s %q", got, tc.kind, tc.summary)
+			if got := *list.Journeys[0].Trigger; got != tc.want {
+				t.Errorf("trigger = %+v\nwant      %+v", got, tc.want)
+			}
+			if tc.json == "" {
+				return
+			}
+			var raw struct {
+				Journeys []struct {
+					Trigger json.RawMessage `json:"trigger"`
+				} `json:"journeys"`
+			}
+			if err := json.Unmarshal(rec, &raw); err != nil {
+				t.Fatal(err)
+			}
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, raw.Journeys[0].Trigger); err != nil {
+				t.Fatal(err)
+			}
+			if got := compact.String(); got != tc.json {
+				t.Errorf("trigger JSON = %s\nwant           %s", got, tc.json)
 			}
 		})
 	}

@@ -76,12 +76,33 @@ type JourneyListItem struct {
 	GoalRate float64         `json:"goal_rate"` // goal_reached / enrolled, 0..1; 0 with no enrollment
 }
 
-// TriggerSummary says what enters members: the trigger's kind and one line
-// about it (the event, the date attribute and offset, the schedule…),
-// which the console shows as written, untranslated.
+// TriggerSummary says what enters members: the trigger's kind, its
+// settings as fields (empty ones omitted) from which the console builds
+// the line in the marketer's language, and Summary, the same in one
+// English line for the CLI and any client without a catalogue.
 type TriggerSummary struct {
 	Kind    journey.TriggerKind `json:"kind"`
 	Summary string              `json:"summary"`
+	// Event is the event type an event trigger enters on, or the one whose
+	// absence an inactivity trigger waits for.
+	Event string `json:"event,omitempty"`
+	When  string `json:"when,omitempty"` // an event trigger's CEL condition
+	// Attribute, Offset: a date trigger's member date and its shift
+	// ("3d", "-1d").
+	Attribute string `json:"attribute,omitempty"`
+	Offset    string `json:"offset,omitempty"`
+	// For is how long an inactivity trigger waits ("30d").
+	For string `json:"for,omitempty"`
+	// At is the member-local time of day ("HH:MM") of date, inactivity
+	// and broadcast entries.
+	At string `json:"at,omitempty"`
+	// Every is a broadcast's schedule: once (on Date), day, week (on
+	// Weekday) or month (on Day).
+	Every    string `json:"every,omitempty"`
+	Date     string `json:"date,omitempty"`
+	Weekday  string `json:"weekday,omitempty"`
+	Day      int    `json:"day,omitempty"`
+	Audience string `json:"audience,omitempty"` // a broadcast's CEL audience
 }
 
 // sentDays is how many UTC days, today included, sent_7d counts.
@@ -182,7 +203,7 @@ func (h *Handler) listItem(ctx context.Context, c *journeys.Control, s journeys.
 	return item, nil
 }
 
-// triggerSummary describes t in one line.
+// triggerSummary describes t: its fields, and in one English line.
 func triggerSummary(t journey.Trigger) *TriggerSummary {
 	at := func(hhmm string) string {
 		if hhmm == "" {
@@ -193,30 +214,40 @@ func triggerSummary(t journey.Trigger) *TriggerSummary {
 	ts := &TriggerSummary{Kind: t.Kind()}
 	switch ts.Kind {
 	case journey.TriggerEvent:
+		ts.Event, ts.When = t.Event, t.When
 		ts.Summary = t.Event
 		if t.When != "" {
 			ts.Summary += " when " + t.When
 		}
 	case journey.TriggerDate:
+		ts.Attribute, ts.At = t.Date.Attribute, t.Date.At
 		ts.Summary = t.Date.Attribute
-		if d := t.Date.Offset; d > 0 {
-			ts.Summary += " +" + d.String()
-		} else if d < 0 {
-			ts.Summary += " " + d.String()
+		if d := t.Date.Offset; d != 0 {
+			ts.Offset = d.String()
+			if d > 0 {
+				ts.Summary += " +" + ts.Offset
+			} else {
+				ts.Summary += " " + ts.Offset
+			}
 		}
 		ts.Summary += at(t.Date.At)
 	case journey.TriggerInactivity:
-		ts.Summary = "no " + t.Inactivity.Event + " for " + t.Inactivity.For.String() + at(t.Inactivity.At)
+		ts.Event, ts.For, ts.At = t.Inactivity.Event, t.Inactivity.For.String(), t.Inactivity.At
+		ts.Summary = "no " + t.Inactivity.Event + " for " + ts.For + at(t.Inactivity.At)
 	case journey.TriggerAPI:
 		ts.Summary = "POST /v1/journeys/{name}/enrollments"
 	case journey.TriggerBroadcast:
 		b := t.Broadcast
+		ts.Every, ts.At, ts.Audience = b.Every, b.At, b.Audience
 		switch b.Every {
 		case "once":
+			ts.Date = b.Date
 			ts.Summary = "once on " + b.Date
 		case "week":
+			ts.Weekday = b.Weekday
 			ts.Summary = "every week on " + b.Weekday
 		case "month":
+			ts.Day = b.Day
 			ts.Summary = "every month on day " + strconv.Itoa(b.Day)
 		default:
 			ts.Summary = "every " + b.Every
