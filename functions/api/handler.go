@@ -54,6 +54,12 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 	if err != nil {
 		return lambdaenv.Mounts{}, err
 	}
+	// Console sessions are signed with a key derived from the code secret,
+	// which every instance already shares and which never leaves the
+	// server: the token hashes alone cannot forge a session.
+	if tokens, err = tokens.WithSessionSecret(ldg.Rules.CodeSecret); err != nil {
+		return lambdaenv.Mounts{}, err
+	}
 	links, err := unsubscribe.NewSigner(ldg.Rules.CodeSecret)
 	if err != nil {
 		return lambdaenv.Mounts{}, err

@@ -15,6 +15,9 @@ import (
 // memory dump or log line never shows a usable token.
 type Tokens struct {
 	hashes [][sha256.Size]byte
+	// sessionSecret keys console sessions (session.go); none means the
+	// console cannot sign in.
+	sessionSecret []byte
 }
 
 // NewTokens hashes the given tokens; empty tokens are refused because they
@@ -58,7 +61,7 @@ func requireAuth(t Tokens, now func() time.Time, next http.Handler) http.Handler
 				httpx.WriteError(w, http.StatusUnauthorized, SessionCookie+": the session has expired or is no longer valid; sign in again")
 				return
 			}
-			if r.Method != http.MethodGet && r.Method != http.MethodHead && !validCSRF(k, c.Value, r.Header.Get(CSRFHeader)) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !t.validCSRF(k, c.Value, r.Header.Get(CSRFHeader)) {
 				httpx.WriteError(w, http.StatusForbidden, CSRFHeader+": missing or invalid")
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,10 +20,12 @@ import (
 
 // The console's sign-in: a marketer trades an admin token for a session
 // cookie once, so the page never keeps the token in script-readable
-// storage. The cookie is stateless — nothing is stored — and signed with
-// the token's own hash, so removing a token from the set ends every
-// session it started, and a deploy or a second Lambda instance needs no
-// shared session store.
+// storage. The cookie is stateless — nothing is stored — and signed with a
+// key derived from the server's session secret and the token's hash
+// (HMAC-SHA256(secret, hash)): removing a token from the set ends every
+// session it started, a deploy or a second Lambda instance needs no
+// shared session store, and the token hashes Tokens holds (which are
+// harmless to leak on their own) are not enough to forge a cookie.
 
 // SessionCookie is the name of the console's session cookie.
 const SessionCookie = "memberflow_session"
@@ -71,29 +74,59 @@ func (t Tokens) hash(token string) ([sha256.Size]byte, bool) {
 	return h, ok == 1
 }
 
+// MinSessionSecretBytes is the shortest session secret WithSessionSecret
+// takes.
+const MinSessionSecretBytes = 16
+
+// WithSessionSecret returns the set with the server-side secret its
+// console sessions are signed with; without one, sign-in is refused. The
+// api passes the code secret (CODE_SECRET_ARN, MEMBERFLOW_CODE_SECRET),
+// which every instance already shares and which never leaves the server.
+func (t Tokens) WithSessionSecret(secret []byte) (Tokens, error) {
+	if len(secret) < MinSessionSecretBytes {
+		return Tokens{}, fmt.Errorf("session secret: must be at least %d bytes", MinSessionSecretBytes)
+	}
+	t.sessionSecret = bytes.Clone(secret)
+	return t, nil
+}
+
+// sessionKey is the key that signs the sessions (and their CSRF tokens)
+// of the token whose hash is hash: HMAC-SHA256(session secret, hash).
+func (t Tokens) sessionKey(hash [sha256.Size]byte) [sha256.Size]byte {
+	var key [sha256.Size]byte
+	m := hmac.New(sha256.New, t.sessionSecret)
+	m.Write(hash[:])
+	copy(key[:], m.Sum(nil))
+	return key
+}
+
 func mac(key [sha256.Size]byte, msg string) []byte {
 	m := hmac.New(sha256.New, key[:])
 	m.Write([]byte(msg))
 	return m.Sum(nil)
 }
 
-// newSession signs a cookie value for the token whose hash is key:
+// newSession signs a cookie value for the token whose hash is hash:
 // v1.<expiry unix>.<8-hex hash prefix>.<nonce>.<mac>.
-func newSession(key [sha256.Size]byte, expires time.Time) (string, error) {
+func (t Tokens) newSession(hash [sha256.Size]byte, expires time.Time) (string, error) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
 	body := strings.Join([]string{sessionVersion, strconv.FormatInt(expires.Unix(), 10),
-		hex.EncodeToString(key[:4]), base64.RawURLEncoding.EncodeToString(nonce)}, ".")
-	return body + "." + base64.RawURLEncoding.EncodeToString(mac(key, body)), nil
+		hex.EncodeToString(hash[:4]), base64.RawURLEncoding.EncodeToString(nonce)}, ".")
+	return body + "." + base64.RawURLEncoding.EncodeToString(mac(t.sessionKey(hash), body)), nil
 }
 
 // session checks a cookie value: the token hash its prefix names must be
-// in the set, its MAC must verify under that hash, and it must not have
-// expired. It returns the hash and the expiry.
+// in the set, its MAC must verify under that token's session key, and it
+// must not have expired. It returns the hash and the expiry. Without a
+// session secret no cookie is valid.
 func (t Tokens) session(cookie string, now time.Time) ([sha256.Size]byte, time.Time, bool) {
 	var none [sha256.Size]byte
+	if len(t.sessionSecret) == 0 {
+		return none, time.Time{}, false
+	}
 	parts := strings.Split(cookie, ".")
 	if len(parts) != 5 || parts[0] != sessionVersion || len(parts[2]) != 8 {
 		return none, time.Time{}, false
@@ -115,7 +148,7 @@ func (t Tokens) session(cookie string, now time.Time) ([sha256.Size]byte, time.T
 		if hex.EncodeToString(h[:4]) != parts[2] {
 			continue
 		}
-		if hmac.Equal(mac(h, body), got) {
+		if hmac.Equal(mac(t.sessionKey(h), body), got) {
 			found, ok = h, 1
 		}
 	}
@@ -128,14 +161,14 @@ func (t Tokens) session(cookie string, now time.Time) ([sha256.Size]byte, time.T
 }
 
 // csrfToken is the CSRF token of a session cookie: base64url of
-// HMAC(token hash, "csrf|" + cookie). It is derived, not stored, and a
+// HMAC(session key, "csrf|" + cookie). It is derived, not stored, and a
 // cross-site page can read neither the cookie nor this answer.
-func csrfToken(key [sha256.Size]byte, cookie string) string {
-	return base64.RawURLEncoding.EncodeToString(mac(key, "csrf|"+cookie))
+func (t Tokens) csrfToken(hash [sha256.Size]byte, cookie string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(t.sessionKey(hash), "csrf|"+cookie))
 }
 
-func validCSRF(key [sha256.Size]byte, cookie, got string) bool {
-	return got != "" && hmac.Equal([]byte(csrfToken(key, cookie)), []byte(got))
+func (t Tokens) validCSRF(hash [sha256.Size]byte, cookie, got string) bool {
+	return got != "" && hmac.Equal([]byte(t.csrfToken(hash, cookie)), []byte(got))
 }
 
 // secure reports whether the request reached us over https, directly or
@@ -199,15 +232,20 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusUnauthorized, "token: not a valid admin token")
 		return
 	}
+	if len(h.Tokens.sessionSecret) == 0 {
+		h.Log.ErrorContext(r.Context(), "console sign-in refused: the api has no session secret (Tokens.WithSessionSecret)")
+		httpx.WriteError(w, http.StatusServiceUnavailable, "session: console sign-in is not configured on this server (no session secret)")
+		return
+	}
 	expires := h.now().Add(SessionTTL).Truncate(time.Second).UTC()
-	cookie, err := newSession(key, expires)
+	cookie, err := h.Tokens.newSession(key, expires)
 	if err != nil {
 		httpx.Fail(w, r, h.Log, err)
 		return
 	}
 	setSessionCookie(w, r, cookie, int(SessionTTL/time.Second))
 	h.Log.InfoContext(r.Context(), "console sign-in", "token", tokenID(key))
-	httpx.WriteJSON(w, http.StatusOK, Session{CSRF: csrfToken(key, cookie), TokenID: tokenID(key), ExpiresAt: expires})
+	httpx.WriteJSON(w, http.StatusOK, Session{CSRF: h.Tokens.csrfToken(key, cookie), TokenID: tokenID(key), ExpiresAt: expires})
 }
 
 // currentSession returns the request's session cookie and its token hash
@@ -228,7 +266,7 @@ func (h *Handler) getSession(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusUnauthorized, SessionCookie+": no valid session; sign in with an admin token")
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, Session{CSRF: csrfToken(key, cookie), TokenID: tokenID(key), ExpiresAt: expires})
+	httpx.WriteJSON(w, http.StatusOK, Session{CSRF: h.Tokens.csrfToken(key, cookie), TokenID: tokenID(key), ExpiresAt: expires})
 }
 
 // signOut clears the cookie. A live session must prove it is the page's
@@ -237,7 +275,7 @@ func (h *Handler) getSession(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if cookie, key, _, ok := h.currentSession(r); ok {
-		if !validCSRF(key, cookie, r.Header.Get(CSRFHeader)) {
+		if !h.Tokens.validCSRF(key, cookie, r.Header.Get(CSRFHeader)) {
 			httpx.WriteError(w, http.StatusForbidden, CSRFHeader+": missing or invalid")
 			return
 		}

@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +27,27 @@ type consoleAPI struct {
 	now time.Time
 }
 
+// testSessionSecret is the server's session secret in these tests.
+const testSessionSecret = "console-test-session-secret"
+
 func newConsoleAPI(t *testing.T, tokens ...string) *consoleAPI {
+	t.Helper()
+	return newKeyedConsoleAPI(t, testSessionSecret, tokens...)
+}
+
+// newKeyedConsoleAPI is the console API with the given session secret
+// ("" for none).
+func newKeyedConsoleAPI(t *testing.T, secret string, tokens ...string) *consoleAPI {
 	t.Helper()
 	st := memstore.New()
 	tok, err := api.NewTokens(tokens...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if secret != "" {
+		if tok, err = tok.WithSessionSecret([]byte(secret)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c := &consoleAPI{now: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
 	c.h = &api.Handler{Store: st, Ledger: ledgerfix.Service(t, st), Tokens: tok,
@@ -244,6 +264,56 @@ func TestSessionRefusedWhenTamperedExpiredOrRevoked(t *testing.T) {
 			t.Errorf("while the token is in the set = %d, want 200", rec.Code)
 		}
 	})
+}
+
+// TestSessionKeyedByServerSecret: a session's MAC key is derived from the
+// server's session secret, so a cookie minted under another secret, or
+// signed with the token's hash alone (what Tokens holds), is refused even
+// for a token in the set; and without a secret there is no sign-in.
+func TestSessionKeyedByServerSecret(t *testing.T) {
+	c := newConsoleAPI(t, "s3cret")
+	other := newKeyedConsoleAPI(t, "another-servers-session-secret", "s3cret")
+	other.now = c.now
+	foreign, foreignCSRF := other.session(t, "s3cret")
+	if rec := other.do(withCookie(http.MethodGet, "/v1/liability", foreign, "")); rec.Code != http.StatusOK {
+		t.Fatalf("the cookie on the server that minted it = %d, want 200", rec.Code)
+	}
+	for _, path := range []string{"/v1/liability", "/ui/session"} {
+		if rec := c.do(withCookie(http.MethodGet, path, foreign, "")); rec.Code != http.StatusUnauthorized {
+			t.Errorf("GET %s with a cookie minted under another secret = %d, want 401", path, rec.Code)
+		}
+	}
+	if rec := c.do(withCookie(http.MethodPost, "/v1/members/m-404/adjustments", foreign, foreignCSRF)); rec.Code != http.StatusUnauthorized {
+		t.Errorf("POST with another secret's cookie and csrf = %d, want 401", rec.Code)
+	}
+
+	// The old scheme: the MAC keyed with SHA-256(token) alone.
+	hash := sha256.Sum256([]byte("s3cret"))
+	body := strings.Join([]string{"v1", strconv.FormatInt(c.now.Add(time.Hour).Unix(), 10),
+		hex.EncodeToString(hash[:4]), "AAAAAAAAAAAAAAAAAAAAAA"}, ".")
+	m := hmac.New(sha256.New, hash[:])
+	m.Write([]byte(body))
+	forged := &http.Cookie{Name: api.SessionCookie, Value: body + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))}
+	if rec := c.do(withCookie(http.MethodGet, "/v1/liability", forged, "")); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a cookie signed with the token hash = %d, want 401", rec.Code)
+	}
+
+	bare := newKeyedConsoleAPI(t, "", "s3cret")
+	rec := bare.signIn(t, "s3cret", false)
+	if rec.Code != http.StatusServiceUnavailable || len(rec.Result().Cookies()) != 0 || !strings.Contains(rec.Body.String(), "session") {
+		t.Errorf("sign-in without a session secret = %d %s (cookies %v), want 503 and no cookie", rec.Code, rec.Body, rec.Result().Cookies())
+	}
+	if rec := bare.do(withCookie(http.MethodGet, "/v1/liability", foreign, "")); rec.Code != http.StatusUnauthorized {
+		t.Errorf("any cookie without a session secret = %d, want 401", rec.Code)
+	}
+
+	tok, err := api.NewTokens("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.WithSessionSecret([]byte("short")); err == nil {
+		t.Error("WithSessionSecret took a 5-byte secret, want an error")
+	}
 }
 
 func TestSignOut(t *testing.T) {

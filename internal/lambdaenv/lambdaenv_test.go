@@ -150,6 +150,9 @@ func TestConsoleThroughTheLambdaAdapter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tokens, err = tokens.WithSessionSecret([]byte("adapter-test-session-secret")); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := &api.Handler{Store: st, Ledger: ledgerfix.Service(t, st), Tokens: tokens, Log: log}
 	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "console "+r.URL.Path) })

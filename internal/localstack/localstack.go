@@ -378,6 +378,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if err != nil {
 		return nil, err
 	}
+	// Console sessions are keyed from the code secret, as in the api Lambda.
+	if tokens, err = tokens.WithSessionSecret([]byte(cfg.CodeSecret)); err != nil {
+		return nil, err
+	}
 	routes := lambdaenv.Routes(log, lambdaenv.Mounts{
 		Events: &ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
 		API: (&api.Handler{
