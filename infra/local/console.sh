@@ -23,7 +23,9 @@ fi
 
 out=internal/console/dist
 built=$out/.built
-if [ ! -f "$built" ] || [ -n "$(find console -path console/node_modules -prune -o -type f -newer "$built" -print -quit)" ]; then
+# Rebuilt also when index.html is gone (a build that failed half-way, or
+# dist/ cleaned by hand) though the stamp is newer than every input.
+if [ ! -f "$built" ] || [ ! -f "$out/index.html" ] || [ -n "$(find console -path console/node_modules -prune -o -type f -newer "$built" -print -quit)" ]; then
   say "building into $out/"
   (cd console && node build.mjs)
   touch "$built"

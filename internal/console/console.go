@@ -87,7 +87,7 @@ func New(files fs.FS) http.Handler {
 			serveIndex(w, r, index)
 			return
 		}
-		if name != "README" && fs.ValidPath(name) {
+		if servable(name) {
 			if body, err := fs.ReadFile(files, name); err == nil {
 				cache := cacheRevalidate
 				if strings.HasPrefix(name, "assets/") {
@@ -107,6 +107,21 @@ func New(files fs.FS) http.Handler {
 		}
 		serveIndex(w, r, index)
 	})
+}
+
+// servable reports whether a file of the build may be served: not
+// dist/README (it keeps the directory in git) and no dot file such as
+// the build stamp .built (go:embed all: takes those in too).
+func servable(name string) bool {
+	if name == "README" || !fs.ValidPath(name) {
+		return false
+	}
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") {
+			return false
+		}
+	}
+	return true
 }
 
 // serveIndex answers index.html, revalidated by an ETag of its content.

@@ -19,6 +19,8 @@ func built() fstest.MapFS {
 		"assets/app-DEF456.css": {Data: []byte(`body{margin:0}`)},
 		"favicon.svg":           {Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)},
 		"README":                {Data: []byte("Built by make console")},
+		".built":                {Data: []byte("stamp of make console")},
+		"assets/.hidden":        {Data: []byte("a dot file")},
 	}
 }
 
@@ -127,6 +129,18 @@ func TestREADMEIsNotServed(t *testing.T) {
 	rec := serve(console.New(built()), http.MethodGet, "/ui/README")
 	if strings.Contains(rec.Body.String(), "Built by make console") {
 		t.Errorf("GET /ui/README = %d %q, served the README", rec.Code, rec.Body)
+	}
+}
+
+// TestDotFilesAreNotServed: the build stamp infra/local/console.sh
+// leaves in dist/ (and any other dot file go:embed all: takes in) is not
+// part of the console.
+func TestDotFilesAreNotServed(t *testing.T) {
+	for _, p := range []string{"/ui/.built", "/ui/assets/.hidden", "/ui/./.built"} {
+		rec := serve(console.New(built()), http.MethodGet, p)
+		if b := rec.Body.String(); strings.Contains(b, "stamp of make console") || strings.Contains(b, "a dot file") || rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d %q, want 404 without the file", p, rec.Code, b)
+		}
 	}
 }
 
