@@ -19,10 +19,25 @@ export function num(n) {
   return Number.isFinite(v) ? fmt('n', {}).format(v) : String(n);
 }
 
-/** money shows a decimal string as it is (no float rounding) with the currency. */
+/**
+ * money formats a decimal string in the viewer's language with the
+ * currency (Intl.NumberFormat, style currency). The string goes to format()
+ * as it is, which formats it exactly (no float on the way), and a value with
+ * more decimals than the currency's usual keeps them all.
+ */
 export function money(amount, currency) {
-  if (amount === undefined || amount === null) return '—';
-  return currency ? `${amount} ${currency}` : String(amount);
+  if (amount === undefined || amount === null || amount === '') return '—';
+  const s = String(amount);
+  if (!currency || !/^-?\d+(\.\d+)?$/.test(s)) return currency ? `${s} ${currency}` : s;
+  try {
+    const base = fmt('n', { style: 'currency', currency });
+    const decimals = (s.split('.')[1] || '').length;
+    const f = decimals > base.resolvedOptions().maximumFractionDigits ? fmt('n', { style: 'currency', currency, maximumFractionDigits: decimals }) : base;
+    return f.format(s);
+  } catch {
+    // not a currency code Intl knows
+    return `${s} ${currency}`;
+  }
 }
 
 export function pct(ratio) {
@@ -40,6 +55,30 @@ function valid(d) {
 export function dateTime(d) {
   const date = valid(d);
   return date ? fmt('d', { dateStyle: 'medium', timeStyle: 'short' }).format(date) : '—';
+}
+
+/** day shows a calendar day (YYYY-MM-DD) as it is written, in no zone. */
+export function day(ymd) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(ymd || '')) return ymd || '—';
+  const date = new Date(`${ymd}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) ? ymd : fmt('d', { dateStyle: 'medium', timeZone: 'UTC' }).format(date);
+}
+
+/**
+ * duration says a journey duration as the API writes it ("3d", "-30d",
+ * Go's "36h0m0s" or "90m0s") in words; anything else as it is.
+ */
+export function duration(d) {
+  const s = String(d || '').replace(/^-/, '');
+  let m = /^(\d+)d$/.exec(s);
+  if (m) return t('duration.days', { count: Number(m[1]), n: num(m[1]) });
+  m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(s);
+  if (!m || !s) return String(d || '');
+  const parts = [];
+  if (m[1] && m[1] !== '0') parts.push(t('duration.hours', { count: Number(m[1]), n: num(m[1]) }));
+  if (m[2] && m[2] !== '0') parts.push(t('duration.minutes', { count: Number(m[2]), n: num(m[2]) }));
+  if (m[3] && m[3] !== '0') parts.push(t('duration.seconds', { count: Number(m[3]), n: num(m[3]) }));
+  return parts.length ? parts.join(t('duration.join')) : String(d);
 }
 
 export function dateOnly(d) {

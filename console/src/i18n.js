@@ -33,6 +33,8 @@ document.documentElement.lang = i18next.language;
 
 export const t = (key, opts) => i18next.t(key, opts);
 export const lang = () => i18next.language;
+/** has reports whether the catalogue has key. */
+export const has = (key) => i18next.exists(key);
 
 /** setLanguage switches and remembers the language. */
 export function setLanguage(lng) {

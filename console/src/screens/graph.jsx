@@ -5,6 +5,7 @@ import { graphlib, layout } from '@dagrejs/dagre';
 import { t, tx } from '../i18n.js';
 import { num } from '../format.js';
 import { reasonText } from './member.jsx';
+import { triggerFields, triggerLine } from './journeys.jsx';
 
 const START = '__start';
 const END = '__end';
@@ -125,7 +126,7 @@ export function buildGraph(def, stats) {
   };
   const trig = def.trigger || {};
   const trigKind = ['event', 'date', 'inactivity', 'api', 'broadcast'].find((k) => trig[k]) || '';
-  const trigSub = trig.event || (trig.date && trig.date.attribute) || (trig.inactivity && trig.inactivity.event) || (trig.broadcast && trig.broadcast.every) || '';
+  const trigSub = shorten(triggerLine(triggerFields(trig)), 36);
   addNode(START, {
     kind: 'start',
     title: `${t('graph.start')}: ${tx('trigger', trigKind)}`,

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { t, tx } from '../i18n.js';
-import { num, pct, dateTime } from '../format.js';
+import { day, duration, num, pct, dateTime } from '../format.js';
 import { ConfirmDialog, ErrorBanner, Loading, Notice, useTitle } from '../ui.jsx';
 
 const actionsFor = {
@@ -15,10 +15,64 @@ const actionsFor = {
   archived: [],
 };
 
+/**
+ * triggerFields turns a definition's trigger (GET /v1/journeys/{name}) into
+ * the flat fields GET /v1/journeys gives, so both screens say it alike.
+ */
+export function triggerFields(trig) {
+  if (!trig) return null;
+  if (trig.event) return { kind: 'event', event: trig.event, when: trig.when };
+  if (trig.date) return { kind: 'date', ...trig.date };
+  if (trig.inactivity) return { kind: 'inactivity', ...trig.inactivity };
+  if (trig.api) return { kind: 'api' };
+  if (trig.broadcast) return { kind: 'broadcast', ...trig.broadcast };
+  return null;
+}
+
+/**
+ * triggerLine says what enters members in the viewer's language, from the
+ * trigger's fields (event names, attributes and CEL conditions stay as
+ * written: they are the definition's words). The API's English summary is
+ * the fallback for a kind this console does not know.
+ */
+export function triggerLine(tr) {
+  if (!tr || !tr.kind) return '';
+  const at = (text) => (tr.at ? t('trigger_line.at', { text, at: tr.at }) : text);
+  switch (tr.kind) {
+    case 'event':
+      return tr.when ? t('trigger_line.event_when', { event: tr.event, when: tr.when }) : tr.event || '';
+    case 'date': {
+      const attribute = tx('date_attribute', tr.attribute);
+      const off = String(tr.offset || '');
+      if (!off || /^-?0[a-z]*$/.test(off)) return at(attribute);
+      const key = off.startsWith('-') ? 'trigger_line.date_before' : 'trigger_line.date_after';
+      return at(t(key, { attribute, offset: duration(off) }));
+    }
+    case 'inactivity':
+      return at(t('trigger_line.inactivity', { event: tr.event, for: duration(tr.for) }));
+    case 'api':
+      return t('trigger_line.api');
+    case 'broadcast': {
+      let text;
+      if (tr.every === 'once') text = t('trigger_line.once', { date: day(tr.date) });
+      else if (tr.every === 'day') text = t('trigger_line.every_day');
+      else if (tr.every === 'week') text = t('trigger_line.every_week', { weekday: tx('weekday', tr.weekday) });
+      else if (tr.every === 'month') text = t('trigger_line.every_month', { day: tr.day });
+      else text = tr.summary || tr.every || '';
+      text = at(text);
+      return tr.audience ? t('trigger_line.audience', { text, audience: tr.audience }) : text;
+    }
+    default:
+      return tr.summary || '';
+  }
+}
+
+/** triggerText is the kind, translated, and its line. */
 export function triggerText(trigger) {
   if (!trigger || !trigger.kind) return '—';
   const kind = tx('trigger', trigger.kind);
-  return trigger.summary ? `${kind}: ${trigger.summary}` : kind;
+  const line = triggerLine(trigger);
+  return line ? t('trigger_line.with_kind', { kind, line }) : kind;
 }
 
 export function JourneysScreen() {

@@ -5,7 +5,7 @@
 // first ledger page, first timeline page); older pages on demand.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { t, tx } from '../i18n.js';
+import { has, t, tx } from '../i18n.js';
 import { dateOnly, dateTime, inZone, money, num, value, viewerZone } from '../format.js';
 import { ErrorBanner, KeyValues, Loading, useTitle } from '../ui.jsx';
 
@@ -343,6 +343,21 @@ export function reasonText(reason) {
   return tx('reason', reason);
 }
 
+/**
+ * ruleText translates a ledger rule code ("order.points", "tier.upgrade",
+ * a growth source's "review.capped"): the catalogue keys them with "_" for
+ * ".", and a ".refused" or ".capped" rule the catalogue does not name is
+ * its base rule's text with the outcome. An unknown code shows as it is.
+ */
+export function ruleText(rule) {
+  const code = String(rule || '');
+  const key = (c) => `ledger_rule.${c.replace(/\./g, '_')}`;
+  if (has(key(code))) return t(key(code));
+  const m = /^(.+)\.(refused|capped)$/.exec(code);
+  if (m) return t(`ledger_rule.outcome_${m[2]}`, { rule: has(key(m[1])) ? t(key(m[1])) : m[1] });
+  return code;
+}
+
 /** Ledger: the append-only lines, newest first, 50 a page. */
 function Ledger({ id, currency }) {
   const [entries, setEntries] = useState([]);
@@ -387,10 +402,10 @@ function Ledger({ id, currency }) {
                 <tr key={e.seq}>
                   <td class="num">{e.seq}</td>
                   <td>{dateTime(e.at)}</td>
-                  <td>
-                    <code>{e.rule}</code>
+                  <td data-rule={e.rule} title={e.rule}>
+                    {ruleText(e.rule)}
                   </td>
-                  <td>{e.reason}</td>
+                  <td lang="en">{e.reason}</td>
                   <td class="num">{signed(e.points_pending)}</td>
                   <td class="num">{signed(e.points_available)}</td>
                   <td class="num">{nonZero(e.stored_value_principal, e.stored_value_bonus, currency)}</td>
@@ -423,6 +438,6 @@ function signed(n) {
 function nonZero(principal, bonus, currency) {
   const parts = [];
   if (principal && principal !== '0') parts.push(money(principal, currency));
-  if (bonus && bonus !== '0') parts.push(`${t('member.sv_bonus')} ${bonus}`);
+  if (bonus && bonus !== '0') parts.push(`${t('member.sv_bonus')} ${money(bonus, currency)}`);
   return parts.join(' · ');
 }
