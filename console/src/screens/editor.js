@@ -24,7 +24,7 @@ export function position(doc, line, column) {
  * text changed and a check is due; onProblems(problems, error) with the
  * api's answer.
  */
-export function createEditor(parent, doc, { label, onChecking, onProblems }) {
+export function createEditor(parent, doc, { label, describedBy, onChecking, onProblems }) {
   let seq = 0;
   const validate = linter(
     async (view) => {
@@ -56,7 +56,9 @@ export function createEditor(parent, doc, { label, onChecking, onProblems }) {
         yaml(),
         validate,
         lintGutter(),
-        EditorView.contentAttributes.of({ 'aria-label': label, 'aria-multiline': 'true', tabindex: '0' }),
+        // Tab indents (indentWithTab), so the page says how to leave: Esc,
+        // then Tab (CodeMirror's own escape from its Tab trap).
+        EditorView.contentAttributes.of({ 'aria-label': label, 'aria-multiline': 'true', tabindex: '0', ...(describedBy ? { 'aria-describedby': describedBy } : {}) }),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) onChecking();
         }),

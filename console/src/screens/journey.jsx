@@ -11,6 +11,7 @@ import { Graph, kindOf } from './graph.jsx';
 import { Days, Funnel } from './charts.jsx';
 import { createDiff, createEditor, position } from './editor.js';
 import { reasonText } from './member.jsx';
+import { triggerFields, triggerText } from './journeys.jsx';
 
 export const template = `# A new journey: change the name, trigger and steps, then publish.
 name: my_journey
@@ -111,7 +112,13 @@ export function JourneyScreen({ name, isNew }) {
             initial={detail.draft || detail.source || template.replace('my_journey', name)}
             source={detail.draft ? 'draft' : detail.source ? 'live' : 'template'}
             live={detail.live}
-            onPublished={() => setReload((n) => n + 1)}
+            onPublished={(p) => {
+              // The name check reads the usual `name:` line; should a
+              // definition name itself some other way, the screen follows
+              // the journey that was published rather than show this one.
+              if (p.name && p.name !== name) location.hash = `#/journeys/${enc(p.name)}`;
+              else setReload((n) => n + 1);
+            }}
           />
           <Versions name={name} versions={detail.versions || []} />
         </>
@@ -122,14 +129,12 @@ export function JourneyScreen({ name, isNew }) {
 
 function Summary({ detail, stats }) {
   const d = detail.definition || {};
-  const trig = d.trigger || {};
-  const trigKind = ['event', 'date', 'inactivity', 'api', 'broadcast'].find((k) => trig[k]);
   const enrolled = (stats && stats.enrolled) ?? detail.enrolled;
   const goal = stats ? stats.goal_reached : undefined;
   return (
     <div class="stats">
       <Stat label={t('journeys.live')} value={detail.live ? t('journeys.version_n', { n: detail.live }) : '—'} />
-      <Stat label={t('journeys.trigger')} value={trigKind ? `${tx('trigger', trigKind)}${trig.event ? ': ' + trig.event : ''}` : '—'} />
+      <Stat label={t('journeys.trigger')} value={triggerText(triggerFields(d.trigger))} />
       <Stat label={t('journeys.enrolled')} value={num(enrolled)} />
       <Stat label={t('journeys.active')} value={num((stats && stats.active) ?? detail.active)} />
       <Stat label={t('stats.goal_reached')} value={goal === undefined ? '—' : `${num(goal)} (${pct(enrolled ? goal / enrolled : 0)})`} />
@@ -212,6 +217,7 @@ function Editor({ name, initial, source, live, onPublished }) {
   useEffect(() => {
     view.current = createEditor(host.current, initial, {
       label: t('journey.editor_label'),
+      describedBy: 'editor-hint',
       onChecking: () => setState('checking'),
       onProblems: (ps, err) => {
         setCheckError(err);
@@ -239,6 +245,15 @@ function Editor({ name, initial, source, live, onPublished }) {
     }
     setError(err);
   };
+  // On a journey's screen the definition must keep the journey's name, for
+  // Save draft and Publish alike: publishing a renamed copy from here would
+  // quietly start a second journey. A new journey starts from New journey.
+  const renamed = (src) => {
+    const written = nameIn(src);
+    if (!name || !written || written === name) return false;
+    setResult({ ok: false, text: t('journey.name_mismatch', { name, written }) });
+    return true;
+  };
   const save = async () => {
     const src = text();
     const target = name || nameIn(src);
@@ -248,10 +263,7 @@ function Editor({ name, initial, source, live, onPublished }) {
       setResult({ ok: false, text: t('journey.no_name') });
       return;
     }
-    if (name && nameIn(src) && nameIn(src) !== name) {
-      setResult({ ok: false, text: t('journey.name_mismatch', { name }) });
-      return;
-    }
+    if (renamed(src)) return;
     setBusy(true);
     try {
       await api.put(`/v1/journeys/${enc(target)}/draft`, { body: src });
@@ -263,11 +275,13 @@ function Editor({ name, initial, source, live, onPublished }) {
     }
   };
   const publish = async () => {
+    const src = text();
     setError(null);
     setResult(null);
+    if (renamed(src)) return;
     setBusy(true);
     try {
-      const p = await api.post('/v1/journeys', { body: text() });
+      const p = await api.post('/v1/journeys', { body: src });
       setResult({
         ok: true,
         name: p.name,
@@ -293,6 +307,9 @@ function Editor({ name, initial, source, live, onPublished }) {
       </div>
       <p class="muted small">{sourceNote}</p>
       <div class="editor" data-testid="editor" ref={host} />
+      <p id="editor-hint" class="muted small">
+        {t('journey.editor_hint')}
+      </p>
       {checkError && <ErrorBanner error={checkError} />}
       <div class="problems-wrap">
         <h3 id="problems-h" class="sr-only">
@@ -306,7 +323,7 @@ function Editor({ name, initial, source, live, onPublished }) {
                 {p.line ? <span class="muted"> · {t('journey.line', { line: p.line, column: p.column || 1 })}</span> : null}
               </button>
               <span class="problem-text">
-                {t('journey.problem_prefix')}: {p.rule || p.message}
+                {t('journey.problem_prefix')}: <span lang="en">{p.rule || p.message}</span>
               </span>
             </li>
           ))}
