@@ -65,22 +65,19 @@ export function Funnel({ stats }) {
   );
 }
 
-/** last30 fills the days the api gave into the last 30 UTC days, zeros where none. */
-export function last30(days) {
-  const byDay = Object.fromEntries((days || []).map((d) => [d.day, d.sent]));
-  const out = [];
-  const now = new Date();
-  for (let i = 29; i >= 0; i--) {
-    const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - i));
-    const key = d.toISOString().slice(0, 10);
-    out.push([key, byDay[key] || 0]);
-  }
-  return out;
+/**
+ * daysOf is the API's days as [day, sent] pairs, as given: the API says
+ * which UTC days the window holds (today included, zeros filled), so the
+ * chart does not rebuild it from the browser's clock, which may be off or
+ * already on the next UTC day.
+ */
+export function daysOf(days) {
+  return (days || []).map((d) => [d.day, d.sent || 0]);
 }
 
 export function Days({ stats }) {
   const ref = useRef(null);
-  const data = last30(stats.days);
+  const data = daysOf(stats.days);
   const l = lang();
   useChart(
     ref,
@@ -106,7 +103,7 @@ export function Days({ stats }) {
           {label}
         </canvas>
       </div>
-      {!stats.days && <p class="muted small">{t('charts.no_days')}</p>}
+      {data.length === 0 && <p class="muted small">{t('charts.no_days')}</p>}
     </figure>
   );
 }
