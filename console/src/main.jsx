@@ -12,8 +12,17 @@ import { MemberScreen } from './screens/member.jsx';
 import { ProgramScreen } from './screens/program.jsx';
 import { EmailsScreen } from './screens/emails.jsx';
 
+/** decode is decodeURIComponent that keeps a malformed part (#/members/%E0) as written instead of throwing and blanking the page. */
+function decode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function parseRoute() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decode);
   switch (parts[0]) {
     case 'journeys':
       return parts[1] ? { screen: 'journey', name: parts[1] } : { screen: 'journeys' };
