@@ -129,19 +129,6 @@ func parse(ctx context.Context, body []byte, rules *Rules, orders OrderLookup) (
 	return envs, nil
 }
 
-// canonical writes v as its canonical JSON: compact, object keys sorted,
-// strings escaped one way whatever escapes they were sent with (and no HTML
-// escaping), numbers as written (v holds them as json.Number).
-func canonical(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
 // splitBody decodes body, one event object or an array of them, in a
 // single pass: it returns each object's exact bytes, the object decoded
 // the way the schema library wants it (numbers as json.Number, so "12.5" is
@@ -235,27 +222,32 @@ func envelopeOf(obj map[string]any, raw json.RawMessage) (Envelope, error) {
 	if err := env.OccurredAt.UnmarshalText([]byte(at)); err != nil {
 		return Envelope{}, fmt.Errorf("occurred_at: %w", err)
 	}
-	data, err := canonical(obj["data"])
-	if err != nil {
-		return Envelope{}, fmt.Errorf("data: %w", err)
+	// The whole object's canonical JSON in one pass, noting where its
+	// data's lies: Data is that slice, copied out, and the digest is
+	// taken over the buffer in place.
+	bp := canonBufs.Get().(*[]byte)
+	defer canonBufs.Put(bp)
+	b, dataAt, dataEnd, err := appendEventCanonical((*bp)[:0], obj)
+	if cap(b) <= maxPooledCanon {
+		*bp = b
 	}
-	env.Data = data
+	if err != nil {
+		return Envelope{}, fmt.Errorf("canonical form: %w", err)
+	}
+	if dataAt < 0 {
+		// Not there: canonical(nil), as encoding/json would write it.
+		env.Data = json.RawMessage("null")
+	} else {
+		env.Data = bytes.Clone(b[dataAt:dataEnd])
+	}
 	if _, err := env.DecodeData(); err != nil {
 		return Envelope{}, err
 	}
-	// The object with its data already in canonical form: the encoder
-	// copies a RawMessage (compacted), so data is not encoded twice.
-	whole := make(map[string]any, len(obj))
-	for k, v := range obj {
-		whole[k] = v
-	}
-	whole["data"] = json.RawMessage(data)
-	b, err := canonical(whole)
-	if err != nil {
-		return Envelope{}, fmt.Errorf("digest: %w", err)
-	}
 	sum := sha256.Sum256(b)
-	env.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	var digest [len("sha256:") + 2*sha256.Size]byte
+	copy(digest[:], "sha256:")
+	hex.Encode(digest[len("sha256:"):], sum[:])
+	env.Digest = string(digest[:])
 	return env, nil
 }
 

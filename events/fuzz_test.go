@@ -167,6 +167,9 @@ func checkAccepted(t *testing.T, body []byte, envs []Envelope) {
 		if !strings.HasPrefix(env.Digest, "sha256:") || len(env.Digest) != len("sha256:")+64 || !json.Valid(env.Data) {
 			t.Fatalf("envs[%d] digest %q or data %q malformed", i, env.Digest, env.Data)
 		}
+		// The digest is of encoding/json's canonical form of what was sent,
+		// the definition the digests of recorded events have.
+		checkDigestDefinition(t, env)
 		// Raw on its own is a valid body, and parses to the same event;
 		// so does Raw re-indented, with the same digest.
 		again, err := ParseBatch(env.Raw)

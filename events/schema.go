@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,8 +57,14 @@ type registry struct {
 var loadRegistry = sync.OnceValues(compileRegistry)
 
 // compileRegistry compiles every embedded schema with format assertions on,
-// each with the shared definitions it uses inlined (see inlineDefs).
-func compileRegistry() (*registry, error) {
+// each with the shared definitions it uses and the envelope inlined (see
+// inlineDefs and mergeEnvelope).
+func compileRegistry() (*registry, error) { return compileSchemas(true) }
+
+// compileSchemas is compileRegistry; mergeEnv false leaves each type's
+// schema referring to the envelope, for the test that holds the merged
+// schemas to the same verdicts.
+func compileSchemas(mergeEnv bool) (*registry, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	// Formats are annotations only in 2020-12 unless asserted; we rely on
@@ -94,6 +102,15 @@ func compileRegistry() (*registry, error) {
 	inlined := make(map[string]any, len(r.docs))
 	for id, doc := range r.docs {
 		inlined[id] = inlineDefs(r.docs, id, doc)
+	}
+	// And the envelope into each type's schema, which otherwise reaches
+	// it through a $ref validated as a schema of its own, with its own
+	// bookkeeping, for every event.
+	envID := schemaBase + envelopeFile
+	for id, doc := range inlined {
+		if mergeEnv && id != envID {
+			inlined[id] = mergeEnvelope(doc, inlined[envID])
+		}
 	}
 	r.docs = inlined
 	for id, doc := range r.docs {
@@ -445,4 +462,89 @@ func inlineDefs(docs map[string]any, id string, node any) any {
 		return merged
 	}
 	return node
+}
+
+// mergeEnvelope returns a type's schema doc with its {"$ref": "envelope.json"}
+// replaced by the envelope schema env's keywords, when that means the same:
+// the envelope's properties and the type's are both checked on the same
+// object, and its additionalProperties names the same fields either way
+// (the type schemas describe no others). A property both schemas describe
+// is merged into one schema when they share no validating keyword with
+// different values; anything else leaves doc as it is.
+func mergeEnvelope(doc, env any) any {
+	d, _ := doc.(map[string]any)
+	e, _ := env.(map[string]any)
+	if d == nil || e == nil || d["$ref"] != envelopeFile {
+		return doc
+	}
+	out := make(map[string]any, len(d)+len(e))
+	for k, v := range d {
+		if k != "$ref" {
+			out[k] = v
+		}
+	}
+	for k, ev := range e {
+		if annotations[k] || k == "$id" || k == "$schema" || k == "$defs" {
+			continue
+		}
+		dv, both := out[k]
+		switch {
+		case !both:
+			out[k] = ev
+		case k == "properties":
+			props, ok := mergeProperties(dv, ev)
+			if !ok {
+				return doc
+			}
+			out[k] = props
+		case k == "required":
+			dr, _ := dv.([]any)
+			er, _ := ev.([]any)
+			if dr == nil || er == nil {
+				return doc
+			}
+			req := slices.Clone(er)
+			for _, name := range dr {
+				if !slices.Contains(req, name) {
+					req = append(req, name)
+				}
+			}
+			out[k] = req
+		case !reflect.DeepEqual(dv, ev):
+			return doc
+		}
+	}
+	return out
+}
+
+// mergeProperties merges two "properties" objects, a property in both into
+// one schema (see mergeEnvelope); ok is false when that cannot be done.
+func mergeProperties(doc, env any) (merged map[string]any, ok bool) {
+	d, _ := doc.(map[string]any)
+	e, _ := env.(map[string]any)
+	if d == nil || e == nil {
+		return nil, false
+	}
+	merged = maps.Clone(e)
+	for name, dv := range d {
+		ev, both := merged[name]
+		if !both {
+			merged[name] = dv
+			continue
+		}
+		dp, _ := dv.(map[string]any)
+		ep, _ := ev.(map[string]any)
+		if dp == nil || ep == nil {
+			return nil, false
+		}
+		p := maps.Clone(ep)
+		for k, v := range dp {
+			if w, shared := p[k]; shared && !annotations[k] && !reflect.DeepEqual(v, w) {
+				return nil, false
+			}
+			p[k] = v // the type's own wording wins for annotations
+		}
+		merged[name] = p
+	}
+	return merged, true
 }
