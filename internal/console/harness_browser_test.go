@@ -257,16 +257,19 @@ type browser struct {
 	problems []string
 }
 
-// newBrowser starts Debian's Chromium headless with a fresh profile. The
-// flags keep it from phoning home: the machine's closed network refuses
-// background connections, which would otherwise show as errors.
-func newBrowser(t *testing.T, root, base string) *browser {
+// startBrowser starts Debian's Chromium headless with a fresh profile, in
+// the background (it takes seconds, as the local stack does, so the two
+// start side by side), and returns what waits for it and points it at the
+// stack's URL. The flags keep it from
+// phoning home: the machine's closed network refuses background
+// connections, which would otherwise show as errors.
+func startBrowser(t *testing.T, root string) func(base string) *browser {
 	t.Helper()
 	axe, err := os.ReadFile(axePath(root))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{base: base, axe: string(axe)}
+	b := &browser{axe: string(axe)}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -284,15 +287,21 @@ func newBrowser(t *testing.T, root, base string) *browser {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
+	b.ctx = ctx
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)) }()
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
 	})
-	b.ctx = ctx
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-		t.Fatalf("start Chromium: %v", err)
+	return func(base string) *browser {
+		t.Helper()
+		if err := <-started; err != nil {
+			t.Fatalf("start Chromium: %v", err)
+		}
+		b.base = base
+		return b
 	}
-	return b
 }
 
 // listen records console.error calls, uncaught exceptions and browser log
@@ -495,12 +504,6 @@ func (b *browser) attr(t *testing.T, id, name string) string {
 func (b *browser) open(t *testing.T, route string) {
 	t.Helper()
 	b.do(t, "open "+route, chromedp.Navigate(b.base+"/ui/"+route))
-}
-
-// route changes the console's hash route in the loaded page.
-func (b *browser) route(t *testing.T, route string) {
-	t.Helper()
-	eval[bool](t, b, fmt.Sprintf(`(location.hash = %q, true)`, route))
 }
 
 // cookies are the browser's cookies for the stack.

@@ -63,6 +63,7 @@ func TestScreenshots(t *testing.T) {
 	}
 	root := prerequisites(t)
 	began := time.Now()
+	browserFor := startBrowser(t, root)
 	s := startStack(t, root, nil)
 	t.Logf("local stack up in %s", time.Since(began).Round(time.Millisecond))
 
@@ -98,7 +99,7 @@ func TestScreenshots(t *testing.T) {
 	seedMembers(t, s, bulkMembers-len(sampleMembers))
 	t.Logf("seeded %d members in %s", bulkMembers-len(sampleMembers), time.Since(seeded).Round(time.Millisecond))
 
-	b := newBrowser(t, root, s.URL)
+	b := browserFor(s.URL)
 	b.open(t, "")
 	b.waitVisible(t, "signin-token")
 	out := filepath.Join(root, "docs", "screenshots")
