@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -64,6 +65,26 @@ func TestScanGoesOnPastAFailedMember(t *testing.T) {
 	retry := errors.New("throttled")
 	if got := activities.PerMemberForTest(a, counts, "m-1", retry); !errors.Is(got, retry) {
 		t.Errorf("retryable: err %v, want it returned so the batch retries", got)
+	}
+}
+
+// A member's step that failed because the activity itself was cancelled
+// (the worker stopping, a heartbeat timeout) did not fail for that member:
+// the batch ends with the error and its retry acts on them, however many
+// attempts came before (a restarted worker's third attempt skipped members
+// in the chaos test).
+func TestScanDoesNotSkipAMemberWhenTheActivityIsCancelled(t *testing.T) {
+	a, _, _ := policyWorld(t, reachable("m-1", "UTC"), true, new(time.Time))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	counts := map[string]int{}
+	for _, err := range []error{
+		fmt.Errorf("read member: %w", context.Canceled),
+		temporal.NewNonRetryableApplicationError("bad template", activities.ErrTypeBadTemplate, nil),
+	} {
+		if got := activities.PerMemberCtxForTest(ctx, a, counts, "m-1", err); got == nil || counts["failed"] != 0 {
+			t.Errorf("%v while cancelled: err %v, counts %v; want the error back and nobody failed", err, got, counts)
+		}
 	}
 }
 

@@ -6,3 +6,8 @@ import "context"
 func PerMemberForTest(a *Activities, counts map[string]int, memberID string, err error) error {
 	return a.perMember(context.Background(), counts, memberID, err)
 }
+
+// PerMemberCtxForTest is PerMemberForTest with the activity's context.
+func PerMemberCtxForTest(ctx context.Context, a *Activities, counts map[string]int, memberID string, err error) error {
+	return a.perMember(ctx, counts, memberID, err)
+}

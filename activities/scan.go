@@ -142,6 +142,11 @@ func (a *Activities) perMember(ctx context.Context, counts map[string]int, membe
 	if err == nil {
 		return nil
 	}
+	if ctx.Err() != nil {
+		// The activity is ending (its worker stops, it was cancelled):
+		// the member did not fail, the attempt did; its retry acts on them.
+		return err
+	}
 	var app *temporal.ApplicationError
 	// A member whose error keeps coming back is given up on too once the
 	// batch has retried a few times: the members after them must not wait
