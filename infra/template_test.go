@@ -86,6 +86,8 @@ var lambdaFunctions = []struct {
 			"ADMIN_TOKEN_SECRET_ARN": "Ref:AdminTokenSecretArn",
 			"CODE_SECRET_ARN":        "Ref:CodeSecretArn",
 			"MEMBERFLOW_BRAND_NAME":  "Ref:BrandName",
+			// Email previews link where sends do.
+			"MEMBERFLOW_SHOP_URL": "Ref:ShopUrl",
 			// Journeys drive enrollment workflows and schedules.
 			"TEMPORAL_ADDRESS":        "Ref:TemporalAddress",
 			"TEMPORAL_NAMESPACE":      "Ref:TemporalNamespace",
@@ -108,7 +110,9 @@ var lambdaFunctions = []struct {
 			"GET /v1/members/{id}/timeline", "GET /v1/journeys", "GET /v1/journeys/{name}", "GET /v1/journeys/{name}/versions/{n}",
 			"POST /v1/journeys/validate", "PUT /v1/journeys/{name}/draft", "POST /v1/journeys", "POST /v1/journeys/{name}/pause",
 			"POST /v1/journeys/{name}/resume", "POST /v1/journeys/{name}/archive", "POST /v1/journeys/{name}/enrollments",
-			"DELETE /v1/journeys/{name}/enrollments/{member}"},
+			"DELETE /v1/journeys/{name}/enrollments/{member}",
+			// The marketer console and what only it reads.
+			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview"},
 	},
 	{
 		logicalID: "DispatchFunction",
