@@ -439,6 +439,7 @@ type Store interface {
 	Calendar
 	Journeys
 	Timeline
+	Audit
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }

@@ -65,6 +65,10 @@ const (
 	entityMemberDate     = "member_date"
 
 	entityMigration = "migration"
+
+	entityAudit    = "audit"
+	entityAuditKey = "audit_key"
+	entityAuditDay = "audit_day"
 )
 
 // Sort-key prefixes of the items that live under a member's partition.
@@ -348,3 +352,20 @@ const migrationPK = "META#MIGRATIONS"
 
 // migrationSK is the marker of one migration, e.g. "calendar-index#v1".
 func migrationSK(name string) string { return "MIGRATION#" + name }
+
+// auditPK is the partition of one UTC day (YYYY-MM-DD) of the audit log;
+// an entry's sort key is its store.AuditID, which starts with its time,
+// so a day is one range read oldest first.
+func auditPK(day string) string { return "AUDIT#" + day }
+
+// auditKeyPK marks an audit entry's key as appended, so a replayed
+// request (same idempotency key) writes no second entry.
+func auditKeyPK(key string) string { return "AUDITKEY#" + key }
+
+// Keys of the audit-days index: one item per day that has entries, so a
+// listing from a moment long ago reads the days that have some instead of
+// every day since.
+const (
+	auditDaysPK = "AUDITDAYS"
+	skAuditKey  = "AUDITKEY"
+)

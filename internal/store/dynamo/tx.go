@@ -37,6 +37,9 @@ const (
 	roleJourneyState   // a journey's state, conditioned on its latest version
 	roleJourneyCounted // the create-only marker of a journey count
 	roleTimeline       // a timeline entry, create-only
+	roleAudit          // an audit entry, create-only
+	roleAuditKey       // an audit entry's create-only key marker
+	roleAuditDay       // the audit-days index item of the entry's day
 )
 
 // maxTransactItems is DynamoDB's limit on items in one TransactWriteItems.

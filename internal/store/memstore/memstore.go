@@ -87,6 +87,8 @@ type Store struct {
 	contacts map[string]contactState
 
 	engine engineState
+
+	audit auditLog
 }
 
 var _ store.Store = (*Store)(nil)
