@@ -3,9 +3,6 @@ package activities
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,13 +10,13 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 	"github.com/memberflow/memberflow/internal/store"
 )
 
@@ -96,7 +93,8 @@ func attributeValue(v any, loc *time.Location) any {
 }
 
 // WebhookSecret keys the Standard Webhooks signature of the journey
-// engine's webhook steps: "whsec_" + base64, or the raw secret.
+// engine's webhook steps: "whsec_" + base64, or the raw secret (see
+// stdwebhooks.Key).
 type WebhookSecret []byte
 
 // webhook posts the step's JSON body to its URL, signed per the Standard
@@ -124,15 +122,18 @@ func (a *Activities) webhook(ctx context.Context, def journey.Definition, step j
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "WebhookBody", err)
 	}
-	ts := strconv.FormatInt(a.now().Unix(), 10)
+	signed, err := stdwebhooks.Headers(a.WebhookSecret, key, a.now(), payload)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), "WebhookSecret", err)
+	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, step.Webhook.URL, bytes.NewReader(payload))
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "WebhookURL", err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("webhook-id", key)
-	hreq.Header.Set("webhook-timestamp", ts)
-	hreq.Header.Set("webhook-signature", "v1,"+signWebhook(a.WebhookSecret, key, ts, payload))
+	for k, v := range signed {
+		hreq.Header.Set(k, v)
+	}
 	client := a.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
@@ -154,18 +155,4 @@ func (a *Activities) webhook(ctx context.Context, def journey.Definition, step j
 	read["status"] = resp.StatusCode
 	decide(DecisionWebhook, "refused: "+resp.Status, read)
 	return nil
-}
-
-// signWebhook is the Standard Webhooks signature of id.timestamp.body.
-func signWebhook(secret WebhookSecret, id, ts string, body []byte) string {
-	key := []byte(secret)
-	if s := string(secret); len(s) > 6 && s[:6] == "whsec_" {
-		if k, err := base64.StdEncoding.DecodeString(s[6:]); err == nil {
-			key = k
-		}
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(body)
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
