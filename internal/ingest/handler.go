@@ -1,5 +1,7 @@
 // Package ingest is the webhook endpoint storefronts post events to
-// (POST /v1/events). It verifies the source's HMAC signature, validates every
+// (POST /v1/events). It verifies the source's HMAC signature, written either
+// memberflow's way (Memberflow-Signature) or the Standard Webhooks way
+// (webhook-id, webhook-timestamp, webhook-signature), validates every
 // event against its schema and the programme's rules (currency, amounts that
 // must agree, refunds against what their orders paid) and records the batch
 // once, answering fast: everything slow happens downstream of the table's
@@ -100,10 +102,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	received := h.now()
-	if err := Verify(secret, r.Header.Get(HeaderSignature), body, received); err != nil {
+	delivery, err := VerifyRequest(secret, r.Header, body, received)
+	if err != nil {
 		h.Log.WarnContext(r.Context(), "webhook rejected", "source", source, "reason", err.Error())
 		httpx.WriteError(w, http.StatusUnauthorized, err.Error())
 		return
+	}
+	// The store's event record has no field for a delivery id (events are
+	// deduplicated by their own ids), so a Standard Webhooks webhook-id is
+	// kept in the log lines of this request: a sender's opaque id, no PII.
+	log := h.Log
+	if delivery != "" {
+		log = log.With("delivery", delivery)
 	}
 
 	parser := events.Parser{Rules: h.Rules, Orders: h.orderStanding}
@@ -131,11 +141,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(res.Conflicts) > 0 {
-		h.Log.WarnContext(r.Context(), "webhook rejected", "source", source, "reason", "event id reused with a different body", "ids", res.Conflicts)
+		log.WarnContext(r.Context(), "webhook rejected", "source", source, "reason", "event id reused with a different body", "ids", res.Conflicts)
 		httpx.WriteJSON(w, http.StatusConflict, Conflict{Error: conflictMessage(res.Conflicts), IDs: res.Conflicts})
 		return
 	}
-	h.Log.InfoContext(r.Context(), "events recorded", "source", source, "accepted", len(res.Accepted), "duplicates", len(res.Duplicates))
+	log.InfoContext(r.Context(), "events recorded", "source", source, "accepted", len(res.Accepted), "duplicates", len(res.Duplicates))
 	if len(res.Accepted) == 0 {
 		httpx.WriteJSON(w, http.StatusOK, Duplicate{Duplicate: true, IDs: res.Duplicates})
 		return

@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 )
 
 // Header names of the webhook contract.
@@ -19,17 +22,36 @@ const (
 
 // MaxSignatureAge is how old (or how far in the future) a signature's
 // timestamp may be; older requests are replays as far as we are concerned.
-const MaxSignatureAge = 5 * time.Minute
+// It is the Standard Webhooks tolerance too, so both schemes agree.
+const MaxSignatureAge = stdwebhooks.Tolerance
+
+// VerifyRequest checks a request's signature in whichever scheme it carries:
+// Memberflow-Signature when present, else Standard Webhooks (webhook-id,
+// webhook-timestamp, webhook-signature), whose webhook-id it returns as the
+// delivery id. secret is the source's, written "whsec_<base64>" or plain
+// (stdwebhooks.Key): both schemes are keyed with the same bytes.
+func VerifyRequest(secret []byte, h http.Header, body []byte, now time.Time) (delivery string, err error) {
+	if h.Get(HeaderSignature) == "" && stdwebhooks.Present(h) {
+		return stdwebhooks.Verify(secret, h, body, now)
+	}
+	if h.Get(HeaderSignature) == "" {
+		return "", fmt.Errorf("%w: %s header is missing (or sign the Standard Webhooks way: %s, %s, %s)",
+			errSignature, HeaderSignature, stdwebhooks.HeaderID, stdwebhooks.HeaderTimestamp, stdwebhooks.HeaderSignature)
+	}
+	return "", Verify(secret, h.Get(HeaderSignature), body, now)
+}
 
 // Sign returns the Memberflow-Signature header value for body signed with
-// secret at time t: "t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">".
+// secret at time t: "t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">". A
+// "whsec_<base64>" secret keys the HMAC with its decoded bytes, as in
+// Standard Webhooks.
 func Sign(secret []byte, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
 }
 
 func mac(secret []byte, ts string, body []byte) []byte {
-	h := hmac.New(sha256.New, secret)
+	h := hmac.New(sha256.New, stdwebhooks.Key(secret))
 	h.Write([]byte(ts))
 	h.Write([]byte("."))
 	h.Write(body)

@@ -1,0 +1,162 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
+)
+
+// standard returns the headers of body posted by source "storefront" signed
+// the Standard Webhooks way with key at at, as delivery id.
+func standard(t *testing.T, key []byte, id string, at time.Time, body []byte) map[string]string {
+	t.Helper()
+	h, err := stdwebhooks.Headers(key, id, at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h[ingest.HeaderSource] = "storefront"
+	return h
+}
+
+// A Standard Webhooks delivery is recorded like a Memberflow-Signature one,
+// and its redelivery (same webhook-id, new timestamp) is the 200 duplicate;
+// the webhook-id is in the request's log lines, the member's email is not.
+func TestStandardWebhookAcceptsThenReportsDuplicate(t *testing.T) {
+	h, st := newHandler()
+	var logs bytes.Buffer
+	h.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	body := sample(t, events.MemberRegistered)
+
+	rec := post(h, body, standard(t, secret, "msg_2f1Ab", now, body))
+	if got, want := rec.Code, http.StatusAccepted; got != want {
+		t.Fatalf("status = %d, want %d: %s", got, want, rec.Body)
+	}
+	var acc ingest.Accepted
+	if err := json.Unmarshal(rec.Body.Bytes(), &acc); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(acc.IDs, ","), "evt-reg-1001"; got != want {
+		t.Errorf("ids = %s, want %s", got, want)
+	}
+	stored, err := st.GetEvent(context.Background(), "storefront", "evt-reg-1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(stored.Payload, bytes.TrimSpace(body)) {
+		t.Errorf("stored payload differs from the signed body")
+	}
+
+	rec = post(h, body, standard(t, secret, "msg_2f1Ab", now.Add(-time.Minute), body))
+	if got, want := rec.Code, http.StatusOK; got != want {
+		t.Fatalf("redelivery status = %d, want %d: %s", got, want, rec.Body)
+	}
+	var dup ingest.Duplicate
+	if err := json.Unmarshal(rec.Body.Bytes(), &dup); err != nil || !dup.Duplicate {
+		t.Errorf("redelivery body = %s, want duplicate true", rec.Body)
+	}
+	if got := strings.Count(logs.String(), "delivery=msg_2f1Ab"); got != 2 {
+		t.Errorf("the delivery id is on %d log lines, want 2:\n%s", got, logs.String())
+	}
+	if strings.Contains(logs.String(), "lin.wei@example.com") {
+		t.Errorf("the log holds the member's email:\n%s", logs.String())
+	}
+}
+
+func TestStandardWebhookRefusals(t *testing.T) {
+	body := sample(t, events.MemberRegistered)
+	at := now.Add(-4 * time.Minute)
+	oldSig, err := stdwebhooks.Sign([]byte("old-secret"), "msg_1", at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := standard(t, secret, "msg_1", at, body)
+	with := func(k, v string) map[string]string {
+		h := map[string]string{}
+		for hk, hv := range good {
+			h[hk] = hv
+		}
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		names   string // the header the 401 must name
+	}{
+		{"tampered body", standard(t, secret, "msg_1", now, []byte(`{}`)), stdwebhooks.HeaderSignature},
+		{"wrong secret", standard(t, []byte("nope"), "msg_1", now, body), stdwebhooks.HeaderSignature},
+		{"stale", standard(t, secret, "msg_1", now.Add(-6*time.Minute), body), stdwebhooks.HeaderTimestamp},
+		{"from the future", standard(t, secret, "msg_1", now.Add(6*time.Minute), body), stdwebhooks.HeaderTimestamp},
+		{"old secret only", with(stdwebhooks.HeaderSignature, oldSig), stdwebhooks.HeaderSignature},
+		{"no webhook-id", with(stdwebhooks.HeaderID, ""), stdwebhooks.HeaderID},
+		{"no webhook-timestamp", with(stdwebhooks.HeaderTimestamp, ""), stdwebhooks.HeaderTimestamp},
+		{"no webhook-signature", with(stdwebhooks.HeaderSignature, ""), stdwebhooks.HeaderSignature},
+		{"unsigned", map[string]string{ingest.HeaderSource: "storefront"}, ingest.HeaderSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, st := newHandler()
+			rec := post(h, body, tc.headers)
+			if got, want := rec.Code, http.StatusUnauthorized; got != want {
+				t.Fatalf("status = %d, want %d: %s", got, want, rec.Body)
+			}
+			if !strings.Contains(rec.Body.String(), tc.names) {
+				t.Errorf("401 %s does not name %s", rec.Body, tc.names)
+			}
+			if _, err := st.GetEvent(context.Background(), "storefront", "evt-reg-1001"); err == nil {
+				t.Error("a refused event was recorded")
+			}
+		})
+	}
+
+	// During rotation the sender signs with the old and the new secret.
+	h, _ := newHandler()
+	rec := post(h, body, with(stdwebhooks.HeaderSignature, oldSig+" "+good[stdwebhooks.HeaderSignature]))
+	if got, want := rec.Code, http.StatusAccepted; got != want {
+		t.Fatalf("rotation: status = %d, want %d: %s", got, want, rec.Body)
+	}
+}
+
+// A source's secret written "whsec_" + base64 is the same key as the plain
+// one: each configuration accepts requests signed with the other, in both
+// schemes. local-dev-secret is the local storefront's.
+func TestSecretWrittenEitherWay(t *testing.T) {
+	plain := []byte("local-dev-secret")
+	whsec := []byte("whsec_" + base64.StdEncoding.EncodeToString(plain))
+	body := sample(t, events.MemberRegistered)
+	for _, tc := range []struct {
+		name               string
+		configured, signer []byte
+	}{
+		{"plain configured, whsec signer", plain, whsec},
+		{"whsec configured, plain signer", whsec, plain},
+		{"whsec both", whsec, whsec},
+	} {
+		for scheme, headers := range map[string]map[string]string{
+			"standard":   standard(t, tc.signer, "msg_either", now, body),
+			"memberflow": {ingest.HeaderSource: "storefront", ingest.HeaderSignature: ingest.Sign(tc.signer, now, body)},
+		} {
+			t.Run(tc.name+"/"+scheme, func(t *testing.T) {
+				h, _ := newHandler()
+				h.Secrets = map[string][]byte{"storefront": tc.configured}
+				rec := post(h, body, headers)
+				if got, want := rec.Code, http.StatusAccepted; got != want {
+					t.Fatalf("status = %d, want %d: %s", got, want, rec.Body)
+				}
+			})
+		}
+	}
+}
