@@ -14,7 +14,9 @@ import (
 
 const usage = `usage:
   memberflow run                  start the local stack (DynamoDB Local, Temporal, worker, API on 127.0.0.1:8080)
-  memberflow send-event <file>    sign and POST an event file (one event or an array) to /v1/events
+  memberflow send-event [--standard [--webhook-id <id>]] <file>
+                                  sign (Memberflow-Signature, or Standard Webhooks) and POST an event file
+                                  (one event or an array) to /v1/events
   memberflow send-sendgrid-events <file>
                                   sign (local key) and POST SendGrid webhook events to /v1/sendgrid/events
   memberflow templates push --env <env> [--dir <dir>]

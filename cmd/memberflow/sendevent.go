@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -12,29 +13,43 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/internal/ingest"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 )
 
 // sendEvent signs an event file exactly as a storefront must and posts it,
 // printing the status and answer: the quickest way to check an integration.
+// With --standard it signs the Standard Webhooks way (webhook-id,
+// webhook-timestamp, webhook-signature) instead of Memberflow-Signature;
+// --webhook-id repeats a delivery, otherwise each run is a new one.
 func sendEvent(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("send-event", flag.ContinueOnError)
 	url := fs.String("url", cmp.Or(getenv("MEMBERFLOW_URL"), "http://127.0.0.1:8080"), "base URL of memberflow")
 	source := fs.String("source", "storefront", "source name (Memberflow-Source header)")
 	secret := fs.String("secret", cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret), "the source's webhook secret")
+	standard := fs.Bool("standard", false, "sign the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature)")
+	delivery := fs.String("webhook-id", "", "with --standard: the delivery id (default: a new msg_<random> each run)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("send-event needs exactly one file (an event or an array of events)")
 	}
+	if *delivery != "" && !*standard {
+		return fmt.Errorf("--webhook-id needs --standard")
+	}
 	body, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	return postFile(ctx, *url+"/v1/events", fs.Arg(0), body, map[string]string{
-		ingest.HeaderSource:    *source,
-		ingest.HeaderSignature: ingest.Sign([]byte(*secret), time.Now(), body),
-	}, out)
+	headers := map[string]string{ingest.HeaderSignature: ingest.Sign([]byte(*secret), time.Now(), body)}
+	if *standard {
+		headers, err = stdwebhooks.Headers([]byte(*secret), cmp.Or(*delivery, "msg_"+rand.Text()), time.Now(), body)
+		if err != nil {
+			return err
+		}
+	}
+	headers[ingest.HeaderSource] = *source
+	return postFile(ctx, *url+"/v1/events", fs.Arg(0), body, headers, out)
 }
 
 // postFile posts the JSON body read from file with headers and prints the
