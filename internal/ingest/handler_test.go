@@ -67,11 +67,27 @@ func signed(body []byte, at time.Time) map[string]string {
 	return map[string]string{ingest.HeaderSource: "storefront", ingest.HeaderSignature: ingest.Sign(secret, at, body)}
 }
 
+// Either scheme records the event once; the second delivery (a new
+// signature over the same body) is the 200 duplicate.
 func TestAcceptsThenReportsDuplicate(t *testing.T) {
-	h, st := newHandler()
 	body := sample(t, events.MemberRegistered)
+	for _, tc := range []struct {
+		name          string
+		first, second map[string]string
+	}{
+		{"Memberflow-Signature", signed(body, now), signed(body, now)},
+		{"Standard Webhooks", standard(t, secret, "msg_2f1Ab", now, body), standard(t, secret, "msg_2f1Ab", now.Add(-time.Minute), body)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, st := newHandler()
+			acceptsThenReportsDuplicate(t, h, st, body, tc.first, tc.second)
+		})
+	}
+}
 
-	rec := post(h, body, signed(body, now))
+func acceptsThenReportsDuplicate(t *testing.T, h *ingest.Handler, st *memstore.Store, body []byte, first, second map[string]string) {
+	t.Helper()
+	rec := post(h, body, first)
 	if got, want := rec.Code, http.StatusAccepted; got != want {
 		t.Fatalf("status = %d, want %d: %s", got, want, rec.Body)
 	}
@@ -93,7 +109,7 @@ func TestAcceptsThenReportsDuplicate(t *testing.T) {
 		t.Errorf("received_at = %s, want %s", got, want)
 	}
 
-	rec = post(h, body, signed(body, now))
+	rec = post(h, body, second)
 	if got, want := rec.Code, http.StatusOK; got != want {
 		t.Fatalf("replay status = %d, want %d: %s", got, want, rec.Body)
 	}
