@@ -1,8 +1,9 @@
 // Package api serves the marketer and operator endpoints under /v1: members,
 // their ledger, adjustments and timeline, the programme's liability, and
 // journeys (definitions, versions, status, enrollments, stats), the
-// programme as configured and previews of the email templates. Every
-// route requires a bearer token or a console session (POST /ui/session).
+// programme as configured and previews of the email templates, and the
+// audit log of operator actions (audit.go). Every route requires a bearer
+// token or a console session (POST /ui/session).
 package api
 
 import (
@@ -58,6 +59,9 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/members/{id}/timeline", h.getTimeline)
 	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)
 	mux.HandleFunc("GET /v1/program", h.getProgram)
+	// The audit log is read here and only here: no route changes or
+	// deletes an entry.
+	mux.HandleFunc("GET /v1/audit", h.getAudit)
 	h.templateRoutes(mux)
 	h.journeyRoutes(mux)
 	outer := http.NewServeMux()

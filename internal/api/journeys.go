@@ -308,12 +308,14 @@ func (h *Handler) putJourneyDraft(w http.ResponseWriter, r *http.Request, c *jou
 	if !ok {
 		return
 	}
-	st, err := c.SaveDraft(r.Context(), name, body)
-	if err != nil {
-		h.failJourney(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, st)
+	h.audited(w, r, AuditJourneyDraft, auditTargetJourney(name), nil, func(w http.ResponseWriter) {
+		st, err := c.SaveDraft(r.Context(), name, body)
+		if err != nil {
+			h.failJourney(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, st)
+	})
 }
 
 func (h *Handler) publishJourney(w http.ResponseWriter, r *http.Request, c *journeys.Control, _ string) {
@@ -322,25 +324,40 @@ func (h *Handler) publishJourney(w http.ResponseWriter, r *http.Request, c *jour
 		return
 	}
 	by := TokenID(r.Context())
-	var (
-		p   journeys.Published
-		err error
-	)
-	if name, isRef := draftRef(body); isRef {
+	name, isRef := draftRef(body)
+	detail := map[string]string{"from": "draft"}
+	if isRef {
 		if !validJourneyName.MatchString(name) {
 			httpx.WriteError(w, http.StatusBadRequest, badJourneyName)
 			return
 		}
-		p, err = c.PublishDraft(r.Context(), name, by)
 	} else {
-		p, err = c.Journeys.Publish(r.Context(), body, by)
+		// A definition that does not validate asks for nothing: it is
+		// answered 422 before the audit, which needs its name.
+		def, err := c.Journeys.Validate(body)
+		if err != nil {
+			h.failJourney(w, r, err)
+			return
+		}
+		name, detail = def.Name, map[string]string{"from": "definition"}
 	}
-	if err != nil {
-		h.failJourney(w, r, err)
-		return
-	}
-	h.Log.InfoContext(r.Context(), "journey published", "journey", p.Name, "version", p.Version, "token", by)
-	httpx.WriteJSON(w, http.StatusCreated, p)
+	h.audited(w, r, AuditJourneyPublish, auditTargetJourney(name), detail, func(w http.ResponseWriter) {
+		var (
+			p   journeys.Published
+			err error
+		)
+		if isRef {
+			p, err = c.PublishDraft(r.Context(), name, by)
+		} else {
+			p, err = c.Journeys.Publish(r.Context(), body, by)
+		}
+		if err != nil {
+			h.failJourney(w, r, err)
+			return
+		}
+		h.Log.InfoContext(r.Context(), "journey published", "journey", p.Name, "version", p.Version, "token", by)
+		httpx.WriteJSON(w, http.StatusCreated, p)
+	})
 }
 
 // draftRef reports whether body is {"name": …} alone (in JSON or YAML):
@@ -356,25 +373,27 @@ func draftRef(body []byte) (string, bool) {
 }
 
 func (h *Handler) pauseJourney(w http.ResponseWriter, r *http.Request, c *journeys.Control, name string) {
-	h.changed(w, r, name, c.Pause)
+	h.changed(w, r, AuditJourneyPause, name, c.Pause)
 }
 
 func (h *Handler) resumeJourney(w http.ResponseWriter, r *http.Request, c *journeys.Control, name string) {
-	h.changed(w, r, name, c.Resume)
+	h.changed(w, r, AuditJourneyResume, name, c.Resume)
 }
 
 func (h *Handler) archiveJourney(w http.ResponseWriter, r *http.Request, c *journeys.Control, name string) {
-	h.changed(w, r, name, c.Archive)
+	h.changed(w, r, AuditJourneyArchive, name, c.Archive)
 }
 
-func (h *Handler) changed(w http.ResponseWriter, r *http.Request, name string, change func(ctx context.Context, name string) (journeys.Changed, error)) {
-	out, err := change(r.Context(), name)
-	if err != nil {
-		httpx.Fail(w, r, h.Log, err)
-		return
-	}
-	h.Log.InfoContext(r.Context(), "journey status changed", "journey", name, "status", out.Status, "resumed", out.Resumed, "ended", out.Ended, "token", TokenID(r.Context()))
-	httpx.WriteJSON(w, http.StatusOK, out)
+func (h *Handler) changed(w http.ResponseWriter, r *http.Request, action, name string, change func(ctx context.Context, name string) (journeys.Changed, error)) {
+	h.audited(w, r, action, auditTargetJourney(name), nil, func(w http.ResponseWriter) {
+		out, err := change(r.Context(), name)
+		if err != nil {
+			httpx.Fail(w, r, h.Log, err)
+			return
+		}
+		h.Log.InfoContext(r.Context(), "journey status changed", "journey", name, "status", out.Status, "resumed", out.Resumed, "ended", out.Ended, "token", TokenID(r.Context()))
+		httpx.WriteJSON(w, http.StatusOK, out)
+	})
 }
 
 func (h *Handler) enrollMember(w http.ResponseWriter, r *http.Request, c *journeys.Control, name string) {
@@ -393,23 +412,28 @@ func (h *Handler) enrollMember(w http.ResponseWriter, r *http.Request, c *journe
 		httpx.WriteError(w, http.StatusBadRequest, "member_id: is required (the member to enrol)")
 		return
 	}
-	out, err := c.EnrollAPI(r.Context(), name, req.MemberID)
-	if err != nil {
-		httpx.Fail(w, r, h.Log, err)
-		return
-	}
-	status := http.StatusOK
-	if out.Enrolled {
-		status = http.StatusCreated
-	}
-	httpx.WriteJSON(w, status, out)
+	h.audited(w, r, AuditJourneyEnroll, auditTargetJourney(name)+"/"+auditTargetMember(req.MemberID), nil, func(w http.ResponseWriter) {
+		out, err := c.EnrollAPI(r.Context(), name, req.MemberID)
+		if err != nil {
+			httpx.Fail(w, r, h.Log, err)
+			return
+		}
+		status := http.StatusOK
+		if out.Enrolled {
+			status = http.StatusCreated
+		}
+		httpx.WriteJSON(w, status, out)
+	})
 }
 
 func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c *journeys.Control, name string) {
-	out, err := c.Remove(r.Context(), name, r.PathValue("member"))
-	if err != nil {
-		httpx.Fail(w, r, h.Log, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	member := r.PathValue("member")
+	h.audited(w, r, AuditJourneyRemove, auditTargetJourney(name)+"/"+auditTargetMember(member), nil, func(w http.ResponseWriter) {
+		out, err := c.Remove(r.Context(), name, member)
+		if err != nil {
+			httpx.Fail(w, r, h.Log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
+	})
 }

@@ -138,23 +138,41 @@ func (h *Handler) postAdjustment(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.Log, err)
 		return
 	}
-	m, err := h.Store.GetMember(r.Context(), id)
-	if err != nil {
-		h.memberFail(w, r, id, err)
-		return
+	// The operator's name stays out of the audit entry (the token says
+	// who acted); the reason is operator free text, kept because an
+	// audit must say why.
+	detail := map[string]string{"reason": adj.Reason}
+	if adj.Points != 0 {
+		detail["points"] = strconv.FormatInt(adj.Points, 10)
 	}
-	res, err := h.Ledger.Adjust(r.Context(), m, adj)
-	if err != nil {
-		httpx.Fail(w, r, h.Log, err)
-		return
+	if !adj.StoredValue.IsZero() {
+		detail["stored_value"] = adj.StoredValue.String()
 	}
-	status := http.StatusCreated
-	if res.Duplicate {
-		status = http.StatusOK
-	} else {
-		h.Log.InfoContext(r.Context(), "manual adjustment", "member_id", id, "key", key, "token", TokenID(r.Context()), "entries", len(res.Entries))
+	if !adj.Growth.IsZero() {
+		detail["growth"] = adj.Growth.String()
 	}
-	httpx.WriteJSON(w, status, res)
+	if adj.Coupon != "" {
+		detail["coupon"] = adj.Coupon
+	}
+	h.audited(w, r, AuditAdjustment, auditTargetMember(id), detail, func(w http.ResponseWriter) {
+		m, err := h.Store.GetMember(r.Context(), id)
+		if err != nil {
+			h.memberFail(w, r, id, err)
+			return
+		}
+		res, err := h.Ledger.Adjust(r.Context(), m, adj)
+		if err != nil {
+			httpx.Fail(w, r, h.Log, err)
+			return
+		}
+		status := http.StatusCreated
+		if res.Duplicate {
+			status = http.StatusOK
+		} else {
+			h.Log.InfoContext(r.Context(), "manual adjustment", "member_id", id, "key", key, "token", TokenID(r.Context()), "entries", len(res.Entries))
+		}
+		httpx.WriteJSON(w, status, res)
+	})
 }
 
 func (h *Handler) getLiability(w http.ResponseWriter, r *http.Request) {

@@ -21,7 +21,8 @@ const (
 // or name.
 type AuditEntry struct {
 	// ID is the entry's place in the log, given by the store when it is
-	// appended: it sorts by At, then by the order of appends.
+	// appended: it sorts by At (entries of the same instant in no
+	// particular order) and is the listing's cursor.
 	ID string `json:"id"`
 	// At is when the action was asked for.
 	At time.Time `json:"at"`
