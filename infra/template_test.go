@@ -98,7 +98,8 @@ var lambdaFunctions = []struct {
 			"dynamodb:GetItem": {tableArn, tableIndexArns},
 			"dynamodb:Query":   {tableArn, tableIndexArns},
 			// Adjustments and publishes: one TransactWriteItems of Puts,
-			// Updates and ConditionChecks.
+			// Updates and ConditionChecks; so are audit entries (entry,
+			// key marker, day).
 			"dynamodb:PutItem":              {tableArn},
 			"dynamodb:UpdateItem":           {tableArn},
 			"dynamodb:ConditionCheckItem":   {tableArn},
@@ -111,6 +112,8 @@ var lambdaFunctions = []struct {
 			"POST /v1/journeys/validate", "PUT /v1/journeys/{name}/draft", "POST /v1/journeys", "POST /v1/journeys/{name}/pause",
 			"POST /v1/journeys/{name}/resume", "POST /v1/journeys/{name}/archive", "POST /v1/journeys/{name}/enrollments",
 			"DELETE /v1/journeys/{name}/enrollments/{member}",
+			// The audit log of operator actions, read only.
+			"GET /v1/audit",
 			// The marketer console and what only it reads.
 			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview"},
 	},
