@@ -36,6 +36,8 @@ const usage = `usage:
                                   journeys through the API (--url, MEMBERFLOW_URL; token MEMBERFLOW_ADMIN_TOKEN)
   memberflow timeline MEMBER [--limit 100] [--before CURSOR]
                                   every decision about a member, newest first: why they did or did not get it
+  memberflow audit [--since RFC3339] [--limit 100] [--after CURSOR]
+                                  operator actions (adjustments, journey changes, enrollments), oldest first, with the acting token
 `
 
 func main() {
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return journeysCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "timeline":
 		return timelineCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
