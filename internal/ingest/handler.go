@@ -115,7 +115,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if delivery != "" {
 		log = log.With("delivery", delivery)
 	}
+	h.Record(w, r, log, source, body, received)
+}
 
+// Record validates body, one memberflow event or a batch of them, and
+// records it for source, answering as POST /v1/events does (202, 200 for
+// duplicates, 400 naming each bad field, 409 for an id reused with another
+// body). The caller has authenticated the request: internal/connectors
+// records what it maps from a storefront's native webhook through here, so
+// both paths share one validation and one idempotency rule.
+func (h *Handler) Record(w http.ResponseWriter, r *http.Request, log *slog.Logger, source string, body []byte, received time.Time) {
 	parser := events.Parser{Rules: h.Rules, Orders: h.orderStanding}
 	evs, err := parser.ParseBatch(r.Context(), body)
 	if err != nil {
