@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/memberflow/memberflow/internal/connectors"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -22,7 +23,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	return config{WebhookSecretARN: getenv("WEBHOOK_SECRET_ARN")}, nil
 }
 
-// mounts builds POST /v1/events.
+// mounts builds POST /v1/events and POST /v1/connectors/{platform}. The
+// secret document's sources named after a platform (shopify, woocommerce,
+// youzan) key that platform's connector and nothing else; the others key
+// /v1/events.
 func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts, error) {
 	doc, err := lambdaenv.Secret(ctx, "WEBHOOK_SECRET_ARN", c.WebhookSecretARN)
 	if err != nil {
@@ -38,7 +42,12 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 	if err != nil {
 		return lambdaenv.Mounts{}, err
 	}
-	return lambdaenv.Mounts{Events: &ingest.Handler{Store: env.Store, Rules: ingest.ProgramRules(prog), Secrets: sec, Log: env.Log}}, nil
+	events, native := connectors.SplitSecrets(sec)
+	in := &ingest.Handler{Store: env.Store, Rules: ingest.ProgramRules(prog), Secrets: events, Log: env.Log}
+	return lambdaenv.Mounts{
+		Events:     in,
+		Connectors: &connectors.Handler{Ingest: in, Secrets: native, Log: env.Log},
+	}, nil
 }
 
 // webhookSecrets parses the webhook secret document {"<source>":"<secret>"}.

@@ -108,6 +108,9 @@ func StartHTTP[C any](name string, getenv func(string) string, configure func(ge
 type Mounts struct {
 	// Events is POST /v1/events, the storefront webhooks (internal/ingest).
 	Events http.Handler
+	// Connectors is POST /v1/connectors/{platform}, the storefronts'
+	// native webhooks (internal/connectors).
+	Connectors http.Handler
 	// SendGridEvents is POST /v1/sendgrid/events (internal/sgevents).
 	SendGridEvents http.Handler
 	// API is the rest of /v1/ and the console's sign-in, /ui/session
@@ -138,6 +141,8 @@ func Routes(log *slog.Logger, m Mounts) http.Handler {
 	// More specific than "/v1/", so the API's bearer check never sees
 	// SendGrid's posts.
 	mount("/v1/sendgrid/events", m.SendGridEvents)
+	// Likewise: the platforms sign their own way, without a bearer token.
+	mount("POST /v1/connectors/{platform}", m.Connectors)
 	mount("/v1/", m.API)
 	mount("/ui", m.UI)
 	mount("/ui/", m.UI)

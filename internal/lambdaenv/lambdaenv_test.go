@@ -199,6 +199,7 @@ var panicRoutes = []struct {
 }{
 	{"Events", http.MethodPost, "/v1/events"},
 	{"SendGridEvents", http.MethodPost, "/v1/sendgrid/events"},
+	{"Connectors", http.MethodPost, "/v1/connectors/shopify"},
 	{"API", http.MethodGet, "/v1/members/m-1"},
 	{"UI", http.MethodGet, "/ui/"},
 	{"Local", http.MethodGet, "/healthz"},
