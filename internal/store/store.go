@@ -195,7 +195,10 @@ type Sends interface {
 	// SendContext reads, strongly consistently and in one round trip,
 	// what deciding one send of the member's enrollment in the journey
 	// needs: the member, the enrollment, the suppression and the contact
-	// state. ErrNotFound when the member has no profile.
+	// state; for a member with an address, one more read finds whether
+	// the address was erased (SuppressAddress), reported as the
+	// suppression when the member has none of their own. ErrNotFound
+	// when the member has no profile.
 	SendContext(ctx context.Context, memberID, journey string, enrollment int) (SendContext, error)
 	// GetSend reads one row; ErrNotFound when absent.
 	GetSend(ctx context.Context, memberID, key string) (Send, error)
@@ -209,7 +212,8 @@ type SendContext struct {
 	Member loyalty.Member
 	// Enrollment is the send's enrollment; nil when there is none.
 	Enrollment *loyalty.Enrollment
-	// Suppression is the member's; nil when they are not suppressed.
+	// Suppression is the member's, or else their address's
+	// (SuppressedErasedSource); nil when neither is suppressed.
 	Suppression *Suppression
 	// Contact and ContactVersion are as GetContact returns them.
 	Contact        contact.State
@@ -440,6 +444,7 @@ type Store interface {
 	Journeys
 	Timeline
 	Audit
+	Erasure
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }

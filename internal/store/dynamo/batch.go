@@ -47,6 +47,8 @@ func (s *Store) SendContext(ctx context.Context, memberID, journey string, enrol
 	} else if found {
 		v := sup.suppression()
 		sc.Suppression = &v
+	} else if sc.Suppression, err = s.addressSuppression(ctx, memberID, sc.Member.Email); err != nil {
+		return store.SendContext{}, fmt.Errorf("send context of %s: address suppression: %w", memberID, err)
 	}
 	var c contactItem
 	if found, err := unmarshalFound(items, contactKey, &c); err != nil {

@@ -30,6 +30,10 @@ type itemKey struct {
 // of the contract with functions/dispatch.
 type eventItem struct {
 	itemKey
+	// GSI3PK/GSI3SK file the event in its member's event index
+	// (memberEventsGSI3PK); events without a member stay out of it.
+	GSI3PK     string    `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK     string    `dynamodbav:"GSI3SK,omitempty"`
 	Entity     string    `dynamodbav:"entity"`
 	Source     string    `dynamodbav:"source"`
 	EventID    string    `dynamodbav:"event_id"`
@@ -46,7 +50,13 @@ type eventItem struct {
 }
 
 func newEventItem(ev store.RecordedEvent) eventItem {
+	var gsi3pk, gsi3sk string
+	if ev.MemberID != "" {
+		gsi3pk, gsi3sk = memberEventsGSI3PK(ev.MemberID), eventPK(ev.Source, ev.ID)
+	}
 	return eventItem{
+		GSI3PK:     gsi3pk,
+		GSI3SK:     gsi3sk,
 		itemKey:    itemKey{PK: eventPK(ev.Source, ev.ID), SK: skEvent},
 		Entity:     entityEvent,
 		Source:     ev.Source,

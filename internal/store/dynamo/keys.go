@@ -69,6 +69,8 @@ const (
 	entityAudit    = "audit"
 	entityAuditKey = "audit_key"
 	entityAuditDay = "audit_day"
+
+	entityAddress = "address_suppression"
 )
 
 // Sort-key prefixes of the items that live under a member's partition.
@@ -369,3 +371,15 @@ const (
 	auditDaysPK = "AUDITDAYS"
 	skAuditKey  = "AUDITKEY"
 )
+
+// memberEventsGSI3PK is the GSI3 partition of a member's recorded events
+// (their items keep their own EVENT# partition): an export or an erasure
+// finds them without a scan. Members sort inside GSI3's MEMBERS#
+// partitions, so the two never meet.
+func memberEventsGSI3PK(memberID string) string { return "MEVENTS#" + memberID }
+
+// addressPK is the partition of an erased address's hash
+// (store.AddressHash); skAddress its one item.
+func addressPK(hash string) string { return "ADDRSUP#" + hash }
+
+const skAddress = "ADDRSUP"

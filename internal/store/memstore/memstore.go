@@ -89,6 +89,9 @@ type Store struct {
 	engine engineState
 
 	audit auditLog
+
+	// addresses are the erased addresses' hashes (SuppressAddress).
+	addresses map[string]time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -749,6 +752,8 @@ func (s *Store) SendContext(ctx context.Context, memberID, journey string, enrol
 	}
 	if sup, ok := s.suppressions[memberID]; ok {
 		sc.Suppression = &sup
+	} else {
+		sc.Suppression = s.addressSuppression(memberID, sc.Member.Email)
 	}
 	s.mu.Unlock()
 	if sc.Contact, sc.ContactVersion, err = s.GetContact(ctx, memberID); err != nil {

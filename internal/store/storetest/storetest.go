@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Timeline", func(t *testing.T) { runTimeline(t, newStore) })
 	t.Run("EngineIndexes", func(t *testing.T) { runEngineIndexes(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, newStore) })
+	t.Run("Erasure", func(t *testing.T) { runErasure(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or

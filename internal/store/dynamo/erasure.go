@@ -1,0 +1,292 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// addressSuppressionItem records an erased address by its hash, in a
+// partition of its own: a member re-imported under another id with the
+// same address finds it by the hash alone.
+type addressSuppressionItem struct {
+	itemKey
+	Entity string    `dynamodbav:"entity"`
+	Hash   string    `dynamodbav:"hash"`
+	At     time.Time `dynamodbav:"at"`
+}
+
+func newAddressSuppressionItem(hash string, at time.Time) addressSuppressionItem {
+	return addressSuppressionItem{itemKey: itemKey{PK: addressPK(hash), SK: skAddress}, Entity: entityAddress, Hash: hash, At: at.UTC()}
+}
+
+// SuppressAddress writes the hash's item create-only.
+func (s *Store) SuppressAddress(ctx context.Context, hash string, at time.Time) error {
+	_, err := s.suppressAddress(ctx, hash, at)
+	return err
+}
+
+func (s *Store) suppressAddress(ctx context.Context, hash string, at time.Time) (bool, error) {
+	if hash == "" {
+		return false, fmt.Errorf("suppress address: a hash is required")
+	}
+	var existing addressSuppressionItem
+	created, err := s.createOnly(ctx, newAddressSuppressionItem(hash, at), &existing)
+	if err != nil {
+		return false, fmt.Errorf("suppress address: %w", err)
+	}
+	return created, nil
+}
+
+// addressSuppression reads the suppression of the member's address, nil
+// when it was never erased. It is the one read SendContext adds to its
+// batch, and only for a member with an address.
+func (s *Store) addressSuppression(ctx context.Context, memberID, email string) (*store.Suppression, error) {
+	h := store.AddressHash(email)
+	if h == "" {
+		return nil, nil
+	}
+	var it addressSuppressionItem
+	found, err := s.getItem(ctx, addressPK(h), skAddress, &it)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &store.Suppression{MemberID: memberID, Reason: store.SuppressedErasedReason, Source: store.SuppressedErasedSource, At: it.At}, nil
+}
+
+// MemberEvents reads the member's events from their event index (GSI3,
+// MEVENTS#<member>): no scan. The index is eventually consistent, so an
+// event recorded a moment ago may be missing.
+func (s *Store) MemberEvents(ctx context.Context, memberID string) ([]store.RecordedEvent, error) {
+	items, err := s.memberEventItems(ctx, memberID)
+	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", memberID, err)
+	}
+	out := make([]store.RecordedEvent, len(items))
+	for i, it := range items {
+		out[i] = it.recordedEvent()
+	}
+	slices.SortFunc(out, func(a, b store.RecordedEvent) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (s *Store) memberEventItems(ctx context.Context, memberID string) ([]eventItem, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(attrGSI3PK).Equal(expression.Value(memberEventsGSI3PK(memberID)))).Build()
+	if err != nil {
+		return nil, err
+	}
+	pages := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(gsi3Name),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var out []eventItem
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var its []eventItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &its); err != nil {
+			return nil, err
+		}
+		out = append(out, its...)
+	}
+	return out, nil
+}
+
+// Attributes an erasure removes from the profile. GSI1 is the birthday
+// index: an erased member has no birthday to be found by.
+var erasedProfileAttrs = []string{"email", "name", "phone", "birthday", "birthday_set_at", "attributes", attrGSI1PK, attrGSI1SK}
+
+// EraseMember blanks the member's personal data where it is kept: the
+// profile, their recorded events (found through the member's event
+// index, GSI3) and every other item of their partition (one Query of
+// the partition). No Scan: a member's items are all under their key or
+// in their index. See store.Erasure for why the keys stay as they are.
+func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) (store.Erased, error) {
+	out := store.Erased{MemberID: memberID}
+	pk := memberPK(memberID)
+	var prof memberItem
+	found, err := s.getItem(ctx, pk, skProfile, &prof)
+	if err != nil {
+		return out, fmt.Errorf("erase member %s: %w", memberID, err)
+	}
+	if !found {
+		return out, fmt.Errorf("erase member %s: %w", memberID, store.ErrNotFound)
+	}
+	m := prof.member()
+	p := store.NewPersonalData(m)
+	// The address is suppressed before it is removed: an erasure that
+	// stops half-way and is repeated finds the address gone, so it must
+	// not be the step that records the hash.
+	if h := store.AddressHash(m.Email); h != "" {
+		if out.Suppressed, err = s.suppressAddress(ctx, h, at); err != nil {
+			return out, fmt.Errorf("erase member %s: %w", memberID, err)
+		}
+	}
+	// Events and the partition's other items are redacted before the
+	// profile is blanked: until then a repeat still knows what to look
+	// for.
+	evs, err := s.memberEventItems(ctx, memberID)
+	if err != nil {
+		return out, fmt.Errorf("erase member %s: events: %w", memberID, err)
+	}
+	for _, ev := range evs {
+		red, changed := p.RedactJSON([]byte(ev.Payload))
+		if !changed {
+			continue
+		}
+		upd := expression.Set(expression.Name("payload"), expression.Value(string(red))).
+			Set(expression.Name("erased_at"), expression.Value(at.UTC()))
+		if _, err := s.updateItem(ctx, ev.PK, ev.SK, upd, expression.AttributeExists(expression.Name(attrPK)), false); err != nil {
+			return out, fmt.Errorf("erase member %s: event %s/%s: %w", memberID, ev.Source, ev.EventID, err)
+		}
+		out.Events++
+	}
+	if !p.Empty() {
+		items, err := s.queryItems(ctx, expression.Key(attrPK).Equal(expression.Value(pk)))
+		if err != nil {
+			return out, fmt.Errorf("erase member %s: items: %w", memberID, err)
+		}
+		for _, it := range items {
+			sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+			if sk == nil || sk.Value == skProfile {
+				continue
+			}
+			changed, err := s.redactItem(ctx, it, p)
+			if err != nil {
+				return out, fmt.Errorf("erase member %s: item %s: %w", memberID, sk.Value, err)
+			}
+			if changed {
+				out.Items++
+			}
+		}
+	}
+	if store.MemberHasPersonalData(m) {
+		upd := expression.Set(expression.Name("erased_at"), expression.Value(at.UTC())).
+			Set(expression.Name("version"), expression.Name("version").Plus(expression.Value(1)))
+		for _, a := range erasedProfileAttrs {
+			upd = upd.Remove(expression.Name(a))
+		}
+		// Conditioned on the version read: a projection write in between
+		// would bring its own values, so the erasure is refused and
+		// repeated rather than blanking only what it read.
+		_, err := s.updateItem(ctx, pk, skProfile, upd, expression.Name("version").Equal(expression.Value(prof.Version)), false)
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return out, fmt.Errorf("erase member %s: profile changed meanwhile: %w", memberID, store.ErrConflict)
+		}
+		if err != nil {
+			return out, fmt.Errorf("erase member %s: profile: %w", memberID, err)
+		}
+		out.Profile = true
+	}
+	return out, nil
+}
+
+// redactItem replaces the personal values in every attribute of item but
+// its keys, with one UpdateItem of the attributes that held any; the
+// item must still exist.
+func (s *Store) redactItem(ctx context.Context, item map[string]types.AttributeValue, p store.PersonalData) (bool, error) {
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{}
+	var sets []string
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range item {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range keys {
+		if k == attrPK || k == attrSK || strings.HasPrefix(k, "GSI") {
+			continue
+		}
+		v, changed := redactValue(item[k], p)
+		if !changed {
+			continue
+		}
+		n, val := fmt.Sprintf("#a%d", len(sets)), fmt.Sprintf(":v%d", len(sets))
+		names[n], values[val] = k, v
+		sets = append(sets, n+" = "+val)
+	}
+	if len(sets) == 0 {
+		return false, nil
+	}
+	names["#pk"] = attrPK
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{attrPK: item[attrPK], attrSK: item[attrSK]},
+		UpdateExpression:          aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:       aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		// Gone meanwhile (a pending row never is; nothing else deletes).
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// redactValue redacts the strings inside v at any depth.
+func redactValue(v types.AttributeValue, p store.PersonalData) (types.AttributeValue, bool) {
+	switch t := v.(type) {
+	case *types.AttributeValueMemberS:
+		if r := p.Redact(t.Value); r != t.Value {
+			return &types.AttributeValueMemberS{Value: r}, true
+		}
+	case *types.AttributeValueMemberSS:
+		out, changed := make([]string, 0, len(t.Value)), false
+		for _, s := range t.Value {
+			r := p.Redact(s)
+			changed = changed || r != s
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+		if changed {
+			return &types.AttributeValueMemberSS{Value: out}, true
+		}
+	case *types.AttributeValueMemberL:
+		out, changed := make([]types.AttributeValue, len(t.Value)), false
+		for i, e := range t.Value {
+			var c bool
+			out[i], c = redactValue(e, p)
+			changed = changed || c
+		}
+		if changed {
+			return &types.AttributeValueMemberL{Value: out}, true
+		}
+	case *types.AttributeValueMemberM:
+		out, changed := make(map[string]types.AttributeValue, len(t.Value)), false
+		for k, e := range t.Value {
+			var c bool
+			out[k], c = redactValue(e, p)
+			changed = changed || c
+		}
+		if changed {
+			return &types.AttributeValueMemberM{Value: out}, true
+		}
+	}
+	return v, false
+}

@@ -1,0 +1,144 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// MemberEvents returns the member's recorded events by source then id.
+func (s *Store) MemberEvents(_ context.Context, memberID string) ([]store.RecordedEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.RecordedEvent
+	for _, ev := range s.events {
+		if ev.MemberID == memberID {
+			ev.Payload = append(json.RawMessage(nil), ev.Payload...)
+			out = append(out, ev)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.RecordedEvent) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// SuppressAddress records the hash once.
+func (s *Store) SuppressAddress(_ context.Context, hash string, at time.Time) error {
+	if hash == "" {
+		return fmt.Errorf("suppress address: a hash is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.suppressAddress(hash, at)
+	return nil
+}
+
+// suppressAddress records the hash unless it is; s.mu must be held.
+func (s *Store) suppressAddress(hash string, at time.Time) bool {
+	if s.addresses == nil {
+		s.addresses = make(map[string]time.Time)
+	}
+	if _, ok := s.addresses[hash]; ok {
+		return false
+	}
+	s.addresses[hash] = at.UTC()
+	return true
+}
+
+// addressSuppression is the suppression of the member's address, if it
+// was erased; s.mu must be held.
+func (s *Store) addressSuppression(memberID, email string) *store.Suppression {
+	h := store.AddressHash(email)
+	if h == "" {
+		return nil
+	}
+	at, ok := s.addresses[h]
+	if !ok {
+		return nil
+	}
+	return &store.Suppression{MemberID: memberID, Reason: store.SuppressedErasedReason, Source: store.SuppressedErasedSource, At: at}
+}
+
+// EraseMember blanks the profile and removes its values from everything
+// else kept about the member, as the DynamoDB adapter does.
+func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (store.Erased, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.members[memberID]
+	if !ok {
+		return store.Erased{}, fmt.Errorf("erase member %s: %w", memberID, store.ErrNotFound)
+	}
+	out := store.Erased{MemberID: memberID}
+	p := store.NewPersonalData(m)
+	if h := store.AddressHash(m.Email); h != "" {
+		out.Suppressed = s.suppressAddress(h, at)
+	}
+	if store.MemberHasPersonalData(m) {
+		b := store.BlankMember(m)
+		b.Version++
+		s.members[memberID] = b
+		out.Profile = true
+	}
+	for k, ev := range s.events {
+		if ev.MemberID != memberID {
+			continue
+		}
+		if red, changed := p.RedactJSON(ev.Payload); changed {
+			ev.Payload = red
+			s.events[k] = ev
+			out.Events++
+		}
+	}
+	if p.Empty() {
+		return out, nil
+	}
+	redact := func(v *string) bool {
+		r := p.Redact(*v)
+		changed := r != *v
+		*v = r
+		return changed
+	}
+	for k, snd := range s.sends {
+		if k.memberID == memberID && redact(&snd.Reason) {
+			s.sends[k] = snd
+			out.Items++
+		}
+	}
+	for k, ev := range s.sendEvents {
+		if k.memberID != memberID {
+			continue
+		}
+		if a, b := redact(&ev.Reason), redact(&ev.URL); a || b {
+			s.sendEvents[k] = ev
+			out.Items++
+		}
+	}
+	if sup, ok := s.suppressions[memberID]; ok && redact(&sup.Reason) {
+		s.suppressions[memberID] = sup
+		out.Items++
+	}
+	// Ledger entries and timeline entries are kept as JSON; the values
+	// are replaced inside the text, which keeps amounts and keys.
+	for k, b := range s.entries {
+		if k.memberID != memberID {
+			continue
+		}
+		if r := p.Redact(string(b)); r != string(b) {
+			s.entries[k] = []byte(r)
+			out.Items++
+		}
+	}
+	for k, b := range s.engine.timeline[memberID] {
+		if r := p.Redact(string(b)); r != string(b) {
+			s.engine.timeline[memberID][k] = []byte(r)
+			out.Items++
+		}
+	}
+	return out, nil
+}

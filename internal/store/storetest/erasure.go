@@ -1,0 +1,202 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// ErasureFixture is a member with every kind of personal data and the
+// items an erasure must clean: an event, a ledger commit, a send row
+// skipped with the address in its reason, a suppression and a timeline
+// entry that name it. Adapters' own tests use it to look at their
+// storage after the erasure.
+type ErasureFixture struct {
+	Member   loyalty.Member
+	Event    store.RecordedEvent
+	Change   store.LedgerChange
+	Send     store.Send
+	Timeline store.TimelineEntry
+	// Personal are the strings that must be found nowhere after.
+	Personal []string
+}
+
+// NewErasureFixture builds the fixture for a member id.
+func NewErasureFixture(id string) ErasureFixture {
+	suffix := strings.ToLower(id[len(id)-6:])
+	email := "Lin.Wei." + suffix + "@Example.com"
+	name, phone, birthday := "Lin Wei "+suffix, "+86 138 0000 "+suffix[:4], "1991-07-23"
+	m := loyalty.Member{ID: id, Email: email, Name: name, Phone: phone, Birthday: birthday, BirthdaySetAt: base,
+		Locale: "zh-CN", Consent: loyalty.Consent{EmailMarketing: true, UpdatedAt: base},
+		Attributes: map[string]any{"favourite": "tea"}, RegisteredAt: base, Version: 1}
+	payload, _ := json.Marshal(map[string]any{
+		"id": "evt-" + id, "type": "customer.created", "occurred_at": base.UTC().Format(time.RFC3339Nano),
+		"member_id": id,
+		"data": map[string]any{"email": email, "phone": phone, "name": name, "birthday": birthday,
+			"note": "call " + name + " after six", "tags": []string{"vip", "contact " + strings.ToLower(email)}},
+	})
+	ev := store.RecordedEvent{Source: "storefront", ID: "evt-" + id, Type: "customer.created", MemberID: id,
+		OccurredAt: base, ReceivedAt: base.Add(time.Second), Payload: payload, Digest: "sha256:" + id}
+	entry := moveEntry(id, 1, 0, 120, "0", "0")
+	entry.Reason = "goodwill for " + name
+	c := store.LedgerChange{Account: fullAccount(id, 1), Entries: []loyalty.Entry{entry},
+		Liability: map[string]decimal.Decimal{"points": decimal.NewFromInt(120)}}
+	snd := store.Send{Key: id + "#welcome#1#hello", MemberID: id, Journey: "welcome", Enrollment: 1, Step: "hello",
+		Template: "welcome_hello", Status: store.SendPending, CreatedAt: base, UpdatedAt: base}
+	tl := store.TimelineEntry{MemberID: id, Journey: "welcome", Version: 1, Enrollment: 1, Step: "hello", Kind: "sent",
+		Values: map[string]any{"member.email": email}, At: base, Key: snd.Key}
+	return ErasureFixture{Member: m, Event: ev, Change: c, Send: snd, Timeline: tl,
+		Personal: []string{email, strings.ToLower(email), name, phone, birthday, "tea"}}
+}
+
+// Load writes the fixture to s.
+func (f ErasureFixture) Load(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.SaveMember(ctx, f.Member, "evt-"+f.Member.ID); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	if _, err := s.PutEvents(ctx, []store.RecordedEvent{f.Event}); err != nil {
+		t.Fatalf("PutEvents: %v", err)
+	}
+	if err := s.CommitLedger(ctx, f.Change); err != nil {
+		t.Fatalf("CommitLedger: %v", err)
+	}
+	if _, _, err := s.ReserveSend(ctx, f.Send); err != nil {
+		t.Fatalf("ReserveSend: %v", err)
+	}
+	if err := s.CompleteSend(ctx, f.Send.Ref(), store.SendSkipped, "", "invalid_address: "+f.Member.Email+" rejected", base); err != nil {
+		t.Fatalf("CompleteSend: %v", err)
+	}
+	if err := s.Suppress(ctx, store.Suppression{MemberID: f.Member.ID, Reason: "bounce: 550 " + f.Member.Email + " unknown",
+		Source: "sendgrid:bounce", At: base}); err != nil {
+		t.Fatalf("Suppress: %v", err)
+	}
+	if err := s.AppendTimeline(ctx, f.Timeline); err != nil {
+		t.Fatalf("AppendTimeline: %v", err)
+	}
+}
+
+// Leaks returns the personal strings found in v's JSON.
+func (f ErasureFixture) Leaks(v any) []string {
+	b, _ := json.Marshal(v)
+	var out []string
+	for _, p := range f.Personal {
+		if strings.Contains(string(b), p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runErasure(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("unknown member", func(t *testing.T) {
+		_, err := newStore(t).EraseMember(t.Context(), uniqueID("m"), base)
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("erase and repeat", func(t *testing.T) {
+		s, id := newStore(t), uniqueID("m")
+		ctx := t.Context()
+		f := NewErasureFixture(id)
+		f.Load(t, s)
+		evs, err := s.MemberEvents(ctx, id)
+		if err != nil || len(evs) != 1 || evs[0].ID != f.Event.ID {
+			t.Fatalf("MemberEvents = %+v, %v; want the fixture's event", evs, err)
+		}
+		liabBefore, err := s.LiabilityCounters(ctx)
+		if err != nil {
+			t.Fatalf("LiabilityCounters: %v", err)
+		}
+		accBefore := getAccount(t, s, id)
+
+		got, err := s.EraseMember(ctx, id, base.Add(time.Hour))
+		if err != nil {
+			t.Fatalf("EraseMember: %v", err)
+		}
+		if !got.Profile || got.Events != 1 || !got.Suppressed || got.Items < 3 {
+			t.Errorf("EraseMember = %+v, want the profile, 1 event, the address suppressed and at least the send, suppression and timeline", got)
+		}
+
+		m, err := s.GetMember(ctx, id)
+		if err != nil {
+			t.Fatalf("GetMember: %v", err)
+		}
+		if leaks := f.Leaks(m); len(leaks) > 0 || m.Version != 2 || m.Locale != "zh-CN" || !m.Consent.EmailMarketing {
+			t.Errorf("profile after erasure = %+v (leaks %v), want no personal data, version 2, the rest kept", m, leaks)
+		}
+		ev, err := s.GetEvent(ctx, f.Event.Source, f.Event.ID)
+		if err != nil {
+			t.Fatalf("GetEvent: %v", err)
+		}
+		if leaks := f.Leaks(string(ev.Payload)); len(leaks) > 0 || ev.Digest != f.Event.Digest || !strings.Contains(string(ev.Payload), `"vip"`) {
+			t.Errorf("event after erasure = %s digest %s (leaks %v), want the personal fields gone, the rest and the digest kept", ev.Payload, ev.Digest, leaks)
+		}
+		sends, err := s.ListSends(ctx, id)
+		if err != nil || len(sends) != 1 {
+			t.Fatalf("ListSends = %+v, %v", sends, err)
+		}
+		if leaks := f.Leaks(sends); len(leaks) > 0 || !strings.HasPrefix(sends[0].Reason, "invalid_address: ") {
+			t.Errorf("send after erasure = %+v (leaks %v)", sends[0], leaks)
+		}
+		sup, err := s.GetSuppression(ctx, id)
+		if err != nil || len(f.Leaks(sup)) > 0 {
+			t.Errorf("suppression after erasure = %+v, %v", sup, err)
+		}
+		tl, _, err := s.ListTimeline(ctx, id, 10, "")
+		if err != nil || len(tl) != 1 || len(f.Leaks(tl)) > 0 {
+			t.Errorf("timeline after erasure = %+v, %v", tl, err)
+		}
+		entries := listEntries(t, s, id, 10, 0)
+		if len(entries) != 1 || len(f.Leaks(entries)) > 0 || entries[0].Available != 120 || entries[0].Rule != f.Change.Entries[0].Rule {
+			t.Errorf("ledger after erasure = %+v, want the amounts and rule without the name", entries)
+		}
+		checkEqual(t, "account", getAccount(t, s, id), accBefore)
+		liabAfter, err := s.LiabilityCounters(ctx)
+		if err != nil {
+			t.Fatalf("LiabilityCounters: %v", err)
+		}
+		if fmt.Sprint(liabAfter) != fmt.Sprint(liabBefore) {
+			t.Errorf("liability %v after erasure, %v before", liabAfter, liabBefore)
+		}
+
+		// The address is suppressed by its hash: a member re-imported
+		// under another id with the address (in another case) is not
+		// mailed.
+		other := uniqueID("m")
+		if err := s.SaveMember(ctx, loyalty.Member{ID: other, Email: "  " + strings.ToUpper(f.Member.Email), Version: 1}, "evt-"+other); err != nil {
+			t.Fatalf("SaveMember: %v", err)
+		}
+		sc, err := s.SendContext(ctx, other, "welcome", 1)
+		if err != nil {
+			t.Fatalf("SendContext: %v", err)
+		}
+		if sc.Suppression == nil || sc.Suppression.Source != store.SuppressedErasedSource {
+			t.Errorf("send context of a re-import = %+v, want the erased address suppressed", sc.Suppression)
+		}
+		if sc, err := s.SendContext(ctx, uniqueID("m"), "welcome", 1); err == nil || sc.Suppression != nil {
+			t.Errorf("send context of nobody = %+v, %v", sc, err)
+		}
+
+		again, err := s.EraseMember(ctx, id, base.Add(2*time.Hour))
+		if err != nil {
+			t.Fatalf("EraseMember again: %v", err)
+		}
+		if want := (store.Erased{MemberID: id}); again != want {
+			t.Errorf("EraseMember again = %+v, want %+v (nothing left to do)", again, want)
+		}
+		if m2, err := s.GetMember(ctx, id); err != nil || m2.Version != 2 {
+			t.Errorf("profile after a repeat = %+v, %v; want version 2 still", m2, err)
+		}
+	})
+}
