@@ -60,7 +60,7 @@ var lambdaFunctions = []struct {
 			"dynamodb:GetItem":              {tableArn},
 			"secretsmanager:GetSecretValue": {"Ref:WebhookSecretArn"},
 		},
-		routes: []string{"POST /v1/events"},
+		routes: []string{"POST /v1/events", "POST /v1/connectors/{platform}"},
 	},
 	{
 		logicalID: "SendgridEventsFunction",

@@ -317,3 +317,11 @@ func TestYouzanSamples(t *testing.T) {
 		t.Errorf("refund recorded %+v %+v", ev, rf)
 	}
 }
+
+// A platform's secret keys its connector only, never /v1/events.
+func TestSplitSecrets(t *testing.T) {
+	ev, native := connectors.SplitSecrets(map[string][]byte{"storefront": []byte("a"), "shopify": []byte("b"), "youzan": []byte("c")})
+	if len(ev) != 1 || string(ev["storefront"]) != "a" || len(native) != 2 || string(native["shopify"]) != "b" || string(native["youzan"]) != "c" {
+		t.Errorf("events %v, native %v", ev, native)
+	}
+}
