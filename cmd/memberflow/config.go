@@ -26,9 +26,14 @@ const (
 	// defaultJourneyWebhookSecret signs journeys' webhook steps locally
 	// ("whsec_" + base64 of "local-journey-webhook-secret").
 	defaultJourneyWebhookSecret = "whsec_bG9jYWwtam91cm5leS13ZWJob29rLXNlY3JldA=="
-	defaultTemporalPort         = 7233
-	defaultUIPort               = 8233
-	defaultDynamoDBPort         = 8000
+	// The native storefront connectors' app secrets
+	// (POST /v1/connectors/{platform}).
+	defaultShopifySecret     = "local-shopify-secret"
+	defaultWooCommerceSecret = "local-woocommerce-secret"
+	defaultYouzanSecret      = "local-youzan-secret"
+	defaultTemporalPort      = 7233
+	defaultUIPort            = 8233
+	defaultDynamoDBPort      = 8000
 )
 
 // stackConfigFromEnv reads the local stack's configuration once.
@@ -45,6 +50,7 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		DynamoDBDir:          getenv("DYNAMODB_LOCAL_DIR"),
 		Table:                cmp.Or(getenv("MEMBERFLOW_TABLE"), "memberflow"),
 		WebhookSecret:        cmp.Or(getenv("MEMBERFLOW_WEBHOOK_SECRET"), defaultWebhookSecret),
+		ConnectorSecrets:     connectorSecrets(getenv),
 		AdminToken:           cmp.Or(getenv("MEMBERFLOW_ADMIN_TOKEN"), defaultAdminToken),
 		CodeSecret:           cmp.Or(getenv("MEMBERFLOW_CODE_SECRET"), defaultCodeSecret),
 		PublicURL:            getenv("MEMBERFLOW_PUBLIC_URL"),
@@ -112,6 +118,9 @@ func checkExposure(cfg localstack.Config) error {
 		{"MEMBERFLOW_ADMIN_TOKEN", cfg.AdminToken, defaultAdminToken},
 		{"MEMBERFLOW_CODE_SECRET", cfg.CodeSecret, defaultCodeSecret},
 		{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET", cfg.JourneyWebhookSecret, defaultJourneyWebhookSecret},
+		{"MEMBERFLOW_SHOPIFY_SECRET", cfg.ConnectorSecrets["shopify"], defaultShopifySecret},
+		{"MEMBERFLOW_WOOCOMMERCE_SECRET", cfg.ConnectorSecrets["woocommerce"], defaultWooCommerceSecret},
+		{"MEMBERFLOW_YOUZAN_SECRET", cfg.ConnectorSecrets["youzan"], defaultYouzanSecret},
 	} {
 		if s.value == s.def {
 			defaults = append(defaults, s.env)
@@ -122,6 +131,17 @@ func checkExposure(cfg localstack.Config) error {
 	}
 	return fmt.Errorf("MEMBERFLOW_HTTP_ADDR %q listens beyond this machine with secrets everyone knows (README.md's defaults): set %s to secrets of your own, or keep MEMBERFLOW_HTTP_ADDR on 127.0.0.1",
 		cfg.HTTPAddr, strings.Join(defaults, ", "))
+}
+
+// connectorSecrets are the native storefront connectors' app secrets by
+// platform: MEMBERFLOW_SHOPIFY_SECRET, MEMBERFLOW_WOOCOMMERCE_SECRET and
+// MEMBERFLOW_YOUZAN_SECRET (Youzan's client_secret), local ones by default.
+func connectorSecrets(getenv func(string) string) map[string]string {
+	return map[string]string{
+		"shopify":     cmp.Or(getenv("MEMBERFLOW_SHOPIFY_SECRET"), defaultShopifySecret),
+		"woocommerce": cmp.Or(getenv("MEMBERFLOW_WOOCOMMERCE_SECRET"), defaultWooCommerceSecret),
+		"youzan":      cmp.Or(getenv("MEMBERFLOW_YOUZAN_SECRET"), defaultYouzanSecret),
+	}
 }
 
 // isLoopback reports whether host (of host:port) only accepts connections

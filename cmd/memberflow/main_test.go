@@ -70,8 +70,13 @@ func TestStackConfigExposure(t *testing.T) {
 		"MEMBERFLOW_CODE_SECRET":    "c-0123456789abcdef",
 		// A journey webhook step signs with it: a receiver trusts it.
 		"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET": "whsec_ai0wMTIzNDU2Nzg5YWJjZGVm",
+		// They sign storefronts' native webhooks, which record events.
+		"MEMBERFLOW_SHOPIFY_SECRET":     "s-0123456789abcdef",
+		"MEMBERFLOW_WOOCOMMERCE_SECRET": "wc-0123456789abcdef",
+		"MEMBERFLOW_YOUZAN_SECRET":      "y-0123456789abcdef",
 	}
-	all := []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET", "MEMBERFLOW_JOURNEY_WEBHOOK_SECRET"}
+	all := []string{"MEMBERFLOW_WEBHOOK_SECRET", "MEMBERFLOW_ADMIN_TOKEN", "MEMBERFLOW_CODE_SECRET", "MEMBERFLOW_JOURNEY_WEBHOOK_SECRET",
+		"MEMBERFLOW_SHOPIFY_SECRET", "MEMBERFLOW_WOOCOMMERCE_SECRET", "MEMBERFLOW_YOUZAN_SECRET"}
 	with := func(addr string, set ...string) map[string]string {
 		m := map[string]string{"MEMBERFLOW_HTTP_ADDR": addr}
 		for _, k := range set {

@@ -39,6 +39,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/api"
+	"github.com/memberflow/memberflow/internal/connectors"
 	"github.com/memberflow/memberflow/internal/console"
 	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/dynamolocal"
@@ -74,9 +75,13 @@ type Config struct {
 	DynamoDBDir   string // directory of DynamoDBLocal.jar; "" finds the installed one
 	Table         string
 	WebhookSecret string // secret of source "storefront"
-	AdminToken    string
-	CodeSecret    string // keys coupon codes and unsubscribe links (HMAC); at least 16 bytes
-	PublicURL     string // base URL in unsubscribe links; "" means the HTTP API's own
+	// ConnectorSecrets are the native storefront connectors' app secrets
+	// by platform (shopify, woocommerce, youzan); a platform without one
+	// answers 404.
+	ConnectorSecrets map[string]string
+	AdminToken       string
+	CodeSecret       string // keys coupon codes and unsubscribe links (HMAC); at least 16 bytes
+	PublicURL        string // base URL in unsubscribe links; "" means the HTTP API's own
 	// Journeys holds the journey files published at start-up when their
 	// content changed (*.yaml, *.json at its root); nil means the shipped
 	// ones (templates/journeys). Tests pass copies with shorter delays.
@@ -382,12 +387,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	if tokens, err = tokens.WithSessionSecret([]byte(cfg.CodeSecret)); err != nil {
 		return nil, err
 	}
+	in := &ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")}
+	native := make(map[string][]byte, len(cfg.ConnectorSecrets))
+	for platform, secret := range cfg.ConnectorSecrets {
+		native[platform] = []byte(secret)
+	}
 	routes := lambdaenv.Routes(log, lambdaenv.Mounts{
-		Events: &ingest.Handler{Store: st, Rules: ingest.ProgramRules(ldg.Rules.Program), Secrets: map[string][]byte{"storefront": []byte(cfg.WebhookSecret)}, Log: log.With("component", "ingest")},
+		Events:     in,
+		Connectors: &connectors.Handler{Ingest: in, Secrets: native, Log: log.With("component", "connectors")},
 		API: (&api.Handler{
 			Store: st, Ledger: ldg, Tokens: tokens, Log: log.With("component", "api"),
 			Journeys:  &journeys.Control{Journeys: svc, Enroller: enroller, Store: st, Ledger: ldg},
 			Templates: catalog, Brand: cfg.Brand,
+			// An erasure removes the member's messages from the outbox.
+			Files:       sink,
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
 		}).Routes(),
 		UI:             console.Handler(),
