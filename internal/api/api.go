@@ -38,7 +38,10 @@ type Handler struct {
 	// rendered for a member as a send renders them with Brand; when nil
 	// those routes answer 503.
 	Templates *mail.Catalog
-	Brand     activities.Brand
+	// Files, when set, erases a member's files outside the store (the
+	// local stack's email outbox) with the member.
+	Files MemberFiles
+	Brand activities.Brand
 	// Now is the clock of console sessions and of the journeys' sends per
 	// day; nil means time.Now.
 	Now func() time.Time
@@ -55,6 +58,9 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/members/{id}", h.getMember)
 	mux.HandleFunc("GET /v1/members/{id}/ledger", h.getLedger)
 	mux.HandleFunc("POST /v1/members/{id}/adjustments", h.postAdjustment)
+	// The members' rights (rights.go): erasure and export, both audited.
+	mux.HandleFunc("DELETE /v1/members/{id}", h.deleteMember)
+	mux.HandleFunc("GET /v1/members/{id}/export", h.getExport)
 	mux.HandleFunc("GET /v1/liability", h.getLiability)
 	mux.HandleFunc("GET /v1/members/{id}/timeline", h.getTimeline)
 	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)

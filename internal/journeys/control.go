@@ -20,6 +20,8 @@ const DefaultPage = 200
 const (
 	ExitArchived = "archived"
 	ExitRemoved  = "removed"
+	// ExitErased ends the enrollments of a member who was erased.
+	ExitErased = "erased"
 )
 
 // Control is what a marketer does to journeys through the HTTP API:
@@ -411,4 +413,38 @@ func (c *Control) Remove(ctx context.Context, name, memberID string) (Removed, e
 		return out, loyalty.Errorf(loyalty.ENotFound, "member %s has no open enrollment in journey %s", memberID, name)
 	}
 	return out, nil
+}
+
+// EndMember ends every open enrollment of the member, in any journey, now
+// and with reason (ExitErased for an erasure), the way Remove ends one
+// journey's: a running workflow is told to exit, so it stops at its
+// next step and records the exit itself; an enrollment no workflow runs
+// is ended here. It returns the enrollments it ended; none is not an
+// error. Without a Runner in this deployment, a member with open
+// enrollments is refused before any is ended.
+func (c *Control) EndMember(ctx context.Context, memberID, reason string) ([]loyalty.Enrollment, error) {
+	enrs, err := c.Store.ListEnrollments(ctx, memberID)
+	if err != nil {
+		return nil, fmt.Errorf("read enrollments of %s: %w", memberID, err)
+	}
+	var open []loyalty.Enrollment
+	for _, enr := range enrs {
+		if !enr.Status.Final() {
+			open = append(open, enr)
+		}
+	}
+	if len(open) > 0 {
+		if err := c.runs(); err != nil {
+			return nil, err
+		}
+	}
+	ended := []loyalty.Enrollment{}
+	now := c.now()
+	for _, enr := range open {
+		if err := c.Enroller.End(ctx, enr, reason, now); err != nil {
+			return ended, fmt.Errorf("end %s of %s: %w", enr.Journey, memberID, err)
+		}
+		ended = append(ended, enr)
+	}
+	return ended, nil
 }
