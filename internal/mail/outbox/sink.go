@@ -463,3 +463,30 @@ func writeError(w http.ResponseWriter, status int, field, msg string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// EraseMember removes the member's messages (both files of each) from
+// Dir, for the member's erasure, and returns how many messages it
+// removed; a member with none, or a missing Dir, is 0. Files are matched
+// by the sanitised member id in their names, so two ids that sanitise
+// alike both lose theirs: an erasure errs towards removing.
+func (s *Sink) EraseMember(memberID string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries, err := s.List()
+	if err != nil {
+		return 0, err
+	}
+	want, n := sanitise(memberID), 0
+	for _, e := range entries {
+		if e.MemberID != want {
+			continue
+		}
+		for _, p := range []string{e.HTMLPath, e.JSONPath} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, err
+			}
+		}
+		n++
+	}
+	return n, nil
+}
