@@ -114,6 +114,8 @@ var lambdaFunctions = []struct {
 			"DELETE /v1/journeys/{name}/enrollments/{member}",
 			// The audit log of operator actions, read only.
 			"GET /v1/audit",
+			// The members' rights: erasure and export.
+			"DELETE /v1/members/{id}", "GET /v1/members/{id}/export",
 			// The marketer console and what only it reads.
 			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview"},
 	},
