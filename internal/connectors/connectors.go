@@ -196,6 +196,19 @@ func money(field, s string) (decimal.Decimal, error) {
 	return d.Round(2), nil
 }
 
+// line builds an order line from a platform's line at path at (such as
+// "line_items[2]"), whose total is amount, named amountField there.
+func line(at, amountField, quantityField, sku, category string, quantity int, amount string) (events.OrderLine, error) {
+	a, err := money(at+"."+amountField, amount)
+	if err != nil {
+		return events.OrderLine{}, err
+	}
+	if quantity < 1 {
+		return events.OrderLine{}, bad(at+"."+quantityField, "must be at least 1")
+	}
+	return events.OrderLine{SKU: sku, Category: category, Quantity: quantity, Amount: a}, nil
+}
+
 // e164 is the member schema's phone rule; other spellings are left out
 // rather than refused, since storefronts rarely normalise phones.
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)

@@ -325,3 +325,41 @@ func TestSplitSecrets(t *testing.T) {
 		t.Errorf("events %v, native %v", ev, native)
 	}
 }
+
+// A payload that cannot be mapped is 400 naming the platform's field; an
+// order with no customer is acknowledged, not recorded.
+func TestPayloadProblems(t *testing.T) {
+	h, _ := newHandler(t)
+	order := func(change func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(sample(t, connectors.Shopify, "orders_paid.json"), &m); err != nil {
+			t.Fatal(err)
+		}
+		change(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	line0 := func(m map[string]any) map[string]any { return m["line_items"].([]any)[0].(map[string]any) }
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+		want   string
+	}{
+		{"negative price", order(func(m map[string]any) { line0(m)["price"] = "-1.00" }), http.StatusBadRequest, "line_items[0].price"},
+		{"three decimals", order(func(m map[string]any) { line0(m)["price"] = "1.005" }), http.StatusBadRequest, "line_items[0].price"},
+		{"no quantity", order(func(m map[string]any) { line0(m)["quantity"] = 0 }), http.StatusBadRequest, "line_items[0].quantity"},
+		{"discount above the lines", order(func(m map[string]any) { m["total_discounts"] = "5000.00" }), http.StatusBadRequest, "total_discounts"},
+		{"not the programme's currency", order(func(m map[string]any) { m["currency"] = "USD" }), http.StatusBadRequest, "data.currency"},
+		{"guest order", order(func(m map[string]any) { delete(m, "customer") }), http.StatusOK, `"ignored": "orders/paid"`},
+		{"not JSON", []byte("<xml/>"), http.StatusBadRequest, "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := post(h, connectors.Shopify, tc.body, signedHeaders(t, connectors.Shopify, "orders/paid", "w", tc.body))
+			mustStatus(t, rec, tc.status)
+			if !strings.Contains(rec.Body.String(), tc.want) {
+				t.Errorf("answer %s does not name %s", rec.Body, tc.want)
+			}
+		})
+	}
+}

@@ -251,16 +251,13 @@ func shopifyRefunded(ctx context.Context, d delivery, rf shopifyRefund) (event, 
 	}
 	data := events.OrderRefundedData{OrderID: orderID, RefundID: refundID}
 	for i, rl := range rf.RefundLineItems {
-		amount, err := money(fmt.Sprintf("refund_line_items[%d].subtotal", i), rl.Subtotal)
+		l, err := line(fmt.Sprintf("refund_line_items[%d]", i), "subtotal", "quantity", shopifySKU(rl.LineItem), text(rl.LineItem.ProductType, "uncategorized"), rl.Quantity, rl.Subtotal)
 		if err != nil {
 			return event{}, err
 		}
-		if rl.Quantity < 1 {
-			return event{}, bad(fmt.Sprintf("refund_line_items[%d].quantity", i), "must be at least 1")
-		}
-		data.Amount = data.Amount.Add(amount)
+		data.Amount = data.Amount.Add(l.Amount)
 		data.Currency = rl.SubtotalSet.ShopMoney.CurrencyCode
-		data.Lines = append(data.Lines, events.OrderLine{SKU: shopifySKU(rl.LineItem), Category: text(rl.LineItem.ProductType, "uncategorized"), Quantity: rl.Quantity, Amount: amount})
+		data.Lines = append(data.Lines, l)
 	}
 	for i, t := range rf.Transactions {
 		if t.Kind != "refund" || t.Status != "success" {

@@ -163,15 +163,12 @@ func wooOrderEvents(o wooOrder) ([]event, string, error) {
 	}
 	data := events.OrderPaidData{OrderID: orderID, Currency: o.Currency}
 	for i, li := range o.LineItems {
-		amount, err := money(fmt.Sprintf("line_items[%d].total", i), li.Total)
+		l, err := line(fmt.Sprintf("line_items[%d]", i), "total", "quantity", text(li.SKU, "woocommerce-line-"+li.ID.String()), "uncategorized", li.Quantity, li.Total)
 		if err != nil {
 			return nil, "", err
 		}
-		if li.Quantity < 1 {
-			return nil, "", bad(fmt.Sprintf("line_items[%d].quantity", i), "must be at least 1")
-		}
-		data.Amount = data.Amount.Add(amount)
-		data.Lines = append(data.Lines, events.OrderLine{SKU: text(li.SKU, "woocommerce-line-"+li.ID.String()), Category: "uncategorized", Quantity: li.Quantity, Amount: amount})
+		data.Amount = data.Amount.Add(l.Amount)
+		data.Lines = append(data.Lines, l)
 	}
 	if len(o.CouponLines) > 0 && idPattern.MatchString(o.CouponLines[0].Code) {
 		data.CouponCode = o.CouponLines[0].Code

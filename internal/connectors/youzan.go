@@ -168,15 +168,12 @@ func (youzanPlatform) mapDelivery(ctx context.Context, d delivery) ([]event, str
 	// postage earns nothing.
 	data := events.OrderPaidData{OrderID: tid, Currency: "CNY"}
 	for i, l := range fo.Orders {
-		amount, err := money(fmt.Sprintf("msg.full_order_info.orders[%d].payment", i), l.Payment)
+		ln, err := line(fmt.Sprintf("msg.full_order_info.orders[%d]", i), "payment", "num", text(l.OuterSkuID, "youzan-line-"+l.Oid.String()), "uncategorized", l.Num, l.Payment)
 		if err != nil {
 			return nil, "", err
 		}
-		if l.Num < 1 {
-			return nil, "", bad(fmt.Sprintf("msg.full_order_info.orders[%d].num", i), "must be at least 1")
-		}
-		data.Amount = data.Amount.Add(amount)
-		data.Lines = append(data.Lines, events.OrderLine{SKU: text(l.OuterSkuID, "youzan-line-"+l.Oid.String()), Category: "uncategorized", Quantity: l.Num, Amount: amount})
+		data.Amount = data.Amount.Add(ln.Amount)
+		data.Lines = append(data.Lines, ln)
 	}
 	data.Payments = []events.Payment{{Method: events.PaymentCard, Amount: data.Amount}}
 	return []event{{ID: youzanOrderEventID(tid), Type: string(events.OrderPaid), OccurredAt: at, MemberID: Youzan + "-" + buyer, Data: data}}, "", nil
