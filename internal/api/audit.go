@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,14 @@ const defaultAuditPage = 100
 
 // auditTargetMember and auditTargetJourney name an entry's target by id
 // or name only, never by anything personal.
-func auditTargetMember(id string) string    { return "member:" + id }
+func auditTargetMember(id string) string { return "member:" + id }
+
+// memberIDPattern is the envelope's id rule (events/schemas/envelope.json
+// $defs.id): every member id a storefront can create matches it.
+var memberIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+const memberIDRule = "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'"
+
 func auditTargetJourney(name string) string { return "journey:" + name }
 
 // audited runs act, an operator action on target, behind its audit
@@ -65,6 +73,14 @@ func (h *Handler) audited(w http.ResponseWriter, r *http.Request, action, target
 	if idem != "" && (len(idem) > 128 || strings.ContainsAny(idem, "# \t")) {
 		httpx.WriteError(w, http.StatusBadRequest, IdempotencyKeyHeader+": must be 1-128 characters without spaces or '#'")
 		return
+	}
+	// The log is append-only and erasure never touches it: a member id
+	// that is not one (an email pasted into the field) must not reach it.
+	for _, part := range strings.Split(target, "/") {
+		if id, ok := strings.CutPrefix(part, "member:"); ok && !memberIDPattern.MatchString(id) {
+			httpx.WriteError(w, http.StatusBadRequest, "member_id: "+memberIDRule)
+			return
+		}
 	}
 	e := store.AuditEntry{
 		At: h.now(), Action: action, Target: target, Token: TokenID(r.Context()),

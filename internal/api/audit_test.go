@@ -258,3 +258,38 @@ func TestAuditCannotBeChanged(t *testing.T) {
 		t.Errorf("audit changed: %+v, was %+v", after, before)
 	}
 }
+
+// The log is append-only and no erasure reaches it: a member "id" that is
+// an email (pasted into the wrong field) is refused before anything is
+// written, for every action that names a member.
+func TestAuditRefusesWhatIsNotAMemberID(t *testing.T) {
+	a := newJourneyAPI(t)
+	if rec := do(a.h, http.MethodPut, "/v1/journeys/paced/draft", pacedSrc, nil); rec.Code != http.StatusOK {
+		t.Fatalf("draft: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(a.h, http.MethodPost, "/v1/journeys", `{"name": "paced"}`, nil); rec.Code != http.StatusCreated {
+		t.Fatalf("publish: %d %s", rec.Code, rec.Body)
+	}
+	before := len(auditLog(t, a.h))
+	const email = "lin.mei@example.com"
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodPost, "/v1/journeys/paced/enrollments", `{"member_id": "` + email + ` "}`},
+		{http.MethodDelete, "/v1/journeys/paced/enrollments/" + url.PathEscape(email+" x"), ""},
+		{http.MethodPost, "/v1/members/" + url.PathEscape(email+" x") + "/adjustments", `{"operator": "o", "reason": "r", "points": 1}`},
+		{http.MethodDelete, "/v1/members/" + url.PathEscape("a#b"), ""},
+	} {
+		rec := do(a.h, c.method, c.path, c.body, map[string]string{api.IdempotencyKeyHeader: "k-1"})
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "member_id") {
+			t.Errorf("%s %s: %d %s, want 400 naming member_id", c.method, c.path, rec.Code, rec.Body)
+		}
+	}
+	log := auditLog(t, a.h)
+	if len(log) != before {
+		t.Errorf("audit grew from %d to %d entries: %+v", before, len(log), log[before:])
+	}
+	for _, e := range log {
+		if strings.Contains(e.Target, "@") {
+			t.Errorf("audit holds %q", e.Target)
+		}
+	}
+}
