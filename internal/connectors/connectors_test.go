@@ -363,3 +363,21 @@ func TestPayloadProblems(t *testing.T) {
 		})
 	}
 }
+
+// A phone-only customer is acknowledged as ignored, not refused: the
+// platforms retry a refused delivery and then drop the subscription.
+func TestCustomerWithoutEmailIsIgnored(t *testing.T) {
+	h, _ := newHandler(t)
+	for _, c := range []struct{ platform, topic, body string }{
+		{connectors.Shopify, "customers/create", `{"id": 706405506930370084, "email": null, "phone": "+8613800000000", "created_at": "2026-11-20T09:30:00+08:00", "updated_at": "2026-11-20T09:30:00+08:00"}`},
+		{connectors.WooCommerce, "customer.created", `{"id": 25, "email": "", "date_created_gmt": "2026-11-20T01:30:00", "date_modified_gmt": "2026-11-20T01:30:00", "billing": {"phone": "+8613800000000"}}`},
+	} {
+		body := []byte(c.body)
+		rec := post(h, c.platform, body, signedHeaders(t, c.platform, c.topic, "w-noemail", body))
+		mustStatus(t, rec, http.StatusOK)
+		var got map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["ignored"] != c.topic || got["reason"] != "customer without an email" {
+			t.Errorf("%s %s: body %s, want ignored without an email", c.platform, c.topic, rec.Body)
+		}
+	}
+}

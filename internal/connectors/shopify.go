@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -138,6 +139,12 @@ func (shopifyPlatform) mapDelivery(ctx context.Context, d delivery) ([]event, st
 		consent := c.EmailMarketingConsent != nil && c.EmailMarketingConsent.State == "subscribed"
 		name := fullName(c.FirstName, c.LastName, "")
 		if d.topic == "customers/create" {
+			// memberflow reaches members by email: a phone-only customer is
+			// acknowledged and ignored (a refusal would have the platform retry,
+			// then drop the subscription).
+			if strings.TrimSpace(c.Email) == "" {
+				return nil, "customer without an email", nil
+			}
 			return []event{registered("shopify.customer."+id+".created", member, c.CreatedAt,
 				c.Email, text(name, "Shopify customer "+id), phoneOrEmpty(c.Phone), consent)}, "", nil
 		}

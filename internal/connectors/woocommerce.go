@@ -118,6 +118,12 @@ func (wooPlatform) mapDelivery(_ context.Context, d delivery) ([]event, string, 
 		member := WooCommerce + "-" + id
 		name := fullName(c.FirstName, c.LastName, "")
 		if d.topic == "customer.created" {
+			// memberflow reaches members by email: a phone-only customer is
+			// acknowledged and ignored (a refusal would have the platform retry,
+			// then drop the subscription).
+			if strings.TrimSpace(c.Email) == "" {
+				return nil, "customer without an email", nil
+			}
 			return []event{registered("woocommerce.customer."+id+".created", member, c.DateCreatedGMT.Time,
 				c.Email, text(name, "WooCommerce customer "+id), phoneOrEmpty(c.Billing.Phone), c.consent())}, "", nil
 		}
