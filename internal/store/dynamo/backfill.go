@@ -22,20 +22,23 @@ type BackfillProgress struct {
 	Skipped int // items written by someone else between the scan and the update
 }
 
-// BackfillCalendarIndex gives the member profiles and accounts written
-// before an index existed the attributes of that index their next write
-// would give them: GSI2 (last-order and review days) so the win-back and
-// tier-expiry scans find them, and GSI3 (the member index) so broadcasts
-// do. It calls progress, when not nil, with the running totals after each
-// page and returns the totals.
+// BackfillCalendarIndex gives the member profiles, accounts and recorded
+// events written before an index existed the attributes of that index
+// their write would give them now: GSI2 (last-order and review days) so
+// the win-back and tier-expiry scans find them, GSI3 (the member index)
+// so broadcasts do, and GSI3 of a member's events (MEVENTS#<member>) so
+// erasure and export find the events recorded before that index. It calls
+// progress, when not nil, with the running totals after each page and
+// returns the totals.
 //
 // It is the adapter's one full-table Scan, legitimate only because it is a
 // one-off migration; everything else reads by key or index. It is
 // idempotent, reading only items lacking an index attribute, and safe
 // beside live traffic: an item is updated only while it still lacks the
-// attributes set and has the version the scan read, so a concurrent
-// write, which sets them itself, wins and the item counts as skipped. A
-// run to completion is recorded in the table (see
+// attributes set and has the version the scan read (an event, which has
+// no version and is never rewritten, only while it exists), so a
+// concurrent write, which sets them itself, wins and the item counts as
+// skipped. A run to completion is recorded in the table (see
 // BackfillCalendarIndexOnce).
 func (s *Store) BackfillCalendarIndex(ctx context.Context, progress func(BackfillProgress)) (BackfillProgress, error) {
 	p, err := s.backfillCalendarIndex(ctx, progress)
@@ -50,10 +53,14 @@ func calendarIndexMigration() string { return fmt.Sprintf("calendar-index#v%d", 
 func (s *Store) backfillCalendarIndex(ctx context.Context, progress func(BackfillProgress)) (BackfillProgress, error) {
 	var p BackfillProgress
 	// A member without orders never has GSI2PK, so the filter finds it
-	// on every run; indexTargetOf then finds nothing to set.
-	filter := expression.Name(attrEntity).In(expression.Value(entityMember), expression.Value(entityAccount)).
+	// on every run; indexTargetOf then finds nothing to set. Events
+	// without a member stay out of GSI3, so only those with one are read.
+	profiles := expression.Name(attrEntity).In(expression.Value(entityMember), expression.Value(entityAccount)).
 		And(expression.Name(attrGSI2PK).AttributeNotExists().Or(
 			expression.Name(attrEntity).Equal(expression.Value(entityMember)).And(expression.Name(attrGSI3PK).AttributeNotExists())))
+	events := expression.Name(attrEntity).Equal(expression.Value(entityEvent)).
+		And(expression.Name(attrMemberID).AttributeExists(), expression.Name(attrGSI3PK).AttributeNotExists())
+	filter := profiles.Or(events)
 	expr, err := expression.NewBuilder().WithFilter(filter).Build()
 	if err != nil {
 		return p, fmt.Errorf("backfill calendar index: build filter: %w", err)
@@ -100,6 +107,9 @@ func (s *Store) backfillCalendarIndex(ctx context.Context, progress func(Backfil
 type indexTarget struct {
 	key     itemKey
 	version int64
+	// unversioned marks an item without a version (an event), updated
+	// on the absence of its index attributes alone.
+	unversioned bool
 	// set holds each index's hash-key attribute (GSI2PK, GSI3PK) with the
 	// values of the hash and range keys to give it.
 	set map[string][2]string
@@ -110,7 +120,7 @@ var indexRangeAttr = map[string]string{attrGSI2PK: attrGSI2SK, attrGSI3PK: attrG
 
 // indexTargetOf computes what an item lacks as its write path would set
 // it: a profile through newMemberItem, an account from its decoded state
-// as CommitLedger does.
+// as CommitLedger does, an event through newEventItem.
 func indexTargetOf(item map[string]types.AttributeValue) (indexTarget, error) {
 	var head struct {
 		itemKey
@@ -152,6 +162,17 @@ func indexTargetOf(item map[string]types.AttributeValue) (indexTarget, error) {
 			t.set[attrGSI2PK] = [2]string{pk, sk}
 		}
 		return t, nil
+	case entityEvent:
+		var it eventItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return indexTarget{}, fmt.Errorf("%s: unmarshal: %w", what, err)
+		}
+		t.unversioned = true
+		want := newEventItem(it.recordedEvent())
+		if head.GSI3PK == "" && want.GSI3PK != "" {
+			t.set[attrGSI3PK] = [2]string{want.GSI3PK, want.GSI3SK}
+		}
+		return t, nil
 	}
 	return indexTarget{}, fmt.Errorf("%s: entity %q has no index attributes", what, head.Entity)
 }
@@ -162,8 +183,11 @@ func indexTargetOf(item map[string]types.AttributeValue) (indexTarget, error) {
 // it).
 func (s *Store) setIndexes(ctx context.Context, t indexTarget) (set bool, err error) {
 	// An item that is gone has no version either, so the update never
-	// creates one.
+	// creates one; an unversioned item must exist for the same reason.
 	cond := expression.Name(attrVersion).Equal(expression.Value(t.version))
+	if t.unversioned {
+		cond = expression.Name(attrPK).AttributeExists()
+	}
 	var update expression.UpdateBuilder
 	for _, hash := range slices.Sorted(maps.Keys(t.set)) {
 		v := t.set[hash]
@@ -184,9 +208,10 @@ func (s *Store) setIndexes(ctx context.Context, t indexTarget) (set bool, err er
 
 // calendarIndexVersion is the index layout this build writes (version 1:
 // GSI2 holds last-order and review days; version 2: GSI3 holds every
-// profile). A migration for a newer layout raises it, so
+// profile; version 3: GSI3 holds every event with a member, under
+// MEVENTS#<member>). A migration for a newer layout raises it, so
 // BackfillCalendarIndexOnce runs again once.
-const calendarIndexVersion = 2
+const calendarIndexVersion = 3
 
 // migrationItem records that a one-off migration ran to completion on
 // this table.

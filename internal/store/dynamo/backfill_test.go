@@ -253,3 +253,111 @@ func memberIndex(t *testing.T, s *dynamo.Store) []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// TestBackfillMemberEvents files events recorded before the member's event
+// index (GSI3, MEVENTS#<member>) in it, as PutEvents files them now, so
+// the export and erasure of the member find them; a table that completed
+// the backfill for the layout before runs it again, events without a
+// member stay out, and a second run changes nothing.
+func TestBackfillMemberEvents(t *testing.T) {
+	client, table := ddblocal.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+
+	if err := s.SaveMember(ctx, loyalty.Member{ID: "m1", Email: "ada@example.com", Version: 1}, "evt_0"); err != nil {
+		t.Fatalf("SaveMember: %v", err)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	evs := []store.RecordedEvent{
+		{Source: "shopify", ID: "old-1", Type: "orders/create", MemberID: "m1", OccurredAt: at, ReceivedAt: at,
+			Payload: []byte(`{"email":"ada@example.com","total":"10.00"}`), Digest: "d1"},
+		{Source: "shopify", ID: "old-2", Type: "customers/update", MemberID: "m1", OccurredAt: at, ReceivedAt: at,
+			Payload: []byte(`{"email":"ada@example.com"}`), Digest: "d2"},
+		{Source: "shopify", ID: "no-member", Type: "shop/update", OccurredAt: at, ReceivedAt: at,
+			Payload: []byte(`{"shop":"x"}`), Digest: "d3"},
+		{Source: "shopify", ID: "new-1", Type: "orders/create", MemberID: "m1", OccurredAt: at, ReceivedAt: at,
+			Payload: []byte(`{"total":"5.00"}`), Digest: "d4"},
+	}
+	if _, err := s.PutEvents(ctx, evs); err != nil {
+		t.Fatalf("PutEvents: %v", err)
+	}
+	// old-1 and old-2 as recorded before the index: no GSI3 attributes.
+	for _, id := range []string{"old-1", "old-2"} {
+		removeAttributes(t, client, table, "EVENT#shopify#"+id, "EVENT", "GSI3PK", "GSI3SK")
+	}
+	wantAbsent(t, rawItem(t, client, table, "EVENT#shopify#no-member", "EVENT"), "GSI3PK", "GSI3SK")
+	if got := memberEventIDs(t, s, "m1"); !slices.Equal(got, []string{"new-1"}) {
+		t.Fatalf("before the backfill the member's events are %v, want [new-1]", got)
+	}
+
+	// The marker of the layout before events were indexed.
+	item, err := attributevalue.MarshalMap(map[string]string{"PK": "META#MIGRATIONS", "SK": "MIGRATION#calendar-index#v2",
+		"entity": "migration", "name": "calendar-index#v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatalf("put the marker of v2: %v", err)
+	}
+	var pages []dynamo.BackfillProgress
+	got, already, err := s.BackfillCalendarIndexOnce(ctx, func(p dynamo.BackfillProgress) { pages = append(pages, p) })
+	if err != nil || already {
+		t.Fatalf("run after v2 = %+v, already %v, %v; want a run", got, already, err)
+	}
+	if got.Updated != 2 || got.Skipped != 0 || got.Scanned < len(evs)+1 {
+		t.Errorf("progress = %+v, want 2 updated, 0 skipped, at least %d scanned", got, len(evs)+1)
+	}
+	if len(pages) == 0 || pages[len(pages)-1] != got {
+		t.Errorf("progress reports %+v, want the last to be the result %+v", pages, got)
+	}
+	for _, id := range []string{"old-1", "old-2"} {
+		wantStrings(t, rawItem(t, client, table, "EVENT#shopify#"+id, "EVENT"),
+			map[string]string{"GSI3PK": "MEVENTS#m1", "GSI3SK": "EVENT#shopify#" + id})
+	}
+	wantAbsent(t, rawItem(t, client, table, "EVENT#shopify#no-member", "EVENT"), "GSI3PK", "GSI3SK")
+	if got := memberEventIDs(t, s, "m1"); !slices.Equal(got, []string{"new-1", "old-1", "old-2"}) {
+		t.Errorf("member's events after the backfill = %v, want [new-1 old-1 old-2]", got)
+	}
+
+	again, err := s.BackfillCalendarIndex(ctx, nil)
+	if err != nil || again.Updated != 0 || again.Skipped != 0 {
+		t.Errorf("second run = %+v, %v; want nothing updated or skipped", again, err)
+	}
+	if _, already, err := s.BackfillCalendarIndexOnce(ctx, nil); err != nil || !already {
+		t.Errorf("run after v3: already %v, %v; want already done", already, err)
+	}
+
+	// The erasure finds the backfilled events and redacts the address.
+	erased, err := s.EraseMember(ctx, "m1", at.Add(time.Hour))
+	if err != nil {
+		t.Fatalf("EraseMember: %v", err)
+	}
+	if erased.Events != 2 {
+		t.Errorf("erasure redacted %d events, want the 2 holding the address (%+v)", erased.Events, erased)
+	}
+	for _, id := range []string{"old-1", "old-2"} {
+		payload := rawItem(t, client, table, "EVENT#shopify#"+id, "EVENT")["payload"]
+		var text string
+		if err := attributevalue.Unmarshal(payload, &text); err != nil {
+			t.Fatalf("payload of %s: %v", id, err)
+		}
+		if strings.Contains(text, "ada@example.com") {
+			t.Errorf("payload of %s after the erasure = %s, still holds the address", id, text)
+		}
+	}
+}
+
+// memberEventIDs is the ids of the member's events as export and erasure
+// list them.
+func memberEventIDs(t *testing.T, s *dynamo.Store, memberID string) []string {
+	t.Helper()
+	evs, err := s.MemberEvents(t.Context(), memberID)
+	if err != nil {
+		t.Fatalf("MemberEvents %s: %v", memberID, err)
+	}
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	return ids
+}
