@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,8 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/api"
@@ -47,18 +44,12 @@ func auditCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err := newAPIClient(*base, getenv).call(ctx, http.MethodGet, "/v1/audit?"+q.Encode(), nil, &page); err != nil {
 		return err
 	}
-	var table bytes.Buffer
-	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	rows := make([][]string, 0, len(page.Entries))
 	for _, e := range page.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Target, cmp.Or(e.Token, "-"), auditOutcome(e), auditDetail(e))
+		rows = append(rows, []string{e.At.UTC().Format(time.RFC3339Nano), e.Action, e.Target, cmp.Or(e.Token, "-"), auditOutcome(e), auditDetail(e)})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := writeRows(stdout, rows); err != nil {
 		return err
-	}
-	for line := range strings.Lines(table.String()) {
-		if _, err := fmt.Fprintln(stdout, strings.TrimRight(line, " \n")); err != nil {
-			return err
-		}
 	}
 	if len(page.Entries) == 0 {
 		fmt.Fprintln(stderr, "no operator action in the audit log yet")

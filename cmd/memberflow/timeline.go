@@ -42,19 +42,12 @@ func timelineCmd(ctx context.Context, args []string, getenv func(string) string,
 	if err := newAPIClient(*base, getenv).call(ctx, http.MethodGet, "/v1/members/"+url.PathEscape(pos[0])+"/timeline?"+q.Encode(), nil, &page); err != nil {
 		return err
 	}
-	var table bytes.Buffer
-	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	rows := make([][]string, 0, len(page.Entries))
 	for _, e := range page.Entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), enrollmentLabel(e), cmp.Or(e.Step, "-"), e.Kind, decisionDetail(e))
+		rows = append(rows, []string{e.At.UTC().Format(time.RFC3339), enrollmentLabel(e), cmp.Or(e.Step, "-"), e.Kind, decisionDetail(e)})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := writeRows(stdout, rows); err != nil {
 		return err
-	}
-	// An entry without details leaves its line padded for the column.
-	for line := range strings.Lines(table.String()) {
-		if _, err := fmt.Fprintln(stdout, strings.TrimRight(line, " \n")); err != nil {
-			return err
-		}
 	}
 	if len(page.Entries) == 0 {
 		fmt.Fprintf(stderr, "nothing was decided about %s yet\n", page.MemberID)
@@ -92,4 +85,23 @@ func decisionDetail(e api.TimelineItem) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeRows prints rows as aligned columns, without the padding a short
+// last column leaves at the end of a line.
+func writeRows(out io.Writer, rows [][]string) error {
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for line := range strings.Lines(table.String()) {
+		if _, err := fmt.Fprintln(out, strings.TrimRight(line, " \n")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
