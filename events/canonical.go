@@ -68,25 +68,11 @@ func appendCanonical(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	case map[string]any:
-		dst = append(dst, '{')
-		// Event objects have a handful of keys: sort them on the stack.
-		keys := make([]string, 0, 16)
-		for k := range v {
-			keys = append(keys, k)
+		dst, _, _, err := appendObject(dst, v, "")
+		if err != nil {
+			return nil, err
 		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-			dst = append(dst, ':')
-			var err error
-			if dst, err = appendCanonical(dst, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, '}'), nil
+		return dst, nil
 	}
 	b, err := encodeCanonical(v)
 	if err != nil {
@@ -204,8 +190,15 @@ const maxPooledCanon = 64 << 10
 // as appendCanonical does, and returns where the value of its "data" key
 // starts and ends in the result (-1, -1 when it has none).
 func appendEventCanonical(dst []byte, obj map[string]any) (b []byte, dataAt, dataEnd int, err error) {
-	dataAt, dataEnd = -1, -1
+	return appendObject(dst, obj, "data")
+}
+
+// appendObject appends obj with its keys sorted and returns where the value
+// of key mark starts and ends in the result (-1, -1 when it has none).
+func appendObject(dst []byte, obj map[string]any, mark string) (b []byte, at, end int, err error) {
+	at, end = -1, -1
 	dst = append(dst, '{')
+	// Event objects have a handful of keys: sort them on the stack.
 	keys := make([]string, 0, 16)
 	for k := range obj {
 		keys = append(keys, k)
@@ -217,13 +210,13 @@ func appendEventCanonical(dst []byte, obj map[string]any) (b []byte, dataAt, dat
 		}
 		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
-		at := len(dst)
+		start := len(dst)
 		if dst, err = appendCanonical(dst, obj[k]); err != nil {
 			return dst, -1, -1, err
 		}
-		if k == "data" {
-			dataAt, dataEnd = at, len(dst)
+		if mark != "" && k == mark {
+			at, end = start, len(dst)
 		}
 	}
-	return append(dst, '}'), dataAt, dataEnd, nil
+	return append(dst, '}'), at, end, nil
 }
