@@ -33,6 +33,7 @@ import (
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 )
 
 const (
@@ -166,22 +167,6 @@ func postEvents(t *testing.T, s *localstack.Stack, evs ...map[string]any) {
 	}
 }
 
-// sampleEvent is the shipped sample of typ with its id, member and time
-// replaced.
-func sampleEvent(t *testing.T, typ events.Type, id, member string, at time.Time) map[string]any {
-	t.Helper()
-	raw, err := events.Sample(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["id"], m["member_id"], m["occurred_at"] = id, member, at.UTC().Format(time.RFC3339)
-	return m
-}
-
 // registration is member.registered of member, who consents to marketing
 // email and lives where it is daytime now (no quiet hours hold the send).
 func registration(t *testing.T, member, name string, at time.Time) map[string]any {
@@ -190,7 +175,7 @@ func registration(t *testing.T, member, name string, at time.Time) map[string]an
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := sampleEvent(t, events.MemberRegistered, "evt-reg-"+member, member, at)
+	m := eventfix.Sample(t, events.MemberRegistered, "evt-reg-"+member, member, at)
 	d := m["data"].(map[string]any)
 	d["consent"] = map[string]any{"email_marketing": true}
 	d["timezone"] = zone
@@ -198,18 +183,6 @@ func registration(t *testing.T, member, name string, at time.Time) map[string]an
 	d["name"] = name
 	delete(d, "phone")
 	delete(d, "referral_code")
-	return m
-}
-
-// orderPaid is order.paid of amount CNY by card.
-func orderPaid(t *testing.T, member, orderID, amount string, at time.Time) map[string]any {
-	t.Helper()
-	m := sampleEvent(t, events.OrderPaid, "evt-pay-"+orderID, member, at)
-	d := m["data"].(map[string]any)
-	d["order_id"], d["amount"] = orderID, amount
-	d["payments"] = []any{map[string]any{"method": "card", "amount": amount}}
-	d["lines"] = []any{map[string]any{"sku": "TEA-OOLONG-250G", "category": "tea", "quantity": 1, "amount": amount}}
-	delete(d, "coupon_code")
 	return m
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 )
 
 var screenshots = flag.Bool("screenshots", false, "write every console screen in en and zh-CN to docs/screenshots/ (make screenshots)")
@@ -88,7 +89,7 @@ func TestScreenshots(t *testing.T) {
 	for _, m := range sampleMembers {
 		var evs []map[string]any
 		for j, amount := range m.orders {
-			evs = append(evs, orderPaid(t, m.id, fmt.Sprintf("o-%s-%d", m.id, j+1), amount, now.Add(time.Duration(j-len(m.orders))*time.Second)))
+			evs = append(evs, eventfix.OrderPaid(t, m.id, fmt.Sprintf("o-%s-%d", m.id, j+1), amount, now.Add(time.Duration(j-len(m.orders))*time.Second)))
 		}
 		if len(evs) > 0 {
 			postEvents(t, s, evs...)

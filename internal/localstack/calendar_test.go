@@ -18,6 +18,7 @@ import (
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -67,13 +68,13 @@ func TestCalendarBirthday(t *testing.T) {
 	trialWorkflow := workflows.JourneyWorkflowID("trial", "m-trial", 1)
 	const yes, no, capped, other, trialist = "m-bd-yes", "m-bd-no", "m-bd-capped", "m-bd-other", "m-trial"
 	trialEnds := time.Now().Add(8 * time.Second)
-	trialStarted := eventMap(t, events.SubscriptionTrialStarted, "evt-trial-"+trialist, trialist, now)
+	trialStarted := eventfix.Sample(t, events.SubscriptionTrialStarted, "evt-trial-"+trialist, trialist, now)
 	td := trialStarted["data"].(map[string]any)
 	td["plan"], td["price"], td["trial_ends_at"] = "svip", "9.90", trialEnds.UTC().Format(time.RFC3339Nano)
 	postEvents(t, s,
 		registration(t, yes, joined, true, zone, today),
 		// 600 CNY makes V3, whose birthday month earns 3× points.
-		orderPaid(t, yes, "ord-bd-yes", "600.00", joined.AddDate(0, 0, 5)),
+		eventfix.OrderPaid(t, yes, "ord-bd-yes", "600.00", joined.AddDate(0, 0, 5)),
 		registration(t, no, joined, false, zone, today),
 		registration(t, capped, joined, true, zone, today),
 		registration(t, other, joined, true, zone, otherDay),
@@ -209,7 +210,7 @@ func TestCalendarBirthday(t *testing.T) {
 		waitFor(t, "the trial reminder", 30*time.Second, func() bool {
 			return slices.Contains(outboxTemplates(t, s, trialist), "trial_reminder")
 		})
-		conv := eventMap(t, events.SubscriptionConverted, "evt-conv-"+trialist, trialist, time.Now())
+		conv := eventfix.Sample(t, events.SubscriptionConverted, "evt-conv-"+trialist, trialist, time.Now())
 		cd := conv["data"].(map[string]any)
 		cd["plan"], cd["price"], cd["period_ends_at"] = "svip", "199.00", time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)
 		postEvents(t, s, conv)

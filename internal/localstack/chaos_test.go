@@ -19,6 +19,7 @@ import (
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -65,7 +66,7 @@ func TestChaosWorkerRestarts(t *testing.T) {
 		id := fmt.Sprintf("m-chaos-w%02d", i)
 		lapsers = append(lapsers, id)
 		evs = append(evs, registration(t, id, now.AddDate(0, 0, -90), true, zone, ""),
-			orderPaid(t, id, "ord-"+id, "120.00", lastOrder))
+			eventfix.OrderPaid(t, id, "ord-"+id, "120.00", lastOrder))
 	}
 
 	// Chaos from the first registration on: a restart every 2–3.5 s,

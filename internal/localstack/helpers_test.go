@@ -14,6 +14,7 @@ import (
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 )
 
 // registration is a member.registered event of member at the given time,
@@ -22,7 +23,7 @@ import (
 // phone, and the email is the member's own: a trial is nobody else's.
 func registration(t *testing.T, member string, at time.Time, consent bool, zone, birthday string) map[string]any {
 	t.Helper()
-	m := eventMap(t, events.MemberRegistered, "evt-reg-"+member, member, at)
+	m := eventfix.Sample(t, events.MemberRegistered, "evt-reg-"+member, member, at)
 	d := m["data"].(map[string]any)
 	d["consent"] = map[string]any{"email_marketing": consent}
 	d["timezone"] = zone
@@ -33,34 +34,6 @@ func registration(t *testing.T, member string, at time.Time, consent bool, zone,
 	if birthday != "" {
 		d["birthday"] = birthday
 	}
-	return m
-}
-
-// orderPaid is an order.paid event of amount CNY paid by card, with no
-// coupon.
-func orderPaid(t *testing.T, member, orderID, amount string, at time.Time) map[string]any {
-	t.Helper()
-	m := eventMap(t, events.OrderPaid, "evt-pay-"+orderID, member, at)
-	d := m["data"].(map[string]any)
-	d["order_id"], d["amount"] = orderID, amount
-	d["payments"] = []any{map[string]any{"method": "card", "amount": amount}}
-	d["lines"] = []any{map[string]any{"sku": "TEA-OOLONG-250G", "category": "tea", "quantity": 1, "amount": amount}}
-	delete(d, "coupon_code")
-	return m
-}
-
-// eventMap is a sample event with its id, member and time replaced.
-func eventMap(t *testing.T, typ events.Type, id, member string, at time.Time) map[string]any {
-	t.Helper()
-	raw, err := events.Sample(typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["id"], m["member_id"], m["occurred_at"] = id, member, at.UTC().Format(time.RFC3339)
 	return m
 }
 

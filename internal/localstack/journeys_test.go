@@ -18,6 +18,7 @@ import (
 	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -118,7 +119,7 @@ func TestSVIPUpsellEndToEnd(t *testing.T) {
 	zone := daytimeZone(t)
 	now := time.Now()
 	const spender, trialist, small, noConsent = "m-up-spender", "m-up-trial", "m-up-small", "m-up-quiet"
-	trial := eventMap(t, events.SubscriptionTrialStarted, "evt-trial-"+trialist, trialist, now.Add(2*time.Second))
+	trial := eventfix.Sample(t, events.SubscriptionTrialStarted, "evt-trial-"+trialist, trialist, now.Add(2*time.Second))
 	td := trial["data"].(map[string]any)
 	td["plan"], td["price"], td["trial_ends_at"] = "svip", "9.90", now.AddDate(0, 0, 14).UTC().Format(time.RFC3339)
 	postEvents(t, s,
@@ -127,11 +128,11 @@ func TestSVIPUpsellEndToEnd(t *testing.T) {
 		registration(t, small, now.Add(-time.Minute), true, zone, ""),
 		registration(t, noConsent, now.Add(-time.Minute), false, zone, ""),
 		// 600 CNY makes V3.
-		orderPaid(t, spender, "ord-up-1", "600.00", now),
-		orderPaid(t, trialist, "ord-up-2", "600.00", now),
+		eventfix.OrderPaid(t, spender, "ord-up-1", "600.00", now),
+		eventfix.OrderPaid(t, trialist, "ord-up-2", "600.00", now),
 		trial,
-		orderPaid(t, small, "ord-up-3", "100.00", now),
-		orderPaid(t, noConsent, "ord-up-4", "600.00", now),
+		eventfix.OrderPaid(t, small, "ord-up-3", "100.00", now),
+		eventfix.OrderPaid(t, noConsent, "ord-up-4", "600.00", now),
 	)
 
 	waitFor(t, "the SVIP offer", 60*time.Second, func() bool {
@@ -170,7 +171,7 @@ func TestSVIPUpsellEndToEnd(t *testing.T) {
 	}
 
 	// A second big order within the 90-day cooldown.
-	postEvents(t, s, orderPaid(t, spender, "ord-up-5", "700.00", time.Now()))
+	postEvents(t, s, eventfix.OrderPaid(t, spender, "ord-up-5", "700.00", time.Now()))
 	waitFor(t, "the cooldown refusal", 30*time.Second, func() bool {
 		k := kinds(timeline(t, s, spender, "svip_upsell"))
 		return slices.Contains(k, "not_enrolled:cooldown")
@@ -235,10 +236,10 @@ func TestMemberDayBroadcastEndToEnd(t *testing.T) {
 		// 12,000 CNY makes V4 with 120 points (one per 100 CNY), available
 		// once the 7-day return window is over; 600 CNY makes V3 with 6;
 		// 50 CNY stays V1.
-		orderPaid(t, gold, "ord-md-1", "12000.00", now.AddDate(0, 0, -10)),
-		orderPaid(t, quiet, "ord-md-2", "12000.00", now.AddDate(0, 0, -10)),
-		orderPaid(t, low, "ord-md-3", "50.00", now.AddDate(0, 0, -10)),
-		orderPaid(t, poor, "ord-md-4", "600.00", now.AddDate(0, 0, -10)),
+		eventfix.OrderPaid(t, gold, "ord-md-1", "12000.00", now.AddDate(0, 0, -10)),
+		eventfix.OrderPaid(t, quiet, "ord-md-2", "12000.00", now.AddDate(0, 0, -10)),
+		eventfix.OrderPaid(t, low, "ord-md-3", "50.00", now.AddDate(0, 0, -10)),
+		eventfix.OrderPaid(t, poor, "ord-md-4", "600.00", now.AddDate(0, 0, -10)),
 	)
 	for id, tier := range map[string]string{gold: "V4", quiet: "V4", poor: "V3"} {
 		waitFor(t, id+" at "+tier, 30*time.Second, func() bool { v, _ := getMember(t, s, id); return v.Tier == tier })
