@@ -92,8 +92,8 @@ func TestConsole(t *testing.T) {
 			b.typeInto(t, "signin-token", "not-the-token")
 			b.click(t, "signin-submit")
 			b.waitVisible(t, "signin-error")
-			if b.text(t, "signin-error") == "" {
-				t.Error("signin-error is empty after a wrong token")
+			if got, want := b.text(t, "signin-error"), cat.en["signin.wrong"]; want == "" || !strings.Contains(got, want) {
+				t.Errorf("signin-error = %q after a wrong token, want the catalogue's %q", got, want)
 			}
 			if eval[bool](t, b, visibleJS(tid("nav-journeys"))) {
 				t.Fatal("a wrong token signed in")
@@ -152,6 +152,7 @@ func TestConsole(t *testing.T) {
 				Valid    bool `json:"valid"`
 				Problems []struct {
 					Path string `json:"path"`
+					Rule string `json:"rule"`
 					Line int    `json:"line"`
 				} `json:"problems"`
 			}
@@ -169,8 +170,8 @@ func TestConsole(t *testing.T) {
 			b.waitFor(t, "validate-state problems", fmt.Sprintf(`document.querySelector(%q)?.dataset.state === 'problems'`, tid("validate-state")))
 			sel := fmt.Sprintf(`[data-testid="problems"] [data-testid="problem"][data-path=%q]`, want.Path)
 			b.waitFor(t, "the problem at "+want.Path, visibleJS(sel))
-			if msg := eval[string](t, b, fmt.Sprintf(`document.querySelector(%q).textContent.trim()`, sel)); msg == "" {
-				t.Error("the problem has no message")
+			if msg := eval[string](t, b, fmt.Sprintf(`document.querySelector(%q).textContent.trim()`, sel)); !strings.Contains(msg, want.Rule) {
+				t.Errorf("the problem at %s says %q, want the API's rule %q", want.Path, msg, want.Rule)
 			}
 			// The inline diagnostic: a CodeMirror lint range on the line the
 			// API names.
@@ -215,7 +216,7 @@ func TestConsole(t *testing.T) {
 			b.click(t, "nav-journeys")
 			b.waitVisible(t, "journeys-table")
 			b.waitVisible(t, "journey-row-"+testJourney)
-			b.wantStatus(t, testJourney, "live")
+			b.wantStatus(t, testJourney, "live", cat.en["status.live"])
 			if row := b.text(t, "journey-row-"+testJourney); !strings.Contains(row, "member.registered") {
 				t.Errorf("the row does not show the trigger member.registered: %q", row)
 			}
@@ -228,7 +229,7 @@ func TestConsole(t *testing.T) {
 			b.accessible(t, "pause confirmation")
 			b.click(t, "confirm-cancel")
 			b.waitFor(t, "the dialog to close", `!document.querySelector('dialog[data-testid="confirm-dialog"]')?.open`)
-			b.wantStatus(t, testJourney, "live")
+			b.wantStatus(t, testJourney, "live", cat.en["status.live"])
 			b.apiStatus(t, s, "live")
 
 			b.click(t, "journey-pause-"+testJourney)
@@ -276,7 +277,7 @@ func TestConsole(t *testing.T) {
 			}
 			b.click(t, "confirm-cancel")
 			b.waitFor(t, "the dialog to close", `!document.querySelector('dialog[data-testid="confirm-dialog"]')?.open`)
-			b.wantStatus(t, "activation", "live")
+			b.wantStatus(t, "activation", "live", cat.en["status.live"])
 		}},
 		{"journey counts, keyboard and versions", func(t *testing.T) {
 			b.open(t, "#/journeys/"+testJourney)
@@ -603,12 +604,13 @@ func statusIs(name, status string) string {
 	return fmt.Sprintf(`document.querySelector(%q)?.dataset.status === %q`, tid("journey-status-"+name), status)
 }
 
-// wantStatus checks the list's status of a journey, raw and translated.
-func (b *browser) wantStatus(t *testing.T, name, status string) {
+// wantStatus checks the list's status of a journey, raw and as the
+// catalogue labels it (label: the screen's language's text).
+func (b *browser) wantStatus(t *testing.T, name, status, label string) {
 	t.Helper()
 	b.waitFor(t, name+" "+status, statusIs(name, status))
-	if b.text(t, "journey-status-"+name) == "" {
-		t.Errorf("journey-status-%s shows no text", name)
+	if got := b.text(t, "journey-status-"+name); label == "" || got != label {
+		t.Errorf("journey-status-%s shows %q, want %q", name, got, label)
 	}
 }
 
