@@ -98,6 +98,13 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		}
 		cfg.ScanEvery = x
 	}
+	if v := getenv("MEMBERFLOW_CONFIRM_WINDOW"); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x < time.Second || x > time.Hour {
+			return cfg, fmt.Errorf("MEMBERFLOW_CONFIRM_WINDOW must be a duration from 1s to 1h like 10m or 20s, got %q", v)
+		}
+		cfg.ConfirmWindow = x
+	}
 	return cfg, nil
 }
 

@@ -36,12 +36,12 @@ func TestStackConfigDefaults(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "short.yaml"), []byte("name: short\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_JOURNEYS_DIR": dir, "MEMBERFLOW_SCAN_EVERY": "1m"}))
+	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_JOURNEYS_DIR": dir, "MEMBERFLOW_SCAN_EVERY": "1m", "MEMBERFLOW_CONFIRM_WINDOW": "20s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, err := fs.ReadFile(short.Journeys, "short.yaml"); err != nil || string(b) != "name: short\n" || short.ScanEvery != time.Minute {
-		t.Errorf("journeys dir: %q %v, scan every %s", b, err, short.ScanEvery)
+	if b, err := fs.ReadFile(short.Journeys, "short.yaml"); err != nil || string(b) != "name: short\n" || short.ScanEvery != time.Minute || short.ConfirmWindow != 20*time.Second {
+		t.Errorf("journeys dir: %q %v, scan every %s, confirm window %s", b, err, short.ScanEvery, short.ConfirmWindow)
 	}
 }
 
@@ -54,6 +54,7 @@ func TestStackConfigRejectsNonsense(t *testing.T) {
 		{"port", map[string]string{"MEMBERFLOW_DYNAMODB_PORT": "eighty"}, "MEMBERFLOW_DYNAMODB_PORT"},
 		{"journeys dir", map[string]string{"MEMBERFLOW_JOURNEYS_DIR": "/does/not/exist"}, "MEMBERFLOW_JOURNEYS_DIR"},
 		{"scan every", map[string]string{"MEMBERFLOW_SCAN_EVERY": "often"}, "MEMBERFLOW_SCAN_EVERY"},
+		{"confirm window", map[string]string{"MEMBERFLOW_CONFIRM_WINDOW": "0s"}, "MEMBERFLOW_CONFIRM_WINDOW"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := stackConfigFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
