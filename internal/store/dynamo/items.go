@@ -47,6 +47,8 @@ type eventItem struct {
 	// Digest tells a retry from another event reusing the id; items
 	// written before digests existed have none.
 	Digest string `dynamodbav:"digest,omitempty"`
+	// DeliveryID is the sender's delivery id (store.RecordedEvent).
+	DeliveryID string `dynamodbav:"delivery_id,omitempty"`
 }
 
 func newEventItem(ev store.RecordedEvent) eventItem {
@@ -67,6 +69,7 @@ func newEventItem(ev store.RecordedEvent) eventItem {
 		ReceivedAt: ev.ReceivedAt,
 		Payload:    string(ev.Payload),
 		Digest:     ev.Digest,
+		DeliveryID: ev.DeliveryID,
 	}
 }
 
@@ -80,6 +83,7 @@ func (it eventItem) recordedEvent() store.RecordedEvent {
 		ReceivedAt: it.ReceivedAt,
 		Payload:    json.RawMessage(it.Payload),
 		Digest:     it.Digest,
+		DeliveryID: it.DeliveryID,
 	}
 }
 
