@@ -128,8 +128,11 @@ type memberItem struct {
 	Attributes jsonObject `dynamodbav:"attributes,omitempty"`
 	// Tags is a list, not a string set, so the order they were added in
 	// survives.
-	Tags    []string `dynamodbav:"tags,omitempty"`
-	Version int64    `dynamodbav:"version"`
+	Tags []string `dynamodbav:"tags,omitempty"`
+	// ErasedAt is the erased mark (loyalty.Member.ErasedAt), which
+	// EraseMember sets and every later SaveMember carries on.
+	ErasedAt time.Time `dynamodbav:"erased_at,omitempty"`
+	Version  int64     `dynamodbav:"version"`
 }
 
 func newMemberItem(m loyalty.Member) memberItem {
@@ -153,6 +156,7 @@ func newMemberItem(m loyalty.Member) memberItem {
 		OrderCount:                m.OrderCount,
 		UpdatedAt:                 m.UpdatedAt,
 		Tags:                      m.Tags,
+		ErasedAt:                  m.ErasedAt,
 		Version:                   m.Version,
 		GSI3PK:                    membersGSI3PK(store.MemberShard(m.ID)),
 		GSI3SK:                    memberGSI1SK(m.ID),
@@ -191,6 +195,7 @@ func (it memberItem) member() loyalty.Member {
 		UpdatedAt:    it.UpdatedAt,
 		Attributes:   it.Attributes,
 		Tags:         it.Tags,
+		ErasedAt:     it.ErasedAt,
 		Version:      it.Version,
 	}
 }

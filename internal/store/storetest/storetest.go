@@ -407,8 +407,11 @@ func fullMember(id string) loyalty.Member {
 		// JSON values as they read back: numbers are float64.
 		Attributes: map[string]any{"plan": "gold", "score": 42.5, "vip": true,
 			"prefs": map[string]any{"lang": "en"}, "seen": []any{"a", 1.0}},
-		Tags:    []string{"vip", "early_bird"},
-		Version: 1,
+		Tags: []string{"vip", "early_bird"},
+		// Set beside personal data only to prove the round trip; an
+		// erased profile holds none (Erasure).
+		ErasedAt: base.Add(-30 * time.Minute),
+		Version:  1,
 	}
 }
 
