@@ -117,7 +117,9 @@ var lambdaFunctions = []struct {
 			// The members' rights: erasure and export.
 			"DELETE /v1/members/{id}", "GET /v1/members/{id}/export",
 			// The marketer console and what only it reads.
-			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview"},
+			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview",
+			// Template pushes reported by the CLI, for the audit log.
+			"POST /v1/templates/{name}/pushes"},
 	},
 	{
 		logicalID: "DispatchFunction",

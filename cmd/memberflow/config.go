@@ -13,6 +13,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -60,6 +61,15 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 			ShopURL: cmp.Or(getenv("MEMBERFLOW_SHOP_URL"), "https://shop.example.com"),
 		},
 		FromEmail: cmp.Or(getenv("MEMBERFLOW_FROM_EMAIL"), "hello@memberflow.local"),
+	}
+	// Both are Standard Webhooks keys when written "whsec_<base64>".
+	for _, sec := range []struct{ env, value string }{
+		{"MEMBERFLOW_WEBHOOK_SECRET", cfg.WebhookSecret},
+		{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET", cfg.JourneyWebhookSecret},
+	} {
+		if err := stdwebhooks.CheckSecret([]byte(sec.value)); err != nil {
+			return cfg, fmt.Errorf("%s: %w", sec.env, err)
+		}
 	}
 	if err := checkExposure(cfg); err != nil {
 		return cfg, err

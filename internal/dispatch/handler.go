@@ -156,6 +156,15 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if err != nil {
 		return err
 	}
+	if m.Erased() {
+		source := ""
+		if a, ok := img["source"]; ok && a.DataType() == lambdaevents.DataTypeString {
+			source = a.String()
+		}
+		if env, data, err = h.redactErased(ctx, source, env, data); err != nil {
+			return err
+		}
+	}
 	// The ledger needs the projection (birthday, email and phone for the
 	// trial and referral checks), so it runs after it, with it.
 	acc, err := h.Ledger.ApplyEventTo(ctx, &m, env, data)
@@ -163,6 +172,38 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 		return err
 	}
 	return h.route(ctx, env, data, m, acc)
+}
+
+// redactErased handles an event of an erased member, recorded after the
+// erasure or still in the stream when it ran: the projection has already
+// kept its personal data off the profile (loyalty.Project); here the
+// recorded item loses it too (store.Erasure.RedactEvent), and the ledger's
+// journal and the journeys get the redacted event, so no later item holds
+// it. The values looked for are the event's own (what it would have set
+// on a profile), since the erased profile has none left. Events without
+// personal data (orders, refunds) change nothing and cost nothing: they
+// apply to the ledger under the member id as before.
+func (h *Handler) redactErased(ctx context.Context, source string, env events.Envelope, data any) (events.Envelope, any, error) {
+	carried, _ := loyalty.Project(loyalty.Member{ID: env.MemberID}, env, data)
+	p := store.NewPersonalData(carried)
+	red, changed := p.RedactJSON(env.Raw)
+	if !changed {
+		return env, data, nil
+	}
+	if _, err := h.Store.RedactEvent(ctx, source, env.ID, p, h.now()); err != nil {
+		return env, data, fmt.Errorf("redact event %s of an erased member: %w", env.ID, err)
+	}
+	var out events.Envelope
+	if err := json.Unmarshal(red, &out); err != nil {
+		return env, data, fmt.Errorf("decode redacted event %s: %w", env.ID, err)
+	}
+	out.Raw = red
+	outData, err := out.DecodeData()
+	if err != nil {
+		return env, data, fmt.Errorf("decode %s data of redacted event %s: %w", out.Type, out.ID, err)
+	}
+	h.Log.InfoContext(ctx, "event of an erased member stored without personal data", "event_id", env.ID, "type", string(env.Type))
+	return out, outData, nil
 }
 
 // Project is projection.Apply, kept here because dispatch is where events

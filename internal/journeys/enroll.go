@@ -138,7 +138,7 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 			// Entered before (a redelivered event, a rerun scan): make sure
 			// its workflow runs, and change nothing else. One of the first
 			// engine (no version) runs its own workflow.
-			if !en.Status.Final() && en.WorkflowID != "" && en.Version != 0 {
+			if !en.Status.Final() && en.WorkflowID != "" && en.Version != 0 && !in.Member.Erased() {
 				if err := e.start(ctx, in, en); err != nil {
 					return Entered{}, err
 				}
@@ -148,6 +148,12 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 	}
 	if in.Live.State.Status == journey.StatusPaused {
 		return refuse("paused", nil)
+	}
+	// An erased member is messaged and rewarded by no journey again,
+	// whatever enters them (an event, a scan, the API); their open
+	// enrollments ended with the erasure (ExitErased).
+	if in.Member.Erased() {
+		return refuse(ExitErased, nil)
 	}
 	d, err := e.Engine.Entry(def, engine.Subject{Member: in.Member, Event: in.Event, Now: now})
 	if err != nil {

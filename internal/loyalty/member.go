@@ -34,9 +34,27 @@ type Member struct {
 	// Tags are the member's tags, added and removed by update steps, in
 	// the order they were added.
 	Tags []string `json:"tags,omitempty"`
+	// ErasedAt is when the member's personal data was erased (DELETE
+	// /v1/members/{id}); zero when it never was. It is the erased mark:
+	// Project never writes personal data onto an erased profile again,
+	// dispatch stores their later events redacted, and journeys enter
+	// them no more. Their orders still count in the ledger, under the
+	// member id as the pseudonym.
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 	// Version increases by one with every applied event; stores use it for
 	// optimistic concurrency.
 	Version int64 `json:"-"`
+}
+
+// Erased reports whether the member's personal data was erased.
+func (m Member) Erased() bool { return !m.ErasedAt.IsZero() }
+
+// WithoutPersonalData is m without email, name, phone and birthday: what
+// Project leaves of an event's personal values on an erased profile.
+func (m Member) WithoutPersonalData() Member {
+	m.Email, m.Name, m.Phone, m.Birthday = "", "", "", ""
+	m.BirthdaySetAt = time.Time{}
+	return m
 }
 
 // Consent records what the member agreed to be contacted about.
