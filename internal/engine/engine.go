@@ -9,6 +9,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -323,6 +325,64 @@ func Split(step journey.Step, memberID, journeyName string) (int, string) {
 		n -= p.Weight
 	}
 	return len(step.Split) - 1, step.Split[len(step.Split)-1].Goto
+}
+
+// Arm decides, at enrollment, whether the member is held out of def:
+// Holdout over the programme's holdout and the definition's.
+func (e *Engine) Arm(def journey.Definition, memberID string) loyalty.Arm {
+	programme := decimal.Zero
+	if e.Program != nil {
+		programme = e.Program.Holdout
+	}
+	return Holdout(memberID, def.Name, def.Holdout.Decimal(), programme)
+}
+
+// Holdout is the arm a member enters a journey in, from two stable
+// hashes: one of the member alone against the programme's holdout
+// (percent), so the same members are out of every journey, and one of
+// the member and the journey against the journey's. A member in both is
+// in the programme's holdout. The hashes (SHA-256) are independent of
+// each other and of Split's, so a holdout leaves every split path with
+// its share of each arm. A member held out stays held out on re-entry.
+func Holdout(memberID, journeyName string, journeyShare, programmeShare decimal.Decimal) loyalty.Arm {
+	switch {
+	case below(programmeShare, "programme\x00"+memberID):
+		return loyalty.ArmProgrammeHoldout
+	case below(journeyShare, "journey\x00"+journeyName+"\x00"+memberID):
+		return loyalty.ArmHoldout
+	}
+	return loyalty.ArmTreated
+}
+
+// below reports whether the hash of s falls in the first share percent of
+// the hash space, in steps of a millionth.
+func below(share decimal.Decimal, s string) bool {
+	if !share.IsPositive() {
+		return false
+	}
+	sum := sha256.Sum256([]byte("holdout\x00" + s))
+	bucket := binary.BigEndian.Uint64(sum[:8]) % 1_000_000
+	return int64(bucket) < share.Mul(decimal.NewFromInt(10_000)).Floor().IntPart()
+}
+
+// SplitPaths are the paths of every split step of def the member takes
+// (Split), by step id: the member's arm in each A/B test of the journey,
+// known from enrollment because the hash does not depend on what the
+// member does. Nil when def has no split.
+func SplitPaths(def journey.Definition, memberID string) map[string]int {
+	var out map[string]int
+	for _, st := range def.Steps {
+		if st.Kind() != journey.KindSplit {
+			continue
+		}
+		if p, _ := Split(st, memberID, def.Name); p >= 0 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[st.ID] = p
+		}
+	}
+	return out
 }
 
 // Key is the idempotency key of a step's effects (sends, rewards,
