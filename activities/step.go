@@ -24,7 +24,9 @@ const (
 	// (a reminder 7 days before the end of a 5-day trial) and is not sent
 	// late.
 	SkipBeforeEnrollment = "before_enrollment"
-	// SkipHeldOut: the member is in the journey's holdout.
+	// SkipHeldOut: the member is held out of the journey (its holdout or
+	// the programme's): a held_out timeline entry instead of the email,
+	// the reward or the webhook.
 	SkipHeldOut = "held_out"
 )
 
@@ -122,6 +124,10 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 				}
 			}
 		}
+		if arm := a.arm(def, req.MemberID, enr); arm.HeldOut() {
+			decide(DecisionHeldOut, string(arm), nil)
+			return StepResult{Next: next, HeldOut: true}, nil
+		}
 		return a.sendStep(ctx, def, step, req, subject, ds)
 	case journey.KindBranch:
 		c, to, read, err := a.Engine.Branch(step, subject)
@@ -148,6 +154,14 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 		}
 		return StepResult{Next: next}, nil
 	case journey.KindWebhook:
+		// A webhook usually makes something happen to the member outside
+		// memberflow (a text message, a gift in another system): a held-out
+		// member gets none of it. Updates, by contrast, run for everybody:
+		// they are the journey's own bookkeeping, which later branches read.
+		if arm := a.arm(def, req.MemberID, enr); arm.HeldOut() {
+			decide(DecisionHeldOut, string(arm), nil)
+			return StepResult{Next: next, HeldOut: true}, nil
+		}
 		if err := a.webhook(ctx, def, step, req, subject, decide); err != nil {
 			return StepResult{}, err
 		}
@@ -160,6 +174,20 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 		return StepResult{Next: journey.End, EndReason: reason}, nil
 	}
 	return StepResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s of %s is a %s step, which the workflow runs itself", step.ID, def.Name, kind), "WrongStep", nil)
+}
+
+// arm is the enrollment's arm as recorded when the member entered; one
+// recorded before holdouts existed runs as treated. Without the
+// enrollment at hand (a caller that runs steps without recording one) it
+// is decided again, from the same stable hashes.
+func (a *Activities) arm(def journey.Definition, memberID string, enr *loyalty.Enrollment) loyalty.Arm {
+	if enr != nil {
+		if enr.Arm == "" {
+			return loyalty.ArmTreated
+		}
+		return enr.Arm
+	}
+	return a.Engine.Arm(def, memberID)
 }
 
 // ReasonConverted is the exit reason of an enrollment that reached its

@@ -546,6 +546,7 @@ func runEnrollments(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("start", func(t *testing.T) {
 		s := newStore(t)
 		want := enrollment(uniqueID("m"), "activation", 1)
+		want.Arm = loyalty.ArmHoldout
 		got, created := startEnrollment(t, s, want)
 		if !created {
 			t.Error("created = false on first start")
