@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("EngineIndexes", func(t *testing.T) { runEngineIndexes(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, newStore) })
 	t.Run("Erasure", func(t *testing.T) { runErasure(t, newStore) })
+	t.Run("Lift", func(t *testing.T) { runLift(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
