@@ -13,6 +13,7 @@ import (
 
 	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -116,6 +117,11 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 			if reached {
 				decide(DecisionGoalReached, "check", read)
 				a.countGoal(ctx, def, req)
+				if enr != nil {
+					if err := a.lift().Goal(ctx, def, *enr, req.At); err != nil {
+						return StepResult{}, err
+					}
+				}
 				if g.Exit {
 					return StepResult{Exit: ReasonConverted}, nil
 				}
@@ -128,7 +134,7 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 			decide(DecisionHeldOut, string(arm), nil)
 			return StepResult{Next: next, HeldOut: true}, nil
 		}
-		return a.sendStep(ctx, def, step, req, subject, ds)
+		return a.sendStep(ctx, def, step, req, subject, enr, ds)
 	case journey.KindBranch:
 		c, to, read, err := a.Engine.Branch(step, subject)
 		if err != nil {
@@ -194,8 +200,9 @@ func (a *Activities) arm(def journey.Definition, memberID string, enr *loyalty.E
 // goal with exit: true.
 const ReasonConverted = "converted"
 
-// sendStep grants the step's reward, then sends its email.
-func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step journey.Step, req StepRequest, subject engine.Subject, ds *[]Decision) (StepResult, error) {
+// sendStep grants the step's reward, then sends its email; enr is the
+// enrollment as read (nil: none recorded), whose lift counts the points.
+func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step journey.Step, req StepRequest, subject engine.Subject, enr *loyalty.Enrollment, ds *[]Decision) (StepResult, error) {
 	decide := func(kind DecisionKind, reason string, values map[string]any) {
 		*ds = append(*ds, Decision{Kind: kind, Step: step.ID, At: req.At, Reason: reason, Values: values})
 	}
@@ -206,6 +213,13 @@ func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step 
 		r, err := a.grant(ctx, key, req, def.Name+" "+step.ID, *step.Reward, subject)
 		if err != nil {
 			return StepResult{}, err
+		}
+		if r.Points > 0 && enr != nil {
+			// Coupons and boosts cost when they are used (counted by
+			// dispatch with the order); points when they are given.
+			if err := a.lift().Points(ctx, def, *enr, key, r.Points, req.At); err != nil {
+				return StepResult{}, err
+			}
 		}
 		reward = &r
 		res.Reward = &r
@@ -348,6 +362,10 @@ func (a *Activities) grant(ctx context.Context, key string, req StepRequest, why
 	}
 	return res, nil
 }
+
+// lift is the journeys' lift counter over the activities' store and
+// engine.
+func (a *Activities) lift() journeys.Lift { return journeys.Lift{Store: a.Store, Engine: a.Engine} }
 
 // countEdge counts a member's move from one step to the next once.
 func (a *Activities) countEdge(ctx context.Context, def journey.Definition, req StepRequest, from, to string) {

@@ -258,16 +258,14 @@ func (e *Engine) MatchEvent(def journey.Definition, started time.Time, s Subject
 			return Match{Exit: typ, Values: read}, nil
 		}
 	}
-	if g := def.Goal; g != nil && g.Event == typ && (g.Within == 0 || s.Event.OccurredAt.Sub(started) <= g.Within.D()) {
-		ok, read, err := e.Holds(g.When, []string{typ}, s)
-		if err != nil {
-			return m, err
-		}
-		if ok {
-			m.Goal, m.Values = true, read
-			if g.Exit {
-				m.Exit = "goal"
-			}
+	ok, read, err := e.ReachesGoal(def, started, s)
+	if err != nil {
+		return m, err
+	}
+	if ok {
+		m.Goal, m.Values = true, read
+		if def.Goal.Exit {
+			m.Exit = "goal"
 		}
 	}
 	for _, st := range def.Steps {
@@ -276,6 +274,20 @@ func (e *Engine) MatchEvent(def journey.Definition, started time.Time, s Subject
 		}
 	}
 	return m, nil
+}
+
+// ReachesGoal reports whether the subject's event reaches def's goal for
+// an enrollment that started at started: the goal's event type, within
+// its window, its condition holding.
+func (e *Engine) ReachesGoal(def journey.Definition, started time.Time, s Subject) (bool, map[string]any, error) {
+	g := def.Goal
+	if g == nil || s.Event == nil || g.Event == "" || g.Event != string(s.Event.Type) {
+		return false, nil, nil
+	}
+	if g.Within != 0 && s.Event.OccurredAt.Sub(started) > g.Within.D() {
+		return false, nil, nil
+	}
+	return e.Holds(g.When, []string{g.Event}, s)
 }
 
 // GoalCheck reports whether the goal's member condition holds (checked
@@ -383,6 +395,30 @@ func SplitPaths(def journey.Definition, memberID string) map[string]int {
 		}
 	}
 	return out
+}
+
+// ParseKey reads a step key (Key) back: ok is false for a key of another
+// shape (the programme's birthday gift, an operator's adjustment). Member
+// ids may hold '#', so the key is read from its end.
+func ParseKey(key string) (memberID, journeyName string, enrollment int, step string, year int, ok bool) {
+	parts := strings.Split(key, "#")
+	if len(parts) < 5 {
+		return "", "", 0, "", 0, false
+	}
+	n := len(parts)
+	year, err := strconv.Atoi(parts[n-1])
+	if err != nil {
+		return "", "", 0, "", 0, false
+	}
+	enrollment, err = strconv.Atoi(parts[n-3])
+	if err != nil {
+		return "", "", 0, "", 0, false
+	}
+	memberID, journeyName, step = strings.Join(parts[:n-4], "#"), parts[n-4], parts[n-2]
+	if memberID == "" || journeyName == "" || step == "" {
+		return "", "", 0, "", 0, false
+	}
+	return memberID, journeyName, enrollment, step, year, true
 }
 
 // Key is the idempotency key of a step's effects (sends, rewards,

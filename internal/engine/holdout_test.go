@@ -117,3 +117,24 @@ func intSqrt(n int) int {
 	}
 	return r
 }
+
+func TestParseKey(t *testing.T) {
+	for _, tc := range []struct {
+		key              string
+		member, j, step  string
+		enrollment, year int
+		ok               bool
+	}{
+		{key: engine.Key("m-1", "winback", 20260924, "d60", 2026), member: "m-1", j: "winback", enrollment: 20260924, step: "d60", year: 2026, ok: true},
+		{key: engine.Key("shop#42", "activation", 1, "welcome", 2027), member: "shop#42", j: "activation", enrollment: 1, step: "welcome", year: 2027, ok: true},
+		{key: loyalty.BirthdayGiftKey("m-1", 2026)},
+		{key: "m-1#winback#x#d60#2026"},
+		{key: "#winback#1#d60#2026"},
+		{key: "adjust:k"},
+	} {
+		m, j, n, step, year, ok := engine.ParseKey(tc.key)
+		if ok != tc.ok || m != tc.member || j != tc.j || n != tc.enrollment || step != tc.step || year != tc.year {
+			t.Errorf("ParseKey(%q) = %q %q %d %q %d %v", tc.key, m, j, n, step, year, ok)
+		}
+	}
+}

@@ -175,6 +175,9 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 		if err := e.Store.CountJourney(ctx, def.Name, in.Member.ID, key, map[string]int64{store.CountEnrolled: 1}); err != nil {
 			return Entered{}, err
 		}
+		if err := e.Lift().Enrolled(ctx, def, stored); err != nil {
+			return Entered{}, err
+		}
 		values := d.Values
 		if arm.HeldOut() {
 			values = maps.Clone(values)
