@@ -12,6 +12,7 @@ import (
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
 )
 
 // memberIn is the first of prefix-0, prefix-1, … the stable hash puts in
@@ -206,4 +207,57 @@ func addCounts(into, from map[string]int) map[string]int {
 		into[k] += v
 	}
 	return into
+}
+
+// The step executor keeps the lift counters it alone sees: points a
+// reward grants (treated members only, so the holdout's cost is nil) and
+// a goal found by goal.check before a step (both arms alike).
+func TestLiftFromTheStepExecutor(t *testing.T) {
+	w := newScanWorld(t)
+	w.publish(shipped(t, "winback",
+		"priority: 10", "priority: 10\nholdout: 50%\ngoal: { check: \"member.order_count > 1\", exit: true }",
+		"reward: { coupon: C15 }", "reward: { coupon: C15, points: 10 }"))
+	held := memberIn(t, loyalty.ArmHoldout, "h", "winback", 50, 0)
+	treated := memberIn(t, loyalty.ArmTreated, "t", "winback", 50, 0)
+	last := cst(2026, 9, 24, 12, 0)
+	w.lapsed(held, last)
+	w.lapsed(treated, last)
+	w.scan("winback", cst(2026, 11, 23, 10, 30))
+	w.scan("winback", cst(2026, 11, 23, 11, 30)) // the next hour meets them again
+	// Both order again (their last order stays where the index has it).
+	for _, id := range []string{held, treated} {
+		m, err := w.st.GetMember(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.OrderCount = 2
+		w.save(m)
+	}
+	w.scan("winback", cst(2027, 1, 22, 10, 30))
+
+	cohorts, err := w.st.LiftCohorts(context.Background(), "winback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byArm := map[loyalty.Arm]store.LiftCohort{}
+	for _, c := range cohorts {
+		byArm[c.Arm] = c
+	}
+	tr, ho := byArm[loyalty.ArmTreated], byArm[loyalty.ArmHoldout]
+	if len(cohorts) != 2 || tr.Members != 1 || ho.Members != 1 || tr.Day != "2026-11-23" {
+		t.Fatalf("cohorts = %+v", cohorts)
+	}
+	if o := tr.Days[0]; o.Points != 10 || !o.PointsCost.Equal(decimal.NewFromInt(10)) {
+		t.Errorf("treated day 0 = %+v, want 10 points at the point value", o)
+	}
+	// d120 is 60 days after the d60 entry.
+	if tr.Days[60].Goals != 1 || ho.Days[60].Goals != 1 {
+		t.Errorf("goals: treated %+v, holdout %+v; want one on day 60 each", tr.Days, ho.Days)
+	}
+	if len(ho.Days) != 1 {
+		t.Errorf("holdout days = %+v, want its goal only", ho.Days)
+	}
+	if e := w.enrollment(treated, "winback", 20260924); e.Status != loyalty.EnrollmentExited || e.Reason != activities.ReasonConverted {
+		t.Errorf("treated enrollment = %+v", e)
+	}
 }
