@@ -77,8 +77,8 @@ func (s *Store) CountLiftGoal(_ context.Context, c store.LiftCount) error {
 	if counted && old <= c.Day {
 		return nil
 	}
-	if !counted {
-		s.lift.first(k, c.Day)
+	if s.lift.counted == nil {
+		s.lift.counted = map[appliedKey]int{}
 	}
 	s.lift.counted[k] = c.Day
 	for _, cell := range c.Cells {
