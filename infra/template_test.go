@@ -107,7 +107,7 @@ var lambdaFunctions = []struct {
 			"secretsmanager:GetSecretValue": {"Ref:AdminTokenSecretArn", "Ref:CodeSecretArn", "Ref:TemporalTlsSecretArn"},
 		},
 		routes: []string{"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "POST /v1/members/{id}/adjustments", "GET /v1/liability",
-			"GET /v1/journeys/{name}/stats", "GET /v1/unsubscribe", "POST /v1/unsubscribe",
+			"GET /v1/journeys/{name}/stats", "GET /v1/journeys/{name}/lift", "GET /v1/unsubscribe", "POST /v1/unsubscribe",
 			"GET /v1/members/{id}/timeline", "GET /v1/journeys", "GET /v1/journeys/{name}", "GET /v1/journeys/{name}/versions/{n}",
 			"POST /v1/journeys/validate", "PUT /v1/journeys/{name}/draft", "POST /v1/journeys", "POST /v1/journeys/{name}/pause",
 			"POST /v1/journeys/{name}/resume", "POST /v1/journeys/{name}/archive", "POST /v1/journeys/{name}/enrollments",

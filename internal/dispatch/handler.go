@@ -212,10 +212,11 @@ func Project(ctx context.Context, st store.Members, env events.Envelope, data an
 	return projection.Apply(ctx, st, env, data)
 }
 
-// route hands the event to the journeys: the enrollments that listen for
-// its type (exits, goals, waits), then the journeys it triggers. With no
-// journey triggered by the type and no enrollment listening for it, it
-// costs no read.
+// route hands the event to the journeys: their lift counters (orders,
+// refunds, goals), the enrollments that listen for its type (exits,
+// goals, waits), then the journeys it triggers. With no journey
+// triggered by the type, no enrollment listening for it and nothing for
+// lift to count, it costs no read.
 func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m loyalty.Member, acc loyalty.Account) error {
 	if d, ok := data.(*events.OrderPaidData); ok {
 		if err := h.attributeOrder(ctx, env, d); err != nil {
@@ -240,7 +241,7 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 			triggered = append(triggered, l)
 		}
 	}
-	if len(triggered) == 0 && !listened[typ] && !legacyListens(env.Type) {
+	if len(triggered) == 0 && !listened[typ] && !legacyListens(env.Type) && !journeys.LiftCounts(env.Type) {
 		return nil
 	}
 	doc, err := h.Ledger.DocumentOf(ctx, m, acc, h.now())
@@ -248,6 +249,11 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 		return err
 	}
 	if err := h.legacy(ctx, env, data, doc.Enrollments); err != nil {
+		return err
+	}
+	// Lift first: the enrollments this event starts below are not its
+	// outcome.
+	if err := h.Enroller.Lift().Event(ctx, h.Journeys.Version, doc, &env, data, acc); err != nil {
 		return err
 	}
 	if err := h.Enroller.Event(ctx, h.Journeys.Version, doc, &env); err != nil {

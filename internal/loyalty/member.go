@@ -119,7 +119,26 @@ type Enrollment struct {
 	// Step is the last step the enrollment reached; informative (the
 	// workflow's state is what runs).
 	Step string `json:"step,omitempty"`
+	// Arm is the enrollment's group for the journey's lift, decided once
+	// at enrollment: treated, or held out (decided like the others, sent
+	// and given nothing). Empty on enrollments recorded before holdouts
+	// existed: they run as treated and take no part in lift.
+	Arm Arm `json:"arm,omitempty"`
 }
+
+// Arm is the group an enrollment is in for its journey's lift.
+type Arm string
+
+// Arms. ArmHoldout is the journey's own holdout; ArmProgrammeHoldout the
+// programme-wide one, whose members get nothing from any journey.
+const (
+	ArmTreated          Arm = "treated"
+	ArmHoldout          Arm = "holdout"
+	ArmProgrammeHoldout Arm = "programme_holdout"
+)
+
+// HeldOut reports whether the arm gets no sends and no rewards.
+func (a Arm) HeldOut() bool { return a == ArmHoldout || a == ArmProgrammeHoldout }
 
 // MemberDocument is everything memberflow holds about a member as one
 // document: the projection, the standing in the programme as of now and

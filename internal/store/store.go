@@ -452,6 +452,7 @@ type Store interface {
 	Timeline
 	Audit
 	Erasure
+	Lift
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }

@@ -265,6 +265,7 @@ type enrollmentItem struct {
 	Held   bool      `dynamodbav:"held,omitempty"`
 	Anchor time.Time `dynamodbav:"anchor,omitempty"`
 	Step   string    `dynamodbav:"step,omitempty"`
+	Arm    string    `dynamodbav:"arm,omitempty"`
 }
 
 // Attribute names of the enrollment item that update expressions name;
@@ -293,6 +294,7 @@ func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
 		Held:       e.Held,
 		Anchor:     e.Anchor,
 		Step:       e.Step,
+		Arm:        string(e.Arm),
 	}
 	if e.Status == loyalty.EnrollmentActive {
 		it.GSI1PK, it.GSI1SK = activeGSI1PK(e.Journey), enrollmentIndexSK(e.MemberID, e.Number)
@@ -319,6 +321,7 @@ func (it enrollmentItem) enrollment() loyalty.Enrollment {
 		Held:       it.Held,
 		Anchor:     it.Anchor,
 		Step:       it.Step,
+		Arm:        loyalty.Arm(it.Arm),
 	}
 }
 

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("EngineIndexes", func(t *testing.T) { runEngineIndexes(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, newStore) })
 	t.Run("Erasure", func(t *testing.T) { runErasure(t, newStore) })
+	t.Run("Lift", func(t *testing.T) { runLift(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
@@ -583,6 +584,7 @@ func runEnrollments(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("start", func(t *testing.T) {
 		s := newStore(t)
 		want := enrollment(uniqueID("m"), "activation", 1)
+		want.Arm = loyalty.ArmHoldout
 		got, created := startEnrollment(t, s, want)
 		if !created {
 			t.Error("created = false on first start")
