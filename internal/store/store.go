@@ -445,6 +445,7 @@ type Store interface {
 	Timeline
 	Audit
 	Erasure
+	Analytics
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }

@@ -124,8 +124,11 @@ type memberItem struct {
 	Attributes jsonObject `dynamodbav:"attributes,omitempty"`
 	// Tags is a list, not a string set, so the order they were added in
 	// survives.
-	Tags    []string `dynamodbav:"tags,omitempty"`
-	Version int64    `dynamodbav:"version"`
+	Tags []string `dynamodbav:"tags,omitempty"`
+	// Scores are the analytics refresh's (SetMemberScores), a map with
+	// the model version it is keyed by at scores.analytics.model_version.
+	Scores  *scoresAttr `dynamodbav:"scores,omitempty"`
+	Version int64       `dynamodbav:"version"`
 }
 
 func newMemberItem(m loyalty.Member) memberItem {
@@ -149,6 +152,7 @@ func newMemberItem(m loyalty.Member) memberItem {
 		OrderCount:                m.OrderCount,
 		UpdatedAt:                 m.UpdatedAt,
 		Tags:                      m.Tags,
+		Scores:                    newScoresAttr(m.Scores),
 		Version:                   m.Version,
 		GSI3PK:                    membersGSI3PK(store.MemberShard(m.ID)),
 		GSI3SK:                    memberGSI1SK(m.ID),
@@ -187,6 +191,7 @@ func (it memberItem) member() loyalty.Member {
 		UpdatedAt:    it.UpdatedAt,
 		Attributes:   it.Attributes,
 		Tags:         it.Tags,
+		Scores:       it.Scores.scores(),
 		Version:      it.Version,
 	}
 }

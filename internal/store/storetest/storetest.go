@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("EngineIndexes", func(t *testing.T) { runEngineIndexes(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, newStore) })
 	t.Run("Erasure", func(t *testing.T) { runErasure(t, newStore) })
+	t.Run("Analytics", func(t *testing.T) { runAnalytics(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
@@ -373,7 +374,10 @@ func fullMember(id string) loyalty.Member {
 		// JSON values as they read back: numbers are float64.
 		Attributes: map[string]any{"plan": "gold", "score": 42.5, "vip": true,
 			"prefs": map[string]any{"lang": "en"}, "seen": []any{"a", 1.0}},
-		Tags:    []string{"vip", "early_bird"},
+		Tags: []string{"vip", "early_bird"},
+		// Scores come from the analytics refresh, but a projection's
+		// save keeps what it read.
+		Scores:  fullScores(3),
 		Version: 1,
 	}
 }
