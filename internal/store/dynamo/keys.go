@@ -72,9 +72,9 @@ const (
 
 	entityAddress = "address_suppression"
 
-	entityAnalyticsPage   = "analytics_page"
-	entityAnalyticsModel  = "analytics_model"
-	entityAnalyticsLatest = "analytics_latest"
+	entityAnalyticsPage    = "analytics_page"
+	entityAnalyticsModel   = "analytics_model"
+	entityAnalyticsLatest  = "analytics_latest"
 	entityAnalyticsCurrent = "analytics_current"
 )
 
