@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -321,4 +322,59 @@ func EnsureAnalyticsSchedule(ctx context.Context, c ScheduleClient, taskQueue st
 		return fmt.Errorf("update schedule %s: %w", AnalyticsScheduleID, err)
 	}
 	return nil
+}
+
+// AnalyticsSchedule is the refresh's configuration: when it runs and what
+// it starts with.
+type AnalyticsSchedule struct {
+	// At is the time of day (HH:MM, programme time zone).
+	At    string
+	Input AnalyticsRefreshInput
+}
+
+// AnalyticsScheduleFromEnv reads the refresh's configuration, with its
+// defaults: MEMBERFLOW_ANALYTICS_AT (03:00), MEMBERFLOW_ANALYTICS_SAMPLE
+// (100000 customers at most in a fit), MEMBERFLOW_ANALYTICS_PAGE (1000
+// members a page activity) and MEMBERFLOW_ANALYTICS_MONTHLY_DISCOUNT
+// (0.01, the CLV's discount rate a month). The worker and the local stack
+// read it alike.
+func AnalyticsScheduleFromEnv(getenv func(string) string) (AnalyticsSchedule, error) {
+	s := AnalyticsSchedule{At: AnalyticsAt, Input: AnalyticsRefreshInput{
+		SampleSize: scoring.DefaultSampleSize, PageSize: DefaultAnalyticsPageSize, Options: scoring.DefaultScoreOptions,
+	}}
+	var errs []error
+	if v := getenv("MEMBERFLOW_ANALYTICS_AT"); v != "" {
+		if _, _, err := journey.ParseClock(v); err != nil {
+			errs = append(errs, fmt.Errorf("MEMBERFLOW_ANALYTICS_AT must be a time of day HH:MM such as 03:00, got %q", v))
+		}
+		s.At = v
+	}
+	for _, n := range []struct {
+		env    string
+		into   *int
+		lo, hi int
+	}{
+		{"MEMBERFLOW_ANALYTICS_SAMPLE", &s.Input.SampleSize, 100, 10_000_000},
+		{"MEMBERFLOW_ANALYTICS_PAGE", &s.Input.PageSize, 1, store.MaxAnalyticsPageRecords},
+	} {
+		v := getenv(n.env)
+		if v == "" {
+			continue
+		}
+		x, err := strconv.Atoi(v)
+		if err != nil || x < n.lo || x > n.hi {
+			errs = append(errs, fmt.Errorf("%s must be a whole number from %d to %d, got %q", n.env, n.lo, n.hi, v))
+			continue
+		}
+		*n.into = x
+	}
+	if v := getenv("MEMBERFLOW_ANALYTICS_MONTHLY_DISCOUNT"); v != "" {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x < 0 || x >= 1 {
+			errs = append(errs, fmt.Errorf("MEMBERFLOW_ANALYTICS_MONTHLY_DISCOUNT must be a rate from 0 up to 1 such as 0.01 (1%% a month), got %q", v))
+		} else {
+			s.Input.Options.MonthlyDiscount = x
+		}
+	}
+	return s, errors.Join(errs...)
 }

@@ -281,3 +281,28 @@ func TestEnsureAnalyticsSchedule(t *testing.T) {
 		t.Error("25:00 scheduled")
 	}
 }
+
+func TestAnalyticsScheduleFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	def, err := workflows.AnalyticsScheduleFromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.At != "03:00" || def.Input.SampleSize != 100_000 || def.Input.PageSize != 1000 || def.Input.Options != scoring.DefaultScoreOptions {
+		t.Errorf("defaults = %+v", def)
+	}
+	set, err := workflows.AnalyticsScheduleFromEnv(env(map[string]string{
+		"MEMBERFLOW_ANALYTICS_AT": "02:30", "MEMBERFLOW_ANALYTICS_SAMPLE": "50000", "MEMBERFLOW_ANALYTICS_PAGE": "500", "MEMBERFLOW_ANALYTICS_MONTHLY_DISCOUNT": "0.02",
+	}))
+	if err != nil || set.At != "02:30" || set.Input.SampleSize != 50_000 || set.Input.PageSize != 500 || set.Input.Options.MonthlyDiscount != 0.02 || set.Input.Options.HorizonDays != 90 {
+		t.Errorf("set = %+v, %v", set, err)
+	}
+	_, err = workflows.AnalyticsScheduleFromEnv(env(map[string]string{
+		"MEMBERFLOW_ANALYTICS_AT": "3am", "MEMBERFLOW_ANALYTICS_SAMPLE": "10", "MEMBERFLOW_ANALYTICS_PAGE": "5000", "MEMBERFLOW_ANALYTICS_MONTHLY_DISCOUNT": "1.5",
+	}))
+	for _, name := range []string{"MEMBERFLOW_ANALYTICS_AT", "MEMBERFLOW_ANALYTICS_SAMPLE", "MEMBERFLOW_ANALYTICS_PAGE", "MEMBERFLOW_ANALYTICS_MONTHLY_DISCOUNT"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
+	}
+}
