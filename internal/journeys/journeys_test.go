@@ -57,8 +57,8 @@ func TestShippedJourneysAndExamplesValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 7 {
-		t.Errorf("%d journey files, want the five lifecycles and two examples", n)
+	if n != 8 {
+		t.Errorf("%d journey files, want the five lifecycles and three examples", n)
 	}
 }
 
