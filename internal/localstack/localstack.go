@@ -194,7 +194,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	s.DynamoDB = s.ddb.Endpoint
 	log.Info("started DynamoDB Local", "endpoint", s.ddb.Endpoint, "data", orMemory(ddbPath))
 	ddbClient, err := dynamo.NewClient(ctx, s.ddb.Endpoint, "us-east-1", func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, opcount.AWS("dynamodb"))
+		o.APIOptions = append(o.APIOptions, opcount.AWS("dynamodb"), opcount.DynamoDBCapacity("dynamodb"))
 	})
 	if err != nil {
 		return nil, err
