@@ -283,20 +283,26 @@ func (a *Activities) ScoreAnalyticsPage(ctx context.Context, req AnalyticsScoreR
 		recorded = append(recorded, store.RecordedEvent{Source: events.InternalSource, ID: env.ID, Type: string(env.Type), MemberID: env.MemberID,
 			OccurredAt: env.OccurredAt, ReceivedAt: a.now(), Payload: env.Raw, Digest: env.Digest})
 	}
-	for len(recorded) > 0 {
-		n := min(len(recorded), events.MaxBatch)
-		out, err := a.Store.PutEvents(ctx, recorded[:n])
+	// One conditional PutItem each: the events are independent, and a
+	// transaction of many would cost twice the write units.
+	var mu sync.Mutex
+	err = forEach(ctx, len(recorded), func(i int) error {
+		out, err := a.Store.PutEvents(ctx, recorded[i:i+1])
 		if err != nil {
-			return AnalyticsScoreResult{}, err
+			return err
 		}
 		if len(out.Conflicts) > 0 {
-			return AnalyticsScoreResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("segment change events %v were recorded before with other content", out.Conflicts), "EventConflict", nil)
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("segment change event %s was recorded before with other content", recorded[i].ID), "EventConflict", nil)
 		}
+		mu.Lock()
 		res.Recorded += len(out.Accepted)
-		recorded = recorded[n:]
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return AnalyticsScoreResult{}, err
 	}
-	var mu sync.Mutex
 	hb := newPacer(ctx)
 	err = forEach(ctx, len(page.Records), func(i int) error {
 		r := page.Records[i]
