@@ -299,29 +299,9 @@ func EnsureAnalyticsSchedule(ctx context.Context, c ScheduleClient, taskQueue st
 		ID: AnalyticsScheduleID, Workflow: AnalyticsRefreshWorkflow, TaskQueue: taskQueue, Args: []any{in},
 		WorkflowRunTimeout: 20 * time.Hour,
 	}
-	sc := c.ScheduleClient()
-	_, err = sc.Create(ctx, client.ScheduleOptions{ID: AnalyticsScheduleID, Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP})
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("create schedule %s: %w", AnalyticsScheduleID, err)
-	}
-	err = sc.GetHandle(ctx, AnalyticsScheduleID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := u.Description.Schedule
-			s.Spec, s.Action = &spec, action
-			if s.Policy == nil {
-				s.Policy = &client.SchedulePolicies{}
-			}
-			s.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		},
+	return ensureSchedule(ctx, c.ScheduleClient(), client.ScheduleOptions{
+		ID: AnalyticsScheduleID, Spec: spec, Action: action, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 	})
-	if err != nil {
-		return fmt.Errorf("update schedule %s: %w", AnalyticsScheduleID, err)
-	}
-	return nil
 }
 
 // AnalyticsSchedule is the refresh's configuration: when it runs and what

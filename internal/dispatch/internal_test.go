@@ -18,17 +18,7 @@ import (
 // source memberflow.
 func internalRecord(t *testing.T, seq string, env events.Envelope) lambdaevents.DynamoDBEventRecord {
 	t.Helper()
-	return lambdaevents.DynamoDBEventRecord{
-		EventID: "rec-" + seq, EventName: "INSERT",
-		Change: lambdaevents.DynamoDBStreamRecord{
-			SequenceNumber: seq,
-			NewImage: map[string]lambdaevents.DynamoDBAttributeValue{
-				"entity":    lambdaevents.NewStringAttribute("event"),
-				"member_id": lambdaevents.NewStringAttribute(env.MemberID),
-				"payload":   lambdaevents.NewStringAttribute(string(env.Raw)),
-			},
-		},
-	}
+	return streamRecord(seq, env.MemberID, env.Raw)
 }
 
 // TestSegmentChangedEnrolsAtRiskRescue: member.segment_changed reaches
