@@ -51,6 +51,8 @@ func Types() []Type {
 		{Name: "LedgerSweep", Func: LedgerSweep},
 		{Name: JourneyScanWorkflow, Func: JourneyScan},
 		{Name: activities.JourneyDeferredStepWorkflow, Func: JourneyDeferredStep},
+		{Name: AnalyticsRefreshWorkflow, Func: AnalyticsRefresh},
+		{Name: AnalyticsShardWorkflow, Func: AnalyticsShard},
 	}
 }
 

@@ -208,28 +208,8 @@ func EnsureJourneySchedules(ctx context.Context, c ScheduleClient, taskQueue str
 		}
 	}
 	for _, id := range sortedIDs(want) {
-		o := want[id]
-		_, err := sc.Create(ctx, o)
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-			return fmt.Errorf("create schedule %s: %w", id, err)
-		}
-		err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
-			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-				s := in.Description.Schedule
-				spec := o.Spec
-				s.Spec, s.Action = &spec, o.Action
-				if s.Policy == nil {
-					s.Policy = &client.SchedulePolicies{}
-				}
-				s.Policy.Overlap = o.Overlap
-				return &client.ScheduleUpdate{Schedule: &s}, nil
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("update schedule %s: %w", id, err)
+		if err := ensureSchedule(ctx, sc, want[id]); err != nil {
+			return err
 		}
 	}
 	it, err := sc.List(ctx, client.ScheduleListOptions{})
@@ -248,6 +228,35 @@ func EnsureJourneySchedules(ctx context.Context, c ScheduleClient, taskQueue str
 		if err := sc.GetHandle(ctx, e.ID).Delete(ctx); err != nil {
 			return fmt.Errorf("delete schedule %s: %w", e.ID, err)
 		}
+	}
+	return nil
+}
+
+// ensureSchedule creates the schedule o describes, or, when it exists,
+// updates its spec, action and overlap policy to o's (its state, paused or
+// not, stays).
+func ensureSchedule(ctx context.Context, sc client.ScheduleClient, o client.ScheduleOptions) error {
+	_, err := sc.Create(ctx, o)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", o.ID, err)
+	}
+	err = sc.GetHandle(ctx, o.ID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			spec := o.Spec
+			s.Spec, s.Action = &spec, o.Action
+			if s.Policy == nil {
+				s.Policy = &client.SchedulePolicies{}
+			}
+			s.Policy.Overlap = o.Overlap
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("update schedule %s: %w", o.ID, err)
 	}
 	return nil
 }

@@ -27,8 +27,14 @@ import (
 )
 
 // InternalEvents are event types memberflow records itself (they never
-// come from storefronts) that journeys may trigger on.
-var InternalEvents = []string{"member.segment_changed"}
+// come from storefronts) that journeys may trigger on: events.InternalTypes.
+var InternalEvents = func() []string {
+	var out []string
+	for _, t := range events.InternalTypes() {
+		out = append(out, string(t))
+	}
+	return out
+}()
 
 // Catalog is what validation needs of the email templates: the variables
 // a template requires (an error when it does not exist). *mail.Catalog is

@@ -88,6 +88,8 @@ type Store struct {
 
 	engine engineState
 
+	analytics analyticsState
+
 	audit auditLog
 
 	lift liftState
@@ -233,6 +235,10 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 func cloneMember(m loyalty.Member) loyalty.Member {
 	m.Consent.UnsubscribedGroups = slices.Clone(m.Consent.UnsubscribedGroups)
 	m.Tags = slices.Clone(m.Tags)
+	if m.Scores != nil {
+		sc := *m.Scores
+		m.Scores = &sc
+	}
 	if m.Attributes != nil {
 		m.Attributes = cloneJSON(m.Attributes).(map[string]any)
 	}
