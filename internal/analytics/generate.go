@@ -31,19 +31,19 @@ func (p BGNBDParams) DrawBuyer(src rand.Source) Buyer {
 // Purchases returns the times of the buyer's purchases after from, up to
 // and including until, for a buyer alive at from: exponential gaps of
 // mean 1/Rate, and after each purchase a Dropout chance that it was the
-// last. A buyer with no rate never buys.
-func (b Buyer) Purchases(rng *rand.Rand, from, until float64) []float64 {
+// last. alive says whether the buyer is still alive at until. A buyer
+// with no rate never buys.
+func (b Buyer) Purchases(rng *rand.Rand, from, until float64) (times []float64, alive bool) {
 	if !(b.Rate > 0) {
-		return nil
+		return nil, true
 	}
-	var out []float64
 	for t := from + rng.ExpFloat64()/b.Rate; t <= until; t += rng.ExpFloat64() / b.Rate {
-		out = append(out, t)
+		times = append(times, t)
 		if rng.Float64() < b.Dropout {
-			break
+			return times, false
 		}
 	}
-	return out
+	return times, true
 }
 
 // DrawSpend draws one customer's spend per transaction from the

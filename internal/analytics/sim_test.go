@@ -27,7 +27,7 @@ func simulateBGNBD(rng *rand.Rand, p BGNBDParams, n int, age func(*rand.Rand) fl
 	for i := range out {
 		b := p.DrawBuyer(rng)
 		c := simCustomer{T: age(rng)}
-		c.repeats = b.Purchases(rng, 0, c.T)
+		c.repeats, _ = b.Purchases(rng, 0, c.T)
 		out[i] = c
 	}
 	return out
@@ -76,7 +76,8 @@ func simulateShop(rng *rand.Rand, bg BGNBDParams, gg GammaGammaParams, n int) ([
 		b := bg.DrawBuyer(rng)
 		value := gg.DrawSpend(rng)
 		first := float64(rng.IntN(365)) + rng.Float64()
-		times := append([]float64{first}, b.Purchases(rng, first, float64(end-start+1))...)
+		repeats, _ := b.Purchases(rng, first, float64(end-start+1))
+		times := append([]float64{first}, repeats...)
 		txs := make([]Transaction, len(times))
 		for j, t := range times {
 			txs[j] = Transaction{Day: start + Day(t), Amount: decimal.NewFromFloat(value.Rand()).Round(2)}
