@@ -69,4 +69,3 @@ func (r *Report) WriteChart(w io.Writer, format string) error {
 	_, err = wt.WriteTo(w)
 	return err
 }
-

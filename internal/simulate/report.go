@@ -518,7 +518,7 @@ func (b *builder) reward(e store.TimelineEntry) {
 		l.Points += int64(pts)
 	}
 	if m, ok := e.Values["boost"].(string); ok && m != "" {
-		line("boost ×" + m).Granted++
+		line("boost ×"+m).Granted++
 	}
 }
 
