@@ -54,7 +54,7 @@ func golden(t *testing.T, name string, got []byte) {
 func handBuilt(t *testing.T) Outcome {
 	t.Helper()
 	ctx := context.Background()
-	p := program(t)
+	p := testProgram(t)
 	st := memstore.New()
 	must := func(err error) {
 		t.Helper()
@@ -236,7 +236,7 @@ func TestReportOfHandBuiltOutcome(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(roundTrip(t, &back), js.String()) {
+	if !reflect.DeepEqual(reencode(t, &back), js.String()) {
 		t.Error("the JSON does not read back as itself")
 	}
 	// A second report of the same outcome is the same, byte for byte.
@@ -253,7 +253,7 @@ func TestReportOfHandBuiltOutcome(t *testing.T) {
 	}
 }
 
-func roundTrip(t *testing.T, r *Report) string {
+func reencode(t *testing.T, r *Report) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := r.WriteJSON(&b); err != nil {
@@ -298,7 +298,7 @@ func TestReportNeedsProgrammeAndStore(t *testing.T) {
 	if _, err := NewReport(context.Background(), Outcome{Store: memstore.New()}); err == nil {
 		t.Error("no programme: no error")
 	}
-	if _, err := NewReport(context.Background(), Outcome{Config: Config{Program: program(t)}}); err == nil {
+	if _, err := NewReport(context.Background(), Outcome{Config: Config{Program: testProgram(t)}}); err == nil {
 		t.Error("no store: no error")
 	}
 }

@@ -90,7 +90,7 @@ func definitions(t testing.TB, names ...string) []journey.Definition {
 
 func model(t testing.TB, params BehaviourParams, seed int64) *Model {
 	t.Helper()
-	b, err := NewBehaviour(params, seed, program(t), definitions(t, "activation", "trial", "winback", "examples/svip_upsell"))
+	b, err := NewBehaviour(params, seed, testProgram(t), definitions(t, "activation", "trial", "winback", "examples/svip_upsell"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func model(t testing.TB, params BehaviourParams, seed int64) *Model {
 // parser with the programme's rules accepts it, it is in the span and in
 // time order, registrations come first, ids never repeat.
 func TestPlanEvents(t *testing.T) {
-	p := program(t)
+	p := testProgram(t)
 	b := model(t, DefaultBehaviour(), 3)
 	const days = 365
 	end := simStart.AddDate(0, 0, days)
@@ -167,7 +167,7 @@ func TestPlanEvents(t *testing.T) {
 }
 
 func TestPlanIsDeterministicAndConsistent(t *testing.T) {
-	p := program(t)
+	p := testProgram(t)
 	ms := Generate(100, 9, simStart, 120, p)
 	end := simStart.AddDate(0, 0, 120)
 	a, b := model(t, DefaultBehaviour(), 9), model(t, DefaultBehaviour(), 9)
@@ -197,7 +197,7 @@ func TestPlanIsDeterministicAndConsistent(t *testing.T) {
 // to the real projection and ledger and checks the tier they start in.
 func TestHistoryPutsMembersInTheirTier(t *testing.T) {
 	ctx := context.Background()
-	p := program(t)
+	p := testProgram(t)
 	b := model(t, DefaultBehaviour(), 5)
 	st := memstore.New()
 	var now time.Time
@@ -261,7 +261,7 @@ func emailsOf(ms []Member, journeyName, template string, at time.Time) []Email {
 }
 
 func TestOnEmailRates(t *testing.T) {
-	p := program(t)
+	p := testProgram(t)
 	b := model(t, DefaultBehaviour(), 11)
 	ms := Generate(20000, 11, simStart, 365, p)
 	at := simStart.AddDate(0, 1, 0)
@@ -317,7 +317,7 @@ func TestOnEmailRates(t *testing.T) {
 // other conversions: about 5% of enrollments reach the goal, at their
 // first email only.
 func TestTreatmentEffect(t *testing.T) {
-	p := program(t)
+	p := testProgram(t)
 	params := DefaultBehaviour()
 	params.Email.Convert = 0
 	params.Email.Unsubscribe = 0
