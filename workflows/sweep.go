@@ -43,9 +43,14 @@ func LedgerSweep(ctx workflow.Context, in LedgerSweepInput) (activities.SweepRes
 			MaximumAttempts:    5,
 		},
 	})
+	return RunLedgerSweep(TemporalRuntime{Ctx: ctx}, in)
+}
+
+// RunLedgerSweep is LedgerSweep on rt.
+func RunLedgerSweep(rt Runtime, in LedgerSweepInput) (activities.SweepResult, error) {
 	var a *activities.Activities
 	var res activities.SweepResult
-	err := workflow.ExecuteActivity(ctx, a.SweepLedger, activities.SweepRequest{Days: in.CatchUpDays, PageSize: in.PageSize}).Get(ctx, &res)
+	err := rt.ExecuteActivity(a.SweepLedger, activities.SweepRequest{Days: in.CatchUpDays, PageSize: in.PageSize}, &res)
 	return res, err
 }
 
