@@ -846,8 +846,10 @@ func (s *journeyScan) broadcast(ctx context.Context, memberID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		return err
+	if !s.a.Unpaced {
+		if err := s.limiter.Wait(ctx); err != nil {
+			return err
+		}
 	}
 	got, err := s.a.Enroller.Enter(ctx, journeys.Entry{Live: s.live, Member: doc, Number: number,
 		Anchor: time.Date(day.Year(), day.Month(), day.Day(), h, mi, 0, 0, loc), At: at})
