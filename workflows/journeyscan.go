@@ -61,16 +61,7 @@ type JourneyScanResult struct {
 // batchesPerRun batches. It serves date, inactivity and broadcast
 // triggers alike; the journey is data, named by its input.
 func JourneyScan(ctx workflow.Context, in JourneyScanInput) (JourneyScanResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    10,
-		},
-	})
+	ctx = workflow.WithActivityOptions(ctx, ScanActivityOptions())
 	res, next, err := RunJourneyScan(TemporalRuntime{Ctx: ctx}, in)
 	if err == nil && next != nil {
 		err = workflow.NewContinueAsNewError(ctx, JourneyScan, *next)
