@@ -302,7 +302,7 @@ func (s *Store) ListActiveEnrollments(_ context.Context, journeyName, after stri
 	if err := store.CheckEnrollmentPage(what, journeyName, limit); err != nil {
 		return nil, "", err
 	}
-	page, next := s.enrollmentsWhere(journeyName, after, limit, func(loyalty.Enrollment) bool { return true })
+	page, next := s.enrollmentsWhere(s.idx.activeEnrollments, journeyName, after, limit)
 	return page, next, nil
 }
 
@@ -312,22 +312,17 @@ func (s *Store) ListHeldEnrollments(_ context.Context, journeyName, after string
 	if err := store.CheckEnrollmentPage(what, journeyName, limit); err != nil {
 		return nil, "", err
 	}
-	page, next := s.enrollmentsWhere(journeyName, after, limit, func(e loyalty.Enrollment) bool { return e.Held })
+	page, next := s.enrollmentsWhere(s.idx.heldEnrollments, journeyName, after, limit)
 	return page, next, nil
 }
 
-// enrollmentsWhere pages through the journey's active enrollments that
-// match.
-func (s *Store) enrollmentsWhere(journeyName, after string, limit int, match func(loyalty.Enrollment) bool) ([]loyalty.Enrollment, string) {
+// enrollmentsWhere pages through the journey's enrollments of an index
+// (the active or the held ones).
+func (s *Store) enrollmentsWhere(index map[string]set[enrollmentKey], journeyName, after string, limit int) ([]loyalty.Enrollment, string) {
 	s.mu.Lock()
-	var out []loyalty.Enrollment
-	for k, e := range s.enrollments {
-		if k.journey == journeyName && e.Status == loyalty.EnrollmentActive && match(e) && enrollmentCursor(e) > after {
-			out = append(out, cloneEnrollment(e))
-		}
-	}
+	out := s.enrollmentsIn(index[journeyName], func(e loyalty.Enrollment) bool { return enrollmentCursor(e) > after },
+		func(a, b loyalty.Enrollment) int { return strings.Compare(enrollmentCursor(a), enrollmentCursor(b)) })
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b loyalty.Enrollment) int { return strings.Compare(enrollmentCursor(a), enrollmentCursor(b)) })
 	if len(out) <= limit {
 		return out, ""
 	}
@@ -360,7 +355,7 @@ func (s *Store) changeActive(what string, k enrollmentKey, change func(*loyalty.
 		return nil
 	}
 	change(&e)
-	s.enrollments[k] = e
+	s.putEnrollment(k, e)
 	return nil
 }
 
@@ -379,10 +374,14 @@ func (s *Store) SetMemberDate(_ context.Context, memberID, attribute, day string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := dateKey{memberID, attribute}
+	if old := s.engine.dates[k]; old != "" {
+		remove(s.idx.byDate, [2]string{attribute, old}, memberID)
+	}
 	if day == "" {
 		delete(s.engine.dates, k)
 	} else {
 		s.engine.dates[k] = day
+		add(s.idx.byDate, [2]string{attribute, day}, memberID)
 	}
 	return nil
 }
@@ -394,15 +393,8 @@ func (s *Store) MembersByDate(_ context.Context, attribute, day, after string, l
 		return nil, err
 	}
 	s.mu.Lock()
-	var ids []string
-	for k, d := range s.engine.dates {
-		if k.attribute == attribute && d == day && k.memberID > after {
-			ids = append(ids, k.memberID)
-		}
-	}
-	s.mu.Unlock()
-	slices.Sort(ids)
-	return ids[:min(limit, len(ids))], nil
+	defer s.mu.Unlock()
+	return idsAfter(s.idx.byDate[[2]string{attribute, day}], after, limit), nil
 }
 
 // MembersPage returns members of one shard of the member index, after
@@ -411,5 +403,7 @@ func (s *Store) MembersPage(_ context.Context, shard int, after string, limit in
 	if err := store.CheckMembersPage(shard, limit); err != nil {
 		return nil, err
 	}
-	return s.membersWhere(after, limit, func(m loyalty.Member) bool { return store.MemberShard(m.ID) == shard }), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.membersIn(s.idx.byShard[shard], after, limit), nil
 }
