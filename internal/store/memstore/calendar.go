@@ -2,8 +2,6 @@ package memstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -50,16 +48,10 @@ func (s *Store) AccountsByReviewDay(_ context.Context, day, after string, limit 
 	}
 	s.mu.Lock()
 	ids := idsAfter(s.idx.byReviewDay[day], after, limit)
-	states := make([][]byte, len(ids))
+	out := make([]loyalty.Account, len(ids))
 	for i, id := range ids {
-		states[i] = s.accounts[id].state
+		out[i] = deepCopy(s.accounts[id].decoded)
 	}
 	s.mu.Unlock()
-	out := make([]loyalty.Account, len(states))
-	for i, b := range states {
-		if err := json.Unmarshal(b, &out[i]); err != nil {
-			return nil, fmt.Errorf("%s: account %s: %w", what, ids[i], err)
-		}
-	}
 	return out, nil
 }

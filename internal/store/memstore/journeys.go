@@ -19,10 +19,10 @@ import (
 // their versions, counters, timelines and member dates.
 type engineState struct {
 	journeys map[string]store.JourneyState
-	// versions are kept as JSON, as the DynamoDB adapter keeps the
-	// definition, so nobody can change a published version through a
-	// slice they hold.
-	versions map[versionKey][]byte
+	// versions are kept as their JSON (what the DynamoDB adapter keeps)
+	// decodes, and handed out as deep copies, so nobody can change a
+	// published version through a slice they hold.
+	versions map[versionKey]store.JourneyVersion
 	counted  map[appliedKey]bool
 	counters map[string]map[string]int64
 	// timeline holds each member's entries by timelineSort.
@@ -41,7 +41,7 @@ type dateKey struct{ memberID, attribute string }
 func newEngineState() engineState {
 	return engineState{
 		journeys: make(map[string]store.JourneyState),
-		versions: make(map[versionKey][]byte),
+		versions: make(map[versionKey]store.JourneyVersion),
 		counted:  make(map[appliedKey]bool),
 		counters: make(map[string]map[string]int64),
 		timeline: make(map[string]map[string][]byte),
@@ -61,6 +61,10 @@ func (s *Store) PublishJourney(_ context.Context, v store.JourneyVersion, expect
 	if err != nil {
 		return fmt.Errorf("publish journey %s: %w", v.Name, err)
 	}
+	var stored store.JourneyVersion
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return fmt.Errorf("publish journey %s: %w", v.Name, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.engine.journeys[v.Name]
@@ -70,7 +74,7 @@ func (s *Store) PublishJourney(_ context.Context, v store.JourneyVersion, expect
 	if _, taken := s.engine.versions[versionKey{v.Name, v.Version}]; taken {
 		return fmt.Errorf("publish journey %s version %d: %w", v.Name, v.Version, store.ErrConflict)
 	}
-	s.engine.versions[versionKey{v.Name, v.Version}] = b
+	s.engine.versions[versionKey{v.Name, v.Version}] = stored
 	if !ok {
 		st = store.JourneyState{Name: v.Name}
 	}
@@ -107,36 +111,26 @@ func (s *Store) ListJourneys(context.Context) ([]store.JourneyState, error) {
 // GetJourneyVersion reads one version.
 func (s *Store) GetJourneyVersion(_ context.Context, name string, version int) (store.JourneyVersion, error) {
 	s.mu.Lock()
-	b, ok := s.engine.versions[versionKey{name, version}]
+	v, ok := s.engine.versions[versionKey{name, version}]
 	s.mu.Unlock()
 	if !ok {
 		return store.JourneyVersion{}, fmt.Errorf("get journey %s version %d: %w", name, version, store.ErrNotFound)
 	}
-	var v store.JourneyVersion
-	if err := json.Unmarshal(b, &v); err != nil {
-		return store.JourneyVersion{}, fmt.Errorf("get journey %s version %d: %w", name, version, err)
-	}
-	return v, nil
+	return deepCopy(v), nil
 }
 
 // ListJourneyVersions returns the journey's versions newest first,
 // without their source.
 func (s *Store) ListJourneyVersions(_ context.Context, name string) ([]store.JourneyVersion, error) {
 	s.mu.Lock()
-	var raw [][]byte
-	for k, b := range s.engine.versions {
+	var out []store.JourneyVersion
+	for k, v := range s.engine.versions {
 		if k.name == name {
-			raw = append(raw, b)
+			v.Source = ""
+			out = append(out, deepCopy(v))
 		}
 	}
 	s.mu.Unlock()
-	out := make([]store.JourneyVersion, len(raw))
-	for i, b := range raw {
-		if err := json.Unmarshal(b, &out[i]); err != nil {
-			return nil, fmt.Errorf("list versions of journey %s: %w", name, err)
-		}
-		out[i].Source = ""
-	}
 	slices.SortFunc(out, func(a, b store.JourneyVersion) int { return cmp.Compare(b.Version, a.Version) })
 	return out, nil
 }

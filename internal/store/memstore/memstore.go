@@ -46,11 +46,12 @@ type entryKey struct {
 	seq      int64
 }
 
-// account is a stored ledger account: the JSON the DynamoDB adapter keeps,
-// so a caller's later changes to its Account cannot reach the store, and
-// the balances the store guards at zero.
+// account is a stored ledger account: the account as a read decodes the
+// JSON the DynamoDB adapter keeps, handed out as deep copies so a
+// caller's later changes to its Account cannot reach the store, and the
+// balances the store guards at zero.
 type account struct {
-	state    []byte
+	decoded  loyalty.Account
 	version  int64
 	balances loyalty.Balances
 	nextDue  string
@@ -439,11 +440,7 @@ func (s *Store) GetAccount(_ context.Context, memberID string) (loyalty.Account,
 	if !ok {
 		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, store.ErrNotFound)
 	}
-	var a loyalty.Account
-	if err := json.Unmarshal(acc.state, &a); err != nil {
-		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, err)
-	}
-	return a, nil
+	return deepCopy(acc.decoded), nil
 }
 
 // maxTransactItems is the DynamoDB adapter's limit on items per commit,
@@ -526,11 +523,15 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 
 	// The commit against the stored state.
 	states := make([][]byte, len(changes))
+	decoded := make([]loyalty.Account, len(changes))
 	entries := make([][][]byte, len(changes))
 	for i, c := range changes {
 		var err error
 		if states[i], err = json.Marshal(c.Account); err != nil {
 			return fmt.Errorf("%s: marshal account %s: %w", what, c.Account.MemberID, err)
+		}
+		if err := json.Unmarshal(states[i], &decoded[i]); err != nil {
+			return fmt.Errorf("%s: account %s: %w", what, c.Account.MemberID, err)
 		}
 		entries[i] = make([][]byte, len(c.Entries))
 		for j, e := range c.Entries {
@@ -587,7 +588,7 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 	for i, c := range changes {
 		id := c.Account.MemberID
 		old := s.accounts[id]
-		acc := account{state: states[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue,
+		acc := account{decoded: decoded[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue,
 			reviewDay: utcDay(c.Account.ReviewAt)}
 		s.accounts[id] = acc
 		refile(s.idx.byReviewDay, old.reviewDay, acc.reviewDay, id)
