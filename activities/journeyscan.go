@@ -385,6 +385,8 @@ type journeyScan struct {
 	live    journeys.Live
 	counts  map[string]int
 	limiter *rate.Limiter
+	// defs are the journey's published versions (definitions).
+	defs []journey.Definition
 }
 
 // page reads one page of a partition and acts on its members; next is
@@ -516,6 +518,23 @@ func (s *journeyScan) anchors(rule journey.DateRule, doc loyalty.MemberDocument,
 // whose trigger moment is in it (the others, which then run as a Journey
 // workflow). filed is the day a member-date index filed them under.
 func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
+	live := s.live.Definition
+	rule, ok := triggerRule(live)
+	if ok && engine.ProfileDate(rule.Attribute) {
+		// A run reads the partitions of three days around its window, so
+		// most members it finds are not due in it: when the trigger's
+		// date is on the profile, that is seen on the profile alone, and
+		// the standing and enrollments are read only for a member who
+		// may be due.
+		due, err := s.mayBeDue(ctx, memberID, filed, rule)
+		if err != nil {
+			return err
+		}
+		if !due {
+			s.counts["not_due"]++
+			return nil
+		}
+	}
 	doc, err := s.a.Ledger.Document(ctx, memberID, s.a.now())
 	if err != nil {
 		return err
@@ -524,20 +543,10 @@ func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
 		s.counts["no_profile"]++
 		return nil
 	}
-	live := s.live.Definition
-	rule, ok := triggerRule(live)
 	if !ok {
 		return nil
 	}
-	if live.Trigger.Inactivity != nil && filed != "" && rule.Attribute != "last_order_at" {
-		// Dispatch files the day of the member's newest event of the type
-		// and keeps no attribute: the day is the member date.
-		doc.Attributes = maps.Clone(doc.Attributes)
-		if doc.Attributes == nil {
-			doc.Attributes = map[string]any{}
-		}
-		doc.Attributes[rule.Attribute] = filed
-	}
+	doc = withFiled(doc, live, rule, filed)
 	loc := s.a.Engine.Location(doc.Member)
 	acted := false
 	for _, an := range s.anchors(rule, doc, loc) {
@@ -564,6 +573,88 @@ func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
 		s.counts["not_due"]++
 	}
 	return nil
+}
+
+// withFiled is the document with the member date a member-date index
+// filed them under: dispatch files the day of the member's newest event
+// of an inactivity trigger's type and keeps no attribute, so the day is
+// the member date.
+func withFiled(doc loyalty.MemberDocument, live journey.Definition, rule journey.DateRule, filed string) loyalty.MemberDocument {
+	if live.Trigger.Inactivity == nil || filed == "" || rule.Attribute == "last_order_at" {
+		return doc
+	}
+	doc.Attributes = maps.Clone(doc.Attributes)
+	if doc.Attributes == nil {
+		doc.Attributes = map[string]any{}
+	}
+	doc.Attributes[rule.Attribute] = filed
+	return doc
+}
+
+// mayBeDue reports whether the member, found in a partition of a journey
+// whose trigger date is on the profile, may have a step or an entry due
+// in the window by any published version: false only when none can be.
+// A member without a profile, or a version whose trigger reads the
+// standing, leaves it to the full reading (true).
+func (s *journeyScan) mayBeDue(ctx context.Context, memberID, filed string, rule journey.DateRule) (bool, error) {
+	m, err := s.a.Store.GetMember(ctx, memberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defs, err := s.definitions(ctx)
+	if err != nil {
+		return false, err
+	}
+	doc := withFiled(loyalty.MemberDocument{Member: m}, s.live.Definition, rule, filed)
+	loc := s.a.Engine.Location(doc.Member)
+	for _, an := range s.anchors(rule, doc, loc) {
+		for _, def := range defs {
+			if def.CalendarRunnable() {
+				for _, off := range def.StepOffsets() {
+					if s.due(fromMidnight(an.midnight, off)) {
+						return true, nil
+					}
+				}
+				continue
+			}
+			r, ok := triggerRule(def)
+			if !ok || !engine.ProfileDate(r.Attribute) {
+				return true, nil
+			}
+			at, ok := engine.Moment(r, doc, loc)
+			if engine.Yearly(r.Attribute) {
+				at, ok = engine.Occurrence(r, doc, loc, an.midnight.Year())
+			}
+			if ok && s.due(at) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// definitions are the journey's live version and every other published
+// one (an open enrollment keeps its version's timing), read once a
+// batch.
+func (s *journeyScan) definitions(ctx context.Context) ([]journey.Definition, error) {
+	if s.defs != nil {
+		return s.defs, nil
+	}
+	versions, err := s.a.Store.ListJourneyVersions(ctx, s.live.Definition.Name)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s: %w", s.live.Definition.Name, err)
+	}
+	defs := []journey.Definition{s.live.Definition}
+	for _, v := range versions {
+		if v.Version != s.live.Definition.Version {
+			defs = append(defs, v.Definition)
+		}
+	}
+	s.defs = defs
+	return defs, nil
 }
 
 // sendSteps are the indexes of def's send and reward steps, in step order
@@ -846,8 +937,10 @@ func (s *journeyScan) broadcast(ctx context.Context, memberID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		return err
+	if !s.a.Unpaced {
+		if err := s.limiter.Wait(ctx); err != nil {
+			return err
+		}
 	}
 	got, err := s.a.Enroller.Enter(ctx, journeys.Entry{Live: s.live, Member: doc, Number: number,
 		Anchor: time.Date(day.Year(), day.Month(), day.Day(), h, mi, 0, 0, loc), At: at})

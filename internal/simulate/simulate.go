@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/cost"
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -90,5 +91,8 @@ type Outcome struct {
 	Store   store.Store
 	Emails  []Email
 	Actions int64
-	Elapsed time.Duration
+	// ActionKinds is Actions by kind (starts, schedule actions,
+	// activities, timers, signals …), as `make cost` counts them.
+	ActionKinds cost.Actions
+	Elapsed     time.Duration
 }

@@ -82,7 +82,7 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 	if store.MemberHasPersonalData(m) {
 		b := store.BlankMember(m)
 		b.Version++
-		s.members[memberID] = b
+		s.putMember(b)
 		out.Profile = true
 	}
 	for k, ev := range s.events {
