@@ -153,6 +153,11 @@ func (w *world) end() time.Time {
 // runs.
 func (w *world) start() error {
 	end := w.end()
+	if h, ok := w.cfg.Behaviour.(Historian); ok {
+		if err := w.history(h); err != nil {
+			return err
+		}
+	}
 	for _, m := range w.cfg.Members {
 		for _, ev := range w.cfg.Behaviour.Plan(m, w.cfg.Start, end) {
 			w.host.at(ev.OccurredAt, func() error { return w.event(ev) })
