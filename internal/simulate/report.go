@@ -16,6 +16,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/contact"
+	"github.com/memberflow/memberflow/internal/cost"
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -156,10 +157,17 @@ type Orders struct {
 }
 
 // TemporalActions are what the same journeys would cost on Temporal by
-// the engine's accounting.
+// the engine's accounting (internal/cost, as `make cost` counts real
+// histories). The schedules' runs (scans every hour, the ledger sweep)
+// cost the same however few members there are, so per member they weigh
+// heavily in a small cohort.
 type TemporalActions struct {
 	Total         int64   `json:"total"`
 	PerMemberYear float64 `json:"per_member_per_year"`
+	// ByKind is Total by kind of action (workflow_starts, schedule_actions,
+	// activities, activity_retries, heartbeats, timers, signals, …);
+	// kinds with none are left out.
+	ByKind map[string]int `json:"by_kind,omitempty"`
 }
 
 // DaySends is one simulated day's sent emails, by journey.
@@ -255,10 +263,30 @@ func NewReport(ctx context.Context, o Outcome) (*Report, error) {
 	}
 	rb.finish()
 	r.Temporal.Total = o.Actions
+	r.Temporal.ByKind = actionKinds(o.ActionKinds)
 	if n := len(cfg.Members); n > 0 && cfg.Days > 0 {
 		r.Temporal.PerMemberYear = round(float64(o.Actions)/float64(n)/(float64(cfg.Days)/365), 2)
 	}
 	return r, nil
+}
+
+// actionKinds names the non-zero counts of a.
+func actionKinds(a cost.Actions) map[string]int {
+	out := map[string]int{}
+	for k, n := range map[string]int{
+		"workflow_starts": a.WorkflowStarts, "schedule_actions": a.ScheduleActions, "activities": a.Activities,
+		"activity_retries": a.ActivityRetries, "heartbeats": a.Heartbeats, "timers": a.Timers, "signals": a.Signals,
+		"external_signals": a.ExternalSignals, "markers": a.Markers, "search_attributes": a.SearchAttributes,
+		"child_workflows": a.ChildWorkflows,
+	} {
+		if n != 0 {
+			out[k] = n
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // redemption is the expected redemption of a coupon kind: the
@@ -289,6 +317,7 @@ type builder struct {
 	collisions map[[2]string]*CapCollision
 	paths      map[[4]string]int
 	rewards    map[[3]string]*RewardLine
+	granted    map[[2]string]bool // decision key and reward already counted
 	heldOut    map[string]bool
 	revenue    decimal.Decimal
 }
@@ -298,7 +327,7 @@ func newBuilder(r *Report, defs map[string]journey.Definition, p *loyalty.Progra
 		r: r, defs: defs, program: p, redemption: red,
 		journeys: map[string]*JourneySummary{}, steps: map[[2]string]*StepSummary{}, reasons: map[[3]string]int{},
 		collisions: map[[2]string]*CapCollision{}, paths: map[[4]string]int{}, rewards: map[[3]string]*RewardLine{},
-		heldOut: map[string]bool{},
+		granted: map[[2]string]bool{}, heldOut: map[string]bool{},
 	}
 	for _, name := range r.Journeys {
 		b.journey(name)
@@ -493,32 +522,39 @@ func (b *builder) collide(journeyName string, emails []Email, at time.Time, defe
 	}
 }
 
-// reward counts a granted reward: its coupon, points or boost.
+// reward counts a granted reward — its coupon, points or boost — once per
+// step of an enrollment: a step whose email waited runs again, and its
+// reward (granted once, under the step's key) is recorded again.
 func (b *builder) reward(e store.TimelineEntry) {
 	line := func(what string) *RewardLine {
+		if b.granted[[2]string{e.Key, what}] {
+			return nil
+		}
+		b.granted[[2]string{e.Key, what}] = true
 		k := [3]string{e.Journey, e.Step, what}
 		l := b.rewards[k]
 		if l == nil {
 			l = &RewardLine{Journey: e.Journey, Step: e.Step, Reward: what}
 			b.rewards[k] = l
 		}
+		l.Granted++
 		return l
 	}
 	if kind, ok := e.Values["coupon"].(string); ok && kind != "" {
-		l := line("coupon " + kind)
-		l.Granted++
-		if c, ok := b.program.Coupon(kind); ok {
-			l.FaceValue = Money{c.Discount}
+		if l := line("coupon " + kind); l != nil {
+			if c, ok := b.program.Coupon(kind); ok {
+				l.FaceValue = Money{c.Discount}
+			}
+			l.Redemption = b.redemption(kind)
 		}
-		l.Redemption = b.redemption(kind)
 	}
 	if pts, ok := e.Values["points"].(float64); ok && pts > 0 {
-		l := line("points")
-		l.Granted++
-		l.Points += int64(pts)
+		if l := line("points"); l != nil {
+			l.Points += int64(pts)
+		}
 	}
 	if m, ok := e.Values["boost"].(string); ok && m != "" {
-		line("boost ×"+m).Granted++
+		line("boost ×" + m)
 	}
 }
 
@@ -740,6 +776,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		row("**total**", "", "", "", "", "", "", "**"+r.Totals.RewardCost.String()+"**")
 	})
+
+	if len(r.Temporal.ByKind) > 0 {
+		mw.f("## Temporal actions\n\n%d actions, %.2f per member per year (the hourly schedules cost the same for any cohort, so a small one pays more per member).\n\n",
+			r.Temporal.Total, r.Temporal.PerMemberYear)
+		mw.table([]string{"kind", "actions"}, "lr", func(row func(...string)) {
+			for _, k := range sortedKeys(r.Temporal.ByKind) {
+				row(k, itoa(r.Temporal.ByKind[k]))
+			}
+		})
+	}
 
 	mw.f("## Orders\n\nOrders in the simulated days: %d, %s %s; attributed to journey emails: %d.\n\n", r.Orders.Count, r.Orders.Revenue.String(), r.Currency, r.Orders.Attributed)
 

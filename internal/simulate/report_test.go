@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/cost"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/projection"
@@ -102,6 +103,9 @@ func handBuilt(t *testing.T) Outcome {
 	tl("m-1", "activation", "welcome", "sent", "", t0.Add(2*time.Millisecond), nil)
 	tl("m-1", "activation", "nudge", "goal_reached", "event", t0.Add(24*time.Hour), nil)
 	tl("m-2", "activation", "welcome", "reward_granted", "", t0.Add(time.Hour), map[string]any{"coupon": "NEW8"})
+	// The step ran again after a deferral: its reward, granted once under
+	// the step's key, is recorded again and counted once.
+	tl("m-2", "activation", "welcome", "reward_granted", "", t0.Add(time.Hour-time.Minute), map[string]any{"coupon": "NEW8"})
 	tl("m-2", "activation", "welcome", "sent", "", t0.Add(time.Hour+time.Millisecond), nil)
 	tl("m-2", "activation", "nudge", "deferred", "quiet_hours", t0.Add(3*24*time.Hour-12*time.Hour), nil)
 	tl("m-2", "activation", "nudge", "deferred", "frequency_cap", t0.Add(3*24*time.Hour), nil)
@@ -141,7 +145,7 @@ func handBuilt(t *testing.T) Outcome {
 			{MemberID: "m-2", Journey: "activation", Step: "welcome", Template: "activation_welcome", Key: "m-2#activation#1#welcome#2027", Enrollment: 1, At: t0.Add(time.Hour)},
 			{MemberID: "m-2", Journey: "svip_upsell", Step: "offer", Template: "svip_offer", Key: "m-2#svip_upsell#1#offer#2027", Enrollment: 1, At: t0.Add(2 * time.Hour)},
 		},
-		Actions: 90,
+		Actions: 90, ActionKinds: cost.Actions{WorkflowStarts: 12, Activities: 70, Timers: 8},
 	}
 }
 
@@ -214,7 +218,7 @@ func TestReportOfHandBuiltOutcome(t *testing.T) {
 		t.Errorf("orders %+v, want %+v", got, want)
 	}
 	// 90 actions for 3 members over 30 days: 365 per member-year.
-	if got, want := r.Temporal, (TemporalActions{Total: 90, PerMemberYear: 365}); got != want {
+	if got, want := r.Temporal, (TemporalActions{Total: 90, PerMemberYear: 365, ByKind: map[string]int{"activities": 70, "timers": 8, "workflow_starts": 12}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("temporal %+v", got)
 	}
 	if len(r.SendsPerDay) != 30 || r.SendsPerDay[2].Day != "2027-01-03" || r.SendsPerDay[2].Total != 3 ||
