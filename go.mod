@@ -28,6 +28,7 @@ require (
 	go.temporal.io/api v1.64.1
 	go.temporal.io/sdk v1.50.0
 	golang.org/x/net v0.58.0
+	golang.org/x/term v0.48.0
 	golang.org/x/text v0.41.0
 	golang.org/x/time v0.5.0
 	gonum.org/v1/gonum v0.17.0
