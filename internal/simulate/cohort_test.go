@@ -24,7 +24,7 @@ func testProgram(t testing.TB) *loyalty.Program {
 var simStart = time.Date(2027, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 func TestGenerateIsDeterministicPerMember(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	a := Generate(200, 7, simStart, 365, p)
 	if b := Generate(200, 7, simStart, 365, p); !reflect.DeepEqual(a, b) {
 		t.Fatal("two cohorts of one seed differ")
@@ -47,7 +47,7 @@ func TestGenerateIsDeterministicPerMember(t *testing.T) {
 }
 
 func TestGenerateShape(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	const n, days = 8000, 365
 	ms := Generate(n, 1, simStart, days, p)
 	end := simStart.AddDate(0, 0, days)
@@ -120,7 +120,7 @@ func TestGenerateShape(t *testing.T) {
 }
 
 func TestReadCohortCSV(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	src := "member_id,registered,birthday,timezone,tier,consent,email\n" +
 		"c-1,2026-03-01T09:30:00+08:00,1990-06-15,Asia/Shanghai,V2,true,lin@example.com\n" +
 		"c-2,2026-12-31,,,,no,\n"
@@ -143,7 +143,7 @@ func TestReadCohortCSV(t *testing.T) {
 }
 
 func TestReadCohortCSVErrors(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	const head = "member_id,registered,birthday,timezone,tier,consent\n"
 	for _, tc := range []struct {
 		name, src string

@@ -38,7 +38,7 @@ var goldenRuns = []struct {
 var goldenStart = time.Date(2027, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 func TestGoldenReports(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	checks, err := Checks(p)
 	if err != nil {
 		t.Fatal(err)

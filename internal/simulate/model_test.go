@@ -71,17 +71,23 @@ func TestLoadBehaviourErrors(t *testing.T) {
 	}
 }
 
+// definitions are shipped journeys (lifecycles and examples) by name,
+// validated as publishing validates them.
 func definitions(t testing.TB, names ...string) []journey.Definition {
 	t.Helper()
+	srcs, err := Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, err := Checks(program(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []journey.Definition
 	for _, n := range names {
-		src, err := templates.Journeys.ReadFile("journeys/" + n + ".yaml")
+		d, err := journey.Decode(srcs[n], checks)
 		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := journey.Decode(src, journey.Checks{})
-		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", n, err)
 		}
 		out = append(out, d)
 	}
@@ -90,7 +96,7 @@ func definitions(t testing.TB, names ...string) []journey.Definition {
 
 func model(t testing.TB, params BehaviourParams, seed int64) *Model {
 	t.Helper()
-	b, err := NewBehaviour(params, seed, testProgram(t), definitions(t, "activation", "trial", "winback", "examples/svip_upsell"))
+	b, err := NewBehaviour(params, seed, program(t), definitions(t, "activation", "trial", "winback", "svip_upsell"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +107,7 @@ func model(t testing.TB, params BehaviourParams, seed int64) *Model {
 // parser with the programme's rules accepts it, it is in the span and in
 // time order, registrations come first, ids never repeat.
 func TestPlanEvents(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	b := model(t, DefaultBehaviour(), 3)
 	const days = 365
 	end := simStart.AddDate(0, 0, days)
@@ -167,7 +173,7 @@ func TestPlanEvents(t *testing.T) {
 }
 
 func TestPlanIsDeterministicAndConsistent(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	ms := Generate(100, 9, simStart, 120, p)
 	end := simStart.AddDate(0, 0, 120)
 	a, b := model(t, DefaultBehaviour(), 9), model(t, DefaultBehaviour(), 9)
@@ -197,7 +203,7 @@ func TestPlanIsDeterministicAndConsistent(t *testing.T) {
 // to the real projection and ledger and checks the tier they start in.
 func TestHistoryPutsMembersInTheirTier(t *testing.T) {
 	ctx := context.Background()
-	p := testProgram(t)
+	p := program(t)
 	b := model(t, DefaultBehaviour(), 5)
 	st := memstore.New()
 	var now time.Time
@@ -261,7 +267,7 @@ func emailsOf(ms []Member, journeyName, template string, at time.Time) []Email {
 }
 
 func TestOnEmailRates(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	b := model(t, DefaultBehaviour(), 11)
 	ms := Generate(20000, 11, simStart, 365, p)
 	at := simStart.AddDate(0, 1, 0)
@@ -317,7 +323,7 @@ func TestOnEmailRates(t *testing.T) {
 // other conversions: about 5% of enrollments reach the goal, at their
 // first email only.
 func TestTreatmentEffect(t *testing.T) {
-	p := testProgram(t)
+	p := program(t)
 	params := DefaultBehaviour()
 	params.Email.Convert = 0
 	params.Email.Unsubscribe = 0

@@ -55,7 +55,7 @@ func golden(t *testing.T, name string, got []byte) {
 func handBuilt(t *testing.T) Outcome {
 	t.Helper()
 	ctx := context.Background()
-	p := testProgram(t)
+	p := program(t)
 	st := memstore.New()
 	must := func(err error) {
 		t.Helper()
@@ -137,7 +137,7 @@ func handBuilt(t *testing.T) Outcome {
 	}
 
 	return Outcome{
-		Config: Config{Program: p, Journeys: definitions(t, "activation", "examples/svip_upsell"), Members: members,
+		Config: Config{Program: p, Journeys: definitions(t, "activation", "svip_upsell"), Members: members,
 			Start: time.Date(2027, 1, 1, 0, 0, 0, 0, p.Location), Days: 30, Seed: 42, Behaviour: b},
 		Store: st,
 		Emails: []Email{
@@ -302,7 +302,7 @@ func TestReportNeedsProgrammeAndStore(t *testing.T) {
 	if _, err := NewReport(context.Background(), Outcome{Store: memstore.New()}); err == nil {
 		t.Error("no programme: no error")
 	}
-	if _, err := NewReport(context.Background(), Outcome{Config: Config{Program: testProgram(t)}}); err == nil {
+	if _, err := NewReport(context.Background(), Outcome{Config: Config{Program: program(t)}}); err == nil {
 		t.Error("no store: no error")
 	}
 }
