@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -51,7 +52,10 @@ type world struct {
 	dispatch *dispatch.Handler
 	parser   events.Parser
 
-	members  map[string]Member
+	members map[string]Member
+	// mu guards emails and messages: the sends of Temporal's test
+	// environment (the equivalence test) run in parallel.
+	mu       sync.Mutex
 	emails   []Email
 	messages int
 }
@@ -213,13 +217,15 @@ type mailer struct{ w *world }
 
 func (m mailer) Send(_ context.Context, msg mail.Message) (mail.SendResult, error) {
 	w := m.w
-	w.messages++
-	id := "sim-" + strconv.Itoa(w.messages)
 	n, _ := strconv.Atoi(msg.CustomArgs["enrollment"])
 	now := w.host.now()
 	e := Email{MemberID: msg.MemberID, Journey: msg.CustomArgs["journey"], Step: msg.CustomArgs["step"], Template: msg.Template,
 		Key: msg.IdempotencyKey, Enrollment: n, At: now}
+	w.mu.Lock()
+	w.messages++
+	id := "sim-" + strconv.Itoa(w.messages)
 	w.emails = append(w.emails, e)
+	w.mu.Unlock()
 	r := w.cfg.Behaviour.OnEmail(w.members[msg.MemberID], e)
 	w.host.at(now, func() error { return w.feedback(e, id, r) })
 	for _, ev := range r.Events {
