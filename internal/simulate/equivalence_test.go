@@ -52,10 +52,13 @@ func TestSimulatorDecidesAsTemporal(t *testing.T) {
 	}
 	t.Logf("%d decisions on Temporal %v; %d emails", len(want), kinds, len(temporal.emails))
 	// The cohort must exercise what the check is about.
-	for _, k := range []string{"enrolled", "sent", "deferred", "skipped", "reward_granted", "exited", "completed", "wait"} {
+	for _, k := range []string{"enrolled", "sent", "deferred", "skipped", "reward_granted", "exited", "completed", "wait", "goal_reached"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %q decision on Temporal: the cohort does not exercise it", k)
 		}
+	}
+	if !slices.ContainsFunc(want, func(d decision) bool { return d.journey == "birthday" && d.kind == "deferred" }) {
+		t.Error("no birthday email deferred on Temporal: the cohort does not exercise a scan's deferred step")
 	}
 	if diff := diffLines(lines(want), lines(got)); diff != "" {
 		t.Errorf("decisions differ (- Temporal, + simulator):\n%s", diff)
@@ -66,10 +69,11 @@ func TestSimulatorDecidesAsTemporal(t *testing.T) {
 }
 
 // equivalenceConfig is six members over 45 days with activation, trial
-// and birthday live: quiet hours (a registration late in the evening),
-// the frequency cap (a birthday two days after joining), an order that
-// ends an activation mid-delay, a trial cancelled and one converted, and
-// emails that members react to.
+// and birthday live: quiet hours (registrations late in the evening and
+// early in the morning), the frequency cap (a birthday email after a
+// trial's reminder and thank-you), a birthday too soon after joining for
+// the gift, an order that ends an activation mid-delay, a trial
+// cancelled and one converted, and emails that members react to.
 func equivalenceConfig(t *testing.T) Config {
 	p := program(t)
 	sh, ny := "Asia/Shanghai", "America/New_York"
@@ -82,11 +86,14 @@ func equivalenceConfig(t *testing.T) Config {
 	}
 	members := []Member{
 		{ID: "m-1", Registered: at(0, 9, 13, sh), Birthday: "1990-03-04", Timezone: sh, Consent: true, Email: "m-1@example.com"},
-		{ID: "m-2", Registered: at(1, 22, 40, sh), Birthday: "1985-07-01", Timezone: sh, Consent: true, Email: "m-2@example.com"},
+		// The trial's reminder and thank-you fill the week before the
+		// birthday: its email meets the cap and waits in a deferred step.
+		{ID: "m-2", Registered: at(1, 22, 40, sh), Birthday: "1985-04-04", Timezone: sh, Consent: true, Email: "m-2@example.com"},
 		{ID: "m-3", Registered: at(2, 11, 5, ny), Birthday: "1992-03-20", Timezone: ny, Consent: true, Email: "m-3@example.com"},
 		{ID: "m-4", Registered: at(3, 15, 30, sh), Birthday: "1979-03-09", Timezone: sh, Consent: false, Email: "m-4@example.com"},
 		{ID: "m-5", Registered: at(4, 8, 45, sh), Timezone: sh, Consent: true, Email: "m-5@example.com"},
-		{ID: "m-6", Registered: at(6, 19, 55, ny), Birthday: "2001-04-02", Timezone: ny, Consent: true, Email: "m-6@example.com"},
+		// A birthday four days after joining: too soon for the gift.
+		{ID: "m-6", Registered: at(6, 19, 55, ny), Birthday: "2001-03-12", Timezone: ny, Consent: true, Email: "m-6@example.com"},
 	}
 	b := scriptedBehaviour{
 		testBehaviour: testBehaviour{seed: 11},

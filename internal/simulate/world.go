@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -75,7 +74,7 @@ type host interface {
 	activities.WorkflowStarter
 }
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 // checkConfig names the first field of cfg that cannot be simulated.
 func checkConfig(cfg Config) error {
