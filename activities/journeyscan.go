@@ -385,8 +385,10 @@ type journeyScan struct {
 	live    journeys.Live
 	counts  map[string]int
 	limiter *rate.Limiter
-	// defs are the journey's published versions (definitions).
-	defs []journey.Definition
+	// defs are the journey's published versions (definitions), and
+	// timings their calendar timing by version.
+	defs    []journey.Definition
+	timings map[int]timing
 }
 
 // page reads one page of a partition and acts on its members; next is
@@ -577,7 +579,7 @@ func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
 			}
 		}
 		var did bool
-		if def.CalendarRunnable() {
+		if s.timing(def).runnable {
 			did, err = s.calendar(ctx, m, def, an, enr)
 		} else {
 			did, err = s.enterWorkflow(ctx, m, def, an, enr, loc)
@@ -644,8 +646,8 @@ func (s *journeyScan) mayBeDue(ctx context.Context, m loyalty.Member, filed stri
 	loc := s.a.Engine.Location(doc.Member)
 	for _, an := range s.anchors(rule, doc, loc) {
 		for _, def := range defs {
-			if def.CalendarRunnable() {
-				for _, off := range def.StepOffsets() {
+			if t := s.timing(def); t.runnable {
+				for _, off := range t.offsets {
 					if s.due(fromMidnight(an.midnight, off)) {
 						return true, nil
 					}
@@ -666,6 +668,26 @@ func (s *journeyScan) mayBeDue(ctx context.Context, m loyalty.Member, filed stri
 		}
 	}
 	return false, nil
+}
+
+// timing is a version's calendar timing (Definition.CalendarRunnable,
+// StepOffsets and its send steps), worked out once a batch.
+type timing struct {
+	runnable bool
+	offsets  []time.Duration
+	sends    []int
+}
+
+func (s *journeyScan) timing(def journey.Definition) timing {
+	if t, ok := s.timings[def.Version]; ok {
+		return t
+	}
+	if s.timings == nil {
+		s.timings = map[int]timing{}
+	}
+	t := timing{runnable: def.CalendarRunnable(), offsets: def.StepOffsets(), sends: sendSteps(def)}
+	s.timings[def.Version] = t
+	return t
 }
 
 // definitions are the journey's live version and every other published
@@ -706,7 +728,7 @@ func sendSteps(def journey.Definition) []int {
 // they are not enrolled, holding it while the journey is paused. It
 // reports whether a step was due.
 func (s *journeyScan) calendar(ctx context.Context, m *found, def journey.Definition, an anchor, enr *loyalty.Enrollment) (bool, error) {
-	offsets, idx := def.StepOffsets(), sendSteps(def)
+	offsets, idx := s.timing(def).offsets, s.timing(def).sends
 	k := -1
 	for i, off := range offsets {
 		if s.due(fromMidnight(an.midnight, off)) {
