@@ -1279,10 +1279,11 @@ func (s *standingReads) count() int {
 	return s.n
 }
 
-// A member a partition holds who is not due in the window is seen to be
-// so on the profile: their standing is read only when they may be due,
-// and what the scan does then is unchanged.
-func TestJourneyScanReadsStandingOnlyWhenMaybeDue(t *testing.T) {
+// A member a partition holds who is not due in the window, or had the
+// step in an earlier run, is seen to be so on the profile and the
+// enrollments: their standing is read only to enter them, and what the
+// scan does is unchanged.
+func TestJourneyScanReadsStandingOnlyToAct(t *testing.T) {
 	w := newScanWorld(t)
 	w.celebrant("m-1", "1990-11-23", cst(2026, 3, 1, 9, 0), cst(2026, 6, 1, 12, 0), true)
 	reads := &standingReads{Store: w.st}
@@ -1293,6 +1294,12 @@ func TestJourneyScanReadsStandingOnlyWhenMaybeDue(t *testing.T) {
 	}
 	counts, _ = w.scan("birthday", cst(2026, 11, 23, 10, 30))
 	if counts["entered"] != 1 || counts["sent"] != 1 || reads.count() == 0 {
-		t.Errorf("at 10:30: counts %v, %d standing reads; want the gift sent", counts, reads.count())
+		t.Fatalf("at 10:30: counts %v, %d standing reads; want the gift sent", counts, reads.count())
+	}
+	// The next run's window still holds 10:00; the step was had.
+	before := reads.count()
+	counts, _ = w.scan("birthday", cst(2026, 11, 23, 11, 30))
+	if counts["done_before"] != 1 || len(w.mailer.messages()) != 1 || reads.count() != before {
+		t.Errorf("at 11:30: counts %v, %d emails, %d more standing reads; want the step seen done on the enrollment", counts, len(w.mailer.messages()), reads.count()-before)
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -51,7 +51,10 @@ type world struct {
 	dispatch *dispatch.Handler
 	parser   events.Parser
 
-	members  map[string]Member
+	members map[string]Member
+	// mu guards emails and messages: the sends of Temporal's test
+	// environment (the equivalence test) run in parallel.
+	mu       sync.Mutex
 	emails   []Email
 	messages int
 }
@@ -71,7 +74,7 @@ type host interface {
 	activities.WorkflowStarter
 }
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 // checkConfig names the first field of cfg that cannot be simulated.
 func checkConfig(cfg Config) error {
@@ -218,13 +221,15 @@ type mailer struct{ w *world }
 
 func (m mailer) Send(_ context.Context, msg mail.Message) (mail.SendResult, error) {
 	w := m.w
-	w.messages++
-	id := "sim-" + strconv.Itoa(w.messages)
 	n, _ := strconv.Atoi(msg.CustomArgs["enrollment"])
 	now := w.host.now()
 	e := Email{MemberID: msg.MemberID, Journey: msg.CustomArgs["journey"], Step: msg.CustomArgs["step"], Template: msg.Template,
 		Key: msg.IdempotencyKey, Enrollment: n, At: now}
+	w.mu.Lock()
+	w.messages++
+	id := "sim-" + strconv.Itoa(w.messages)
 	w.emails = append(w.emails, e)
+	w.mu.Unlock()
 	r := w.cfg.Behaviour.OnEmail(w.members[msg.MemberID], e)
 	w.host.at(now, func() error { return w.feedback(e, id, r) })
 	for _, ev := range r.Events {
