@@ -18,6 +18,7 @@ import (
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/simulate"
+	"github.com/memberflow/memberflow/internal/simulate/chart"
 	"github.com/memberflow/memberflow/templates"
 )
 
@@ -245,11 +246,11 @@ func writeSimulation(dir string, r *simulate.Report, md, js []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	var chart bytes.Buffer
-	if err := r.WriteChart(&chart, "svg"); err != nil {
+	var svg bytes.Buffer
+	if err := chart.Write(&svg, r, "svg"); err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{"report.md": md, "report.json": js, simulate.ChartFile: chart.Bytes()} {
+	for name, b := range map[string][]byte{"report.md": md, "report.json": js, chart.File: svg.Bytes()} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}

@@ -702,7 +702,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // ChartFile is the name of the sends-per-day chart written next to a
-// report.
+// report (package chart draws it).
 const ChartFile = "sends-per-day.svg"
 
 // WriteMarkdown writes the report as Markdown tables.

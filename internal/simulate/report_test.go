@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -264,38 +263,6 @@ func reencode(t *testing.T, r *Report) string {
 		t.Fatal(err)
 	}
 	return b.String()
-}
-
-func TestChart(t *testing.T) {
-	r, err := NewReport(context.Background(), handBuilt(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, format := range []string{"svg", "png"} {
-		var a, b bytes.Buffer
-		if err := r.WriteChart(&a, format); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.WriteChart(&b, format); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a.Bytes(), b.Bytes()) {
-			t.Errorf("%s: two charts of one report differ", format)
-		}
-		switch format {
-		case "svg":
-			if !strings.Contains(a.String(), "<svg") || !strings.Contains(a.String(), "activation") || !strings.Contains(a.String(), "svip_upsell") {
-				t.Errorf("the SVG has no chart with both journeys in its legend")
-			}
-		case "png":
-			if !bytes.HasPrefix(a.Bytes(), []byte("\x89PNG")) {
-				t.Error("not a PNG")
-			}
-		}
-	}
-	if err := r.WriteChart(&bytes.Buffer{}, "gif"); err == nil || !strings.Contains(err.Error(), "must be svg or png") {
-		t.Errorf("gif: %v", err)
-	}
 }
 
 func TestReportNeedsProgrammeAndStore(t *testing.T) {

@@ -1,4 +1,8 @@
-package simulate
+// Package chart draws a simulation report's sends per day with
+// gonum/plot. It is a package of its own so that what serves simulations
+// over HTTP (the api function), which answers JSON only, does not link the
+// plotting library and its fonts.
+package chart
 
 import (
 	"fmt"
@@ -9,11 +13,16 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/memberflow/memberflow/internal/simulate"
 )
 
-// WriteChart draws the report's sends per day, one line per journey and
-// their total, as an SVG ("svg") or PNG ("png") image 10 by 4 inches.
-func (r *Report) WriteChart(w io.Writer, format string) error {
+// File is the name of the chart written next to a report.
+const File = simulate.ChartFile
+
+// Write draws the report's sends per day, one line per journey and their
+// total, as an SVG ("svg") or PNG ("png") image 10 by 4 inches.
+func Write(w io.Writer, r *simulate.Report, format string) error {
 	if format != "svg" && format != "png" {
 		return fmt.Errorf("simulate chart: format %q: must be svg or png", format)
 	}
