@@ -7,19 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/memberflow/memberflow/internal/loyalty"
-	"github.com/memberflow/memberflow/templates"
 )
-
-func testProgram(t testing.TB) *loyalty.Program {
-	t.Helper()
-	p, err := loyalty.LoadProgram(templates.Program)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 var simStart = time.Date(2027, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
