@@ -78,6 +78,10 @@ type StepResult struct {
 	NextAt time.Time        `json:"next_at,omitzero"`
 	Send   *SendEmailResult `json:"send,omitempty"`
 	Reward *RewardResult    `json:"reward,omitempty"`
+	// HeldOut says the member is held out of the journey (its holdout or
+	// the programme's): the step's email, reward or webhook was skipped,
+	// with a held_out entry on the timeline, and the journey goes on.
+	HeldOut bool `json:"held_out,omitempty"`
 	// Finished says RunStep ended the enrollment (the request's
 	// FinishAt): with Exit set it exited, otherwise it completed with
 	// EndReason (or "completed"). A result without it (an activity of an
@@ -125,6 +129,9 @@ const (
 	DecisionUpdated       DecisionKind = "updated"
 	DecisionWebhook       DecisionKind = "webhook"
 	DecisionCompleted     DecisionKind = "completed"
+	// DecisionHeldOut: a send, reward or webhook step skipped because the
+	// member is held out (the reason is the arm).
+	DecisionHeldOut DecisionKind = SkipHeldOut
 )
 
 // Decision is one timeline entry before it is stored: what was decided,

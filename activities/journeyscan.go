@@ -843,6 +843,8 @@ func (s *journeyScan) runStep(ctx context.Context, def journey.Definition, enr l
 	case !res.DeferUntil.IsZero():
 		s.counts["deferred"]++
 		return s.deferStep(ctx, def, req, res.DeferUntil)
+	case res.HeldOut:
+		s.counts[SkipHeldOut]++
 	case res.Send != nil && res.Send.Status == store.SendSent:
 		s.counts["sent"]++
 	case res.Send != nil && res.Send.Status == store.SendSkipped:

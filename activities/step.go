@@ -13,6 +13,7 @@ import (
 
 	"github.com/memberflow/memberflow/internal/engine"
 	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
@@ -24,7 +25,9 @@ const (
 	// (a reminder 7 days before the end of a 5-day trial) and is not sent
 	// late.
 	SkipBeforeEnrollment = "before_enrollment"
-	// SkipHeldOut: the member is in the journey's holdout.
+	// SkipHeldOut: the member is held out of the journey (its holdout or
+	// the programme's): a held_out timeline entry instead of the email,
+	// the reward or the webhook.
 	SkipHeldOut = "held_out"
 )
 
@@ -114,6 +117,11 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 			if reached {
 				decide(DecisionGoalReached, "check", read)
 				a.countGoal(ctx, def, req)
+				if enr != nil {
+					if err := a.lift().Goal(ctx, def, *enr, req.At); err != nil {
+						return StepResult{}, err
+					}
+				}
 				if g.Exit {
 					return StepResult{Exit: ReasonConverted}, nil
 				}
@@ -122,7 +130,11 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 				}
 			}
 		}
-		return a.sendStep(ctx, def, step, req, subject, ds)
+		if arm := a.arm(def, req.MemberID, enr); arm.HeldOut() {
+			decide(DecisionHeldOut, string(arm), nil)
+			return StepResult{Next: next, HeldOut: true}, nil
+		}
+		return a.sendStep(ctx, def, step, req, subject, enr, ds)
 	case journey.KindBranch:
 		c, to, read, err := a.Engine.Branch(step, subject)
 		if err != nil {
@@ -148,6 +160,14 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 		}
 		return StepResult{Next: next}, nil
 	case journey.KindWebhook:
+		// A webhook usually makes something happen to the member outside
+		// memberflow (a text message, a gift in another system): a held-out
+		// member gets none of it. Updates, by contrast, run for everybody:
+		// they are the journey's own bookkeeping, which later branches read.
+		if arm := a.arm(def, req.MemberID, enr); arm.HeldOut() {
+			decide(DecisionHeldOut, string(arm), nil)
+			return StepResult{Next: next, HeldOut: true}, nil
+		}
 		if err := a.webhook(ctx, def, step, req, subject, decide); err != nil {
 			return StepResult{}, err
 		}
@@ -162,12 +182,27 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 	return StepResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s of %s is a %s step, which the workflow runs itself", step.ID, def.Name, kind), "WrongStep", nil)
 }
 
+// arm is the enrollment's arm as recorded when the member entered; one
+// recorded before holdouts existed runs as treated. Without the
+// enrollment at hand (a caller that runs steps without recording one) it
+// is decided again, from the same stable hashes.
+func (a *Activities) arm(def journey.Definition, memberID string, enr *loyalty.Enrollment) loyalty.Arm {
+	if enr != nil {
+		if enr.Arm == "" {
+			return loyalty.ArmTreated
+		}
+		return enr.Arm
+	}
+	return a.Engine.Arm(def, memberID)
+}
+
 // ReasonConverted is the exit reason of an enrollment that reached its
 // goal with exit: true.
 const ReasonConverted = "converted"
 
-// sendStep grants the step's reward, then sends its email.
-func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step journey.Step, req StepRequest, subject engine.Subject, ds *[]Decision) (StepResult, error) {
+// sendStep grants the step's reward, then sends its email; enr is the
+// enrollment as read (nil: none recorded), whose lift counts the points.
+func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step journey.Step, req StepRequest, subject engine.Subject, enr *loyalty.Enrollment, ds *[]Decision) (StepResult, error) {
 	decide := func(kind DecisionKind, reason string, values map[string]any) {
 		*ds = append(*ds, Decision{Kind: kind, Step: step.ID, At: req.At, Reason: reason, Values: values})
 	}
@@ -178,6 +213,13 @@ func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step 
 		r, err := a.grant(ctx, key, req, def.Name+" "+step.ID, *step.Reward, subject)
 		if err != nil {
 			return StepResult{}, err
+		}
+		if r.Points > 0 && enr != nil {
+			// Coupons and boosts cost when they are used (counted by
+			// dispatch with the order); points when they are given.
+			if err := a.lift().Points(ctx, def, *enr, key, r.Points, req.At); err != nil {
+				return StepResult{}, err
+			}
 		}
 		reward = &r
 		res.Reward = &r
@@ -320,6 +362,10 @@ func (a *Activities) grant(ctx context.Context, key string, req StepRequest, why
 	}
 	return res, nil
 }
+
+// lift is the journeys' lift counter over the activities' store and
+// engine.
+func (a *Activities) lift() journeys.Lift { return journeys.Lift{Store: a.Store, Engine: a.Engine} }
 
 // countEdge counts a member's move from one step to the next once.
 func (a *Activities) countEdge(ctx context.Context, def journey.Definition, req StepRequest, from, to string) {

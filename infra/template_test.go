@@ -107,7 +107,7 @@ var lambdaFunctions = []struct {
 			"secretsmanager:GetSecretValue": {"Ref:AdminTokenSecretArn", "Ref:CodeSecretArn", "Ref:TemporalTlsSecretArn"},
 		},
 		routes: []string{"GET /v1/members/{id}", "GET /v1/members/{id}/ledger", "POST /v1/members/{id}/adjustments", "GET /v1/liability",
-			"GET /v1/journeys/{name}/stats", "GET /v1/unsubscribe", "POST /v1/unsubscribe",
+			"GET /v1/journeys/{name}/stats", "GET /v1/journeys/{name}/lift", "GET /v1/unsubscribe", "POST /v1/unsubscribe",
 			"GET /v1/members/{id}/timeline", "GET /v1/journeys", "GET /v1/journeys/{name}", "GET /v1/journeys/{name}/versions/{n}",
 			"POST /v1/journeys/validate", "PUT /v1/journeys/{name}/draft", "POST /v1/journeys", "POST /v1/journeys/{name}/pause",
 			"POST /v1/journeys/{name}/resume", "POST /v1/journeys/{name}/archive", "POST /v1/journeys/{name}/enrollments",
@@ -117,7 +117,9 @@ var lambdaFunctions = []struct {
 			// The members' rights: erasure and export.
 			"DELETE /v1/members/{id}", "GET /v1/members/{id}/export",
 			// The marketer console and what only it reads.
-			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview"},
+			"GET /ui", "ANY /ui/{proxy+}", "GET /v1/program", "GET /v1/templates", "POST /v1/templates/{name}/preview",
+			// Template pushes reported by the CLI, for the audit log.
+			"POST /v1/templates/{name}/pushes"},
 	},
 	{
 		logicalID: "DispatchFunction",

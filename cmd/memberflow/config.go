@@ -13,6 +13,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -61,6 +62,15 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		},
 		FromEmail: cmp.Or(getenv("MEMBERFLOW_FROM_EMAIL"), "hello@memberflow.local"),
 	}
+	// Both are Standard Webhooks keys when written "whsec_<base64>".
+	for _, sec := range []struct{ env, value string }{
+		{"MEMBERFLOW_WEBHOOK_SECRET", cfg.WebhookSecret},
+		{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET", cfg.JourneyWebhookSecret},
+	} {
+		if err := stdwebhooks.CheckSecret([]byte(sec.value)); err != nil {
+			return cfg, fmt.Errorf("%s: %w", sec.env, err)
+		}
+	}
 	if err := checkExposure(cfg); err != nil {
 		return cfg, err
 	}
@@ -97,6 +107,13 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 			return cfg, fmt.Errorf("MEMBERFLOW_SCAN_EVERY must be a duration from 1s to %s (each run looks back %s) like 1h or 30s, got %q", workflows.DefaultCatchUp/2, workflows.DefaultCatchUp, v)
 		}
 		cfg.ScanEvery = x
+	}
+	if v := getenv("MEMBERFLOW_CONFIRM_WINDOW"); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x < time.Second || x > time.Hour {
+			return cfg, fmt.Errorf("MEMBERFLOW_CONFIRM_WINDOW must be a duration from 1s to 1h like 10m or 20s, got %q", v)
+		}
+		cfg.ConfirmWindow = x
 	}
 	return cfg, nil
 }

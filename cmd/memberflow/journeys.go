@@ -65,6 +65,12 @@ func (e *apiError) Error() string { return "memberflow answered " + e.Status + "
 // call sends body (nil for none) to path and decodes a 2xx answer into
 // out; any other answer is an *apiError.
 func (c apiClient) call(ctx context.Context, method, path string, body []byte, out any) error {
+	return c.callWith(ctx, method, path, nil, body, out)
+}
+
+// callWith is call with headers of the request's own (an
+// Idempotency-Key).
+func (c apiClient) callWith(ctx context.Context, method, path string, header map[string]string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -72,6 +78,9 @@ func (c apiClient) call(ctx context.Context, method, path string, body []byte, o
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return err
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)

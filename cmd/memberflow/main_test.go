@@ -36,12 +36,17 @@ func TestStackConfigDefaults(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "short.yaml"), []byte("name: short\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_JOURNEYS_DIR": dir, "MEMBERFLOW_SCAN_EVERY": "1m"}))
+	// The local storefront's secret written the Standard Webhooks way is
+	// the same 16-byte key, and accepted.
+	if _, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_WEBHOOK_SECRET": "whsec_bG9jYWwtZGV2LXNlY3JldA=="})); err != nil {
+		t.Errorf("whsec_ form of local-dev-secret refused: %v", err)
+	}
+	short, err := stackConfigFromEnv(env(map[string]string{"MEMBERFLOW_JOURNEYS_DIR": dir, "MEMBERFLOW_SCAN_EVERY": "1m", "MEMBERFLOW_CONFIRM_WINDOW": "20s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, err := fs.ReadFile(short.Journeys, "short.yaml"); err != nil || string(b) != "name: short\n" || short.ScanEvery != time.Minute {
-		t.Errorf("journeys dir: %q %v, scan every %s", b, err, short.ScanEvery)
+	if b, err := fs.ReadFile(short.Journeys, "short.yaml"); err != nil || string(b) != "name: short\n" || short.ScanEvery != time.Minute || short.ConfirmWindow != 20*time.Second {
+		t.Errorf("journeys dir: %q %v, scan every %s, confirm window %s", b, err, short.ScanEvery, short.ConfirmWindow)
 	}
 }
 
@@ -54,6 +59,9 @@ func TestStackConfigRejectsNonsense(t *testing.T) {
 		{"port", map[string]string{"MEMBERFLOW_DYNAMODB_PORT": "eighty"}, "MEMBERFLOW_DYNAMODB_PORT"},
 		{"journeys dir", map[string]string{"MEMBERFLOW_JOURNEYS_DIR": "/does/not/exist"}, "MEMBERFLOW_JOURNEYS_DIR"},
 		{"scan every", map[string]string{"MEMBERFLOW_SCAN_EVERY": "often"}, "MEMBERFLOW_SCAN_EVERY"},
+		{"confirm window", map[string]string{"MEMBERFLOW_CONFIRM_WINDOW": "0s"}, "MEMBERFLOW_CONFIRM_WINDOW"},
+		{"short whsec webhook secret", map[string]string{"MEMBERFLOW_WEBHOOK_SECRET": "whsec_YWJjZGVmZ2g="}, "MEMBERFLOW_WEBHOOK_SECRET: \"whsec_\" secret decodes to 8 bytes; it must be at least 16"},
+		{"whsec journey secret not base64", map[string]string{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET": "whsec_???"}, "MEMBERFLOW_JOURNEY_WEBHOOK_SECRET: must be \"whsec_\" followed by the key in base64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := stackConfigFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
+	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/mail"
@@ -32,9 +33,11 @@ const (
 
 // templatesUsage is the help of `memberflow templates`.
 const templatesUsage = `usage:
-  memberflow templates push --env <env> [--dir <dir>]
+  memberflow templates push --env <env> [--dir <dir>] [--url <url>]
       create or update the SendGrid dynamic templates of <env> (SENDGRID_API_KEY,
-      SENDGRID_BASE_URL) from <dir> (default templates/email) and record new ids
+      SENDGRID_BASE_URL) from <dir> (default templates/email), record new ids,
+      and append each pushed template to memberflow's audit log at <url>
+      (default MEMBERFLOW_URL or ` + defaultURL + `; token MEMBERFLOW_ADMIN_TOKEN)
   memberflow templates preview <name> --member <id|sample> [--out <file>]
       render a template exactly as the outbox does: HTML to stdout or <file>,
       subject and preheader to stderr; <id> is read from the running local stack
@@ -66,6 +69,7 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	env := fs.String("env", "", "environment whose template ids to use and record (staging, production)")
 	dir := fs.String("dir", "", "templates directory on disk (default <repo>/templates/email)")
+	base := fs.String("url", cmp.Or(getenv("MEMBERFLOW_URL"), defaultURL), "base URL of the memberflow whose audit log records the pushes")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -74,6 +78,9 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 	}
 	if *env == "" {
 		return errors.New("templates push needs --env (staging, production)")
+	}
+	if err := mail.CheckPushEnvironment(*env); err != nil {
+		return err
 	}
 	key := getenv("SENDGRID_API_KEY")
 	if key == "" {
@@ -86,6 +93,15 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 		}
 		*dir = filepath.Join(root, "templates", "email")
 	}
+	// Every push is an operator action for the audit log, which only
+	// memberflow writes: make sure it will take the entries before
+	// anything is pushed, so a push is not left unlogged because the API
+	// was down or the token wrong.
+	audit := newAPIClient(*base, getenv)
+	var page api.AuditPage
+	if err := audit.call(ctx, http.MethodGet, "/v1/audit?limit=1", nil, &page); err != nil {
+		return fmt.Errorf("templates push records every push in the audit log of memberflow at %s, which cannot take it: %w; nothing was pushed", *base, err)
+	}
 	results, err := mail.Push(ctx, mail.PushConfig{
 		APIKey:      key,
 		BaseURL:     cmp.Or(getenv("SENDGRID_BASE_URL"), defaultSendGridURL),
@@ -93,16 +109,37 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 		Dir:         *dir,
 	})
 	created := false
+	var unlogged []error
 	for _, r := range results {
 		fmt.Fprintln(stdout, r)
 		created = created || r.Outcome == mail.PushCreated
+		if err := recordPush(ctx, audit, *env, r); err != nil {
+			unlogged = append(unlogged, fmt.Errorf("%s was pushed but not recorded in the audit log: %w", r.Template, err))
+		}
 	}
 	if created {
 		// The binaries embed the templates: an id on disk reaches the
 		// worker only with the next build.
 		fmt.Fprintf(stderr, "new template ids are recorded in %s; commit them and rebuild the worker\n", *dir)
 	}
-	return err
+	return errors.Join(append([]error{err}, unlogged...)...)
+}
+
+// recordPush appends a pushed template to the audit log (POST
+// /v1/templates/{name}/pushes); an unchanged one was not pushed and is
+// not recorded. The Idempotency-Key is the environment, template and
+// version, so a rerun's report of the same push adds no second entry.
+func recordPush(ctx context.Context, c apiClient, env string, r mail.PushResult) error {
+	if r.Outcome != mail.PushCreated && r.Outcome != mail.PushUpdated {
+		return nil
+	}
+	body, err := json.Marshal(api.TemplatePush{Environment: env, TemplateID: r.TemplateID, VersionID: r.VersionID, Outcome: r.Outcome})
+	if err != nil {
+		return err
+	}
+	key := map[string]string{api.IdempotencyKeyHeader: env + "." + r.Template + "." + r.VersionID}
+	var out api.TemplatePush
+	return c.callWith(ctx, http.MethodPost, "/v1/templates/"+url.PathEscape(r.Template)+"/pushes", key, body, &out)
 }
 
 // previewTemplate renders one template for a member with the data and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
+	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/templates"
 )
 
@@ -215,8 +217,18 @@ func TestPushCommand(t *testing.T) {
 	}))
 	defer srv.Close()
 
+	// The audit log the pushes are recorded in: the API on a store.
+	stack := newCLIStack(t)
+	vars := map[string]string{"SENDGRID_API_KEY": "SG.cli", "SENDGRID_BASE_URL": srv.URL}
+	getenv := func(k string) string { return cmp.Or(vars[k], stack.env(k)) }
+
+	// Without an audit log to record them in, nothing is pushed.
+	err := templatesCmd(context.Background(), []string{"push", "--env", "staging", "--dir", emailDir, "--url", "http://127.0.0.1:1"}, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "nothing was pushed") || len(requests) != 0 {
+		t.Fatalf("push without the API: err %v, %d SendGrid requests; want a refusal before any", err, len(requests))
+	}
+
 	var stdout, stderr bytes.Buffer
-	getenv := env(map[string]string{"SENDGRID_API_KEY": "SG.cli", "SENDGRID_BASE_URL": srv.URL})
 	if err := templatesCmd(context.Background(), []string{"push", "--env", "staging", "--dir", emailDir}, getenv, &stdout, &stderr); err != nil {
 		t.Fatalf("push: %v (stderr %s)", err, stderr.String())
 	}
@@ -231,6 +243,31 @@ func TestPushCommand(t *testing.T) {
 	}
 	if stdout.String() != want.String() {
 		t.Errorf("stdout =\n%s\nwant\n%s", stdout.String(), want.String())
+	}
+	// One audit entry per pushed template, by the admin token, with
+	// SendGrid's ids.
+	log, _, err := stack.Store.ListAudit(context.Background(), time.Time{}, "", store.MaxAuditPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != len(local.Names()) {
+		t.Fatalf("audit has %d entries, want one per template (%d): %+v", len(log), len(local.Names()), log)
+	}
+	for i, name := range local.Names() {
+		e, tid, vid := log[i], fmt.Sprintf("d-%d", 2*i+1), fmt.Sprintf("v-%d", 2*i+2)
+		if e.Action != "template.push" || e.Target != "template:"+name || !strings.HasPrefix(e.Token, "sha256:") ||
+			e.Detail["template_id"] != tid || e.Detail["version_id"] != vid || e.Detail["environment"] != "staging" || e.Detail["outcome"] != "created" {
+			t.Errorf("audit entry %d = %+v, want template.push of %s %s version %s", i, e, name, tid, vid)
+		}
+	}
+	// Recorded again with the same key (a rerun reporting the same
+	// push), the log keeps one entry.
+	if err := recordPush(context.Background(), newAPIClient(stack.srv.URL, getenv), "staging",
+		mail.PushResult{Template: local.Names()[0], TemplateID: "d-1", VersionID: "v-2", Outcome: mail.PushCreated}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _, _ := stack.Store.ListAudit(context.Background(), time.Time{}, "", store.MaxAuditPage); len(again) != len(log) {
+		t.Errorf("a repeated report added entries: %d, then %d", len(log), len(again))
 	}
 	if !strings.Contains(stderr.String(), "rebuild") {
 		t.Errorf("stderr = %q, want the rebuild hint", stderr.String())

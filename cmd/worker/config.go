@@ -12,6 +12,7 @@ import (
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/mail/asmgroup"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 	"github.com/memberflow/memberflow/internal/temporalconn"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -95,6 +96,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	// A scan looks back 24 hours: runs further apart would miss members.
 	if c.ScanEvery > workflows.DefaultCatchUp/2 {
 		missing = append(missing, fmt.Errorf("MEMBERFLOW_SCAN_EVERY must be at most %s (half the scans' %s catch-up window), got %s", workflows.DefaultCatchUp/2, workflows.DefaultCatchUp, c.ScanEvery))
+	}
+	if err := stdwebhooks.CheckSecret([]byte(c.JourneyWebhookSecret)); err != nil {
+		missing = append(missing, fmt.Errorf("MEMBERFLOW_JOURNEY_WEBHOOK_SECRET: %w", err))
 	}
 	for _, req := range []struct{ name, value string }{
 		{"TABLE_NAME", c.TableName},

@@ -27,7 +27,8 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
 	}
-	for k, bad := range map[string]string{"MEMBERFLOW_PUBLIC_URL": "api.example.com", "SENDGRID_ASM_GROUPS": `{"activation": 0}`, "TEMPORAL_TLS_CERT": "CERT"} {
+	for k, bad := range map[string]string{"MEMBERFLOW_PUBLIC_URL": "api.example.com", "SENDGRID_ASM_GROUPS": `{"activation": 0}`, "TEMPORAL_TLS_CERT": "CERT",
+		"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET": "whsec_c2hvcnQ="} {
 		good := full[k]
 		full[k] = bad
 		if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), k) {

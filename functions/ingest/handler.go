@@ -11,6 +11,7 @@ import (
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 	"github.com/memberflow/memberflow/templates"
 )
 
@@ -60,6 +61,11 @@ func webhookSecrets(doc []byte) (map[string][]byte, error) {
 	for src, s := range m {
 		if strings.TrimSpace(s) == "" {
 			return nil, fmt.Errorf("webhook secret: source %q has an empty secret", src)
+		}
+		// A source signing the Standard Webhooks way may be given its
+		// "whsec_" secret as its sender shows it.
+		if err := stdwebhooks.CheckSecret([]byte(s)); err != nil {
+			return nil, fmt.Errorf("webhook secret: source %q: %w", src, err)
 		}
 		out[src] = []byte(s)
 	}

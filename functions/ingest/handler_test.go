@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,15 @@ func TestWebhookSecrets(t *testing.T) {
 		if _, err := webhookSecrets([]byte(bad)); err == nil {
 			t.Errorf("%s was accepted", bad)
 		}
+	}
+	// A Standard Webhooks secret is checked as one: base64 of at least
+	// 16 bytes, the source named when it is not.
+	if _, err := webhookSecrets([]byte(`{"storefront":"whsec_bG9jYWwtZGV2LXNlY3JldA=="}`)); err != nil {
+		t.Errorf("whsec_ secret of 16 bytes refused: %v", err)
+	}
+	_, err = webhookSecrets([]byte(`{"storefront":"abc","pos":"whsec_c2hvcnQ="}`))
+	if err == nil || !strings.Contains(err.Error(), `source "pos"`) || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("whsec_ secret of 5 bytes: err = %v, want one naming the source and the rule", err)
 	}
 }
 

@@ -64,6 +64,7 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/liability", h.getLiability)
 	mux.HandleFunc("GET /v1/members/{id}/timeline", h.getTimeline)
 	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)
+	mux.HandleFunc("GET /v1/journeys/{name}/lift", h.getJourneyLift)
 	mux.HandleFunc("GET /v1/program", h.getProgram)
 	// The audit log is read here and only here: no route changes or
 	// deletes an entry.

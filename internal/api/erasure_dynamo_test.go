@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,10 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/events"
@@ -30,6 +25,7 @@ import (
 	"github.com/memberflow/memberflow/internal/store/dynamo"
 	"github.com/memberflow/memberflow/internal/testenv/ddblocal"
 	"github.com/memberflow/memberflow/internal/testenv/ledgerfix"
+	"github.com/memberflow/memberflow/internal/testenv/piiscan"
 	"github.com/memberflow/memberflow/internal/unsubscribe"
 	"github.com/memberflow/memberflow/templates"
 )
@@ -109,10 +105,10 @@ func TestErasureLeavesNoPersonalDataInTheTable(t *testing.T) {
 		Enrollment: 1, Type: store.EventDelivered, At: daytime.Add(time.Minute), MessageID: res.MessageID}); err != nil {
 		t.Fatalf("RecordSendEvent: %v", err)
 	}
-	if leaks := scanLeaks(t, client, table, personal); len(leaks) == 0 {
+	if leaks := piiscan.Table(t, client, table, personal); len(leaks) == 0 {
 		t.Fatal("no personal value found in the table before the erasure: the test looks for the wrong strings")
 	}
-	if files := outboxLeaks(t, dir, personal); len(files) == 0 {
+	if files := piiscan.Dir(t, dir, personal); len(files) == 0 {
 		t.Fatal("the outbox holds none of the member's values before the erasure")
 	}
 
@@ -136,10 +132,10 @@ func TestErasureLeavesNoPersonalDataInTheTable(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("DELETE #%d: %d %s", i+1, rec.Code, rec.Body)
 		}
-		if leaks := scanLeaks(t, client, table, personal); len(leaks) > 0 {
+		if leaks := piiscan.Table(t, client, table, personal); len(leaks) > 0 {
 			t.Errorf("after erasure #%d the table holds: %s", i+1, strings.Join(leaks, "\n"))
 		}
-		if files := outboxLeaks(t, dir, personal); len(files) > 0 {
+		if files := piiscan.Dir(t, dir, personal); len(files) > 0 {
 			t.Errorf("after erasure #%d the outbox holds %v", i+1, files)
 		}
 		if got := liabilityFigures(t, h); got != liability {
@@ -192,86 +188,6 @@ func sample(t *testing.T, name string) recorded {
 		t.Fatal(err)
 	}
 	return r
-}
-
-// scanLeaks scans every item of the table (a test may; the erasure does
-// not) and returns "PK SK attribute: value" for every string holding one
-// of the values, case-insensitively.
-func scanLeaks(t *testing.T, client *dynamodb.Client, table string, values []string) []string {
-	t.Helper()
-	var out []string
-	pages := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(t.Context())
-		if err != nil {
-			t.Fatalf("Scan: %v", err)
-		}
-		for _, item := range page.Items {
-			where := fmt.Sprintf("%v %v", str(item["PK"]), str(item["SK"]))
-			for name, v := range item {
-				walkStrings(v, func(s string) {
-					for _, p := range values {
-						if strings.Contains(strings.ToLower(s), strings.ToLower(p)) {
-							out = append(out, fmt.Sprintf("%s %s: %q holds %q", where, name, s, p))
-						}
-					}
-				})
-			}
-		}
-	}
-	return out
-}
-
-func str(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
-}
-
-func walkStrings(v types.AttributeValue, f func(string)) {
-	switch t := v.(type) {
-	case *types.AttributeValueMemberS:
-		f(t.Value)
-	case *types.AttributeValueMemberSS:
-		for _, s := range t.Value {
-			f(s)
-		}
-	case *types.AttributeValueMemberL:
-		for _, e := range t.Value {
-			walkStrings(e, f)
-		}
-	case *types.AttributeValueMemberM:
-		for k, e := range t.Value {
-			f(k)
-			walkStrings(e, f)
-		}
-	case *types.AttributeValueMemberB:
-		f(string(t.Value))
-	}
-}
-
-// outboxLeaks returns the outbox files holding one of the values.
-func outboxLeaks(t *testing.T, dir string, values []string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range values {
-			if strings.Contains(strings.ToLower(string(b)), strings.ToLower(p)) {
-				out = append(out, de.Name())
-				break
-			}
-		}
-	}
-	return out
 }
 
 func loyaltyMember(id, email string) loyalty.Member {

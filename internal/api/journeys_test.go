@@ -296,6 +296,13 @@ func TestEnrollByAPI(t *testing.T) {
 	if aud.Enrolled || aud.Refused != "audience" || aud.Values["member.consent.email_marketing"] != false {
 		t.Errorf("outside the audience = %+v", aud)
 	}
+	// An erased member is entered by no journey again.
+	if _, err := a.st.EraseMember(context.Background(), "m-3", journeyStart); err != nil {
+		t.Fatal(err)
+	}
+	if e := decodeBody[journeys.Enrolled](t, a.must(t, http.StatusOK, http.MethodPost, "/v1/journeys/paced/enrollments", `{"member_id": "m-3"}`)); e.Enrolled || e.Refused != journeys.ExitErased {
+		t.Errorf("erased member = %+v, want refused: erased", e)
+	}
 	// Paused: refused as such.
 	a.must(t, http.StatusOK, http.MethodPost, "/v1/journeys/paced/pause", "")
 	if p := decodeBody[journeys.Enrolled](t, a.must(t, http.StatusOK, http.MethodPost, "/v1/journeys/paced/enrollments", `{"member_id": "m-2"}`)); p.Refused != "paused" {

@@ -45,7 +45,11 @@ type Erasure struct {
 // the store blanks their personal data and suppresses their address by
 // its hash (store.Erasure says what stays and why), then the outbox
 // files go. Every step finds nothing to do the second time, so a repeat
-// (or a retry after a failure half-way) answers 200 again.
+// (or a retry after a failure half-way) answers 200 again. The profile
+// keeps the erased mark (loyalty.Member.ErasedAt): the member's later
+// events, and any still in the stream, leave no personal data behind
+// (dispatch stores them redacted) and no journey enters them again,
+// while their orders and refunds still move the ledger under the id.
 func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	h.audited(w, r, AuditMemberErase, auditTargetMember(id), nil, func(w http.ResponseWriter) {

@@ -50,13 +50,16 @@ func TestEraseMember(t *testing.T) {
 	}
 	payload := `{"id":"evt-reg-1","type":"member.registered","member_id":"m-1","data":{"email":"m-1@example.com","name":"Lin","phone":"+8613800001111"}}`
 	if _, err := a.st.PutEvents(ctx, []store.RecordedEvent{{Source: "storefront", ID: "evt-reg-1", Type: "member.registered", MemberID: "m-1",
-		OccurredAt: journeyStart, ReceivedAt: journeyStart, Payload: json.RawMessage(payload), Digest: "sha256:reg-1"}}); err != nil {
+		OccurredAt: journeyStart, ReceivedAt: journeyStart, Payload: json.RawMessage(payload), Digest: "sha256:reg-1", DeliveryID: "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"}}); err != nil {
 		t.Fatal(err)
 	}
 
 	before := decodeBody[api.MemberExport](t, a.must(t, http.StatusOK, http.MethodGet, "/v1/members/m-1/export", ""))
 	if before.Document.Email != "m-1@example.com" || len(before.Events) != 1 || len(before.Document.Enrollments) != 2 || len(before.Timeline) == 0 {
 		t.Fatalf("export before erasure = %+v, want the profile, the event, two enrollments and the timeline", before)
+	}
+	if got := before.Events[0].DeliveryID; got != "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W" {
+		t.Errorf("exported event's delivery id = %q, want the webhook-id it was delivered with", got)
 	}
 
 	got := decodeBody[api.Erasure](t, a.must(t, http.StatusOK, http.MethodDelete, "/v1/members/m-1", ""))
@@ -82,7 +85,7 @@ func TestEraseMember(t *testing.T) {
 		}
 	}
 	after := decodeBody[api.MemberExport](t, []byte(body))
-	if after.Document.ID != "m-1" || len(after.Events) != 1 || after.Events[0].Digest != "sha256:reg-1" {
+	if after.Document.ID != "m-1" || len(after.Events) != 1 || after.Events[0].Digest != "sha256:reg-1" || after.Events[0].DeliveryID != before.Events[0].DeliveryID {
 		t.Errorf("export after erasure = %+v, want the member id and the redacted event kept", after)
 	}
 

@@ -49,6 +49,9 @@ type Preview struct {
 func (h *Handler) templateRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/templates", h.listTemplates)
 	mux.HandleFunc("POST /v1/templates/{name}/preview", h.previewTemplate)
+	// A push to SendGrid, reported by the CLI, for the audit log
+	// (templatepush.go).
+	mux.HandleFunc("POST /v1/templates/{name}/pushes", h.postTemplatePush)
 }
 
 // catalog answers 503 when the deployment serves no templates.

@@ -58,10 +58,23 @@ type platform interface {
 	verify(secret []byte, h http.Header, body []byte) error
 	// topic is the delivery's topic as the platform names it.
 	topic(h http.Header, body []byte) string
+	// deliveryID is the platform's id of this delivery ("" when it sent
+	// none) and where it was read (a header or body field), for a refusal
+	// to name.
+	deliveryID(h http.Header, body []byte) (id, field string)
 	// mapDelivery turns a verified delivery into memberflow events; a
 	// topic it does not map gives ignored.
 	mapDelivery(ctx context.Context, d delivery) (evs []event, ignored string, err error)
+	// acknowledge turns the answer to a delivery (recorded, duplicate,
+	// ignored or refused) into what the platform reads as such.
+	acknowledge(a ingest.Answer) ingest.Answer
 }
+
+// plainAnswers is acknowledge for platforms that read the HTTP status
+// alone (Shopify, WooCommerce): memberflow's answer as it is.
+type plainAnswers struct{}
+
+func (plainAnswers) acknowledge(a ingest.Answer) ingest.Answer { return a }
 
 // delivery is one verified webhook.
 type delivery struct {
@@ -127,16 +140,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	topic := p.topic(r.Header, body)
 	log := h.Log.With("platform", name, "topic", topic)
+	deliveryID, field := p.deliveryID(r.Header, body)
+	if err := store.CheckDeliveryID(deliveryID); err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, field+": "+err.Error())
+		return
+	}
+	if deliveryID != "" {
+		log = log.With("delivery", deliveryID)
+	}
+	answer := func(a ingest.Answer) { a = p.acknowledge(a); httpx.WriteJSON(w, a.Status, a.Body) }
 	evs, ignored, err := p.mapDelivery(r.Context(), delivery{topic: topic, body: body, orderMember: h.orderMember(name)})
 	var pe *payloadError
 	switch {
 	case errors.As(err, &pe):
 		log.WarnContext(r.Context(), "connector webhook rejected", "reason", pe.Error())
-		httpx.WriteError(w, http.StatusBadRequest, pe.Error())
+		answer(ingest.Answer{Status: http.StatusBadRequest, Body: httpx.ErrorBody{Error: pe.Error()}})
 		return
 	case errors.Is(err, errOrderUnknown):
 		log.InfoContext(r.Context(), "connector refund before its order", "reason", err.Error())
-		httpx.WriteError(w, http.StatusConflict, err.Error()+"; retry after the order's paid webhook")
+		answer(ingest.Answer{Status: http.StatusConflict, Body: httpx.ErrorBody{Error: err.Error() + "; retry after the order's paid webhook"}})
 		return
 	case err != nil:
 		httpx.Fail(w, r, h.Log, err)
@@ -145,7 +167,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(evs) == 0 {
 		Ignored.Add(name+" "+counted(topic), 1)
 		log.InfoContext(r.Context(), "connector topic ignored", "reason", ignored)
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"ignored": topic, "reason": ignored})
+		answer(ingest.Answer{Status: http.StatusOK, Body: map[string]string{"ignored": topic, "reason": ignored}})
 		return
 	}
 	batch, err := json.Marshal(evs)
@@ -153,7 +175,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.Fail(w, r, h.Log, fmt.Errorf("encode %s events: %w", name, err))
 		return
 	}
-	h.Ingest.Record(w, r, log, name, batch, received)
+	a, err := h.Ingest.RecordAnswer(r.Context(), log, ingest.Delivery{Source: name, ID: deliveryID, Received: received}, batch)
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	answer(a)
 }
 
 // orderMember reads the member of an order from its recorded order.paid.

@@ -218,6 +218,9 @@ func TestShopifySamples(t *testing.T) {
 	hdr := signedHeaders(t, connectors.Shopify, "orders/paid", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", body)
 	mustStatus(t, post(h, connectors.Shopify, body, hdr), http.StatusAccepted)
 	ev, data = recorded(t, st, "shopify", "shopify.order.820982911946154508.paid")
+	if ev.DeliveryID != "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043" {
+		t.Errorf("orders/paid kept delivery id %q, want X-Shopify-Webhook-Id", ev.DeliveryID)
+	}
 	paid := data.(*events.OrderPaidData)
 	if ev.MemberID != member || paid.Currency != "CNY" || !paid.Amount.Equal(dec("1150")) || !paid.Discount.Equal(dec("100")) ||
 		len(paid.Lines) != 2 || paid.Lines[0].SKU != "TEA-OOLONG-250G" || !paid.Lines[0].Amount.Equal(dec("500")) || paid.Lines[0].Quantity != 2 ||
@@ -234,7 +237,7 @@ func TestShopifySamples(t *testing.T) {
 		t.Errorf("second delivery answered %s", again.Body)
 	}
 	ev2, _ := recorded(t, st, "shopify", "shopify.order.820982911946154508.paid")
-	if !ev2.ReceivedAt.Equal(ev.ReceivedAt) || ev2.Digest != ev.Digest {
+	if !ev2.ReceivedAt.Equal(ev.ReceivedAt) || ev2.Digest != ev.Digest || ev2.DeliveryID != ev.DeliveryID {
 		t.Errorf("the redelivery changed the recorded order: %+v then %+v", ev, ev2)
 	}
 
@@ -267,6 +270,9 @@ func TestWooCommerceSamples(t *testing.T) {
 	mustStatus(t, post(h, connectors.WooCommerce, body, signedHeaders(t, connectors.WooCommerce, "customer.created", "1", body)), http.StatusAccepted)
 	ev, data := recorded(t, st, "woocommerce", "woocommerce.customer.25.created")
 	reg := data.(*events.MemberRegisteredData)
+	if ev.DeliveryID != "1" {
+		t.Errorf("customer.created kept delivery id %q, want X-WC-Webhook-Delivery-ID", ev.DeliveryID)
+	}
 	if ev.MemberID != member || reg.Email != "john.doe@example.com" || reg.Name != "John Doe" || !reg.Consent.EmailMarketing || reg.Phone != "+14155550100" {
 		t.Errorf("customer.created recorded %+v %+v", ev, reg)
 	}
@@ -296,25 +302,78 @@ func TestWooCommerceSamples(t *testing.T) {
 	}
 }
 
+// Youzan: a paid trade, then its refund, end as memberflow events; each
+// push is acknowledged with the body Youzan reads as received (HTTP 200,
+// {"code":0,"msg":"success"}), and its msg_id is kept as the delivery id.
 func TestYouzanSamples(t *testing.T) {
 	h, st := newHandler(t)
 	member := "youzan-9F3mfC8o668730813524791296"
 
 	body := sample(t, connectors.Youzan, "trade_TradePaid.json")
-	mustStatus(t, post(h, connectors.Youzan, body, signedHeaders(t, connectors.Youzan, "trade_TradePaid", "", body)), http.StatusAccepted)
+	mustYouzanAck(t, post(h, connectors.Youzan, body, signedHeaders(t, connectors.Youzan, "trade_TradePaid", "", body)))
 	ev, data := recorded(t, st, "youzan", "youzan.trade.E20260302140510025604163.paid")
 	paid := data.(*events.OrderPaidData)
 	if ev.MemberID != member || !paid.Amount.Equal(dec("468")) || len(paid.Lines) != 2 || paid.Lines[0].SKU != "TEA-PUER-357G" ||
 		!paid.Lines[0].Amount.Equal(dec("368")) || paid.Lines[1].Quantity != 2 || !ev.OccurredAt.Equal(time.Date(2026, 3, 2, 6, 5, 10, 0, time.UTC)) {
 		t.Errorf("trade_TradePaid recorded %+v %+v", ev, paid)
 	}
+	var push struct {
+		MsgID string `json:"msg_id"`
+	}
+	if err := json.Unmarshal(body, &push); err != nil || push.MsgID == "" || ev.DeliveryID != push.MsgID {
+		t.Errorf("trade_TradePaid kept delivery id %q, want the push's msg_id %q", ev.DeliveryID, push.MsgID)
+	}
+	// Pushed again: recorded before, still acknowledged so Youzan stops.
+	mustYouzanAck(t, post(h, connectors.Youzan, body, signedHeaders(t, connectors.Youzan, "trade_TradePaid", "", body)))
 
 	body = sample(t, connectors.Youzan, "trade_refund_RefundSuccess.json")
-	mustStatus(t, post(h, connectors.Youzan, body, signedHeaders(t, connectors.Youzan, "trade_refund_RefundSuccess", "", body)), http.StatusAccepted)
+	mustYouzanAck(t, post(h, connectors.Youzan, body, signedHeaders(t, connectors.Youzan, "trade_refund_RefundSuccess", "", body)))
 	ev, data = recorded(t, st, "youzan", "youzan.refund.201603091120001234")
 	rf := data.(*events.OrderRefundedData)
 	if ev.MemberID != member || rf.OrderID != "E20260302140510025604163" || !rf.Amount.Equal(dec("50")) || rf.Currency != "CNY" {
 		t.Errorf("refund recorded %+v %+v", ev, rf)
+	}
+
+	// Youzan's heartbeat (test: true) and a type memberflow does not map
+	// are acknowledged the same way; a refused push is not.
+	for _, b := range []string{
+		`{"client_id":"memberflow-local-client","id":"x","msg":"","type":"trade_TradePaid","test":true}`,
+		`{"client_id":"memberflow-local-client","id":"x","msg":"","type":"ITEM_Update","test":false}`,
+	} {
+		var p struct{ Type string }
+		_ = json.Unmarshal([]byte(b), &p)
+		mustYouzanAck(t, post(h, connectors.Youzan, []byte(b), signedHeaders(t, connectors.Youzan, p.Type, "", []byte(b))))
+	}
+	bad := []byte(`{"client_id":"memberflow-local-client","id":"x","msg":"%zz","type":"trade_TradePaid","test":false}`)
+	rec := post(h, connectors.Youzan, bad, signedHeaders(t, connectors.Youzan, "trade_TradePaid", "", bad))
+	mustStatus(t, rec, http.StatusBadRequest)
+	if strings.Contains(rec.Body.String(), `"code"`) || !strings.Contains(rec.Body.String(), "msg") {
+		t.Errorf("refused push answered %s, want an error naming msg and no acknowledgement", rec.Body)
+	}
+}
+
+// mustYouzanAck wants the acknowledgement of Youzan's push guide.
+func mustYouzanAck(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	mustStatus(t, rec, http.StatusOK)
+	var got map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got) != 2 || got["code"] != float64(0) || got["msg"] != "success" {
+		t.Errorf("answer %s, want {\"code\":0,\"msg\":\"success\"}", rec.Body)
+	}
+}
+
+// A delivery id that is not one is refused naming its header, before
+// anything is recorded.
+func TestBadDeliveryIDRefused(t *testing.T) {
+	h, st := newHandler(t)
+	body := sample(t, connectors.Shopify, "orders_paid.json")
+	rec := post(h, connectors.Shopify, body, signedHeaders(t, connectors.Shopify, "orders/paid", "two words", body))
+	mustStatus(t, rec, http.StatusBadRequest)
+	if !strings.Contains(rec.Body.String(), connectors.ShopifyHeaderWebhookID) {
+		t.Errorf("answer %s does not name %s", rec.Body, connectors.ShopifyHeaderWebhookID)
+	}
+	if _, err := st.GetEvent(context.Background(), "shopify", "shopify.order.820982911946154508.paid"); err == nil {
+		t.Error("the order was recorded")
 	}
 }
 

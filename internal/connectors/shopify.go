@@ -53,7 +53,11 @@ func verifyBase64HMAC(secret []byte, header string, h http.Header, body []byte) 
 	return nil
 }
 
-type shopifyPlatform struct{}
+type shopifyPlatform struct{ plainAnswers }
+
+func (shopifyPlatform) deliveryID(h http.Header, _ []byte) (string, string) {
+	return h.Get(ShopifyHeaderWebhookID), ShopifyHeaderWebhookID
+}
 
 func (shopifyPlatform) verify(secret []byte, h http.Header, body []byte) error {
 	return verifyBase64HMAC(secret, ShopifyHeaderHMAC, h, body)

@@ -28,7 +28,11 @@ const (
 // customer has not consented.
 var wooConsentMeta = []string{"mailchimp_woocommerce_is_subscribed"}
 
-type wooPlatform struct{}
+type wooPlatform struct{ plainAnswers }
+
+func (wooPlatform) deliveryID(h http.Header, _ []byte) (string, string) {
+	return h.Get(WooHeaderDeliveryID), WooHeaderDeliveryID
+}
 
 func (wooPlatform) verify(secret []byte, h http.Header, body []byte) error {
 	return verifyBase64HMAC(secret, WooHeaderSignature, h, body)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/ingest"
 )
 
 // Youzan's push headers. Youzan Cloud's push guide
@@ -29,6 +30,23 @@ const (
 	YouzanHeaderClientID = "Client-Id"
 )
 
+// youzanAck is the body that acknowledges a push. Youzan reads a push as
+// received only from this body (with HTTP 200) and pushes it again
+// otherwise; memberflow sends it for every push it recorded, had recorded
+// before or does not map, and answers a refused push (bad signature,
+// payload or refund before its order) with its usual error, which Youzan
+// retries. Source: the push receivers written against Youzan's push
+// guide (open.youzan.com/docs/server#424, "消息推送") all answer
+// {"code":0,"msg":"success"} — e.g. huang-ding/api-youzan
+// YouZanNotifyController and a zengshi YouzanOrderController citing that
+// page — while cuncle/youzanyun-push-demo's {"code":"200"} is a demo's
+// own; the guide itself (doc.youzanyun.com/resource/develop-guide/41355/41536)
+// was not reachable to quote.
+var youzanAck = struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}{0, "success"}
+
 // youzanZone is the zone of Youzan's "yyyy-MM-dd HH:mm:ss" times.
 var youzanZone = time.FixedZone("CST", 8*3600)
 
@@ -38,6 +56,7 @@ type youzanPlatform struct{}
 type youzanPush struct {
 	ClientID string `json:"client_id"`
 	ID       string `json:"id"`
+	MsgID    string `json:"msg_id"`
 	Msg      string `json:"msg"`
 	Type     string `json:"type"`
 	Test     bool   `json:"test"`
@@ -71,6 +90,21 @@ func (youzanPlatform) verify(secret []byte, h http.Header, body []byte) error {
 		return fmt.Errorf("invalid signature: %s does not match the body", YouzanHeaderSign)
 	}
 	return nil
+}
+
+// deliveryID is the push's msg_id, Youzan's id of one message (the body's
+// "id" is the trade's).
+func (youzanPlatform) deliveryID(_ http.Header, body []byte) (string, string) {
+	var p youzanPush
+	_ = json.Unmarshal(body, &p)
+	return p.MsgID, "msg_id"
+}
+
+func (youzanPlatform) acknowledge(a ingest.Answer) ingest.Answer {
+	if a.Status >= 300 {
+		return a
+	}
+	return ingest.Answer{Status: http.StatusOK, Body: youzanAck}
 }
 
 func (youzanPlatform) topic(h http.Header, body []byte) string {

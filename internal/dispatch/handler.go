@@ -143,13 +143,18 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if !ok || payload.DataType() != lambdaevents.DataTypeString {
 		return errors.New("event item has no payload")
 	}
-	return h.Apply(ctx, []byte(payload.String()))
+	source := ""
+	if a, ok := img["source"]; ok && a.DataType() == lambdaevents.DataTypeString {
+		source = a.String()
+	}
+	return h.Apply(ctx, source, []byte(payload.String()))
 }
 
-// Apply applies one recorded event, its payload as stored: the projection,
-// the ledger, then the journeys. Handle calls it for each wanted stream
-// record; the simulator (internal/simulate) calls it in event order.
-func (h *Handler) Apply(ctx context.Context, payload []byte) error {
+// Apply applies one recorded event of source, its payload as stored: the
+// projection, the ledger, then the journeys. Handle calls it for each
+// wanted stream record; the simulator (internal/simulate) calls it in
+// event order.
+func (h *Handler) Apply(ctx context.Context, source string, payload []byte) error {
 	var env events.Envelope
 	if err := json.Unmarshal(payload, &env); err != nil {
 		return fmt.Errorf("decode recorded event: %w", err)
@@ -163,6 +168,11 @@ func (h *Handler) Apply(ctx context.Context, payload []byte) error {
 	if err != nil {
 		return err
 	}
+	if m.Erased() {
+		if env, data, err = h.redactErased(ctx, source, env, data); err != nil {
+			return err
+		}
+	}
 	// The ledger needs the projection (birthday, email and phone for the
 	// trial and referral checks), so it runs after it, with it.
 	acc, err := h.Ledger.ApplyEventTo(ctx, &m, env, data)
@@ -172,16 +182,49 @@ func (h *Handler) Apply(ctx context.Context, payload []byte) error {
 	return h.route(ctx, env, data, m, acc)
 }
 
+// redactErased handles an event of an erased member, recorded after the
+// erasure or still in the stream when it ran: the projection has already
+// kept its personal data off the profile (loyalty.Project); here the
+// recorded item loses it too (store.Erasure.RedactEvent), and the ledger's
+// journal and the journeys get the redacted event, so no later item holds
+// it. The values looked for are the event's own (what it would have set
+// on a profile), since the erased profile has none left. Events without
+// personal data (orders, refunds) change nothing and cost nothing: they
+// apply to the ledger under the member id as before.
+func (h *Handler) redactErased(ctx context.Context, source string, env events.Envelope, data any) (events.Envelope, any, error) {
+	carried, _ := loyalty.Project(loyalty.Member{ID: env.MemberID}, env, data)
+	p := store.NewPersonalData(carried)
+	red, changed := p.RedactJSON(env.Raw)
+	if !changed {
+		return env, data, nil
+	}
+	if _, err := h.Store.RedactEvent(ctx, source, env.ID, p, h.now()); err != nil {
+		return env, data, fmt.Errorf("redact event %s of an erased member: %w", env.ID, err)
+	}
+	var out events.Envelope
+	if err := json.Unmarshal(red, &out); err != nil {
+		return env, data, fmt.Errorf("decode redacted event %s: %w", env.ID, err)
+	}
+	out.Raw = red
+	outData, err := out.DecodeData()
+	if err != nil {
+		return env, data, fmt.Errorf("decode %s data of redacted event %s: %w", out.Type, out.ID, err)
+	}
+	h.Log.InfoContext(ctx, "event of an erased member stored without personal data", "event_id", env.ID, "type", string(env.Type))
+	return out, outData, nil
+}
+
 // Project is projection.Apply, kept here because dispatch is where events
 // meet the projection.
 func Project(ctx context.Context, st store.Members, env events.Envelope, data any) (loyalty.Member, error) {
 	return projection.Apply(ctx, st, env, data)
 }
 
-// route hands the event to the journeys: the enrollments that listen for
-// its type (exits, goals, waits), then the journeys it triggers. With no
-// journey triggered by the type and no enrollment listening for it, it
-// costs no read.
+// route hands the event to the journeys: their lift counters (orders,
+// refunds, goals), the enrollments that listen for its type (exits,
+// goals, waits), then the journeys it triggers. With no journey
+// triggered by the type, no enrollment listening for it and nothing for
+// lift to count, it costs no read.
 func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m loyalty.Member, acc loyalty.Account) error {
 	if d, ok := data.(*events.OrderPaidData); ok {
 		if err := h.attributeOrder(ctx, env, d); err != nil {
@@ -206,7 +249,7 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 			triggered = append(triggered, l)
 		}
 	}
-	if len(triggered) == 0 && !listened[typ] && !legacyListens(env.Type) {
+	if len(triggered) == 0 && !listened[typ] && !legacyListens(env.Type) && !journeys.LiftCounts(env.Type) {
 		return nil
 	}
 	doc, err := h.Ledger.DocumentOf(ctx, m, acc, h.now())
@@ -214,6 +257,11 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 		return err
 	}
 	if err := h.legacy(ctx, env, data, doc.Enrollments); err != nil {
+		return err
+	}
+	// Lift first: the enrollments this event starts below are not its
+	// outcome.
+	if err := h.Enroller.Lift().Event(ctx, h.Journeys.Version, doc, &env, data, acc); err != nil {
 		return err
 	}
 	if err := h.Enroller.Event(ctx, h.Journeys.Version, doc, &env); err != nil {

@@ -9,6 +9,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -256,16 +258,14 @@ func (e *Engine) MatchEvent(def journey.Definition, started time.Time, s Subject
 			return Match{Exit: typ, Values: read}, nil
 		}
 	}
-	if g := def.Goal; g != nil && g.Event == typ && (g.Within == 0 || s.Event.OccurredAt.Sub(started) <= g.Within.D()) {
-		ok, read, err := e.Holds(g.When, []string{typ}, s)
-		if err != nil {
-			return m, err
-		}
-		if ok {
-			m.Goal, m.Values = true, read
-			if g.Exit {
-				m.Exit = "goal"
-			}
+	ok, read, err := e.ReachesGoal(def, started, s)
+	if err != nil {
+		return m, err
+	}
+	if ok {
+		m.Goal, m.Values = true, read
+		if def.Goal.Exit {
+			m.Exit = "goal"
 		}
 	}
 	for _, st := range def.Steps {
@@ -274,6 +274,20 @@ func (e *Engine) MatchEvent(def journey.Definition, started time.Time, s Subject
 		}
 	}
 	return m, nil
+}
+
+// ReachesGoal reports whether the subject's event reaches def's goal for
+// an enrollment that started at started: the goal's event type, within
+// its window, its condition holding.
+func (e *Engine) ReachesGoal(def journey.Definition, started time.Time, s Subject) (bool, map[string]any, error) {
+	g := def.Goal
+	if g == nil || s.Event == nil || g.Event == "" || g.Event != string(s.Event.Type) {
+		return false, nil, nil
+	}
+	if g.Within != 0 && s.Event.OccurredAt.Sub(started) > g.Within.D() {
+		return false, nil, nil
+	}
+	return e.Holds(g.When, []string{g.Event}, s)
 }
 
 // GoalCheck reports whether the goal's member condition holds (checked
@@ -323,6 +337,88 @@ func Split(step journey.Step, memberID, journeyName string) (int, string) {
 		n -= p.Weight
 	}
 	return len(step.Split) - 1, step.Split[len(step.Split)-1].Goto
+}
+
+// Arm decides, at enrollment, whether the member is held out of def:
+// Holdout over the programme's holdout and the definition's.
+func (e *Engine) Arm(def journey.Definition, memberID string) loyalty.Arm {
+	programme := decimal.Zero
+	if e.Program != nil {
+		programme = e.Program.Holdout
+	}
+	return Holdout(memberID, def.Name, def.Holdout.Decimal(), programme)
+}
+
+// Holdout is the arm a member enters a journey in, from two stable
+// hashes: one of the member alone against the programme's holdout
+// (percent), so the same members are out of every journey, and one of
+// the member and the journey against the journey's. A member in both is
+// in the programme's holdout. The hashes (SHA-256) are independent of
+// each other and of Split's, so a holdout leaves every split path with
+// its share of each arm. A member held out stays held out on re-entry.
+func Holdout(memberID, journeyName string, journeyShare, programmeShare decimal.Decimal) loyalty.Arm {
+	switch {
+	case below(programmeShare, "programme\x00"+memberID):
+		return loyalty.ArmProgrammeHoldout
+	case below(journeyShare, "journey\x00"+journeyName+"\x00"+memberID):
+		return loyalty.ArmHoldout
+	}
+	return loyalty.ArmTreated
+}
+
+// below reports whether the hash of s falls in the first share percent of
+// the hash space, in steps of a millionth.
+func below(share decimal.Decimal, s string) bool {
+	if !share.IsPositive() {
+		return false
+	}
+	sum := sha256.Sum256([]byte("holdout\x00" + s))
+	bucket := binary.BigEndian.Uint64(sum[:8]) % 1_000_000
+	return int64(bucket) < share.Mul(decimal.NewFromInt(10_000)).Floor().IntPart()
+}
+
+// SplitPaths are the paths of every split step of def the member takes
+// (Split), by step id: the member's arm in each A/B test of the journey,
+// known from enrollment because the hash does not depend on what the
+// member does. Nil when def has no split.
+func SplitPaths(def journey.Definition, memberID string) map[string]int {
+	var out map[string]int
+	for _, st := range def.Steps {
+		if st.Kind() != journey.KindSplit {
+			continue
+		}
+		if p, _ := Split(st, memberID, def.Name); p >= 0 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[st.ID] = p
+		}
+	}
+	return out
+}
+
+// ParseKey reads a step key (Key) back: ok is false for a key of another
+// shape (the programme's birthday gift, an operator's adjustment). Member
+// ids may hold '#', so the key is read from its end.
+func ParseKey(key string) (memberID, journeyName string, enrollment int, step string, year int, ok bool) {
+	parts := strings.Split(key, "#")
+	if len(parts) < 5 {
+		return "", "", 0, "", 0, false
+	}
+	n := len(parts)
+	year, err := strconv.Atoi(parts[n-1])
+	if err != nil {
+		return "", "", 0, "", 0, false
+	}
+	enrollment, err = strconv.Atoi(parts[n-3])
+	if err != nil {
+		return "", "", 0, "", 0, false
+	}
+	memberID, journeyName, step = strings.Join(parts[:n-4], "#"), parts[n-4], parts[n-2]
+	if memberID == "" || journeyName == "" || step == "" {
+		return "", "", 0, "", 0, false
+	}
+	return memberID, journeyName, enrollment, step, year, true
 }
 
 // Key is the idempotency key of a step's effects (sends, rewards,

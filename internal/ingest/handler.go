@@ -21,6 +21,7 @@ import (
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/stdwebhooks"
 	"github.com/memberflow/memberflow/internal/store"
 )
 
@@ -108,58 +109,87 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	// The store's event record has no field for a delivery id (events are
-	// deduplicated by their own ids), so a Standard Webhooks webhook-id is
-	// kept in the log lines of this request: a sender's opaque id, no PII.
+	if err := store.CheckDeliveryID(delivery); err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, stdwebhooks.HeaderID+": "+err.Error())
+		return
+	}
 	log := h.Log
 	if delivery != "" {
 		log = log.With("delivery", delivery)
 	}
-	h.Record(w, r, log, source, body, received)
+	h.Record(w, r, log, Delivery{Source: source, ID: delivery, Received: received}, body)
+}
+
+// Delivery is one authenticated request to record: the source it came
+// from, the sender's delivery id ("" when the scheme has none) and when
+// it was received.
+type Delivery struct {
+	Source string
+	// ID is the sender's id of this delivery (a Standard Webhooks
+	// webhook-id, X-Shopify-Webhook-Id …), kept on every event the
+	// request records (store.RecordedEvent.DeliveryID). Events are
+	// deduplicated by their own ids, not by it: a redelivery under a new
+	// id is a duplicate that keeps the first delivery's id.
+	ID       string
+	Received time.Time
+}
+
+// Answer is what recording a request answers: the HTTP status and the
+// JSON body (Accepted, Duplicate, ValidationFailed or Conflict).
+type Answer struct {
+	Status int
+	Body   any
 }
 
 // Record validates body, one memberflow event or a batch of them, and
-// records it for source, answering as POST /v1/events does (202, 200 for
-// duplicates, 400 naming each bad field, 409 for an id reused with another
-// body). The caller has authenticated the request: internal/connectors
-// records what it maps from a storefront's native webhook through here, so
-// both paths share one validation and one idempotency rule.
-func (h *Handler) Record(w http.ResponseWriter, r *http.Request, log *slog.Logger, source string, body []byte, received time.Time) {
+// records it for the delivery's source, answering as POST /v1/events does
+// (202, 200 for duplicates, 400 naming each bad field, 409 for an id
+// reused with another body). The caller has authenticated the request.
+func (h *Handler) Record(w http.ResponseWriter, r *http.Request, log *slog.Logger, d Delivery, body []byte) {
+	a, err := h.RecordAnswer(r.Context(), log, d, body)
+	if err != nil {
+		httpx.Fail(w, r, h.Log, err)
+		return
+	}
+	httpx.WriteJSON(w, a.Status, a.Body)
+}
+
+// RecordAnswer is Record without the writing: internal/connectors records
+// what it maps from a storefront's native webhook through here, so both
+// paths share one validation and one idempotency rule, and answers the
+// way its platform expects. An error is the store's or the programme's,
+// a 500.
+func (h *Handler) RecordAnswer(ctx context.Context, log *slog.Logger, d Delivery, body []byte) (Answer, error) {
 	parser := events.Parser{Rules: h.Rules, Orders: h.orderStanding}
-	evs, err := parser.ParseBatch(r.Context(), body)
+	evs, err := parser.ParseBatch(ctx, body)
 	if err != nil {
 		var ve *events.ValidationError
 		if errors.As(err, &ve) {
-			httpx.WriteJSON(w, http.StatusBadRequest, ValidationFailed{Error: "invalid events; nothing was recorded", Problems: ve.Problems})
-			return
+			return Answer{http.StatusBadRequest, ValidationFailed{Error: "invalid events; nothing was recorded", Problems: ve.Problems}}, nil
 		}
-		httpx.Fail(w, r, h.Log, err)
-		return
+		return Answer{}, err
 	}
 
 	recs := make([]store.RecordedEvent, len(evs))
 	for i, e := range evs {
 		recs[i] = store.RecordedEvent{
-			Source: source, ID: e.ID, Type: string(e.Type), MemberID: e.MemberID,
-			OccurredAt: e.OccurredAt, ReceivedAt: received, Payload: e.Raw, Digest: e.Digest,
+			Source: d.Source, ID: e.ID, Type: string(e.Type), MemberID: e.MemberID,
+			OccurredAt: e.OccurredAt, ReceivedAt: d.Received, Payload: e.Raw, Digest: e.Digest, DeliveryID: d.ID,
 		}
 	}
-	res, err := h.Store.PutEvents(r.Context(), recs)
+	res, err := h.Store.PutEvents(ctx, recs)
 	if err != nil {
-		httpx.Fail(w, r, h.Log, err)
-		return
+		return Answer{}, err
 	}
 	if len(res.Conflicts) > 0 {
-		log.WarnContext(r.Context(), "webhook rejected", "source", source, "reason", "event id reused with a different body", "ids", res.Conflicts)
-		httpx.WriteJSON(w, http.StatusConflict, Conflict{Error: conflictMessage(res.Conflicts), IDs: res.Conflicts})
-		return
+		log.WarnContext(ctx, "webhook rejected", "source", d.Source, "reason", "event id reused with a different body", "ids", res.Conflicts)
+		return Answer{http.StatusConflict, Conflict{Error: conflictMessage(res.Conflicts), IDs: res.Conflicts}}, nil
 	}
-	log.InfoContext(r.Context(), "events recorded", "source", source, "accepted", len(res.Accepted), "duplicates", len(res.Duplicates))
+	log.InfoContext(ctx, "events recorded", "source", d.Source, "accepted", len(res.Accepted), "duplicates", len(res.Duplicates))
 	if len(res.Accepted) == 0 {
-		httpx.WriteJSON(w, http.StatusOK, Duplicate{Duplicate: true, IDs: res.Duplicates})
-		return
+		return Answer{http.StatusOK, Duplicate{Duplicate: true, IDs: res.Duplicates}}, nil
 	}
-	httpx.WriteJSON(w, http.StatusAccepted, Accepted{IDs: res.Accepted, Duplicates: res.Duplicates})
+	return Answer{http.StatusAccepted, Accepted{IDs: res.Accepted, Duplicates: res.Duplicates}}, nil
 }
 
 // conflictMessage names every id recorded before with a different body.

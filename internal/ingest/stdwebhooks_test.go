@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -28,20 +29,49 @@ func standard(t *testing.T, key []byte, id string, at time.Time, body []byte) ma
 }
 
 // A Standard Webhooks delivery and its redelivery (same webhook-id, new
-// timestamp) carry the webhook-id, the delivery id, into the request's log
-// lines; the member's email stays out. (TestAcceptsThenReportsDuplicate
-// checks what they record and answer.)
-func TestStandardWebhookLogsTheDeliveryID(t *testing.T) {
+// timestamp): the webhook-id, the delivery id, is kept on the recorded
+// event (the redelivery, a duplicate, changes nothing) and is on the
+// request's log lines; the member's email stays out of them.
+// (TestAcceptsThenReportsDuplicate checks what they record and answer.)
+func TestStandardWebhookKeepsTheDeliveryID(t *testing.T) {
 	h, st := newHandler()
 	var logs bytes.Buffer
 	h.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	body := sample(t, events.MemberRegistered)
 	acceptsThenReportsDuplicate(t, h, st, body, standard(t, secret, "msg_2f1Ab", now, body), standard(t, secret, "msg_2f1Ab", now.Add(-time.Minute), body))
+	ev, err := st.GetEvent(context.Background(), "storefront", "evt-reg-1001")
+	if err != nil || ev.DeliveryID != "msg_2f1Ab" {
+		t.Errorf("recorded event = %+v, %v; want delivery id msg_2f1Ab", ev, err)
+	}
 	if got := strings.Count(logs.String(), "delivery=msg_2f1Ab"); got != 2 {
 		t.Errorf("the delivery id is on %d log lines, want 2:\n%s", got, logs.String())
 	}
 	if strings.Contains(logs.String(), "lin.wei@example.com") {
 		t.Errorf("the log holds the member's email:\n%s", logs.String())
+	}
+
+	// Signed the memberflow way there is no delivery id to keep.
+	h, st = newHandler()
+	mustAccept(t, post(h, body, map[string]string{ingest.HeaderSource: "storefront", ingest.HeaderSignature: ingest.Sign(secret, now, body)}))
+	if ev, err := st.GetEvent(context.Background(), "storefront", "evt-reg-1001"); err != nil || ev.DeliveryID != "" {
+		t.Errorf("recorded event = %+v, %v; want no delivery id", ev, err)
+	}
+
+	// A signed webhook-id that is not an id is refused naming the header.
+	h, st = newHandler()
+	rec := post(h, body, standard(t, secret, "msg 1", now, body))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), stdwebhooks.HeaderID) {
+		t.Errorf("webhook-id with a space: %d %s, want 400 naming %s", rec.Code, rec.Body, stdwebhooks.HeaderID)
+	}
+	if _, err := st.GetEvent(context.Background(), "storefront", "evt-reg-1001"); err == nil {
+		t.Error("an event with a bad delivery id was recorded")
+	}
+}
+
+func mustAccept(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status = %d, want 202: %s", rec.Code, rec.Body)
 	}
 }
 

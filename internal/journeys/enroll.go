@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -138,7 +139,7 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 			// Entered before (a redelivered event, a rerun scan): make sure
 			// its workflow runs, and change nothing else. One of the first
 			// engine (no version) runs its own workflow.
-			if !en.Status.Final() && en.WorkflowID != "" && en.Version != 0 {
+			if !en.Status.Final() && en.WorkflowID != "" && en.Version != 0 && !in.Member.Erased() {
 				if err := e.start(ctx, in, en); err != nil {
 					return Entered{}, err
 				}
@@ -149,6 +150,12 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 	if in.Live.State.Status == journey.StatusPaused {
 		return refuse("paused", nil)
 	}
+	// An erased member is messaged and rewarded by no journey again,
+	// whatever enters them (an event, a scan, the API); their open
+	// enrollments ended with the erasure (ExitErased).
+	if in.Member.Erased() {
+		return refuse(ExitErased, nil)
+	}
 	d, err := e.Engine.Entry(def, engine.Subject{Member: in.Member, Event: in.Event, Now: now})
 	if err != nil {
 		return Entered{}, fmt.Errorf("entry of %s into %s: %w", in.Member.ID, def.Name, err)
@@ -157,8 +164,12 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 		return refuse(d.Reason, d.Values)
 	}
 	runs := !(in.Scan && def.CalendarRunnable())
+	// The arm is decided once, here, and kept with the enrollment: a later
+	// change of the programme's holdout does not move members between arms
+	// mid-journey.
+	arm := e.Engine.Arm(def, in.Member.ID)
 	enr := loyalty.Enrollment{MemberID: in.Member.ID, Journey: def.Name, Number: in.Number, Version: def.Version,
-		Status: loyalty.EnrollmentActive, StartedAt: now, Anchor: in.Anchor, Listen: engine.Listen(def)}
+		Status: loyalty.EnrollmentActive, StartedAt: now, Anchor: in.Anchor, Listen: engine.Listen(def), Arm: arm}
 	if runs {
 		enr.WorkflowID = WorkflowID(def.Name, in.Member.ID, in.Number)
 	}
@@ -170,8 +181,19 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 		if err := e.Store.CountJourney(ctx, def.Name, in.Member.ID, key, map[string]int64{store.CountEnrolled: 1}); err != nil {
 			return Entered{}, err
 		}
+		if err := e.Lift().Enrolled(ctx, def, stored); err != nil {
+			return Entered{}, err
+		}
+		values := d.Values
+		if arm.HeldOut() {
+			values = maps.Clone(values)
+			if values == nil {
+				values = map[string]any{}
+			}
+			values["arm"] = string(arm)
+		}
 		if err := e.Store.AppendTimeline(ctx, store.TimelineEntry{MemberID: in.Member.ID, Journey: def.Name, Version: def.Version, Enrollment: in.Number,
-			Kind: "enrolled", Values: d.Values, At: now, Key: key}); err != nil {
+			Kind: "enrolled", Values: values, At: now, Key: key}); err != nil {
 			return Entered{}, err
 		}
 	}

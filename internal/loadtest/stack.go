@@ -78,6 +78,11 @@ func newStackProcess(binary, root string, env []string, secret, token, table str
 		"MEMBERFLOW_WEBHOOK_SECRET="+secret,
 		"MEMBERFLOW_ADMIN_TOKEN="+token,
 		"MEMBERFLOW_TABLE="+table,
+		// A send whose attempt was cut by the SIGKILL of (c) before the
+		// outbox accepted it gets no "processed" event; its retry sends
+		// again after this window instead of the default 10 minutes,
+		// well inside the run's wait for effects.
+		"MEMBERFLOW_CONFIRM_WINDOW=20s",
 	)
 	return p, nil
 }

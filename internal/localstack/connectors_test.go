@@ -2,6 +2,7 @@ package localstack_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -12,11 +13,17 @@ import (
 
 	"github.com/memberflow/memberflow/internal/connectors"
 	"github.com/memberflow/memberflow/internal/localstack"
+	"github.com/memberflow/memberflow/internal/store/dynamo"
+	"github.com/memberflow/memberflow/internal/testenv/piiscan"
 )
 
 // A Shopify customer, then their order, then a refund, each posted with
 // Shopify's own signature to the running stack, make the member, their
-// tier and points, and the refund's reversal in the ledger.
+// tier and points, and the refund's reversal in the ledger. Then the
+// member is erased: the liability report and their balances stay as they
+// were, and a full Scan of the table and the outbox find none of their
+// personal values — also after Shopify sends a customers/update full of
+// them for the erased customer.
 func TestShopifyConnectorEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test starts Temporal and DynamoDB Local")
@@ -87,4 +94,82 @@ func TestShopifyConnectorEndToEnd(t *testing.T) {
 			t.Errorf("ledger has no %s entry: %s", rule, r.body)
 		}
 	}
+
+	// The erasure. The customer's values as Shopify sent them, and as
+	// the update below sends them again.
+	personal := []string{"bob@example.com", "Bob Biller", "+8613800000001", "Bob Norman"}
+	ctx := context.Background()
+	client, err := dynamo.NewClient(ctx, s.DynamoDB, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaks := piiscan.Table(t, client, s.Table, personal); len(leaks) == 0 {
+		t.Fatal("no personal value found in the table before the erasure: the scan looks for the wrong strings")
+	}
+	if files := piiscan.Dir(t, s.OutboxDir, personal); len(files) > 0 {
+		t.Logf("the outbox holds %d of the member's emails before the erasure", len(files))
+	}
+	liability := liabilityFigures(t, s)
+	before, _ := read()
+	er := do(t, mustRequest(t, http.MethodDelete, s.URL+"/v1/members/"+member, "Bearer "+token))
+	if er.status != http.StatusOK {
+		t.Fatalf("DELETE member: %d %s", er.status, er.body)
+	}
+	if got := liabilityFigures(t, s); got != liability {
+		t.Errorf("liability after the erasure = %s, before %s", got, liability)
+	}
+	if after, _ := read(); after != before {
+		t.Errorf("standing after the erasure = %+v, before %+v", after, before)
+	}
+
+	// Shopify, which still knows the customer, sends their profile again.
+	if r := post("customers_update.json", "customers/update"); r.status != http.StatusAccepted {
+		t.Fatalf("customers/update after the erasure: %d %s", r.status, r.body)
+	}
+	// Dispatch applies it (the update's consent, withdrawn, reaches the
+	// profile), then stores it without the personal values: the table is
+	// clean once dispatch is through with the record.
+	var profile struct {
+		Email   string `json:"email"`
+		Name    string `json:"name"`
+		Erased  string `json:"erased_at"`
+		Consent struct {
+			EmailMarketing bool `json:"email_marketing"`
+		} `json:"consent"`
+	}
+	waitFor(t, "the update applied", 20*time.Second, func() bool {
+		r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/members/"+member, "Bearer "+token))
+		return json.Unmarshal([]byte(r.body), &profile) == nil && !profile.Consent.EmailMarketing
+	})
+	if profile.Email != "" || profile.Name != "" || profile.Erased == "" {
+		t.Errorf("profile after the update = %+v, want no email or name and the erased mark", profile)
+	}
+	var leaks []string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if leaks = piiscan.Table(t, client, s.Table, personal); len(leaks) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(leaks) > 0 {
+		t.Errorf("after the erasure the table holds:\n%s", strings.Join(leaks, "\n"))
+	}
+	if files := piiscan.Dir(t, s.OutboxDir, personal); len(files) > 0 {
+		t.Errorf("after the erasure the outbox holds %v", files)
+	}
+	if got := liabilityFigures(t, s); got != liability {
+		t.Errorf("liability after the update = %s, before the erasure %s", got, liability)
+	}
+}
+
+// liabilityFigures is GET /v1/liability without the moment it was read.
+func liabilityFigures(t *testing.T, s *localstack.Stack) string {
+	t.Helper()
+	r := do(t, mustRequest(t, http.MethodGet, s.URL+"/v1/liability", "Bearer "+token))
+	var v map[string]any
+	if r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &v) != nil {
+		t.Fatalf("GET /v1/liability: %d %s", r.status, r.body)
+	}
+	delete(v, "as_of")
+	b, _ := json.Marshal(v)
+	return string(b)
 }

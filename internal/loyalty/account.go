@@ -204,6 +204,11 @@ type OrderRecord struct {
 	Lot         string          `json:"lot,omitempty"`
 	SVPrincipal decimal.Decimal `json:"sv_principal"` // drawn from the wallet
 	Lines       []LineAmount    `json:"lines,omitempty"`
+	// Boost is the key of the boost that set the order's multiplier (""
+	// when the programme's own did) and BoostPoints the points it added
+	// beyond the programme's: what the boost cost on this order.
+	Boost       string `json:"boost,omitempty"`
+	BoostPoints int64  `json:"boost_points,omitempty"`
 
 	Refunded       decimal.Decimal `json:"refunded"`
 	RefundedLines  []LineAmount    `json:"refunded_lines,omitempty"`

@@ -127,6 +127,7 @@ func programProblems(p *loyalty.Program) []string {
 	check(p.Birthday.Coupon == "" || kinds[p.Birthday.Coupon], "birthday.coupon %q is not a coupon", p.Birthday.Coupon)
 	check(p.Birthday.MinDaysSinceSet >= 0, "birthday.min_days_since_set = %d", p.Birthday.MinDaysSinceSet)
 
+	check(!p.Holdout.IsNegative() && p.Holdout.LessThanOrEqual(decimal.NewFromInt(loyalty.MaxHoldout)), "holdout = %s%%, want 0%% to %d%%", p.Holdout, loyalty.MaxHoldout)
 	check(p.RFM.WindowDays >= 1, "rfm.window_days = %d", p.RFM.WindowDays)
 	for r := 1; r <= 5; r++ {
 		for f := 1; f <= 5; f++ {
@@ -193,6 +194,8 @@ func TestFuzzSeeds(t *testing.T) {
 		{"negative-limit", "per_member_limit: 1 }", "per_member_limit: -1 }"},
 		{"currency-with-a-digit", "currency: CNY", "currency: C1Y"},
 		{"currency-of-symbols", "currency: CNY", `currency: "$$$"`},
+		{"holdout-above-50", "holdout: 0%", "holdout: 60%"},
+		{"holdout-without-percent", "holdout: 0%", "holdout: 2"},
 	} {
 		src := strings.Replace(base, e.from, e.to, 1)
 		if src == base {

@@ -34,9 +34,27 @@ type Member struct {
 	// Tags are the member's tags, added and removed by update steps, in
 	// the order they were added.
 	Tags []string `json:"tags,omitempty"`
+	// ErasedAt is when the member's personal data was erased (DELETE
+	// /v1/members/{id}); zero when it never was. It is the erased mark:
+	// Project never writes personal data onto an erased profile again,
+	// dispatch stores their later events redacted, and journeys enter
+	// them no more. Their orders still count in the ledger, under the
+	// member id as the pseudonym.
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 	// Version increases by one with every applied event; stores use it for
 	// optimistic concurrency.
 	Version int64 `json:"-"`
+}
+
+// Erased reports whether the member's personal data was erased.
+func (m Member) Erased() bool { return !m.ErasedAt.IsZero() }
+
+// WithoutPersonalData is m without email, name, phone and birthday: what
+// Project leaves of an event's personal values on an erased profile.
+func (m Member) WithoutPersonalData() Member {
+	m.Email, m.Name, m.Phone, m.Birthday = "", "", "", ""
+	m.BirthdaySetAt = time.Time{}
+	return m
 }
 
 // Consent records what the member agreed to be contacted about.
@@ -101,7 +119,26 @@ type Enrollment struct {
 	// Step is the last step the enrollment reached; informative (the
 	// workflow's state is what runs).
 	Step string `json:"step,omitempty"`
+	// Arm is the enrollment's group for the journey's lift, decided once
+	// at enrollment: treated, or held out (decided like the others, sent
+	// and given nothing). Empty on enrollments recorded before holdouts
+	// existed: they run as treated and take no part in lift.
+	Arm Arm `json:"arm,omitempty"`
 }
+
+// Arm is the group an enrollment is in for its journey's lift.
+type Arm string
+
+// Arms. ArmHoldout is the journey's own holdout; ArmProgrammeHoldout the
+// programme-wide one, whose members get nothing from any journey.
+const (
+	ArmTreated          Arm = "treated"
+	ArmHoldout          Arm = "holdout"
+	ArmProgrammeHoldout Arm = "programme_holdout"
+)
+
+// HeldOut reports whether the arm gets no sends and no rewards.
+func (a Arm) HeldOut() bool { return a == ArmHoldout || a == ArmProgrammeHoldout }
 
 // MemberDocument is everything memberflow holds about a member as one
 // document: the projection, the standing in the programme as of now and

@@ -27,7 +27,16 @@ type Program struct {
 	Referral    ReferralRules
 	Birthday    BirthdayRules
 	RFM         RFMRules
+	// Holdout is the programme-wide holdout in percent (0..50): the same
+	// members, chosen by a stable hash of the member alone, are held out
+	// of every journey — enrolled and decided like the others, sent and
+	// given nothing — so the whole programme's lift can be measured.
+	Holdout decimal.Decimal
 }
+
+// MaxHoldout is the largest holdout, programme-wide or a journey's, in
+// percent: beyond it the treated arm would be the smaller one.
+const MaxHoldout = 50
 
 // GrowthRules say how growth value (成长值) is earned.
 type GrowthRules struct {
@@ -204,7 +213,8 @@ type programFile struct {
 		Coupon          string `yaml:"coupon"`
 		MinDaysSinceSet int    `yaml:"min_days_since_set"`
 	} `yaml:"birthday"`
-	RFM rfmFile `yaml:"rfm"`
+	RFM     rfmFile `yaml:"rfm"`
+	Holdout string  `yaml:"holdout"`
 }
 
 type interactionFile struct {
@@ -332,6 +342,7 @@ func LoadProgram(src []byte) (*Program, error) {
 	v.require(f.Birthday.Coupon == "" || kinds[f.Birthday.Coupon], "birthday.coupon", "must be one of the coupons' codes")
 
 	p.RFM = v.rfm(f.RFM)
+	p.Holdout = v.holdout("holdout", f.Holdout)
 
 	if len(v.problems) > 0 {
 		return nil, &ProgramError{Problems: v.problems}
@@ -403,6 +414,22 @@ func (v *validator) share(key string, d *dec) decimal.Decimal {
 	return v.number(key, d, func(x decimal.Decimal) bool {
 		return x.IsPositive() && x.LessThanOrEqual(decimal.NewFromInt(1))
 	}, "must be a share between 0 (exclusive) and 1")
+}
+
+// holdout reads a share written "2%" (absent: 0%) between 0% and
+// MaxHoldout.
+func (v *validator) holdout(key, s string) decimal.Decimal {
+	if s == "" {
+		return decimal.Zero
+	}
+	rule := fmt.Sprintf("must be a share from 0%% to %d%% written like \"2%%\", not %q", MaxHoldout, s)
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	d, err := decimal.NewFromString(num)
+	if !ok || err != nil || d.IsNegative() || d.GreaterThan(decimal.NewFromInt(MaxHoldout)) {
+		v.problems = append(v.problems, key+": "+rule)
+		return decimal.Zero
+	}
+	return d
 }
 
 func (v *validator) atLeast(key string, n, min int) int {

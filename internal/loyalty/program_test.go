@@ -46,6 +46,10 @@ func TestLoadProgramNamesTheKey(t *testing.T) {
 		{"negative limit", "per_member_limit: 1 }", "per_member_limit: -1 }", "coupons[0].per_member_limit"},
 		{"currency with a digit", "currency: CNY", "currency: C1Y", "currency: must be a three-letter"},
 		{"currency of symbols", "currency: CNY", `currency: "$$$"`, "currency: must be a three-letter"},
+		{"holdout above 50%", "holdout: 0%", "holdout: 60%", `holdout: must be a share from 0% to 50% written like "2%", not "60%"`},
+		{"holdout without %", "holdout: 0%", "holdout: 2", `holdout: must be a share from 0% to 50%`},
+		{"holdout negative", "holdout: 0%", "holdout: -1%", `holdout: must be a share from 0% to 50%`},
+		{"holdout 2.5%", "holdout: 0%", "holdout: 2.5%", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := strings.Replace(base, tc.from, tc.to, 1)

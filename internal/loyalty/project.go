@@ -15,6 +15,11 @@ import (
 // Consent follows the newest statement: an older event delivered late never
 // overrides a newer consent change, so an unsubscribe cannot be undone by a
 // retried registration.
+//
+// An erased member (Erased) keeps no personal data: a registration or
+// profile update for them, arriving late from the stream or sent again
+// by the storefront, changes the rest of the profile (time zone, locale,
+// consent) but writes no email, name, phone or birthday back.
 func Project(m Member, env events.Envelope, data any) (Member, bool) {
 	at := env.OccurredAt
 	switch d := data.(type) {
@@ -60,6 +65,9 @@ func Project(m Member, env events.Envelope, data any) (Member, bool) {
 	}
 	if at.After(m.UpdatedAt) {
 		m.UpdatedAt = at
+	}
+	if m.Erased() {
+		m = m.WithoutPersonalData()
 	}
 	m.ID = env.MemberID
 	return m, true

@@ -25,6 +25,8 @@ func registered(consent bool) *events.MemberRegisteredData {
 
 func TestProject(t *testing.T) {
 	base, _ := loyalty.Project(loyalty.Member{}, env(events.MemberRegistered, t0), registered(true))
+	erased := base.WithoutPersonalData()
+	erased.ErasedAt = t0.Add(30 * time.Minute)
 	for _, tc := range []struct {
 		name        string
 		start       loyalty.Member
@@ -56,6 +58,26 @@ func TestProject(t *testing.T) {
 		}},
 		{"orders count and keep the newest time", base, events.OrderPaid, t0.Add(48 * time.Hour), &events.OrderPaidData{OrderID: "o"}, true, func(t *testing.T, m loyalty.Member) {
 			if m.OrderCount != 1 || !m.LastOrderAt.Equal(t0.Add(48*time.Hour)) {
+				t.Errorf("member = %+v", m)
+			}
+		}},
+		{"an erased member's registration writes no personal data back", erased, events.MemberRegistered, t0.Add(time.Hour), registered(false), true, func(t *testing.T, m loyalty.Member) {
+			if m.Email != "" || m.Name != "" || m.Birthday != "" || !m.BirthdaySetAt.IsZero() || !m.ErasedAt.Equal(erased.ErasedAt) {
+				t.Errorf("member = %+v, want no personal data and the erased mark kept", m)
+			}
+			if m.Locale != "zh-CN" || m.Consent.EmailMarketing || !m.RegisteredAt.Equal(t0) {
+				t.Errorf("member = %+v, want the rest applied (consent off, registration time kept)", m)
+			}
+		}},
+		{"an erased member's profile update writes no personal data back", erased, events.MemberProfileUpdated, t0.Add(time.Hour),
+			&events.MemberProfileUpdatedData{Email: ptr("new@example.com"), Name: ptr("New"), Phone: ptr("+8613800000000"), Birthday: &events.Date{Year: 1991, Month: time.July, Day: 23}, Locale: ptr("en-GB")}, true,
+			func(t *testing.T, m loyalty.Member) {
+				if m.Email != "" || m.Name != "" || m.Phone != "" || m.Birthday != "" || m.Locale != "en-GB" || !m.Erased() {
+					t.Errorf("member = %+v, want the locale only", m)
+				}
+			}},
+		{"an erased member's orders still count", erased, events.OrderPaid, t0.Add(48 * time.Hour), &events.OrderPaidData{OrderID: "o"}, true, func(t *testing.T, m loyalty.Member) {
+			if m.OrderCount != 1 || !m.LastOrderAt.Equal(t0.Add(48*time.Hour)) || !m.Erased() {
 				t.Errorf("member = %+v", m)
 			}
 		}},

@@ -390,6 +390,28 @@ func (p *Program) expiresAt(released time.Time) time.Time {
 
 // multiplier is the highest applicable points multiplier for an order at t.
 func (c *change) multiplier(at time.Time) (decimal.Decimal, string) {
+	best, why := c.programmeMultiplier(at)
+	if b, ok := c.boostAt(at); ok && b.Multiplier.GreaterThan(best) {
+		return b.Multiplier, "boost"
+	}
+	return best, why
+}
+
+// boostAt is the highest boost active at t (the first of equals).
+func (c *change) boostAt(at time.Time) (Boost, bool) {
+	var best Boost
+	found := false
+	for _, b := range c.a.Boosts {
+		if b.ActiveAt(at) && (!found || b.Multiplier.GreaterThan(best.Multiplier)) {
+			best, found = b, true
+		}
+	}
+	return best, found
+}
+
+// programmeMultiplier is the highest multiplier for an order at t
+// without the member's boosts: what the programme alone gives.
+func (c *change) programmeMultiplier(at time.Time) (decimal.Decimal, string) {
 	p := c.r.Program
 	best, why := decimal.NewFromInt(1), "base"
 	consider := func(m decimal.Decimal, reason string) {
@@ -409,11 +431,6 @@ func (c *change) multiplier(at time.Time) (decimal.Decimal, string) {
 	}
 	if c.a.Paid.ActiveAt(at) && c.a.Paid.Plan == p.Paid.Plan {
 		consider(p.Paid.PointsMultiplier, "paid membership")
-	}
-	for _, b := range c.a.Boosts {
-		if b.ActiveAt(at) {
-			consider(b.Multiplier, "boost")
-		}
 	}
 	return best, why
 }
@@ -653,6 +670,13 @@ func (c *change) orderPaid(cause string, d *events.OrderPaidData) {
 	mult, why := c.multiplier(c.at)
 	rec.Multiplier = mult
 	rec.Points = p.pointsFor(rec.Base, mult)
+	if why == "boost" {
+		// What the boost cost: the points beyond what the programme alone
+		// would have given the order.
+		b, _ := c.boostAt(c.at)
+		without, _ := c.programmeMultiplier(c.at)
+		rec.Boost, rec.BoostPoints = b.Key, rec.Points-p.pointsFor(rec.Base, without)
+	}
 	if rec.Points > 0 {
 		rec.Lot = cause + "#order.points"
 		mv := c.addLot(rec.Lot, "order:"+d.OrderID, rec.Points, p.releaseAt(c.at), false)

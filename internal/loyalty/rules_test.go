@@ -913,17 +913,20 @@ func TestGrantBoost(t *testing.T) {
 		amount string
 		want   int64
 		why    string
+		// boost is the points the boost added beyond the programme's
+		// multiplier, kept on the order as the boost's cost.
+		boost int64
 	}{
-		{name: "×2 inside the window", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 1), amount: "300", want: 6, why: "boost"},
-		{name: "from the moment of the grant", mult: "2", days: 14, grant: plainDay, when: plainDay, amount: "300", want: 6, why: "boost"},
-		{name: "last moment of the window", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 14).Add(-time.Second), amount: "300", want: 6, why: "boost"},
+		{name: "×2 inside the window", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 1), amount: "300", want: 6, why: "boost", boost: 3},
+		{name: "from the moment of the grant", mult: "2", days: 14, grant: plainDay, when: plainDay, amount: "300", want: 6, why: "boost", boost: 3},
+		{name: "last moment of the window", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 14).Add(-time.Second), amount: "300", want: 6, why: "boost", boost: 3},
 		{name: "not after it ends", mult: "2", days: 14, grant: plainDay, when: plainDay.AddDate(0, 0, 14), amount: "300", want: 3, why: "base"},
 		{name: "not before it starts", mult: "2", days: 14, grant: plainDay, when: plainDay.Add(-time.Minute), amount: "300", want: 3, why: "base"},
 		{name: "birthday V4 ×5 beats a ×2 boost, not stacked", setup: func(x *acct) { x.m.Birthday = "1990-06-15"; x.pay(june(1), "pre", "1000") },
 			mult: "2", days: 14, grant: june(2), when: june(3), amount: "300", want: 15, why: "birthday month (V4)"},
 		{name: "a ×3 boost beats birthday V2 ×2, not stacked", setup: func(x *acct) { x.m.Birthday = "1990-06-15"; x.pay(june(1), "pre", "150") },
-			mult: "3", days: 14, grant: june(2), when: june(3), amount: "300", want: 9, why: "boost"},
-		{name: "fractional boost is floored like every multiplier", mult: "1.5", days: 1, grant: plainDay, when: plainDay.Add(time.Hour), amount: "300", want: 4, why: "boost"},
+			mult: "3", days: 14, grant: june(2), when: june(3), amount: "300", want: 9, why: "boost", boost: 3},
+		{name: "fractional boost is floored like every multiplier", mult: "1.5", days: 1, grant: plainDay, when: plainDay.Add(time.Hour), amount: "300", want: 4, why: "boost", boost: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newAcct(t, "m")
@@ -935,6 +938,14 @@ func TestGrantBoost(t *testing.T) {
 			e := x.lastRule("order.points")
 			if e.Pending != tc.want || !strings.Contains(e.Reason, "("+tc.why+")") {
 				t.Errorf("points = %d (%s), want %d by %s", e.Pending, e.Reason, tc.want, tc.why)
+			}
+			o := x.a.Orders[len(x.a.Orders)-1]
+			wantKey := ""
+			if tc.boost > 0 {
+				wantKey = "m#winback#1#boost"
+			}
+			if o.BoostPoints != tc.boost || o.Boost != wantKey {
+				t.Errorf("order's boost = %q, %d points; want %q, %d", o.Boost, o.BoostPoints, wantKey, tc.boost)
 			}
 		})
 	}

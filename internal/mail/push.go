@@ -97,11 +97,8 @@ type sgVersion struct {
 // version already has exactly those. Templates are pushed in name order;
 // on error the results so far are returned with it.
 func Push(ctx context.Context, cfg PushConfig) ([]PushResult, error) {
-	if !validEnv.MatchString(cfg.Environment) {
-		return nil, fmt.Errorf("mail: push: environment %q must match %s", cfg.Environment, validEnv)
-	}
-	if cfg.Environment == EnvironmentLocal {
-		return nil, errors.New("mail: push: the local environment sends to the outbox by template name; push to staging or production")
+	if err := CheckPushEnvironment(cfg.Environment); err != nil {
+		return nil, err
 	}
 	api, err := newAPIClient("PushConfig", cfg.APIKey, cfg.BaseURL, cfg.HTTPClient)
 	if err != nil {
@@ -120,6 +117,18 @@ func Push(ctx context.Context, cfg PushConfig) ([]PushResult, error) {
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// CheckPushEnvironment refuses an environment Push cannot push to: one
+// that is not a template_ids key, or local.
+func CheckPushEnvironment(env string) error {
+	if !validEnv.MatchString(env) {
+		return fmt.Errorf("mail: push: environment %q must match %s", env, validEnv)
+	}
+	if env == EnvironmentLocal {
+		return errors.New("mail: push: the local environment sends to the outbox by template name; push to staging or production")
+	}
+	return nil
 }
 
 // pushTemplate makes SendGrid's active version of one template match its

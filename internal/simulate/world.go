@@ -208,7 +208,7 @@ func (w *world) event(ev events.Envelope) error {
 	case len(res.Accepted) == 0:
 		return nil // a duplicate, as ingest answers it
 	}
-	if err := w.dispatch.Apply(w.ctx, e.Raw); err != nil {
+	if err := w.dispatch.Apply(w.ctx, EventSource, e.Raw); err != nil {
 		return fmt.Errorf("simulate: dispatch event %s of member %s: %w", ev.ID, ev.MemberID, err)
 	}
 	return nil

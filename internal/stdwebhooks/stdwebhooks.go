@@ -45,8 +45,8 @@ var ErrSignature = errors.New("invalid signature")
 // Key returns the HMAC key bytes of secret: the base64-decoded bytes of a
 // secret written "whsec_<base64>" (padded or not), the secret's own bytes
 // otherwise. A "whsec_" secret whose rest is not base64 is taken as plain
-// bytes, so no configured secret is ever unusable. Two secrets that are the
-// same key written two ways verify the same requests.
+// bytes; configuration refuses such secrets first (CheckSecret). Two
+// secrets that are the same key written two ways verify the same requests.
 func Key(secret []byte) []byte {
 	s, ok := strings.CutPrefix(string(secret), secretPrefix)
 	if !ok || s == "" {
@@ -58,6 +58,44 @@ func Key(secret []byte) []byte {
 		}
 	}
 	return secret
+}
+
+// MinKeyBytes is the fewest key bytes a secret written "whsec_<base64>"
+// may decode to: 128 bits, the smallest security strength an HMAC key
+// is given in current guidance (an HMAC is as strong as its key, NIST SP
+// 800-107). The scheme's spec asks senders to generate at least 24 random
+// bytes; memberflow accepts 16 so that the local storefront's published
+// secret, local-dev-secret (16 bytes), may also be written
+// "whsec_bG9jYWwtZGV2LXNlY3JldA==", as the storefronts' Standard Webhooks
+// libraries write it.
+const MinKeyBytes = 16
+
+// CheckSecret refuses, at configuration load, a secret written
+// "whsec_<base64>" whose rest is not base64 or decodes to fewer than
+// MinKeyBytes bytes: Key would otherwise take a mistyped secret as plain
+// bytes, or a short one as it is, and every signature would fail (or be
+// weak) with nothing saying why. A plain secret passes whatever its
+// length: those are the platforms' or the operator's, compared as bytes.
+// The error states the rule; the caller names the variable.
+func CheckSecret(secret []byte) error {
+	s, ok := strings.CutPrefix(string(secret), secretPrefix)
+	if !ok {
+		return nil
+	}
+	var key []byte
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			key = k
+			break
+		}
+	}
+	switch {
+	case key == nil || s == "":
+		return fmt.Errorf("must be %q followed by the key in base64", secretPrefix)
+	case len(key) < MinKeyBytes:
+		return fmt.Errorf("%q secret decodes to %d bytes; it must be at least %d (generate 24 to 64 random bytes, as the Standard Webhooks spec asks)", secretPrefix, len(key), MinKeyBytes)
+	}
+	return nil
 }
 
 // Present reports whether the request carries any header of the scheme,

@@ -196,3 +196,35 @@ func mustDecode(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// CheckSecret: a "whsec_" secret must be base64 of at least 16 key bytes;
+// plain secrets pass as they are.
+func TestCheckSecret(t *testing.T) {
+	b64 := func(n int) string { return "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xa5}, n)) }
+	for _, tc := range []struct {
+		name, secret string
+		want         string // "" when accepted, else part of the error
+	}{
+		{"the spec's vector, 24 bytes", vectorSecret, ""},
+		{"the local storefront's, 16 bytes", "whsec_" + base64.StdEncoding.EncodeToString([]byte("local-dev-secret")), ""},
+		{"the local journey webhook's", "whsec_bG9jYWwtam91cm5leS13ZWJob29rLXNlY3JldA==", ""},
+		{"unpadded", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ""},
+		{"64 bytes", b64(64), ""},
+		{"plain and short", "abc", ""},
+		{"plain", "local-dev-secret", ""},
+		{"15 bytes", b64(15), "decodes to 15 bytes; it must be at least 16"},
+		{"8 bytes", b64(8), "decodes to 8 bytes"},
+		{"not base64", "whsec_not base64!", `must be "whsec_" followed by the key in base64`},
+		{"nothing after the prefix", "whsec_", `must be "whsec_" followed by the key in base64`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := stdwebhooks.CheckSecret([]byte(tc.secret))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("CheckSecret(%q) = %v, want it accepted", tc.secret, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("CheckSecret(%q) = %v, want an error saying %q", tc.secret, err, tc.want)
+			}
+		})
+	}
+}

@@ -28,10 +28,11 @@ type AuditEntry struct {
 	At time.Time `json:"at"`
 	// Action is what was done: adjustment, journey.publish,
 	// journey.draft, journey.pause, journey.resume, journey.archive,
-	// journey.enroll, journey.remove (erasure and export to come).
+	// journey.enroll, journey.remove, member.erase, member.export,
+	// template.push.
 	Action string `json:"action"`
-	// Target is what it was done to: "member:<id>", "journey:<name>" or
-	// "journey:<name>/member:<id>".
+	// Target is what it was done to: "member:<id>", "journey:<name>",
+	// "journey:<name>/member:<id>" or "template:<name>".
 	Target string `json:"target"`
 	// Token is the fingerprint of the admin token that acted
 	// (api.TokenID: "sha256:…").

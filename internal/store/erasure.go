@@ -38,16 +38,25 @@ type Erasure interface {
 	// existed are not listed.
 	MemberEvents(ctx context.Context, memberID string) ([]RecordedEvent, error)
 	// EraseMember removes the member's personal data (PersonalData) from
-	// every item the store holds about them: the profile loses email,
-	// name, phone, birthday and attributes, the recorded events'
+	// every item the store holds about them and marks the profile erased
+	// (loyalty.Member.ErasedAt = at, kept from the first erasure): the
+	// profile loses email, name, phone, birthday and attributes, the
+	// recorded events'
 	// payloads lose their personal fields (RedactJSON), and every other
 	// item of the member loses the profile's values wherever a string
 	// holds them. Amounts, keys, rules and versions of the ledger are
 	// left as they are. The profile's address, if any, is suppressed by
 	// its hash (SuppressAddress) before it is removed. Erasing again
 	// finds nothing left and changes nothing; ErrNotFound when the
-	// member has no profile.
+	// member has no profile. The mark is what keeps the profile and the
+	// table free of their data afterwards (loyalty.Project, RedactEvent).
 	EraseMember(ctx context.Context, memberID string, at time.Time) (Erased, error)
+	// RedactEvent removes the personal data of one recorded event's
+	// payload (p.RedactJSON) and reports whether anything changed; the
+	// digest, keys and the rest stay. Dispatch calls it for an event of
+	// an erased member that arrived, or was still in the stream, after
+	// the erasure. ErrNotFound when the event is not recorded.
+	RedactEvent(ctx context.Context, source, id string, p PersonalData, at time.Time) (bool, error)
 	// SuppressAddress records an address hash (AddressHash) as never to
 	// be mailed; a hash recorded already keeps its first record. Every
 	// SendContext of a member whose email has that hash reports a
@@ -58,7 +67,8 @@ type Erasure interface {
 // Erased says what EraseMember did: how many items it changed.
 type Erased struct {
 	MemberID string `json:"member_id"`
-	// Profile says the profile held personal data and was blanked.
+	// Profile says the profile held personal data or was not yet
+	// marked erased, and was blanked and marked.
 	Profile bool `json:"profile"`
 	// Events are the recorded events whose payload was redacted.
 	Events int `json:"events"`
@@ -230,11 +240,14 @@ func (p PersonalData) redactValue(v any) (any, bool) {
 	return v, false
 }
 
-// BlankMember is m without personal data: what an erased profile keeps.
-func BlankMember(m loyalty.Member) loyalty.Member {
-	m.Email, m.Name, m.Phone, m.Birthday = "", "", "", ""
-	m.BirthdaySetAt = time.Time{}
+// BlankMember is m without personal data, marked erased at at (unless it
+// was before): what an erased profile keeps.
+func BlankMember(m loyalty.Member, at time.Time) loyalty.Member {
+	m = m.WithoutPersonalData()
 	m.Attributes = nil
+	if m.ErasedAt.IsZero() {
+		m.ErasedAt = at.UTC()
+	}
 	return m
 }
 

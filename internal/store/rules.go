@@ -30,6 +30,28 @@ func CheckPutEvents(evs []RecordedEvent) error {
 			// Without one a changed body could not be told from a retry.
 			return fmt.Errorf("put events: event %s/%s has no digest", ev.Source, ev.ID)
 		}
+		if err := CheckDeliveryID(ev.DeliveryID); err != nil {
+			return fmt.Errorf("put events: event %s/%s: delivery id %w", ev.Source, ev.ID, err)
+		}
+	}
+	return nil
+}
+
+// MaxDeliveryID is the longest delivery id kept with an event.
+const MaxDeliveryID = 256
+
+// CheckDeliveryID refuses a delivery id that is not 1 to MaxDeliveryID
+// printable ASCII characters without spaces; "" (none) passes. The
+// senders' ids (msg_…, UUIDs, numbers) all fit; anything else is not an
+// id but input to refuse before it reaches a stored item.
+func CheckDeliveryID(id string) error {
+	if len(id) > MaxDeliveryID {
+		return fmt.Errorf("must be at most %d characters", MaxDeliveryID)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return fmt.Errorf("must be printable ASCII without spaces")
+		}
 	}
 	return nil
 }

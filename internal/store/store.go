@@ -42,6 +42,13 @@ type RecordedEvent struct {
 	// (events.Envelope.Digest). Events recorded before digests existed
 	// have none.
 	Digest string `json:"digest,omitempty"`
+	// DeliveryID is the sender's id of the request that recorded the
+	// event (CheckDeliveryID): a Standard Webhooks webhook-id, Shopify's
+	// X-Shopify-Webhook-Id, WooCommerce's delivery id or Youzan's msg_id;
+	// "" when the request carried none. It says which delivery to look
+	// for in the sender's logs; events are deduplicated by ID, so a
+	// redelivery keeps the first delivery's id.
+	DeliveryID string `json:"delivery_id,omitempty"`
 }
 
 // PutEventsResult says, by id and in input order, which events of a batch
@@ -445,6 +452,7 @@ type Store interface {
 	Timeline
 	Audit
 	Erasure
+	Lift
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }

@@ -45,7 +45,7 @@ func TestItemLayout(t *testing.T) {
 	if _, err := s.PutEvents(ctx, []store.RecordedEvent{{
 		Source: "storefront", ID: "evt_1", Type: "order.paid", MemberID: "m1",
 		OccurredAt: at, ReceivedAt: at.Add(time.Second), Payload: json.RawMessage(payload),
-		Digest: "sha256:0123abcd",
+		Digest: "sha256:0123abcd", DeliveryID: "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
 	}}); err != nil {
 		t.Fatalf("PutEvents: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestItemLayout(t *testing.T) {
 		"entity": "event", "source": "storefront", "event_id": "evt_1", "type": "order.paid",
 		"member_id": "m1", "payload": payload,
 		"occurred_at": "2026-05-01T12:00:00.123456789Z", "received_at": "2026-05-01T12:00:01.123456789Z",
-		"digest": "sha256:0123abcd",
+		"digest": "sha256:0123abcd", "delivery_id": "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
 	})
 
 	// 00:30 at UTC+2 is the day before in UTC, the day the index counts.

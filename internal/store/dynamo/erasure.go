@@ -112,6 +112,36 @@ func (s *Store) memberEventItems(ctx context.Context, memberID string) ([]eventI
 	return out, nil
 }
 
+// RedactEvent redacts one recorded event's payload: a read, and an
+// UpdateItem when something personal was found.
+func (s *Store) RedactEvent(ctx context.Context, source, id string, p store.PersonalData, at time.Time) (bool, error) {
+	var it eventItem
+	found, err := s.getItem(ctx, eventPK(source, id), skEvent, &it)
+	if err != nil {
+		return false, fmt.Errorf("redact event %s/%s: %w", source, id, err)
+	}
+	if !found {
+		return false, fmt.Errorf("redact event %s/%s: %w", source, id, store.ErrNotFound)
+	}
+	red, changed := p.RedactJSON([]byte(it.Payload))
+	if !changed {
+		return false, nil
+	}
+	if err := s.setEventPayload(ctx, it, red, at); err != nil {
+		return false, fmt.Errorf("redact event %s/%s: %w", source, id, err)
+	}
+	return true, nil
+}
+
+// setEventPayload replaces a recorded event's payload with its redaction,
+// noting when; the event must still exist.
+func (s *Store) setEventPayload(ctx context.Context, it eventItem, red []byte, at time.Time) error {
+	upd := expression.Set(expression.Name("payload"), expression.Value(string(red))).
+		Set(expression.Name("erased_at"), expression.Value(at.UTC()))
+	_, err := s.updateItem(ctx, it.PK, it.SK, upd, expression.AttributeExists(expression.Name(attrPK)), false)
+	return err
+}
+
 // Attributes an erasure removes from the profile. GSI1 is the birthday
 // index: an erased member has no birthday to be found by.
 var erasedProfileAttrs = []string{"email", "name", "phone", "birthday", "birthday_set_at", "attributes", attrGSI1PK, attrGSI1SK}
@@ -154,9 +184,7 @@ func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) 
 		if !changed {
 			continue
 		}
-		upd := expression.Set(expression.Name("payload"), expression.Value(string(red))).
-			Set(expression.Name("erased_at"), expression.Value(at.UTC()))
-		if _, err := s.updateItem(ctx, ev.PK, ev.SK, upd, expression.AttributeExists(expression.Name(attrPK)), false); err != nil {
+		if err := s.setEventPayload(ctx, ev, red, at); err != nil {
 			return out, fmt.Errorf("erase member %s: event %s/%s: %w", memberID, ev.Source, ev.EventID, err)
 		}
 		out.Events++
@@ -180,8 +208,9 @@ func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) 
 			}
 		}
 	}
-	if store.MemberHasPersonalData(m) {
-		upd := expression.Set(expression.Name("erased_at"), expression.Value(at.UTC())).
+	if store.MemberHasPersonalData(m) || !m.Erased() {
+		// The first erasure's time stays the mark's.
+		upd := expression.Set(expression.Name("erased_at"), expression.Value(store.BlankMember(m, at).ErasedAt)).
 			Set(expression.Name("version"), expression.Name("version").Plus(expression.Value(1)))
 		for _, a := range erasedProfileAttrs {
 			upd = upd.Remove(expression.Name(a))

@@ -47,6 +47,8 @@ type eventItem struct {
 	// Digest tells a retry from another event reusing the id; items
 	// written before digests existed have none.
 	Digest string `dynamodbav:"digest,omitempty"`
+	// DeliveryID is the sender's delivery id (store.RecordedEvent).
+	DeliveryID string `dynamodbav:"delivery_id,omitempty"`
 }
 
 func newEventItem(ev store.RecordedEvent) eventItem {
@@ -67,6 +69,7 @@ func newEventItem(ev store.RecordedEvent) eventItem {
 		ReceivedAt: ev.ReceivedAt,
 		Payload:    string(ev.Payload),
 		Digest:     ev.Digest,
+		DeliveryID: ev.DeliveryID,
 	}
 }
 
@@ -80,6 +83,7 @@ func (it eventItem) recordedEvent() store.RecordedEvent {
 		ReceivedAt: it.ReceivedAt,
 		Payload:    json.RawMessage(it.Payload),
 		Digest:     it.Digest,
+		DeliveryID: it.DeliveryID,
 	}
 }
 
@@ -124,8 +128,11 @@ type memberItem struct {
 	Attributes jsonObject `dynamodbav:"attributes,omitempty"`
 	// Tags is a list, not a string set, so the order they were added in
 	// survives.
-	Tags    []string `dynamodbav:"tags,omitempty"`
-	Version int64    `dynamodbav:"version"`
+	Tags []string `dynamodbav:"tags,omitempty"`
+	// ErasedAt is the erased mark (loyalty.Member.ErasedAt), which
+	// EraseMember sets and every later SaveMember carries on.
+	ErasedAt time.Time `dynamodbav:"erased_at,omitempty"`
+	Version  int64     `dynamodbav:"version"`
 }
 
 func newMemberItem(m loyalty.Member) memberItem {
@@ -149,6 +156,7 @@ func newMemberItem(m loyalty.Member) memberItem {
 		OrderCount:                m.OrderCount,
 		UpdatedAt:                 m.UpdatedAt,
 		Tags:                      m.Tags,
+		ErasedAt:                  m.ErasedAt,
 		Version:                   m.Version,
 		GSI3PK:                    membersGSI3PK(store.MemberShard(m.ID)),
 		GSI3SK:                    memberGSI1SK(m.ID),
@@ -187,6 +195,7 @@ func (it memberItem) member() loyalty.Member {
 		UpdatedAt:    it.UpdatedAt,
 		Attributes:   it.Attributes,
 		Tags:         it.Tags,
+		ErasedAt:     it.ErasedAt,
 		Version:      it.Version,
 	}
 }
@@ -256,6 +265,7 @@ type enrollmentItem struct {
 	Held   bool      `dynamodbav:"held,omitempty"`
 	Anchor time.Time `dynamodbav:"anchor,omitempty"`
 	Step   string    `dynamodbav:"step,omitempty"`
+	Arm    string    `dynamodbav:"arm,omitempty"`
 }
 
 // Attribute names of the enrollment item that update expressions name;
@@ -284,6 +294,7 @@ func newEnrollmentItem(e loyalty.Enrollment) enrollmentItem {
 		Held:       e.Held,
 		Anchor:     e.Anchor,
 		Step:       e.Step,
+		Arm:        string(e.Arm),
 	}
 	if e.Status == loyalty.EnrollmentActive {
 		it.GSI1PK, it.GSI1SK = activeGSI1PK(e.Journey), enrollmentIndexSK(e.MemberID, e.Number)
@@ -310,6 +321,7 @@ func (it enrollmentItem) enrollment() loyalty.Enrollment {
 		Held:       it.Held,
 		Anchor:     it.Anchor,
 		Step:       it.Step,
+		Arm:        loyalty.Arm(it.Arm),
 	}
 }
 

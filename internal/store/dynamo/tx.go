@@ -40,6 +40,8 @@ const (
 	roleAudit          // an audit entry, create-only
 	roleAuditKey       // an audit entry's create-only key marker
 	roleAuditDay       // the audit-days index item of the entry's day
+	roleLiftCounted    // the marker of a lift count (create-only, or a goal's day moved)
+	roleLiftCohort     // a shard of a lift cohort
 )
 
 // maxTransactItems is DynamoDB's limit on items in one TransactWriteItems.

@@ -28,6 +28,23 @@ func (s *Store) MemberEvents(_ context.Context, memberID string) ([]store.Record
 	return out, nil
 }
 
+// RedactEvent redacts one recorded event's payload.
+func (s *Store) RedactEvent(_ context.Context, source, id string, p store.PersonalData, _ time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := eventKey{source, id}
+	ev, ok := s.events[k]
+	if !ok {
+		return false, fmt.Errorf("redact event %s/%s: %w", source, id, store.ErrNotFound)
+	}
+	red, changed := p.RedactJSON(ev.Payload)
+	if changed {
+		ev.Payload = red
+		s.events[k] = ev
+	}
+	return changed, nil
+}
+
 // SuppressAddress records the hash once.
 func (s *Store) SuppressAddress(_ context.Context, hash string, at time.Time) error {
 	if hash == "" {
@@ -79,8 +96,8 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 	if h := store.AddressHash(m.Email); h != "" {
 		out.Suppressed = s.suppressAddress(h, at)
 	}
-	if store.MemberHasPersonalData(m) {
-		b := store.BlankMember(m)
+	if store.MemberHasPersonalData(m) || !m.Erased() {
+		b := store.BlankMember(m, at)
 		b.Version++
 		s.putMember(b)
 		out.Profile = true
@@ -131,6 +148,18 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 		}
 		if r := p.Redact(string(b)); r != string(b) {
 			s.entries[k] = []byte(r)
+			out.Items++
+		}
+	}
+	// The journal keeps each cause's event as received: redacted in
+	// place, as DynamoDB's string attributes are.
+	for k, rec := range s.ledgerApplied {
+		if k.memberID != memberID {
+			continue
+		}
+		if r := p.Redact(string(rec.Params)); r != string(rec.Params) {
+			rec.Params = json.RawMessage(r)
+			s.ledgerApplied[k] = rec
 			out.Items++
 		}
 	}

@@ -91,6 +91,8 @@ type Store struct {
 
 	audit auditLog
 
+	lift liftState
+
 	// addresses are the erased addresses' hashes (SuppressAddress).
 	addresses map[string]time.Time
 

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
 )
@@ -47,7 +49,9 @@ func NewErasureFixture(id string) ErasureFixture {
 		OccurredAt: base, ReceivedAt: base.Add(time.Second), Payload: payload, Digest: "sha256:" + id}
 	entry := moveEntry(id, 1, 0, 120, "0", "0")
 	entry.Reason = "goodwill for " + name
+	// The commit's cause is the event: the journal keeps it as received.
 	c := store.LedgerChange{Account: fullAccount(id, 1), Entries: []loyalty.Entry{entry},
+		Cause: ev.ID, Record: loyalty.Recorded{Cause: ev.ID, Kind: loyalty.InputEvent, At: base, Params: payload},
 		Liability: map[string]decimal.Decimal{"points": decimal.NewFromInt(120)}}
 	snd := store.Send{Key: id + "#welcome#1#hello", MemberID: id, Journey: "welcome", Enrollment: 1, Step: "hello",
 		Template: "welcome_hello", Status: store.SendPending, CreatedAt: base, UpdatedAt: base}
@@ -135,6 +139,9 @@ func runErasure(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if leaks := f.Leaks(m); len(leaks) > 0 || m.Version != 2 || m.Locale != "zh-CN" || !m.Consent.EmailMarketing {
 			t.Errorf("profile after erasure = %+v (leaks %v), want no personal data, version 2, the rest kept", m, leaks)
 		}
+		if !m.ErasedAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("erased mark = %s, want the erasure's time %s", m.ErasedAt, base.Add(time.Hour))
+		}
 		ev, err := s.GetEvent(ctx, f.Event.Source, f.Event.ID)
 		if err != nil {
 			t.Fatalf("GetEvent: %v", err)
@@ -160,6 +167,10 @@ func runErasure(t *testing.T, newStore func(t *testing.T) store.Store) {
 		entries := listEntries(t, s, id, 10, 0)
 		if len(entries) != 1 || len(f.Leaks(entries)) > 0 || entries[0].Available != 120 || entries[0].Rule != f.Change.Entries[0].Rule {
 			t.Errorf("ledger after erasure = %+v, want the amounts and rule without the name", entries)
+		}
+		journal, err := s.Journal(ctx, id)
+		if err != nil || len(journal) != 1 || journal[0].Cause != f.Event.ID || len(f.Leaks(string(journal[0].Params))) > 0 {
+			t.Errorf("journal after erasure = %+v, %v; want the event's record without the personal values", journal, err)
 		}
 		checkEqual(t, "account", getAccount(t, s, id), accBefore)
 		liabAfter, err := s.LiabilityCounters(ctx)
@@ -195,8 +206,60 @@ func runErasure(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if want := (store.Erased{MemberID: id}); again != want {
 			t.Errorf("EraseMember again = %+v, want %+v (nothing left to do)", again, want)
 		}
-		if m2, err := s.GetMember(ctx, id); err != nil || m2.Version != 2 {
-			t.Errorf("profile after a repeat = %+v, %v; want version 2 still", m2, err)
+		if m2, err := s.GetMember(ctx, id); err != nil || m2.Version != 2 || !m2.ErasedAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("profile after a repeat = %+v, %v; want version 2 and the first erasure's mark still", m2, err)
+		}
+	})
+
+	t.Run("the erased mark outlives later events", func(t *testing.T) {
+		s, id := newStore(t), uniqueID("m")
+		ctx := t.Context()
+		f := NewErasureFixture(id)
+		// A profile without personal data is marked all the same.
+		saveMember(t, s, loyalty.Member{ID: id, Locale: "zh-CN", Version: 1}, "evt-0")
+		got, err := s.EraseMember(ctx, id, base.Add(time.Hour))
+		if err != nil || !got.Profile {
+			t.Fatalf("EraseMember = %+v, %v; want the profile marked", got, err)
+		}
+		// A registration with the member's data, projected and saved as
+		// dispatch does, leaves the profile without it and still marked.
+		env := events.Envelope{ID: "evt-late", Type: events.MemberRegistered, MemberID: id, OccurredAt: base.Add(2 * time.Hour)}
+		m := getMember(t, s, id)
+		next, _ := loyalty.Project(m, env, &events.MemberRegisteredData{Email: f.Member.Email, Name: f.Member.Name, Phone: f.Member.Phone,
+			Birthday: &events.Date{Year: 1991, Month: time.July, Day: 23}, Locale: "en-GB"})
+		next.Version = m.Version + 1
+		saveMember(t, s, next, env.ID)
+		after := getMember(t, s, id)
+		if leaks := f.Leaks(after); len(leaks) > 0 || after.Locale != "en-GB" || !after.ErasedAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("profile after a late registration = %+v (leaks %v), want the locale, no personal data, the mark kept", after, leaks)
+		}
+		if bday, err := s.MembersByBirthday(ctx, "0723", "", 100); err != nil || slices.ContainsFunc(bday, func(b loyalty.Member) bool { return b.ID == id }) {
+			t.Errorf("birthday index after a late registration = %+v, %v; want the erased member absent", bday, err)
+		}
+
+		// Its event, recorded with the data, is redacted on request.
+		ev := f.Event
+		ev.ID = "evt-late-" + id
+		if _, err := s.PutEvents(ctx, []store.RecordedEvent{ev}); err != nil {
+			t.Fatalf("PutEvents: %v", err)
+		}
+		p := store.NewPersonalData(f.Member)
+		changed, err := s.RedactEvent(ctx, ev.Source, ev.ID, p, base.Add(3*time.Hour))
+		if err != nil || !changed {
+			t.Fatalf("RedactEvent = %v, %v; want a change", changed, err)
+		}
+		red, err := s.GetEvent(ctx, ev.Source, ev.ID)
+		if err != nil {
+			t.Fatalf("GetEvent: %v", err)
+		}
+		if leaks := f.Leaks(string(red.Payload)); len(leaks) > 0 || red.Digest != ev.Digest || !strings.Contains(string(red.Payload), `"vip"`) {
+			t.Errorf("event after RedactEvent = %s (leaks %v), want the personal fields gone, the rest and the digest kept", red.Payload, leaks)
+		}
+		if changed, err := s.RedactEvent(ctx, ev.Source, ev.ID, p, base.Add(4*time.Hour)); err != nil || changed {
+			t.Errorf("RedactEvent again = %v, %v; want nothing to change", changed, err)
+		}
+		if _, err := s.RedactEvent(ctx, ev.Source, "evt-none-"+id, p, base); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RedactEvent of no event = %v, want ErrNotFound", err)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("EngineIndexes", func(t *testing.T) { runEngineIndexes(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { runAudit(t, newStore) })
 	t.Run("Erasure", func(t *testing.T) { runErasure(t, newStore) })
+	t.Run("Lift", func(t *testing.T) { runLift(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
@@ -243,6 +245,39 @@ func runEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		checkEventsAbsent(t, s, src, "e0", "e1")
 	})
 
+	t.Run("PutEvents keeps the delivery id", func(t *testing.T) {
+		s, src := newStore(t), uniqueID("src")
+		one := event(src, "one", `{"n":1}`)
+		one.DeliveryID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+		a, b := event(src, "a", `{"n":2}`), event(src, "b", `{"n":3}`)
+		a.DeliveryID, b.DeliveryID = "b0a3e5c2-5d3c-4a6b-9f0e-1d2c3b4a5f60", "b0a3e5c2-5d3c-4a6b-9f0e-1d2c3b4a5f60"
+		putEvents(t, s, []store.RecordedEvent{one})
+		putEvents(t, s, []store.RecordedEvent{a, b})
+		// A redelivery under another id is a duplicate: the first
+		// delivery's id stays.
+		again := one
+		again.DeliveryID = "msg_redelivered"
+		res := putEvents(t, s, []store.RecordedEvent{again})
+		checkIDs(t, "duplicates", res.Duplicates, []string{"one"})
+		for _, want := range []store.RecordedEvent{one, a, b} {
+			got, err := s.GetEvent(t.Context(), src, want.ID)
+			if err != nil {
+				t.Fatalf("GetEvent(%s): %v", want.ID, err)
+			}
+			if got.DeliveryID != want.DeliveryID {
+				t.Errorf("%s delivery id = %q, want %q", want.ID, got.DeliveryID, want.DeliveryID)
+			}
+		}
+		for _, bad := range []string{"two words", "tab\tid", strings.Repeat("x", store.MaxDeliveryID+1), "naïve"} {
+			ev := event(src, "bad", `{}`)
+			ev.DeliveryID = bad
+			if _, err := s.PutEvents(t.Context(), []store.RecordedEvent{ev}); err == nil {
+				t.Errorf("PutEvents(delivery id %q) = nil error, want an error", bad)
+			}
+		}
+		checkEventsAbsent(t, s, src, "bad")
+	})
+
 	t.Run("PutEvents same id from two sources", func(t *testing.T) {
 		s := newStore(t)
 		a, b := uniqueID("src"), uniqueID("src")
@@ -373,8 +408,11 @@ func fullMember(id string) loyalty.Member {
 		// JSON values as they read back: numbers are float64.
 		Attributes: map[string]any{"plan": "gold", "score": 42.5, "vip": true,
 			"prefs": map[string]any{"lang": "en"}, "seen": []any{"a", 1.0}},
-		Tags:    []string{"vip", "early_bird"},
-		Version: 1,
+		Tags: []string{"vip", "early_bird"},
+		// Set beside personal data only to prove the round trip; an
+		// erased profile holds none (Erasure).
+		ErasedAt: base.Add(-30 * time.Minute),
+		Version:  1,
 	}
 }
 
@@ -546,6 +584,7 @@ func runEnrollments(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("start", func(t *testing.T) {
 		s := newStore(t)
 		want := enrollment(uniqueID("m"), "activation", 1)
+		want.Arm = loyalty.ArmHoldout
 		got, created := startEnrollment(t, s, want)
 		if !created {
 			t.Error("created = false on first start")

@@ -1,0 +1,235 @@
+package journeys
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/engine"
+	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/store"
+)
+
+// Lift counts what journeys' lift reports are computed from, as it
+// happens: an enrollment into its arm's cohort (Enrolled); a goal
+// reached, an order (its revenue, the journey's coupon redeemed on it,
+// the extra points the journey's boost earned), a refund (Event); points
+// the journey granted (Points) — each added to the cohorts of every
+// enrollment of the member it concerns, on the day after enrollment it
+// happened, once per enrollment and fact (store.Lift). Held-out and
+// treated enrollments are counted by the same code; only enrollments
+// that recorded an arm take part (those of the first engine, and those
+// made before holdouts existed, do not).
+type Lift struct {
+	Store store.Lift
+	// Engine decides goals (CEL) and holds the programme: coupons' face
+	// values and the point value.
+	Engine *engine.Engine
+}
+
+// Lift is the lift counter over the enroller's store and engine.
+func (e *Enroller) Lift() Lift { return Lift{Store: e.Store, Engine: e.Engine} }
+
+// Versions serves pinned journey versions (Service.Version).
+type Versions func(ctx context.Context, name string, version int) (journey.Definition, error)
+
+// LiftCells are the cohorts an enrollment of def counts in: its arm, and,
+// treated, the path each split of def takes it down — assigned at
+// enrollment, whether or not the member reaches the split, as the hash
+// does not depend on what they do (intention to treat). Held-out members
+// are not counted by path: whatever the path, they get nothing, so the
+// whole holdout is every path's control. Nil for an enrollment without an
+// arm.
+func LiftCells(def journey.Definition, enr loyalty.Enrollment) []store.LiftCell {
+	if enr.Arm == "" || enr.Version == 0 {
+		return nil
+	}
+	day := store.LiftDay(enr.StartedAt)
+	cells := []store.LiftCell{{Arm: enr.Arm, Day: day}}
+	if enr.Arm != loyalty.ArmTreated {
+		return cells
+	}
+	paths := engine.SplitPaths(def, enr.MemberID)
+	for _, step := range slices.Sorted(maps.Keys(paths)) {
+		cells = append(cells, store.LiftCell{Arm: enr.Arm, Path: store.SplitPath(step, paths[step]), Day: day})
+	}
+	return cells
+}
+
+// liftDay is how many whole days after the enrollment started t is; ok
+// is false from LiftDays days on. A moment before the start (an event
+// between the trigger and the enrollment) is day 0.
+func liftDay(enr loyalty.Enrollment, t time.Time) (int, bool) {
+	d := max(t.Sub(enr.StartedAt), 0)
+	n := int(d / (24 * time.Hour))
+	return n, n < store.LiftDays
+}
+
+// newsTo reports whether a member's event at t is an outcome of the
+// enrollment: after its trigger (the trigger itself and what came before
+// are not) and within LiftDays of its start.
+func newsTo(enr loyalty.Enrollment, t time.Time) (int, bool) {
+	if !enr.Anchor.IsZero() && !t.After(enr.Anchor) {
+		return 0, false
+	}
+	return liftDay(enr, t)
+}
+
+// liftKey names one fact about an enrollment, unique for the member.
+func liftKey(enr loyalty.Enrollment, what string) string {
+	return fmt.Sprintf("lift#%s#%d#%s", enr.Journey, enr.Number, what)
+}
+
+func (l Lift) count(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, what string, day int, members int64, o store.LiftOutcome) error {
+	cells := LiftCells(def, enr)
+	if len(cells) == 0 {
+		return nil
+	}
+	err := l.Store.CountLift(ctx, store.LiftCount{Journey: enr.Journey, MemberID: enr.MemberID, Key: liftKey(enr, what),
+		Cells: cells, Members: members, Day: day, Outcome: o})
+	if err != nil {
+		return fmt.Errorf("lift of %s: %w", enr.Journey, err)
+	}
+	return nil
+}
+
+// Enrolled counts a new enrollment into its cohorts.
+func (l Lift) Enrolled(ctx context.Context, def journey.Definition, enr loyalty.Enrollment) error {
+	return l.count(ctx, def, enr, "enrolled", 0, 1, store.LiftOutcome{})
+}
+
+// Goal counts the enrollment's goal, reached at at (a goal check before a
+// step); the earliest of the enrollment's goals is the one counted.
+func (l Lift) Goal(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, at time.Time) error {
+	day, ok := liftDay(enr, at)
+	cells := LiftCells(def, enr)
+	if !ok || len(cells) == 0 {
+		return nil
+	}
+	err := l.Store.CountLiftGoal(ctx, store.LiftCount{Journey: enr.Journey, MemberID: enr.MemberID, Key: liftKey(enr, "goal"), Cells: cells, Day: day})
+	if err != nil {
+		return fmt.Errorf("lift goal of %s: %w", enr.Journey, err)
+	}
+	return nil
+}
+
+// Points counts points the journey granted under the step key grantKey
+// at at, at the programme's point value.
+func (l Lift) Points(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, grantKey string, points int64, at time.Time) error {
+	day, ok := liftDay(enr, at)
+	if !ok || points <= 0 {
+		return nil
+	}
+	o := store.LiftOutcome{Points: points, PointsCost: l.pointValue().Mul(decimal.NewFromInt(points))}
+	return l.count(ctx, def, enr, "points#"+grantKey, day, 0, o)
+}
+
+func (l Lift) pointValue() decimal.Decimal {
+	if l.Engine == nil || l.Engine.Program == nil {
+		return decimal.Zero
+	}
+	return l.Engine.Program.Points.PointValue
+}
+
+// LiftCounts reports whether an event of type typ can be an outcome
+// whatever journeys listen for: orders and refunds. Goal events are
+// among the types journeys listen for (Service.Listened).
+func LiftCounts(typ events.Type) bool {
+	return typ == events.OrderPaid || typ == events.OrderRefunded
+}
+
+// Event counts what the member's event means to the lift of each of
+// their enrollments it is news to (newsTo), whatever the enrollment's
+// status: an order (one, its revenue, and — when they were this
+// enrollment's — the coupon redeemed on it and the extra points its boost
+// earned), a refund (its amount off revenue, unless it refunds an order
+// from before the enrollment), the journey's goal. acc is the member's
+// account after the ledger applied the event.
+func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDocument, ev *events.Envelope, data any, acc loyalty.Account) error {
+	for _, enr := range doc.Enrollments {
+		if enr.Arm == "" || enr.Version == 0 {
+			continue
+		}
+		day, ok := newsTo(enr, ev.OccurredAt)
+		if !ok {
+			continue
+		}
+		def, err := versions(ctx, enr.Journey, enr.Version)
+		if err != nil {
+			return err
+		}
+		switch d := data.(type) {
+		case *events.OrderPaidData:
+			if err := l.count(ctx, def, enr, "order#"+d.OrderID, day, 0, l.orderOutcome(enr, d, acc)); err != nil {
+				return err
+			}
+		case *events.OrderRefundedData:
+			// Not the refund of an order from before the enrollment, which
+			// it never counted (a refund that came before its order counts).
+			counted := true
+			if i := slices.IndexFunc(acc.Orders, func(o loyalty.OrderRecord) bool { return o.OrderID == d.OrderID }); i >= 0 {
+				_, counted = newsTo(enr, acc.Orders[i].At)
+			}
+			if counted {
+				if err := l.count(ctx, def, enr, "refund#"+d.RefundID, day, 0, store.LiftOutcome{Revenue: d.Amount.Neg()}); err != nil {
+					return err
+				}
+			}
+		}
+		reached, _, err := l.Engine.ReachesGoal(def, enr.StartedAt, engine.Subject{Member: doc, Event: ev, Now: ev.OccurredAt})
+		if err != nil {
+			return fmt.Errorf("goal of %s for %s: %w", enr.Journey, enr.MemberID, err)
+		}
+		if reached {
+			if err := l.Goal(ctx, def, enr, ev.OccurredAt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// orderOutcome is one order to an enrollment: its amount, and, when the
+// coupon redeemed on it was this enrollment's, the coupon's face value
+// as a cost — added back to the order's revenue, which the discount took
+// it off: the journey's coupon is charged once, as cost, not also as
+// revenue lost — and, when this enrollment's boost set the order's
+// multiplier, the extra points it earned at the point value.
+func (l Lift) orderOutcome(enr loyalty.Enrollment, d *events.OrderPaidData, acc loyalty.Account) store.LiftOutcome {
+	o := store.LiftOutcome{Orders: 1, Revenue: d.Amount}
+	mine := func(key string) bool {
+		m, j, n, _, _, ok := engine.ParseKey(key)
+		return ok && m == enr.MemberID && j == enr.Journey && n == enr.Number
+	}
+	if d.CouponCode != "" {
+		for _, c := range acc.Coupons {
+			if c.OrderID != d.OrderID || c.Code != d.CouponCode || !c.Used() || !mine(c.Key) {
+				continue
+			}
+			if k, ok := l.coupon(c.Kind); ok {
+				o.Coupons, o.CouponCost = 1, k.Discount
+				o.Revenue = o.Revenue.Add(k.Discount)
+			}
+		}
+	}
+	for _, rec := range acc.Orders {
+		if rec.OrderID == d.OrderID && rec.BoostPoints > 0 && mine(rec.Boost) {
+			o.BoostPoints = rec.BoostPoints
+			o.BoostCost = l.pointValue().Mul(decimal.NewFromInt(rec.BoostPoints))
+		}
+	}
+	return o
+}
+
+func (l Lift) coupon(kind string) (loyalty.CouponKind, bool) {
+	if l.Engine == nil || l.Engine.Program == nil {
+		return loyalty.CouponKind{}, false
+	}
+	return l.Engine.Program.Coupon(kind)
+}
