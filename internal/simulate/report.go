@@ -73,9 +73,11 @@ type JourneySummary struct {
 	Exited    int    `json:"exited"`
 	// Ended counts ended enrollments by status and reason
 	// ("exited:converted", "completed:lapsed").
-	Ended   map[string]int `json:"ended"`
-	HeldOut int            `json:"held_out"`
-	Goals   int64          `json:"goals"`
+	Ended map[string]int `json:"ended"`
+	// HeldOut counts the enrollments in the journey's or the programme's
+	// holdout: decided like the others, sent and given nothing.
+	HeldOut int   `json:"held_out"`
+	Goals   int64 `json:"goals"`
 	// GoalRate is goals per enrollment, rounded to 4 places.
 	GoalRate   float64 `json:"goal_rate"`
 	Sent       int     `json:"sent"`
@@ -318,7 +320,6 @@ type builder struct {
 	paths      map[[4]string]int
 	rewards    map[[3]string]*RewardLine
 	granted    map[[2]string]bool // decision key and reward already counted
-	heldOut    map[string]bool
 	revenue    decimal.Decimal
 }
 
@@ -327,7 +328,7 @@ func newBuilder(r *Report, defs map[string]journey.Definition, p *loyalty.Progra
 		r: r, defs: defs, program: p, redemption: red,
 		journeys: map[string]*JourneySummary{}, steps: map[[2]string]*StepSummary{}, reasons: map[[3]string]int{},
 		collisions: map[[2]string]*CapCollision{}, paths: map[[4]string]int{}, rewards: map[[3]string]*RewardLine{},
-		granted: map[[2]string]bool{}, heldOut: map[string]bool{},
+		granted: map[[2]string]bool{},
 	}
 	for _, name := range r.Journeys {
 		b.journey(name)
@@ -368,6 +369,9 @@ func (b *builder) member(ctx context.Context, st store.Store, id string, emails 
 		}
 		j := b.journey(e.Journey)
 		j.Enrolled++
+		if e.Arm.HeldOut() {
+			j.HeldOut++
+		}
 		switch {
 		case e.Status == loyalty.EnrollmentExited:
 			j.Exited++
@@ -487,12 +491,6 @@ func (b *builder) decision(e store.TimelineEntry, emails []Email) {
 		b.paths[[4]string{e.Journey, e.Step, "wait", path}]++
 	case activities.DecisionRewardGranted:
 		b.reward(e)
-	case "held_out":
-		k := fmt.Sprintf("%s#%s#%d", e.MemberID, e.Journey, e.Enrollment)
-		if !b.heldOut[k] {
-			b.heldOut[k] = true
-			b.journey(e.Journey).HeldOut++
-		}
 	}
 }
 

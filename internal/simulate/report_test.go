@@ -69,7 +69,11 @@ func handBuilt(t *testing.T) Outcome {
 		{ID: "m-3", Registered: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), Tier: "V3"},
 	}
 	enrol := func(m, j string, status loyalty.EnrollmentStatus, reason string) {
-		_, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: m, Journey: j, Number: 1, Status: loyalty.EnrollmentActive, StartedAt: t0})
+		arm := loyalty.ArmTreated
+		if m == "m-2" {
+			arm = loyalty.ArmProgrammeHoldout // counted, though the test gives them sends
+		}
+		_, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: m, Journey: j, Number: 1, Status: loyalty.EnrollmentActive, StartedAt: t0, Arm: arm})
 		must(err)
 		if status != loyalty.EnrollmentActive {
 			must(st.EndEnrollment(ctx, m, j, 1, status, reason, t0.Add(72*time.Hour)))
@@ -161,7 +165,7 @@ func TestReportOfHandBuiltOutcome(t *testing.T) {
 		t.Errorf("members %+v, want %+v", got, want)
 	}
 	act, svip := r.PerJourney[0], r.PerJourney[1]
-	wantAct := JourneySummary{Name: "activation", Enrolled: 2, Completed: 1, Exited: 1,
+	wantAct := JourneySummary{Name: "activation", Enrolled: 2, Completed: 1, Exited: 1, HeldOut: 1,
 		Ended: map[string]int{"exited:converted": 1, "completed": 1}, Goals: 1, GoalRate: 0.5,
 		Sent: 2, Deferrals: 2, Skipped: 2, RewardCost: money(t, "54.80")} // NEW8 2 × 0.3 × 8 + 50 points × 1
 	if !sameJSON(act, wantAct) {
