@@ -171,3 +171,20 @@ func TestRunRefusesAnIncompleteConfig(t *testing.T) {
 		}
 	}
 }
+
+// A workflow that panics fails the run with its error; the process goes
+// on (the API serves simulations).
+func TestRunReportsAPanickingWorkflow(t *testing.T) {
+	cfg := smallConfig(t, 3, 3, 1)
+	cfg.Behaviour = panicking{cfg.Behaviour}
+	_, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "panic: behaviour broke") {
+		t.Errorf("err = %v, want the panic", err)
+	}
+}
+
+// panicking panics when asked how a member reacts to an email, which
+// happens inside a workflow's activity.
+type panicking struct{ Behaviour }
+
+func (panicking) OnEmail(Member, Email) Reaction { panic("behaviour broke") }
