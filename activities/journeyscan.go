@@ -133,15 +133,9 @@ func (a *Activities) PlanJourneyScan(ctx context.Context, req JourneyScanRequest
 	paused := live.State.Status == journey.StatusPaused
 	switch def.Trigger.Kind() {
 	case journey.TriggerDate, journey.TriggerInactivity:
-		versions, err := a.Store.ListJourneyVersions(ctx, req.Journey)
+		defs, err := a.published(ctx, live)
 		if err != nil {
 			return JourneyScanPlan{}, fmt.Errorf("plan scan of %s: %w", req.Journey, err)
-		}
-		defs := []journey.Definition{def}
-		for _, v := range versions {
-			if v.Version != def.Version {
-				defs = append(defs, v.Definition)
-			}
 		}
 		if paused {
 			defs = slices.DeleteFunc(defs, func(d journey.Definition) bool { return !d.CalendarRunnable() })
@@ -697,17 +691,36 @@ func (s *journeyScan) definitions(ctx context.Context) ([]journey.Definition, er
 	if s.defs != nil {
 		return s.defs, nil
 	}
-	versions, err := s.a.Store.ListJourneyVersions(ctx, s.live.Definition.Name)
+	defs, err := s.a.published(ctx, s.live)
 	if err != nil {
-		return nil, fmt.Errorf("versions of %s: %w", s.live.Definition.Name, err)
-	}
-	defs := []journey.Definition{s.live.Definition}
-	for _, v := range versions {
-		if v.Version != s.live.Definition.Version {
-			defs = append(defs, v.Definition)
-		}
+		return nil, err
 	}
 	s.defs = defs
+	return defs, nil
+}
+
+// published is the live version of a journey and every other published
+// one: from the live set when it carries them, else from the store.
+func (a *Activities) published(ctx context.Context, live journeys.Live) ([]journey.Definition, error) {
+	def := live.Definition
+	versions := live.Versions
+	if versions == nil {
+		vs, err := a.Store.ListJourneyVersions(ctx, def.Name)
+		if err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", def.Name, err)
+		}
+		for _, v := range vs {
+			d := v.Definition
+			d.Version = v.Version
+			versions = append(versions, d)
+		}
+	}
+	defs := []journey.Definition{def}
+	for _, v := range versions {
+		if v.Version != def.Version {
+			defs = append(defs, v)
+		}
+	}
 	return defs, nil
 }
 

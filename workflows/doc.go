@@ -4,7 +4,11 @@
 // activity called by reference through activities.Activities.
 //
 // Each journey lives in one file with its ID function, signal names and
-// definition beside it.
+// definition beside it. The journey engine's workflow code — the
+// interpreter (JourneyRun), a scan's batches, a deferred step, the ledger
+// sweep — is written once against Runtime: the workflow functions run it
+// through TemporalRuntime, the simulator (internal/simulate) on its own
+// clock.
 package workflows
 
 import (

@@ -136,8 +136,8 @@ func program(t testing.TB) *loyalty.Program {
 	return p
 }
 
-// shipped parses the shipped journeys named (all five lifecycles when
-// none is), validated as publishing validates them.
+// shipped parses the shipped journeys named, examples included (all
+// five lifecycles when none is), validated as publishing validates them.
 func shipped(t testing.TB, p *loyalty.Program, names ...string) []journey.Definition {
 	t.Helper()
 	catalog, err := mail.LoadCatalog(templates.Email)
@@ -151,6 +151,14 @@ func shipped(t testing.TB, p *loyalty.Program, names ...string) []journey.Defini
 	files, err := fs.Glob(templates.Journeys, "journeys/*.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(names) > 0 {
+		// The examples too, when asked for by name.
+		examples, err := fs.Glob(templates.Journeys, "journeys/examples/*.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, examples...)
 	}
 	var out []journey.Definition
 	for _, f := range files {

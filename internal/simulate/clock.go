@@ -124,11 +124,22 @@ func (c *clock) spawn(id string, body func(p *proc) error) *proc {
 // from its first call, and its start is counted.
 func (w *worker) run(c *clock) {
 	for p := range w.start {
-		err := p.body(p)
+		err := p.call()
 		p.done, p.err = true, err
 		c.idle = append(c.idle, w)
 		c.back <- struct{}{}
 	}
+}
+
+// call runs the proc's body; a panic in it is its failure, not the
+// process's (the API serves simulations).
+func (p *proc) call() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return p.body(p)
 }
 
 // resume hands control to p until it blocks again or ends; nothing when

@@ -38,6 +38,8 @@ func Run(ctx context.Context, cfg Config) (Outcome, error) {
 		return Outcome{}, err
 	}
 	s.w = w
+	// Every workflow still waiting ends with the run, however it ends.
+	defer func() { s.clock.stop(s.procs) }()
 	if err := w.start(); err != nil {
 		return Outcome{}, err
 	}

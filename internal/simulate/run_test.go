@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"reflect"
 	goruntime "runtime"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memberflow/memberflow/events"
 )
 
 var start = time.Date(2026, time.March, 2, 0, 0, 0, 0, time.UTC)
@@ -57,6 +60,56 @@ func TestRunIsDeterministic(t *testing.T) {
 	if a.ActionKinds != b.ActionKinds {
 		t.Errorf("actions %s, then %s", a.ActionKinds, b.ActionKinds)
 	}
+	members := smallConfig(t, 30, 90, 7).Members
+	if diff := diffLines(lines(decisions(t, a.Store, members)), lines(decisions(t, b.Store, members))); diff != "" {
+		t.Errorf("decisions differ between two runs of one config:\n%s", diff)
+	}
+}
+
+// A broadcast fires at its schedule's times and enters the members its
+// audience holds for (V2 and up with 100 points: members who paid
+// 12,000 a month before); each gets the step at their own 10:00.
+func TestRunBroadcast(t *testing.T) {
+	cfg := smallConfig(t, 12, 40, 5)
+	cfg.Journeys = shipped(t, cfg.Program, "member_day")
+	b := scriptedBehaviour{testBehaviour: testBehaviour{seed: 5}, plans: map[string][]events.Envelope{}}
+	for i, m := range cfg.Members {
+		m.Registered = start.Add(time.Duration(i) * 2 * time.Hour)
+		cfg.Members[i] = m
+		if i%2 == 0 {
+			b.plans[m.ID] = []events.Envelope{order(m.ID, m.ID+"-big", m.Registered.Add(time.Hour), 12000)}
+		}
+	}
+	cfg.Behaviour = b
+	out, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range out.Emails {
+		got[e.MemberID] = true
+		loc, err := time.LoadLocation(cmp.Or(cfgMember(cfg, e.MemberID).Timezone, "Asia/Shanghai"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := e.At.In(loc); e.Journey != "member_day" || l.Month() != time.April || l.Day() != 8 || l.Hour() < 10 {
+			t.Errorf("email %+v at %s local, want member_day on 8 April from 10:00", e, l)
+		}
+	}
+	for i, m := range cfg.Members {
+		if want := i%2 == 0 && m.Consent; got[m.ID] != want {
+			t.Errorf("member %s (big order %t, consent %t) emailed: %t", m.ID, i%2 == 0, m.Consent, got[m.ID])
+		}
+	}
+}
+
+func cfgMember(cfg Config, id string) Member {
+	for _, m := range cfg.Members {
+		if m.ID == id {
+			return m
+		}
+	}
+	return Member{}
 }
 
 // BenchmarkSimulateYear is the speed target: all five lifecycles
@@ -118,3 +171,20 @@ func TestRunRefusesAnIncompleteConfig(t *testing.T) {
 		}
 	}
 }
+
+// A workflow that panics fails the run with its error; the process goes
+// on (the API serves simulations).
+func TestRunReportsAPanickingWorkflow(t *testing.T) {
+	cfg := smallConfig(t, 3, 3, 1)
+	cfg.Behaviour = panicking{cfg.Behaviour}
+	_, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "panic: behaviour broke") {
+		t.Errorf("err = %v, want the panic", err)
+	}
+}
+
+// panicking panics when asked how a member reacts to an email, which
+// happens inside a workflow's activity.
+type panicking struct{ Behaviour }
+
+func (panicking) OnEmail(Member, Email) Reaction { panic("behaviour broke") }
