@@ -144,11 +144,23 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if !ok || payload.DataType() != lambdaevents.DataTypeString {
 		return errors.New("event item has no payload")
 	}
+	source := ""
+	if a, ok := img["source"]; ok && a.DataType() == lambdaevents.DataTypeString {
+		source = a.String()
+	}
+	return h.Apply(ctx, source, []byte(payload.String()))
+}
+
+// Apply applies one recorded event of source, its payload as stored: the
+// projection, the ledger, then the journeys. Handle calls it for each
+// wanted stream record; the simulator (internal/simulate) calls it in
+// event order.
+func (h *Handler) Apply(ctx context.Context, source string, payload []byte) error {
 	var env events.Envelope
-	if err := json.Unmarshal([]byte(payload.String()), &env); err != nil {
+	if err := json.Unmarshal(payload, &env); err != nil {
 		return fmt.Errorf("decode recorded event: %w", err)
 	}
-	env.Raw = json.RawMessage(payload.String()) // the ledger's journal keeps the event as recorded
+	env.Raw = json.RawMessage(payload) // the ledger's journal keeps the event as recorded
 	data, err := env.DecodeData()
 	if err != nil {
 		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
@@ -161,10 +173,6 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 		return err
 	}
 	if m.Erased() {
-		source := ""
-		if a, ok := img["source"]; ok && a.DataType() == lambdaevents.DataTypeString {
-			source = a.String()
-		}
 		if env, data, err = h.redactErased(ctx, source, env, data); err != nil {
 			return err
 		}
