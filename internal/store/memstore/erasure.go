@@ -92,7 +92,13 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 		return store.Erased{}, fmt.Errorf("erase member %s: %w", memberID, store.ErrNotFound)
 	}
 	out := store.Erased{MemberID: memberID}
-	p := store.NewPersonalData(m)
+	var evs []store.RecordedEvent
+	for _, ev := range s.events {
+		if ev.MemberID == memberID {
+			evs = append(evs, ev)
+		}
+	}
+	p := store.PersonalDataOf(m, evs)
 	if h := store.AddressHash(m.Email); h != "" {
 		out.Suppressed = s.suppressAddress(h, at)
 	}
@@ -110,6 +116,17 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 			ev.Payload = red
 			s.events[k] = ev
 			out.Events++
+		}
+	}
+	// The journal keeps each cause's input as received: redacted by
+	// field, so the ledger can still replay it.
+	for k, rec := range s.ledgerApplied {
+		if k.memberID != memberID {
+			continue
+		}
+		if red, changed := p.RedactRecord(rec); changed {
+			s.ledgerApplied[k] = red
+			out.Items++
 		}
 	}
 	if p.Empty() {
@@ -140,32 +157,20 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 		s.suppressions[memberID] = sup
 		out.Items++
 	}
-	// Ledger entries and timeline entries are kept as JSON; the values
-	// are replaced inside the text, which keeps amounts and keys.
+	// Ledger entries and timeline entries are kept as JSON: redacted by
+	// field, which keeps amounts, keys and rules.
 	for k, b := range s.entries {
 		if k.memberID != memberID {
 			continue
 		}
-		if r := p.Redact(string(b)); r != string(b) {
-			s.entries[k] = []byte(r)
-			out.Items++
-		}
-	}
-	// The journal keeps each cause's event as received: redacted in
-	// place, as DynamoDB's string attributes are.
-	for k, rec := range s.ledgerApplied {
-		if k.memberID != memberID {
-			continue
-		}
-		if r := p.Redact(string(rec.Params)); r != string(rec.Params) {
-			rec.Params = json.RawMessage(r)
-			s.ledgerApplied[k] = rec
+		if red, changed := p.RedactJSON(b); changed {
+			s.entries[k] = red
 			out.Items++
 		}
 	}
 	for k, b := range s.engine.timeline[memberID] {
-		if r := p.Redact(string(b)); r != string(b) {
-			s.engine.timeline[memberID][k] = []byte(r)
+		if red, changed := p.RedactJSON(b); changed {
+			s.engine.timeline[memberID][k] = red
 			out.Items++
 		}
 	}
