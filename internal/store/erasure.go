@@ -39,6 +39,16 @@ type Erasure interface {
 	// source then id. Events recorded before the member's event index
 	// existed are not listed.
 	MemberEvents(ctx context.Context, memberID string) ([]RecordedEvent, error)
+	// MarkErased is an erasure's first write: it sets the profile's
+	// erased mark (loyalty.Member.ErasedAt = at) unless it is set, and
+	// moves the profile's version on, so a projection write that read
+	// the profile before is refused and repeated (and then keeps the
+	// member's personal data off, loyalty.Project). From the mark on,
+	// dispatch stores the member's events redacted and no journey enters
+	// them, so the enrollments the erasure then ends are all there are,
+	// and EraseMember afterwards removes the data. Marking a marked
+	// profile changes nothing; ErrNotFound when there is no profile.
+	MarkErased(ctx context.Context, memberID string, at time.Time) error
 	// EraseMember removes the member's personal data from every item the
 	// store holds about them and marks the profile erased
 	// (loyalty.Member.ErasedAt = at, kept from the first erasure): the

@@ -146,6 +146,26 @@ func (s *Store) setEventPayload(ctx context.Context, it eventItem, red []byte, a
 // index: an erased member has no birthday to be found by.
 var erasedProfileAttrs = []string{"email", "name", "phone", "birthday", "birthday_set_at", "attributes", attrGSI1PK, attrGSI1SK}
 
+// MarkErased sets erased_at and moves the version on, with one
+// UpdateItem conditioned on the profile being there and not marked; a
+// failed condition is then told apart by the item it returns.
+func (s *Store) MarkErased(ctx context.Context, memberID string, at time.Time) error {
+	upd := expression.Set(expression.Name("erased_at"), expression.Value(at.UTC())).
+		Set(expression.Name("version"), expression.Name("version").Plus(expression.Value(1)))
+	cond := expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name("erased_at")))
+	_, err := s.updateItem(ctx, memberPK(memberID), skProfile, upd, cond, false)
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && len(ccf.Item) == 0:
+		return fmt.Errorf("mark %s erased: %w", memberID, store.ErrNotFound)
+	case errors.As(err, &ccf):
+		return nil // marked before
+	case err != nil:
+		return fmt.Errorf("mark %s erased: %w", memberID, err)
+	}
+	return nil
+}
+
 // EraseMember blanks the member's personal data where it is kept: the
 // profile, their recorded events (found through the member's event
 // index, GSI3) and the items of their partition that hold free text or

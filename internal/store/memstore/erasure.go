@@ -82,6 +82,23 @@ func (s *Store) addressSuppression(memberID, email string) *store.Suppression {
 	return &store.Suppression{MemberID: memberID, Reason: store.SuppressedErasedReason, Source: store.SuppressedErasedSource, At: at}
 }
 
+// MarkErased sets the erased mark once.
+func (s *Store) MarkErased(_ context.Context, memberID string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.members[memberID]
+	if !ok {
+		return fmt.Errorf("mark %s erased: %w", memberID, store.ErrNotFound)
+	}
+	if m.Erased() {
+		return nil
+	}
+	m.ErasedAt = at.UTC()
+	m.Version++
+	s.members[memberID] = m
+	return nil
+}
+
 // EraseMember blanks the profile and removes its values from everything
 // else kept about the member, as the DynamoDB adapter does.
 func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (store.Erased, error) {

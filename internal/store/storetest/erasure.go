@@ -373,6 +373,43 @@ func runErasure(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("mark first", func(t *testing.T) {
+		s, id := newStore(t), uniqueID("m")
+		ctx := t.Context()
+		if err := s.MarkErased(ctx, id, base); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("MarkErased of no member = %v, want ErrNotFound", err)
+		}
+		f := NewErasureFixture(id)
+		f.Load(t, s)
+		if err := s.MarkErased(ctx, id, base.Add(time.Hour)); err != nil {
+			t.Fatalf("MarkErased: %v", err)
+		}
+		m := getMember(t, s, id)
+		if !m.ErasedAt.Equal(base.Add(time.Hour)) || m.Version != 2 || m.Email != f.Member.Email {
+			t.Errorf("profile after MarkErased = %+v, want the mark, version 2 and the data still there", m)
+		}
+		// A projection write that read the profile before the mark is
+		// refused.
+		stale := f.Member
+		stale.Version = 2
+		if err := s.SaveMember(ctx, stale, "evt-stale-"+id); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("SaveMember from before the mark = %v, want ErrConflict", err)
+		}
+		if err := s.MarkErased(ctx, id, base.Add(2*time.Hour)); err != nil {
+			t.Fatalf("MarkErased again: %v", err)
+		}
+		if again := getMember(t, s, id); !again.ErasedAt.Equal(base.Add(time.Hour)) || again.Version != 2 {
+			t.Errorf("profile after a second MarkErased = %+v, want the first mark and version 2", again)
+		}
+		got, err := s.EraseMember(ctx, id, base.Add(3*time.Hour))
+		if err != nil || !got.Profile {
+			t.Fatalf("EraseMember after the mark = %+v, %v; want the profile blanked", got, err)
+		}
+		if after := getMember(t, s, id); len(f.Leaks(after)) > 0 || !after.ErasedAt.Equal(base.Add(time.Hour)) {
+			t.Errorf("profile after the erasure = %+v, want no data and the mark's time", after)
+		}
+	})
+
 	t.Run("the erased mark outlives later events", func(t *testing.T) {
 		s, id := newStore(t), uniqueID("m")
 		ctx := t.Context()
