@@ -146,6 +146,23 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 			out.Items++
 		}
 	}
+	// Ledger entries and timeline entries are kept as JSON: redacted by
+	// field, which keeps amounts, keys and rules.
+	for k, b := range s.entries {
+		if k.memberID != memberID {
+			continue
+		}
+		if red, changed := p.RedactJSON(b); changed {
+			s.entries[k] = red
+			out.Items++
+		}
+	}
+	for k, b := range s.engine.timeline[memberID] {
+		if red, changed := p.RedactJSON(b); changed {
+			s.engine.timeline[memberID][k] = red
+			out.Items++
+		}
+	}
 	if p.Empty() {
 		return out, nil
 	}
@@ -173,23 +190,6 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 	if sup, ok := s.suppressions[memberID]; ok && redact(&sup.Reason) {
 		s.suppressions[memberID] = sup
 		out.Items++
-	}
-	// Ledger entries and timeline entries are kept as JSON: redacted by
-	// field, which keeps amounts, keys and rules.
-	for k, b := range s.entries {
-		if k.memberID != memberID {
-			continue
-		}
-		if red, changed := p.RedactJSON(b); changed {
-			s.entries[k] = red
-			out.Items++
-		}
-	}
-	for k, b := range s.engine.timeline[memberID] {
-		if red, changed := p.RedactJSON(b); changed {
-			s.engine.timeline[memberID][k] = red
-			out.Items++
-		}
 	}
 	return out, nil
 }
