@@ -119,8 +119,9 @@ func cfgMember(cfg Config, id string) Member {
 // `memberflow simulate activation birthday tier_expiry trial winback
 // --members 10000 --days 365 --seed 1` runs it: the shipped journeys as
 // publishing validates them, the generated cohort and the default
-// behaviour model. It reports the sends, the Temporal actions and the
-// process CPU seconds per run (cpu-s, all threads).
+// behaviour model, with the CLI's collector target (TuneGC). It reports
+// the sends, the Temporal actions and the process CPU seconds per run
+// (cpu-s, all threads).
 func BenchmarkSimulateYear(b *testing.B) { benchmarkYear(b, 10_000) }
 
 // BenchmarkSimulateYear1000 is the same year for a tenth of the cohort.
@@ -146,6 +147,8 @@ func benchmarkYear(b *testing.B, members int) {
 	}
 	req := Request{Program: p, Journeys: defs, Members: members, Start: goldenStart, Days: 365, Seed: 1,
 		Behaviour: DefaultBehaviour()}
+	// As the CLI runs it.
+	defer TuneGC()()
 	b.ResetTimer()
 	for b.Loop() {
 		cpu := cpuTime()
