@@ -17,72 +17,84 @@ import (
 // without its cost.
 func deepCopy[T any](v T) T {
 	rv := reflect.ValueOf(&v).Elem()
-	if !needsCopy(rv.Type()) {
-		return v
+	if needsCopy(rv.Type()) {
+		unshare(rv)
 	}
-	return cloneValue(rv).Interface().(T)
+	return v
 }
 
-func cloneValue(v reflect.Value) reflect.Value {
+// unshare replaces, in place, what the settable v shares through its
+// exported fields (slices, maps, pointers, interfaces) with copies. The
+// values are copied whole first and then fixed up where they share, so a
+// slice of structs is one allocation, not one a struct.
+func unshare(v reflect.Value) {
 	t := v.Type()
-	if !needsCopy(t) {
-		return v
-	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
-			return v
+			return
 		}
 		p := reflect.New(t.Elem())
-		p.Elem().Set(cloneValue(v.Elem()))
-		return p
+		p.Elem().Set(v.Elem())
+		if needsCopy(t.Elem()) {
+			unshare(p.Elem())
+		}
+		v.Set(p)
 	case reflect.Slice:
 		if v.IsNil() {
-			return v
+			return
 		}
 		s := reflect.MakeSlice(t, v.Len(), v.Len())
-		if !needsCopy(t.Elem()) {
-			reflect.Copy(s, v)
-			return s
-		}
-		for i := range v.Len() {
-			s.Index(i).Set(cloneValue(v.Index(i)))
-		}
-		return s
-	case reflect.Array:
-		a := reflect.New(t).Elem()
-		for i := range v.Len() {
-			a.Index(i).Set(cloneValue(v.Index(i)))
-		}
-		return a
-	case reflect.Map:
-		if v.IsNil() {
-			return v
-		}
-		m := reflect.MakeMapWithSize(t, v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			m.SetMapIndex(it.Key(), cloneValue(it.Value()))
-		}
-		return m
-	case reflect.Interface:
-		if v.IsNil() {
-			return v
-		}
-		c := reflect.New(t).Elem()
-		c.Set(cloneValue(v.Elem()))
-		return c
-	case reflect.Struct:
-		s := reflect.New(t).Elem()
-		s.Set(v)
-		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && needsCopy(f.Type) {
-				s.Field(i).Set(cloneValue(v.Field(i)))
+		reflect.Copy(s, v)
+		if needsCopy(t.Elem()) {
+			for i := range s.Len() {
+				unshare(s.Index(i))
 			}
 		}
-		return s
+		v.Set(s)
+	case reflect.Array:
+		if needsCopy(t.Elem()) {
+			for i := range v.Len() {
+				unshare(v.Index(i))
+			}
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		m := reflect.MakeMapWithSize(t, v.Len())
+		deep := needsCopy(t.Elem())
+		it := v.MapRange()
+		for it.Next() {
+			e := it.Value()
+			if deep {
+				c := reflect.New(t.Elem()).Elem()
+				c.Set(e)
+				unshare(c)
+				e = c
+			}
+			m.SetMapIndex(it.Key(), e)
+		}
+		v.Set(m)
+	case reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		e := v.Elem()
+		if !needsCopy(e.Type()) {
+			return
+		}
+		c := reflect.New(e.Type()).Elem()
+		c.Set(e)
+		unshare(c)
+		v.Set(c)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && needsCopy(f.Type) {
+				unshare(v.Field(i))
+			}
+		}
 	}
-	return v
 }
 
 // copies caches needsCopy by type.
