@@ -211,7 +211,7 @@ func shardPasses(rt Runtime, parent, run string, input func(shard int) Analytics
 	children := make([]ChildRun, store.MemberShards)
 	for shard := range children {
 		in := input(shard)
-		children[shard] = rt.ExecuteChildWorkflow(ShardWorkflowID(parent, in.Pass, shard), AnalyticsShardWorkflow, in)
+		children[shard] = rt.ExecuteChildWorkflow(shardWorkflowID(parent, in.Pass, shard), AnalyticsShardWorkflow, in)
 	}
 	out := make([]AnalyticsShardTotal, len(children))
 	var errs []error
@@ -226,8 +226,8 @@ func shardPasses(rt Runtime, parent, run string, input func(shard int) Analytics
 	return out, nil
 }
 
-// ShardWorkflowID is the workflow ID of a refresh's pass over a shard.
-func ShardWorkflowID(parent, pass string, shard int) string {
+// shardWorkflowID is the workflow ID of a refresh's pass over a shard.
+func shardWorkflowID(parent, pass string, shard int) string {
 	return fmt.Sprintf("%s/%s/%02d", parent, pass, shard)
 }
 
