@@ -110,10 +110,10 @@ type AnalyticsShardTotal struct {
 	Recorded int            `json:"recorded"`
 }
 
-// pageActivity is the options of one page: a page takes seconds; one that
-// hangs is retried after a few minutes.
-func pageActivity(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// pageActivityOptions are the options of one page: a page takes
+// seconds; one that hangs is retried after a few minutes.
+func pageActivityOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -122,7 +122,19 @@ func pageActivity(ctx workflow.Context) workflow.Context {
 			MaximumInterval:    5 * time.Minute,
 			MaximumAttempts:    10,
 		},
-	})
+	}
+}
+
+// fitActivityOptions are the options of the fit: minutes on a large
+// sample, heartbeating.
+func fitActivityOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    5 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 5,
+		},
+	}
 }
 
 // AnalyticsRefresh is the nightly refresh: a first pass reads every
@@ -135,15 +147,21 @@ func pageActivity(ctx workflow.Context) workflow.Context {
 // those whose segment moved; then the version becomes current with its
 // report.
 func AnalyticsRefresh(ctx workflow.Context, in AnalyticsRefreshInput) (AnalyticsRefreshResult, error) {
-	info := workflow.GetInfo(ctx)
-	at := workflow.Now(ctx)
-	res := AnalyticsRefreshResult{Run: info.WorkflowExecution.ID + ":" + info.WorkflowExecution.RunID}
+	exec := workflow.GetInfo(ctx).WorkflowExecution
+	return RunAnalyticsRefresh(TemporalRuntime{Ctx: ctx}, exec.ID, exec.RunID, in)
+}
+
+// RunAnalyticsRefresh is AnalyticsRefresh on rt, for the run workflowID
+// and runID (the run's name, and its children's IDs, are made of them).
+func RunAnalyticsRefresh(rt Runtime, workflowID, runID string, in AnalyticsRefreshInput) (AnalyticsRefreshResult, error) {
+	at := rt.Now()
+	res := AnalyticsRefreshResult{Run: workflowID + ":" + runID}
 	pageSize := in.PageSize
 	if pageSize <= 0 {
 		pageSize = DefaultAnalyticsPageSize
 	}
 
-	collected, err := shardPasses(ctx, res.Run, func(shard int) AnalyticsShardInput {
+	collected, err := shardPasses(rt, workflowID, res.Run, func(shard int) AnalyticsShardInput {
 		return AnalyticsShardInput{Pass: PassCollect, Run: res.Run, At: at, Shard: shard, PageSize: pageSize}
 	})
 	if err != nil {
@@ -158,17 +176,10 @@ func AnalyticsRefresh(ctx workflow.Context, in AnalyticsRefreshInput) (Analytics
 	}
 
 	var a *activities.Activities
-	fitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 5,
-		},
-	})
 	var fit activities.AnalyticsFitResult
-	err = workflow.ExecuteActivity(fitCtx, a.FitAnalyticsModel, activities.AnalyticsFitRequest{
+	err = rt.WithActivityOptions(fitActivityOptions()).ExecuteActivity(a.FitAnalyticsModel, activities.AnalyticsFitRequest{
 		Run: res.Run, At: at, Pages: pages, Members: res.Members, SampleSize: in.SampleSize, Options: in.Options,
-	}).Get(ctx, &fit)
+	}, &fit)
 	if err != nil {
 		return res, err
 	}
@@ -177,7 +188,7 @@ func AnalyticsRefresh(ctx workflow.Context, in AnalyticsRefreshInput) (Analytics
 		return res, nil
 	}
 
-	scored, err := shardPasses(ctx, res.Run, func(shard int) AnalyticsShardInput {
+	scored, err := shardPasses(rt, workflowID, res.Run, func(shard int) AnalyticsShardInput {
 		return AnalyticsShardInput{Pass: PassScore, Run: res.Run, At: at, Shard: shard, Version: fit.Version, Pages: pages[shard]}
 	})
 	if err != nil {
@@ -188,28 +199,24 @@ func AnalyticsRefresh(ctx workflow.Context, in AnalyticsRefreshInput) (Analytics
 		res.Written += s.Written
 		res.Recorded += s.Recorded
 	}
-	err = workflow.ExecuteActivity(pageActivity(ctx), a.CompleteAnalyticsRefresh, activities.AnalyticsCompleteRequest{
+	err = rt.WithActivityOptions(pageActivityOptions()).ExecuteActivity(a.CompleteAnalyticsRefresh, activities.AnalyticsCompleteRequest{
 		Version: fit.Version, Report: res.Report,
-	}).Get(ctx, nil)
+	}, nil)
 	return res, err
 }
 
 // shardPasses runs one pass over every shard of the member index as child
-// workflows in parallel, and returns their totals by shard.
-func shardPasses(ctx workflow.Context, run string, input func(shard int) AnalyticsShardInput) ([]AnalyticsShardTotal, error) {
-	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
-	futures := make([]workflow.ChildWorkflowFuture, store.MemberShards)
-	for shard := range futures {
+// workflows of parent in parallel, and returns their totals by shard.
+func shardPasses(rt Runtime, parent, run string, input func(shard int) AnalyticsShardInput) ([]AnalyticsShardTotal, error) {
+	children := make([]ChildRun, store.MemberShards)
+	for shard := range children {
 		in := input(shard)
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s/%s/%02d", parent, in.Pass, shard),
-		})
-		futures[shard] = workflow.ExecuteChildWorkflow(cctx, AnalyticsShardWorkflow, in)
+		children[shard] = rt.ExecuteChildWorkflow(shardWorkflowID(parent, in.Pass, shard), AnalyticsShardWorkflow, in)
 	}
-	out := make([]AnalyticsShardTotal, len(futures))
+	out := make([]AnalyticsShardTotal, len(children))
 	var errs []error
-	for shard, f := range futures {
-		if err := f.Get(ctx, &out[shard]); err != nil {
+	for shard, c := range children {
+		if err := c.Get(&out[shard]); err != nil {
 			errs = append(errs, fmt.Errorf("shard %d: %w", shard, err))
 		}
 	}
@@ -219,29 +226,45 @@ func shardPasses(ctx workflow.Context, run string, input func(shard int) Analyti
 	return out, nil
 }
 
+// shardWorkflowID is the workflow ID of a refresh's pass over a shard.
+func shardWorkflowID(parent, pass string, shard int) string {
+	return fmt.Sprintf("%s/%s/%02d", parent, pass, shard)
+}
+
 // AnalyticsShard runs one pass over one shard, a page per activity:
 // collect reads the shard's members page by page from the member index
 // and stores the pages worth keeping, numbered from 0; score scores those
 // pages with the run's model version. It continues as new every
 // pagesPerShardRun pages.
 func AnalyticsShard(ctx workflow.Context, in AnalyticsShardInput) (AnalyticsShardTotal, error) {
-	ctx = pageActivity(ctx)
+	ctx = workflow.WithActivityOptions(ctx, pageActivityOptions())
+	tot, next, err := RunAnalyticsShard(TemporalRuntime{Ctx: ctx}, in)
+	if err == nil && next != nil {
+		return tot, workflow.NewContinueAsNewError(ctx, AnalyticsShardWorkflow, *next)
+	}
+	return tot, err
+}
+
+// RunAnalyticsShard is AnalyticsShard on rt (whose activity options are
+// pageActivityOptions'): next, when not nil, is the input the pass
+// continues as new with.
+func RunAnalyticsShard(rt Runtime, in AnalyticsShardInput) (AnalyticsShardTotal, *AnalyticsShardInput, error) {
 	var a *activities.Activities
 	tot := in.Totals
 	for done := 0; ; done++ {
 		if done == pagesPerShardRun {
 			next := in
 			next.Totals = tot
-			return tot, workflow.NewContinueAsNewError(ctx, AnalyticsShardWorkflow, next)
+			return tot, &next, nil
 		}
 		switch in.Pass {
 		case PassCollect:
 			var out activities.AnalyticsCollectResult
-			err := workflow.ExecuteActivity(ctx, a.CollectAnalyticsPage, activities.AnalyticsCollectRequest{
+			err := rt.ExecuteActivity(a.CollectAnalyticsPage, activities.AnalyticsCollectRequest{
 				Run: in.Run, At: in.At, Shard: in.Shard, Page: in.Page, After: in.After, PageSize: in.PageSize,
-			}).Get(ctx, &out)
+			}, &out)
 			if err != nil {
-				return tot, err
+				return tot, nil, err
 			}
 			tot.Members += out.Members
 			tot.Buyers += out.Buyers
@@ -251,29 +274,33 @@ func AnalyticsShard(ctx workflow.Context, in AnalyticsShardInput) (AnalyticsShar
 				tot.Pages = in.Page
 			}
 			if out.Done {
-				return tot, nil
+				return tot, nil, nil
 			}
 			in.After = out.Next
 		case PassScore:
 			if in.Page >= in.Pages {
-				return tot, nil
+				return tot, nil, nil
 			}
 			var out activities.AnalyticsScoreResult
-			err := workflow.ExecuteActivity(ctx, a.ScoreAnalyticsPage, activities.AnalyticsScoreRequest{
+			err := rt.ExecuteActivity(a.ScoreAnalyticsPage, activities.AnalyticsScoreRequest{
 				Run: in.Run, At: in.At, Version: in.Version, Shard: in.Shard, Page: in.Page,
-			}).Get(ctx, &out)
+			}, &out)
 			if err != nil {
-				return tot, err
+				return tot, nil, err
 			}
 			tot.Report.Add(out.Report)
 			tot.Written += out.Written
 			tot.Recorded += out.Recorded
 			in.Page++
 		default:
-			return tot, temporal.NewNonRetryableApplicationError(fmt.Sprintf("analytics pass %q is not collect or score", in.Pass), "InvalidPass", nil)
+			return tot, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("analytics pass %q is not collect or score", in.Pass), "InvalidPass", nil)
 		}
 	}
 }
+
+// AnalyticsShardActivityOptions are the options RunAnalyticsShard's
+// runtime runs its activities with.
+func AnalyticsShardActivityOptions() workflow.ActivityOptions { return pageActivityOptions() }
 
 // AnalyticsAt is when the refresh runs by default: 03:00 in the
 // programme's time zone, after the day's orders and before the morning's

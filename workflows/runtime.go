@@ -8,7 +8,8 @@ import (
 
 // Runtime is where the journey engine's workflow code runs: the journey
 // interpreter (JourneyRun), a scan's batches (RunJourneyScan), a deferred
-// step (RunDeferredStep) and the ledger sweep (RunLedgerSweep) are written
+// step (RunDeferredStep), the ledger sweep (RunLedgerSweep) and the
+// analytics refresh (RunAnalyticsRefresh, RunAnalyticsShard) are written
 // once against it. Temporal runs them through TemporalRuntime, each call one
 // of its workflow APIs, so the commands are those the workflow functions
 // always issued; the simulator (internal/simulate) runs the same code on
@@ -36,6 +37,20 @@ type Runtime interface {
 	// GetVersion is workflow.GetVersion: the version of a change the
 	// running workflow follows.
 	GetVersion(changeID string, minSupported, maxSupported workflow.Version) workflow.Version
+	// WithActivityOptions is the runtime whose activities run with o
+	// (timeouts, retry policy) instead.
+	WithActivityOptions(o workflow.ActivityOptions) Runtime
+	// ExecuteChildWorkflow starts a child workflow of the type named,
+	// with the workflow ID given and arg, and returns at once; Get on the
+	// result waits for its end.
+	ExecuteChildWorkflow(workflowID, workflowType string, arg any) ChildRun
+}
+
+// ChildRun is a child workflow started by Runtime.ExecuteChildWorkflow.
+type ChildRun interface {
+	// Get waits for the child's end and decodes its result into result;
+	// it returns the child's error.
+	Get(result any) error
 }
 
 // TemporalRuntime runs engine code in a Temporal workflow: each method is
@@ -69,3 +84,23 @@ func (t TemporalRuntime) ExecuteActivity(activity, arg, result any) error {
 func (t TemporalRuntime) GetVersion(changeID string, minSupported, maxSupported workflow.Version) workflow.Version {
 	return workflow.GetVersion(t.Ctx, changeID, minSupported, maxSupported)
 }
+
+// WithActivityOptions is workflow.WithActivityOptions.
+func (t TemporalRuntime) WithActivityOptions(o workflow.ActivityOptions) Runtime {
+	return TemporalRuntime{Ctx: workflow.WithActivityOptions(t.Ctx, o)}
+}
+
+// ExecuteChildWorkflow is workflow.ExecuteChildWorkflow with only the
+// workflow ID set in the child options.
+func (t TemporalRuntime) ExecuteChildWorkflow(workflowID, workflowType string, arg any) ChildRun {
+	cctx := workflow.WithChildOptions(t.Ctx, workflow.ChildWorkflowOptions{WorkflowID: workflowID})
+	return temporalChild{ctx: t.Ctx, f: workflow.ExecuteChildWorkflow(cctx, workflowType, arg)}
+}
+
+type temporalChild struct {
+	ctx workflow.Context
+	f   workflow.ChildWorkflowFuture
+}
+
+// Get is the child future's Get.
+func (c temporalChild) Get(result any) error { return c.f.Get(c.ctx, result) }

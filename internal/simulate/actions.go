@@ -36,6 +36,14 @@ func newHistory(scheduled, continued bool) *history {
 	return h
 }
 
+// newChildHistory starts a child workflow's run: its start is billed as
+// the parent's StartChildWorkflowExecutionInitiated (childStarted).
+func newChildHistory(continued bool) *history {
+	h := newHistory(false, continued)
+	h.events[0].GetWorkflowExecutionStartedEventAttributes().ParentWorkflowExecution = &commonpb.WorkflowExecution{WorkflowId: "parent"}
+	return h
+}
+
 func (h *history) add(ev *historypb.HistoryEvent) int64 {
 	ev.EventId = int64(len(h.events) + 1)
 	h.events = append(h.events, ev)
@@ -62,6 +70,10 @@ func (h *history) timer() {
 
 func (h *history) signal() {
 	h.add(&historypb.HistoryEvent{EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED})
+}
+
+func (h *history) childStarted() {
+	h.add(&historypb.HistoryEvent{EventType: enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED})
 }
 
 func (h *history) marker() {

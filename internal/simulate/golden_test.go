@@ -31,6 +31,12 @@ var goldenRuns = []struct {
 	// orders at the programme's 1 point per 100: big spenders only.
 	{"member_day", []string{"member_day"}, 300, 120, "spend: { v: 2000 }\norders: { alpha: 10 }\n"},
 	{"svip_upsell", []string{"svip_upsell"}, 300, 180, ""},
+	// Members move into at_risk as the nightly analytics refresh scores
+	// them, once it has the data to fit its models on: the members
+	// registered before the simulation bring only the orders of their
+	// tier's growth window, so the first fit that is not refused comes
+	// after four or five months of simulated orders.
+	{"at_risk_rescue", []string{"at_risk_rescue"}, 600, 180, ""},
 	{"lifecycles", []string{"activation", "birthday", "tier_expiry", "trial", "winback"}, 300, 120, ""},
 }
 

@@ -3,10 +3,12 @@ package simulate
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"reflect"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/cost"
@@ -136,10 +138,55 @@ func (s *sim) fire(o client.ScheduleOptions, nominal time.Time) error {
 			_, err := workflows.RunLedgerSweep(rt, in)
 			return err
 		})
+	case workflows.AnalyticsRefreshWorkflow:
+		var in workflows.AnalyticsRefreshInput
+		if err := roundTrip(a.Args[0], &in); err != nil {
+			return fmt.Errorf("simulate: schedule %s: %w", o.ID, err)
+		}
+		s.running[o.ID] = s.spawn(id, s.newRuntime(workflow.ActivityOptions{}, newHistory(true, false)), func(rt *runtime) error {
+			_, err := workflows.RunAnalyticsRefresh(rt, id, s.runID(id), in)
+			return err
+		})
 	default:
 		return fmt.Errorf("simulate: schedule %s: workflow %s is not simulated", o.ID, name)
 	}
 	return nil
+}
+
+// runID is the run ID Temporal would give the workflow id's run: a
+// stand-in fixed by the seed, so a simulation repeats.
+func (s *sim) runID(id string) string {
+	h := fnv.New128a()
+	fmt.Fprintf(h, "%d\x00%s", s.w.cfg.Seed, id)
+	b := h.Sum(nil)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// startChild starts a child workflow of a simulated run on a proc of its
+// own; c hears of its end. A child that continues as new goes on in the
+// same proc, each run's actions counted.
+func (s *sim) startChild(id, typ string, arg any, c *childRun) error {
+	switch typ {
+	case workflows.AnalyticsShardWorkflow:
+		var in workflows.AnalyticsShardInput
+		if err := roundTrip(arg, &in); err != nil {
+			return fmt.Errorf("start child %s: %w", id, err)
+		}
+		s.spawn(id, s.newRuntime(workflows.AnalyticsShardActivityOptions(), newChildHistory(false)), func(rt *runtime) error {
+			for {
+				tot, next, err := workflows.RunAnalyticsShard(rt, in)
+				if err != nil || next == nil {
+					c.end(tot, err)
+					return err
+				}
+				s.actions = s.actions.Add(rt.hist.count())
+				rt.hist, in = newChildHistory(true), *next
+			}
+		})
+		return nil
+	default:
+		return fmt.Errorf("start child %s: workflow %s is not simulated", id, typ)
+	}
 }
 
 // spawn starts a workflow run on a proc: its actions are counted when it

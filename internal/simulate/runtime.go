@@ -17,7 +17,8 @@ import (
 )
 
 // runtime is workflows.Runtime on a proc: the engine's workflow code
-// (the interpreter, a scan, a deferred step, the sweep) runs on the
+// (the interpreter, a scan, a deferred step, the sweep, the analytics
+// refresh and its shard passes) runs on the
 // simulated clock, its activities called in place through the same
 // data converter Temporal uses, retried by the workflow's policy, and
 // every Temporal action it takes written to its history for the count.
@@ -85,6 +86,58 @@ func (r *runtime) Sleep(d time.Duration) error {
 func (r *runtime) GetVersion(_ string, _, maxSupported workflow.Version) workflow.Version {
 	r.hist.marker()
 	return maxSupported
+}
+
+// WithActivityOptions is the runtime of the same run whose activities
+// retry by o.
+func (r *runtime) WithActivityOptions(o workflow.ActivityOptions) workflows.Runtime {
+	c := *r
+	c.opts = o
+	return &c
+}
+
+// ExecuteChildWorkflow starts the child on a proc of its own, after the
+// parent blocks (in queue order); Get blocks the parent until it ends.
+func (r *runtime) ExecuteChildWorkflow(workflowID, workflowType string, arg any) workflows.ChildRun {
+	c := &childRun{parent: r}
+	if r.s.clock.stopping {
+		c.done, c.err = true, errStopped
+		return c
+	}
+	r.hist.childStarted()
+	if err := r.s.startChild(workflowID, workflowType, arg, c); err != nil {
+		c.done, c.err = true, err
+	}
+	return c
+}
+
+// childRun is a child workflow's end as its parent sees it.
+type childRun struct {
+	parent *runtime
+	done   bool
+	result any
+	err    error
+}
+
+// end records the child's result and wakes the parent for it.
+func (c *childRun) end(result any, err error) {
+	c.done, c.result, c.err = true, result, err
+	c.parent.p.signal(func() {})
+}
+
+func (c *childRun) Get(result any) error {
+	if err := c.parent.Await(func() bool { return c.done }); err != nil {
+		return err
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if result != nil {
+		if err := roundTrip(c.result, result); err != nil {
+			return fmt.Errorf("child result: %w", err)
+		}
+	}
+	return nil
 }
 
 // ExecuteActivity calls the activity's method on the world's Activities

@@ -1,25 +1,38 @@
 package simulate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
+	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/memberflow/memberflow/events"
+	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/journeys"
+	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/workflows"
 )
 
 // The Temporal Schedules a deployment keeps (journey scans, broadcasts,
-// the ledger sweep) are made by the worker's own code
-// (workflows.EnsureJourneySchedules, EnsureSweepSchedule) against a
-// recorder instead of a Temporal client; each schedule then fires at the
-// times its spec names, with its jitter, and starts its action's workflow
-// on the simulated clock.
+// the ledger sweep, the nightly analytics refresh) are made by the
+// worker's own code (workflows.EnsureJourneySchedules,
+// EnsureSweepSchedule, EnsureAnalyticsSchedule) against a recorder
+// instead of a Temporal client; each schedule then fires at the times its
+// spec names, with its jitter, and starts its action's workflow on the
+// simulated clock.
+//
+// The analytics refresh is kept only when a simulated journey needs it:
+// one that listens for member.segment_changed (the event the refresh
+// records) or whose conditions read a member's scores (which it writes).
+// Other simulations would pay for it and see nothing of it.
 
 // Intervals the worker runs its schedules at by default
 // (MEMBERFLOW_SCAN_EVERY, MEMBERFLOW_SWEEP_EVERY).
@@ -54,16 +67,50 @@ type noSchedules struct{}
 func (noSchedules) HasNext() bool                            { return false }
 func (noSchedules) Next() (*client.ScheduleListEntry, error) { return nil, nil }
 
-// schedules are the Temporal Schedules the worker keeps for live.
-func schedules(ctx context.Context, live []journeys.Live) ([]client.ScheduleOptions, error) {
+// analyticsSchedule is the worker's refresh configuration (its
+// defaults: 03:00 in the programme's time zone, the default sample and
+// page).
+var analyticsSchedule, _ = workflows.AnalyticsScheduleFromEnv(func(string) string { return "" })
+
+// schedules are the Temporal Schedules the worker keeps for live, zone
+// being the programme's time zone; the analytics refresh only when one of
+// live needs it (NeedsAnalytics).
+func schedules(ctx context.Context, live []journeys.Live, zone string) ([]client.ScheduleOptions, error) {
 	var r scheduleRecorder
 	if err := workflows.EnsureSweepSchedule(ctx, &r, workflows.DefaultTaskQueue, sweepInput, SweepEvery); err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(live, func(l journeys.Live) bool { return NeedsAnalytics(l.Definition) }) {
+		err := workflows.EnsureAnalyticsSchedule(ctx, &r, workflows.DefaultTaskQueue, analyticsSchedule.Input, analyticsSchedule.At, zone)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := workflows.EnsureJourneySchedules(ctx, &r, workflows.DefaultTaskQueue, live, ScanEvery, workflows.DefaultCatchUp); err != nil {
 		return nil, err
 	}
 	return r.created, nil
+}
+
+// scoreRead matches a CEL reference to a member's scores (the fields of
+// loyalty.Scores, embedded in the member document).
+var scoreRead = func() *regexp.Regexp {
+	var names []string
+	t := reflect.TypeFor[loyalty.Scores]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, regexp.QuoteMeta(name))
+		}
+	}
+	return regexp.MustCompile(`\bmember\.(` + strings.Join(names, "|") + `)\b`)
+}()
+
+// NeedsAnalytics reports whether def depends on the nightly analytics
+// refresh: it names member.segment_changed (its trigger, goal, exits or
+// a wait) or a condition of it reads the member's scores.
+func NeedsAnalytics(def journey.Definition) bool {
+	src := def.Canonical()
+	return bytes.Contains(src, []byte(string(events.MemberSegmentChanged))) || scoreRead.Match(src)
 }
 
 // fireTimes are the nominal times of spec in [from, to), sorted.

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/memberflow/memberflow/internal/journey"
+	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -88,7 +89,7 @@ func TestSchedulesAreTheWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheds, err := schedules(context.Background(), live)
+	scheds, err := schedules(context.Background(), live, p.Location.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +100,49 @@ func TestSchedulesAreTheWorkers(t *testing.T) {
 	want := []string{workflows.SweepScheduleID, "scan/birthday", "scan/tier_expiry", "scan/winback"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("schedules = %v, want %v", ids, want)
+	}
+}
+
+// The analytics refresh is kept, at the worker's time in the programme's
+// zone, when a journey listens for member.segment_changed or reads a
+// member's scores, and not for the others.
+func TestSchedulesKeepTheAnalyticsRefreshForJourneysThatNeedIt(t *testing.T) {
+	p := program(t)
+	rescue := shipped(t, p, "at_risk_rescue")[0]
+	activation := shipped(t, p, "activation")[0]
+	scores := activation
+	scores.Name = "activation_scored"
+	scores.Trigger.When = "member.p_alive >= 0.5"
+	for _, c := range []struct {
+		def  journey.Definition
+		want bool
+	}{{rescue, true}, {activation, false}, {scores, true}} {
+		if got := NeedsAnalytics(c.def); got != c.want {
+			t.Errorf("NeedsAnalytics(%s) = %v, want %v", c.def.Name, got, c.want)
+		}
+		scheds, err := schedules(context.Background(), []journeys.Live{{Definition: c.def}}, p.Location.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(scheds, func(o client.ScheduleOptions) bool { return o.ID == workflows.AnalyticsScheduleID })
+		if (i >= 0) != c.want {
+			t.Fatalf("%s: analytics schedule kept = %v, want %v", c.def.Name, i >= 0, c.want)
+		}
+		if i < 0 {
+			continue
+		}
+		// 03:00 in Shanghai is 19:00 UTC the day before.
+		times, err := fireTimes(scheds[i].Spec, start, start.Add(48*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range times {
+			if at.UTC().Hour() != 19 || at.UTC().Minute() != 0 {
+				t.Errorf("%s: the refresh fires at %s, want 03:00 Shanghai", c.def.Name, at.UTC())
+			}
+		}
+		if len(times) != 2 {
+			t.Errorf("%s: the refresh fires %d times in two days, want 2", c.def.Name, len(times))
+		}
 	}
 }

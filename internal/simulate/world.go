@@ -1,13 +1,16 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,7 +140,7 @@ func newWorld(ctx context.Context, cfg Config, h host) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.acts = &activities.Activities{Store: w.st, Ledger: w.ledger, Mailer: mailer{w}, Templates: catalog,
+	w.acts = &activities.Activities{Store: &stream{Store: w.st, w: w}, Ledger: w.ledger, Mailer: mailer{w}, Templates: catalog,
 		Brand: activities.Brand{Name: "Shop", ShopURL: "https://shop.example.com"}, Links: links, PublicURL: "https://memberflow.example.com",
 		Log: discard, Now: now, Workflows: h, TaskQueue: workflows.DefaultTaskQueue,
 		Engine: eng, Journeys: svc, Enroller: w.enroller,
@@ -170,7 +173,7 @@ func (w *world) start() error {
 	if err != nil {
 		return err
 	}
-	scheds, err := schedules(w.ctx, live)
+	scheds, err := schedules(w.ctx, live, w.cfg.Program.Location.String())
 	if err != nil {
 		return err
 	}
@@ -269,4 +272,52 @@ func (webhookSink) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return &http.Response{StatusCode: http.StatusNoContent, Status: "204 No Content", Body: http.NoBody,
 		Header: http.Header{}, Request: req, ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1"}, nil
+}
+
+// stream is the store as the activities see it: the events they record
+// (the analytics refresh's member.segment_changed) reach dispatch as the
+// table's stream brings them in a deployment. An activity records them
+// from several goroutines at once; they are dispatched after it, at the
+// same instant, in the order of their time and id, so a run repeats.
+type stream struct {
+	*memstore.Store
+	w *world
+
+	mu      sync.Mutex
+	pending []store.RecordedEvent
+}
+
+func (s *stream) PutEvents(ctx context.Context, evs []store.RecordedEvent) (store.PutEventsResult, error) {
+	res, err := s.Store.PutEvents(ctx, evs)
+	if err != nil || len(res.Accepted) == 0 {
+		return res, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		s.w.host.at(s.w.host.now(), s.flush)
+	}
+	for _, ev := range evs {
+		if slices.Contains(res.Accepted, ev.ID) {
+			s.pending = append(s.pending, ev)
+		}
+	}
+	return res, nil
+}
+
+// flush dispatches the events recorded since the last.
+func (s *stream) flush() error {
+	s.mu.Lock()
+	evs := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	slices.SortFunc(evs, func(a, b store.RecordedEvent) int {
+		return cmp.Or(a.OccurredAt.Compare(b.OccurredAt), strings.Compare(a.ID, b.ID))
+	})
+	for _, ev := range evs {
+		if err := s.w.dispatch.Apply(s.w.ctx, ev.Source, ev.Payload); err != nil {
+			return fmt.Errorf("simulate: dispatch event %s of member %s: %w", ev.ID, ev.MemberID, err)
+		}
+	}
+	return nil
 }
