@@ -140,7 +140,7 @@ function LiftReport({ r }) {
   }
   return (
     <>
-      <p class="small" data-testid="lift-asof">
+      <p class="small" data-testid="lift-asof" data-window={r.window}>
         {t('lift.as_of', { at: dateTime(r.as_of), window: t('lift.window_days', { n: r.window_days }) })}{' '}
         {r.cohorts_through ? t('lift.cohorts_through', { day: day(r.cohorts_through) }) : ''}{' '}
         {r.pending_members > 0 && (
