@@ -85,6 +85,10 @@ type Activities struct {
 	// posts them (nil: a client with a 15 s timeout).
 	WebhookSecret WebhookSecret
 	HTTP          *http.Client
+	// Unpaced skips waiting for a broadcast's pace (the simulator, whose
+	// clock is not the wall's; a pass's entries are decided at the
+	// occurrence's moment whatever the pace).
+	Unpaced bool
 }
 
 // JourneyCatalog is what the step executor needs of the journeys

@@ -133,15 +133,9 @@ func (a *Activities) PlanJourneyScan(ctx context.Context, req JourneyScanRequest
 	paused := live.State.Status == journey.StatusPaused
 	switch def.Trigger.Kind() {
 	case journey.TriggerDate, journey.TriggerInactivity:
-		versions, err := a.Store.ListJourneyVersions(ctx, req.Journey)
+		defs, err := a.published(ctx, live)
 		if err != nil {
 			return JourneyScanPlan{}, fmt.Errorf("plan scan of %s: %w", req.Journey, err)
-		}
-		defs := []journey.Definition{def}
-		for _, v := range versions {
-			if v.Version != def.Version {
-				defs = append(defs, v.Definition)
-			}
 		}
 		if paused {
 			defs = slices.DeleteFunc(defs, func(d journey.Definition) bool { return !d.CalendarRunnable() })
@@ -385,6 +379,10 @@ type journeyScan struct {
 	live    journeys.Live
 	counts  map[string]int
 	limiter *rate.Limiter
+	// defs are the journey's published versions (definitions), and
+	// timings their calendar timing by version.
+	defs    []journey.Definition
+	timings map[int]timing
 }
 
 // page reads one page of a partition and acts on its members; next is
@@ -516,31 +514,56 @@ func (s *journeyScan) anchors(rule journey.DateRule, doc loyalty.MemberDocument,
 // whose trigger moment is in it (the others, which then run as a Journey
 // workflow). filed is the day a member-date index filed them under.
 func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
-	doc, err := s.a.Ledger.Document(ctx, memberID, s.a.now())
-	if err != nil {
+	live := s.live.Definition
+	rule, ok := triggerRule(live)
+	m := &found{read: func() (loyalty.MemberDocument, error) {
+		doc, err := s.a.Ledger.Document(ctx, memberID, s.a.now())
+		if err == nil && ok {
+			doc = withFiled(doc, live, rule, filed)
+		}
+		return doc, err
+	}}
+	if ok && engine.ProfileDate(rule.Attribute) {
+		// A run reads the partitions of three days around its window, so
+		// most members it finds are not due in it, or had their step
+		// from an earlier run: when the trigger's date is on the profile,
+		// that is seen on the profile (and the enrollments) alone, and
+		// the standing is read only for a member to enter or act on.
+		p, err := s.a.Store.GetMember(ctx, memberID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			p = loyalty.Member{ID: memberID}
+		case err != nil:
+			return err
+		}
+		if p.Version > 0 {
+			if due, err := s.mayBeDue(ctx, p, filed, rule); err != nil || !due {
+				if err == nil {
+					s.counts["not_due"]++
+				}
+				return err
+			}
+		}
+		enrs, err := s.a.Store.ListEnrollments(ctx, memberID)
+		if err != nil {
+			return fmt.Errorf("read enrollments of %s: %w", memberID, err)
+		}
+		m.doc = withFiled(loyalty.MemberDocument{Member: p, Enrollments: enrs}, live, rule, filed)
+	} else if _, err := m.standing(); err != nil {
 		return err
 	}
+	doc := m.doc
 	if doc.Member.Version == 0 {
 		s.counts["no_profile"]++
 		return nil
 	}
-	live := s.live.Definition
-	rule, ok := triggerRule(live)
 	if !ok {
 		return nil
-	}
-	if live.Trigger.Inactivity != nil && filed != "" && rule.Attribute != "last_order_at" {
-		// Dispatch files the day of the member's newest event of the type
-		// and keeps no attribute: the day is the member date.
-		doc.Attributes = maps.Clone(doc.Attributes)
-		if doc.Attributes == nil {
-			doc.Attributes = map[string]any{}
-		}
-		doc.Attributes[rule.Attribute] = filed
 	}
 	loc := s.a.Engine.Location(doc.Member)
 	acted := false
 	for _, an := range s.anchors(rule, doc, loc) {
+		var err error
 		enr := enrollmentOf(doc, live.Name, an.number)
 		def := live
 		if enr != nil && enr.Version != 0 && enr.Version != live.Version {
@@ -550,10 +573,10 @@ func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
 			}
 		}
 		var did bool
-		if def.CalendarRunnable() {
-			did, err = s.calendar(ctx, doc, def, an, enr)
+		if s.timing(def).runnable {
+			did, err = s.calendar(ctx, m, def, an, enr)
 		} else {
-			did, err = s.enterWorkflow(ctx, doc, def, an, enr, loc)
+			did, err = s.enterWorkflow(ctx, m, def, an, enr, loc)
 		}
 		if err != nil {
 			return err
@@ -564,6 +587,141 @@ func (s *journeyScan) dated(ctx context.Context, memberID, filed string) error {
 		s.counts["not_due"]++
 	}
 	return nil
+}
+
+// found is a member a scan found: the document it decides on, first
+// without the standing when the trigger's date is on the profile, and
+// read in full (the standing as of now) only when it is needed.
+type found struct {
+	doc  loyalty.MemberDocument
+	full bool
+	read func() (loyalty.MemberDocument, error)
+}
+
+// standing is the member's full document.
+func (f *found) standing() (loyalty.MemberDocument, error) {
+	if !f.full {
+		doc, err := f.read()
+		if err != nil {
+			return loyalty.MemberDocument{}, err
+		}
+		f.doc, f.full = doc, true
+	}
+	return f.doc, nil
+}
+
+// withFiled is the document with the member date a member-date index
+// filed them under: dispatch files the day of the member's newest event
+// of an inactivity trigger's type and keeps no attribute, so the day is
+// the member date.
+func withFiled(doc loyalty.MemberDocument, live journey.Definition, rule journey.DateRule, filed string) loyalty.MemberDocument {
+	if live.Trigger.Inactivity == nil || filed == "" || rule.Attribute == "last_order_at" {
+		return doc
+	}
+	doc.Attributes = maps.Clone(doc.Attributes)
+	if doc.Attributes == nil {
+		doc.Attributes = map[string]any{}
+	}
+	doc.Attributes[rule.Attribute] = filed
+	return doc
+}
+
+// mayBeDue reports whether the member, found in a partition of a journey
+// whose trigger date is on the profile, may have a step or an entry due
+// in the window by any published version: false only when none can be.
+// A version whose trigger reads the standing leaves it to the full
+// reading (true).
+func (s *journeyScan) mayBeDue(ctx context.Context, m loyalty.Member, filed string, rule journey.DateRule) (bool, error) {
+	defs, err := s.definitions(ctx)
+	if err != nil {
+		return false, err
+	}
+	doc := withFiled(loyalty.MemberDocument{Member: m}, s.live.Definition, rule, filed)
+	loc := s.a.Engine.Location(doc.Member)
+	for _, an := range s.anchors(rule, doc, loc) {
+		for _, def := range defs {
+			if t := s.timing(def); t.runnable {
+				for _, off := range t.offsets {
+					if s.due(fromMidnight(an.midnight, off)) {
+						return true, nil
+					}
+				}
+				continue
+			}
+			r, ok := triggerRule(def)
+			if !ok || !engine.ProfileDate(r.Attribute) {
+				return true, nil
+			}
+			at, ok := engine.Moment(r, doc, loc)
+			if engine.Yearly(r.Attribute) {
+				at, ok = engine.Occurrence(r, doc, loc, an.midnight.Year())
+			}
+			if ok && s.due(at) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// timing is a version's calendar timing (Definition.CalendarRunnable,
+// StepOffsets and its send steps), worked out once a batch.
+type timing struct {
+	runnable bool
+	offsets  []time.Duration
+	sends    []int
+}
+
+func (s *journeyScan) timing(def journey.Definition) timing {
+	if t, ok := s.timings[def.Version]; ok {
+		return t
+	}
+	if s.timings == nil {
+		s.timings = map[int]timing{}
+	}
+	t := timing{runnable: def.CalendarRunnable(), offsets: def.StepOffsets(), sends: sendSteps(def)}
+	s.timings[def.Version] = t
+	return t
+}
+
+// definitions are the journey's live version and every other published
+// one (an open enrollment keeps its version's timing), read once a
+// batch.
+func (s *journeyScan) definitions(ctx context.Context) ([]journey.Definition, error) {
+	if s.defs != nil {
+		return s.defs, nil
+	}
+	defs, err := s.a.published(ctx, s.live)
+	if err != nil {
+		return nil, err
+	}
+	s.defs = defs
+	return defs, nil
+}
+
+// published is the live version of a journey and every other published
+// one: from the live set when it carries them, else from the store.
+func (a *Activities) published(ctx context.Context, live journeys.Live) ([]journey.Definition, error) {
+	def := live.Definition
+	versions := live.Versions
+	if versions == nil {
+		vs, err := a.Store.ListJourneyVersions(ctx, def.Name)
+		if err != nil {
+			return nil, fmt.Errorf("versions of %s: %w", def.Name, err)
+		}
+		for _, v := range vs {
+			d := v.Definition
+			d.Version = v.Version
+			versions = append(versions, d)
+		}
+	}
+	defs := []journey.Definition{def}
+	for _, v := range versions {
+		if v.Version != def.Version {
+			defs = append(defs, v)
+		}
+	}
+	return defs, nil
 }
 
 // sendSteps are the indexes of def's send and reward steps, in step order
@@ -582,8 +740,8 @@ func sendSteps(def journey.Definition) []int {
 // due in the window that the member has not had: entering them first if
 // they are not enrolled, holding it while the journey is paused. It
 // reports whether a step was due.
-func (s *journeyScan) calendar(ctx context.Context, doc loyalty.MemberDocument, def journey.Definition, an anchor, enr *loyalty.Enrollment) (bool, error) {
-	offsets, idx := def.StepOffsets(), sendSteps(def)
+func (s *journeyScan) calendar(ctx context.Context, m *found, def journey.Definition, an anchor, enr *loyalty.Enrollment) (bool, error) {
+	offsets, idx := s.timing(def).offsets, s.timing(def).sends
 	k := -1
 	for i, off := range offsets {
 		if s.due(fromMidnight(an.midnight, off)) {
@@ -600,6 +758,10 @@ func (s *journeyScan) calendar(ctx context.Context, doc loyalty.MemberDocument, 
 			// A pause takes no new entries.
 			s.counts["paused"]++
 			return true, nil
+		}
+		doc, err := m.standing()
+		if err != nil {
+			return true, err
 		}
 		rule, _ := triggerRule(def)
 		got, err := s.a.Enroller.Enter(ctx, journeys.Entry{Live: s.live, Member: doc, Number: an.number,
@@ -777,8 +939,15 @@ func anchorDay(number int, yearly bool, rule journey.DateRule, doc loyalty.Membe
 // enterWorkflow enters a member of a journey that runs as a Journey
 // workflow when its trigger moment falls in the window: the workflow's
 // steps count from that moment (the anchor).
-func (s *journeyScan) enterWorkflow(ctx context.Context, doc loyalty.MemberDocument, def journey.Definition, an anchor, enr *loyalty.Enrollment, loc *time.Location) (bool, error) {
+func (s *journeyScan) enterWorkflow(ctx context.Context, m *found, def journey.Definition, an anchor, enr *loyalty.Enrollment, loc *time.Location) (bool, error) {
 	rule, _ := triggerRule(def)
+	doc := m.doc
+	if !engine.ProfileDate(rule.Attribute) {
+		var err error
+		if doc, err = m.standing(); err != nil {
+			return true, err
+		}
+	}
 	var at time.Time
 	var ok bool
 	if engine.Yearly(rule.Attribute) {
@@ -796,6 +965,10 @@ func (s *journeyScan) enterWorkflow(ctx context.Context, doc loyalty.MemberDocum
 	if s.live.State.Status == journey.StatusPaused {
 		s.counts["paused"]++
 		return true, nil
+	}
+	doc, err := m.standing()
+	if err != nil {
+		return true, err
 	}
 	got, err := s.a.Enroller.Enter(ctx, journeys.Entry{Live: s.live, Member: doc, Number: an.number, Anchor: at, At: at})
 	if err != nil {
@@ -848,8 +1021,10 @@ func (s *journeyScan) broadcast(ctx context.Context, memberID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limiter.Wait(ctx); err != nil {
-		return err
+	if !s.a.Unpaced {
+		if err := s.limiter.Wait(ctx); err != nil {
+			return err
+		}
 	}
 	got, err := s.a.Enroller.Enter(ctx, journeys.Entry{Live: s.live, Member: doc, Number: number,
 		Anchor: time.Date(day.Year(), day.Month(), day.Day(), h, mi, 0, 0, loc), At: at})

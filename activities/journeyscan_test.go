@@ -1257,3 +1257,49 @@ func TestJourneyScanRunsOnlyWhatItCan(t *testing.T) {
 		t.Error("a scan without an enroller succeeded")
 	}
 }
+
+// standingReads counts the reads of members' standing (account) through
+// the ledger.
+type standingReads struct {
+	*memstore.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (s *standingReads) MemberAndAccount(ctx context.Context, id string) (loyalty.Member, loyalty.Account, error) {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	return s.Store.MemberAndAccount(ctx, id)
+}
+
+func (s *standingReads) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// A member a partition holds who is not due in the window, or had the
+// step in an earlier run, is seen to be so on the profile and the
+// enrollments: their standing is read only to enter them, and what the
+// scan does is unchanged.
+func TestJourneyScanReadsStandingOnlyToAct(t *testing.T) {
+	w := newScanWorld(t)
+	w.celebrant("m-1", "1990-11-23", cst(2026, 3, 1, 9, 0), cst(2026, 6, 1, 12, 0), true)
+	reads := &standingReads{Store: w.st}
+	w.ledger.Store = reads
+	counts, scanned := w.scan("birthday", cst(2026, 11, 23, 9, 30))
+	if scanned != 1 || counts["not_due"] != 1 || reads.count() != 0 {
+		t.Fatalf("at 09:30: counts %v, scanned %d, %d standing reads; want the member not due, unread", counts, scanned, reads.count())
+	}
+	counts, _ = w.scan("birthday", cst(2026, 11, 23, 10, 30))
+	if counts["entered"] != 1 || counts["sent"] != 1 || reads.count() == 0 {
+		t.Fatalf("at 10:30: counts %v, %d standing reads; want the gift sent", counts, reads.count())
+	}
+	// The next run's window still holds 10:00; the step was had.
+	before := reads.count()
+	counts, _ = w.scan("birthday", cst(2026, 11, 23, 11, 30))
+	if counts["done_before"] != 1 || len(w.mailer.messages()) != 1 || reads.count() != before {
+		t.Errorf("at 11:30: counts %v, %d emails, %d more standing reads; want the step seen done on the enrollment", counts, len(w.mailer.messages()), reads.count()-before)
+	}
+}

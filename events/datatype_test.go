@@ -13,7 +13,8 @@ func TestDataType(t *testing.T) {
 		{OrderPaid, reflect.TypeFor[OrderPaidData]()},
 		{MemberRegistered, reflect.TypeFor[MemberRegisteredData]()},
 		{SubscriptionCancelled, reflect.TypeFor[SubscriptionCancelledData]()},
-		{"member.segment_changed", nil},
+		{MemberSegmentChanged, reflect.TypeFor[MemberSegmentChangedData]()},
+		{"shop.custom_event", nil},
 		{"", nil},
 	} {
 		if got := DataType(tc.t); got != tc.want {

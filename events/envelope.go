@@ -253,11 +253,12 @@ func envelopeOf(obj map[string]any, raw json.RawMessage) (Envelope, error) {
 
 // DecodeData decodes Data into the struct of e.Type and returns a pointer
 // to it (*MemberRegisteredData for member.registered, *OrderPaidData for
-// order.paid, and so on). Unknown data fields are an error, as they are for
+// order.paid, *MemberSegmentChangedData for the internal
+// member.segment_changed, and so on). Unknown data fields are an error, as they are for
 // ParseBatch. A zero Version is taken as 1, since a stored Raw that omitted
 // "version" decodes that way.
 func (e Envelope) DecodeData() (any, error) {
-	mk, ok := newData[e.Type]
+	mk, ok := dataConstructor(e.Type)
 	if !ok {
 		return nil, fmt.Errorf("events: event %s has unknown type %q", e.ID, e.Type)
 	}

@@ -84,10 +84,11 @@ func Types() []Type {
 }
 
 // DataType returns the Go type of t's data struct (OrderPaidData for
-// OrderPaid), or nil when t is not a known type. Journey conditions are
-// type-checked against it.
+// OrderPaid, MemberSegmentChangedData for the internal
+// MemberSegmentChanged), or nil when t is not a known type. Journey
+// conditions are type-checked against it.
 func DataType(t Type) reflect.Type {
-	mk, ok := newData[t]
+	mk, ok := dataConstructor(t)
 	if !ok {
 		return nil
 	}

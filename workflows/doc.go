@@ -4,7 +4,11 @@
 // activity called by reference through activities.Activities.
 //
 // Each journey lives in one file with its ID function, signal names and
-// definition beside it.
+// definition beside it. The journey engine's workflow code — the
+// interpreter (JourneyRun), a scan's batches, a deferred step, the ledger
+// sweep — is written once against Runtime: the workflow functions run it
+// through TemporalRuntime, the simulator (internal/simulate) on its own
+// clock.
 package workflows
 
 import (
@@ -51,6 +55,8 @@ func Types() []Type {
 		{Name: "LedgerSweep", Func: LedgerSweep},
 		{Name: JourneyScanWorkflow, Func: JourneyScan},
 		{Name: activities.JourneyDeferredStepWorkflow, Func: JourneyDeferredStep},
+		{Name: AnalyticsRefreshWorkflow, Func: AnalyticsRefresh},
+		{Name: AnalyticsShardWorkflow, Func: AnalyticsShard},
 	}
 }
 
@@ -72,7 +78,14 @@ func Register(w worker.Registry, a *activities.Activities) {
 // one attempt a minute for up to a day. Errors the activities mark
 // non-retryable (bad template, member gone) fail at once.
 func activityOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return workflow.WithActivityOptions(ctx, StepActivityOptions())
+}
+
+// StepActivityOptions are the options of the journey steps' activities
+// (the interpreter's and a deferred step's); the simulator retries by
+// the same policy.
+func StepActivityOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -80,5 +93,34 @@ func activityOptions(ctx workflow.Context) workflow.Context {
 			BackoffCoefficient: 2,
 			MaximumInterval:    time.Minute,
 		},
-	})
+	}
+}
+
+// ScanActivityOptions are the options of a journey scan's activities:
+// long batches that heartbeat, retried a few times.
+func ScanActivityOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 20 * time.Minute,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+			MaximumAttempts:    10,
+		},
+	}
+}
+
+// SweepActivityOptions are the options of the ledger sweep's activity.
+func SweepActivityOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 50 * time.Minute,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+			MaximumAttempts:    5,
+		},
+	}
 }

@@ -67,9 +67,11 @@ type EnrollmentResult struct {
 	Rewards []activities.RewardResult    `json:"rewards,omitempty"`
 }
 
-// journeyRun is the interpreter's state for one enrollment.
-type journeyRun struct {
-	ctx  workflow.Context
+// JourneyRun is the interpreter's state for one enrollment: Journey runs
+// it on Temporal, the simulator on its own clock (Runtime). Signals reach
+// it through Signal and Resume, called by whoever delivers them.
+type JourneyRun struct {
+	rt   Runtime
 	in   JourneyInput
 	base activities.StepRequest
 	// exit is why the enrollment must end now ("" while it goes on).
@@ -105,10 +107,7 @@ type journeyRun struct {
 // Journey runs one enrollment of its pinned definition.
 func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 	ctx = activityOptions(ctx)
-	def := in.Definition
-	r := &journeyRun{ctx: ctx, in: in, base: activities.StepRequest{
-		MemberID: in.MemberID, Journey: def.Name, Version: def.Version, Enrollment: in.Enrollment, Event: in.Event,
-	}}
+	r := NewJourneyRun(TemporalRuntime{Ctx: ctx}, in)
 	events := workflow.GetSignalChannel(ctx, SignalJourneyEvent)
 	resume := workflow.GetSignalChannel(ctx, SignalJourneyResume)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -117,29 +116,52 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 			sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
 				var ev activities.JourneyEvent
 				c.Receive(ctx, &ev)
-				if ev.Exit != "" {
-					if r.exit == "" {
-						r.exit = ev.Exit
-					}
-					return
-				}
-				if ev.Goto != "" {
-					if !r.goalDone {
-						r.jump, r.goalDone = ev.Goto, true
-					}
-					return
-				}
-				r.inbox = append(r.inbox, ev)
+				r.Signal(ev)
 			})
 			sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) {
 				c.Receive(ctx, nil)
-				r.resumed = true
+				r.Resume()
 			})
 			sel.Select(ctx)
 		}
 	})
+	return r.Run()
+}
 
-	ref := workflow.Now(ctx)
+// NewJourneyRun prepares one enrollment's interpreter on rt.
+func NewJourneyRun(rt Runtime, in JourneyInput) *JourneyRun {
+	def := in.Definition
+	return &JourneyRun{rt: rt, in: in, base: activities.StepRequest{
+		MemberID: in.MemberID, Journey: def.Name, Version: def.Version, Enrollment: in.Enrollment, Event: in.Event,
+	}}
+}
+
+// Signal handles a SignalJourneyEvent: an exit ends the enrollment where
+// it is, a goal with goto sends it to the goal's step (once), any other
+// event waits in the inbox for a wait step.
+func (r *JourneyRun) Signal(ev activities.JourneyEvent) {
+	if ev.Exit != "" {
+		if r.exit == "" {
+			r.exit = ev.Exit
+		}
+		return
+	}
+	if ev.Goto != "" {
+		if !r.goalDone {
+			r.jump, r.goalDone = ev.Goto, true
+		}
+		return
+	}
+	r.inbox = append(r.inbox, ev)
+}
+
+// Resume handles a SignalJourneyResume: a held step goes on.
+func (r *JourneyRun) Resume() { r.resumed = true }
+
+// Run walks the enrollment's steps to its end and returns what it did.
+func (r *JourneyRun) Run() (EnrollmentResult, error) {
+	in, def := r.in, r.in.Definition
+	ref := r.rt.Now()
 	// An event trigger's anchor (when the event occurred) only tells
 	// dispatch which later events are news: its steps start when the
 	// member enters, so a webhook that arrives late (an outage, a
@@ -152,7 +174,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 		ref = in.Anchor
 		// A broadcast enrols members ahead of their local moment (it
 		// starts where the day begins first): the steps start at it.
-		if in.Anchor.After(workflow.Now(ctx)) {
+		if in.Anchor.After(r.rt.Now()) {
 			if _, err := r.await(in.Anchor, nil); err != nil {
 				return r.res, err
 			}
@@ -208,8 +230,8 @@ func Journey(ctx workflow.Context, in JourneyInput) (EnrollmentResult, error) {
 }
 
 // at is the time of the next decision: now, but always after the last.
-func (r *journeyRun) at() time.Time {
-	t := workflow.Now(r.ctx)
+func (r *JourneyRun) at() time.Time {
+	t := r.rt.Now()
 	if !t.After(r.lastAt) {
 		t = r.lastAt.Add(time.Millisecond)
 	}
@@ -220,11 +242,11 @@ func (r *journeyRun) at() time.Time {
 // waitsForEventAnchor reports whether an event trigger's steps start at
 // its anchor, as enrollments of the engine's first release did; the
 // version marker is only written when that anchor lies ahead.
-func (r *journeyRun) waitsForEventAnchor() bool {
-	if !r.in.Anchor.After(workflow.Now(r.ctx)) {
+func (r *JourneyRun) waitsForEventAnchor() bool {
+	if !r.in.Anchor.After(r.rt.Now()) {
 		return false
 	}
-	return workflow.GetVersion(r.ctx, eventStepsStartAtEntry, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+	return r.rt.GetVersion(eventStepsStartAtEntry, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 }
 
 // eventStepsStartAtEntry marks enrollments whose event trigger's steps
@@ -235,7 +257,7 @@ const eventStepsStartAtEntry = "event-steps-start-at-entry"
 // (sparing the workflow a FinishEnrollment): none while a signal waits
 // to be acted on, nor while the goal may still send the member to its
 // step (a goal reached during the last step must still jump).
-func (r *journeyRun) finishAt() string {
+func (r *JourneyRun) finishAt() string {
 	if r.interrupted() {
 		return ""
 	}
@@ -247,30 +269,30 @@ func (r *journeyRun) finishAt() string {
 
 // interrupted reports whether the enrollment must stop where it is: an
 // exit, or the goal's step to go to.
-func (r *journeyRun) interrupted() bool { return r.exit != "" || r.jump != "" }
+func (r *JourneyRun) interrupted() bool { return r.exit != "" || r.jump != "" }
 
 // await waits until t (zero: no deadline) or until cond or an exit holds;
 // it reports whether cond held.
-func (r *journeyRun) await(t time.Time, cond func() bool) (bool, error) {
+func (r *JourneyRun) await(t time.Time, cond func() bool) (bool, error) {
 	stop := func() bool { return r.interrupted() || (cond != nil && cond()) }
 	if t.IsZero() {
-		err := workflow.Await(r.ctx, stop)
+		err := r.rt.Await(stop)
 		return cond != nil && cond(), err
 	}
-	wait := t.Sub(workflow.Now(r.ctx))
+	wait := t.Sub(r.rt.Now())
 	if wait <= 0 || stop() {
 		return cond != nil && cond(), nil
 	}
-	_, err := workflow.AwaitWithTimeout(r.ctx, wait, stop)
+	_, err := r.rt.AwaitWithTimeout(wait, stop)
 	return cond != nil && cond(), err
 }
 
 // resolve asks the step executor for the moment a member-local time or a
 // member date names (time zones and member dates stay out of workflow
 // code); a plain duration needs no activity.
-func (r *journeyRun) resolve(step journey.Step, from time.Duration, local string, date *journey.DateRule) (time.Time, error) {
+func (r *JourneyRun) resolve(step journey.Step, from time.Duration, local string, date *journey.DateRule) (time.Time, error) {
 	if local == "" && date == nil {
-		return workflow.Now(r.ctx).Add(from), nil
+		return r.rt.Now().Add(from), nil
 	}
 	if at := r.nextAt; !at.IsZero() {
 		r.nextAt = time.Time{}
@@ -280,14 +302,14 @@ func (r *journeyRun) resolve(step journey.Step, from time.Duration, local string
 	req := r.request(step)
 	req.Until, req.UntilDate = local, date
 	var at time.Time
-	err := workflow.ExecuteActivity(r.ctx, a.ResolveTime, req).Get(r.ctx, &at)
+	err := r.rt.ExecuteActivity(a.ResolveTime, req, &at)
 	r.decisions = nil
 	return at, err
 }
 
 // delay waits out a delay step and returns its end, the reference time of
 // the steps after it.
-func (r *journeyRun) delay(step journey.Step, _ time.Time) (time.Time, error) {
+func (r *JourneyRun) delay(step journey.Step, _ time.Time) (time.Time, error) {
 	d := step.Delay
 	at, err := r.resolve(step, d.For.D(), d.Until, d.UntilDate)
 	if err != nil {
@@ -301,9 +323,9 @@ func (r *journeyRun) delay(step journey.Step, _ time.Time) (time.Time, error) {
 
 // wait waits for one of the step's events (matching its condition) until
 // its timeout and returns where to go and the new reference time.
-func (r *journeyRun) wait(step journey.Step, ref time.Time) (string, time.Time, error) {
+func (r *JourneyRun) wait(step journey.Step, ref time.Time) (string, time.Time, error) {
 	w := step.Wait
-	started := workflow.Now(r.ctx)
+	started := r.rt.Now()
 	deadline, err := r.resolve(step, w.Timeout.D(), "", w.UntilDate)
 	if err != nil {
 		return "", ref, err
@@ -331,7 +353,7 @@ func (r *journeyRun) wait(step journey.Step, ref time.Time) (string, time.Time, 
 			req := r.request(step)
 			req.Event = ev.Event
 			var ok bool
-			if err := workflow.ExecuteActivity(r.ctx, a.MatchEvent, req).Get(r.ctx, &ok); err != nil {
+			if err := r.rt.ExecuteActivity(a.MatchEvent, req, &ok); err != nil {
 				return "", ref, err
 			}
 			r.decisions = nil
@@ -343,7 +365,7 @@ func (r *journeyRun) wait(step journey.Step, ref time.Time) (string, time.Time, 
 				At: r.at(), Reason: "event", Values: map[string]any{"event.type": ev.Type, "event.id": ev.ID}})
 		}
 		r.base.Event = ev.Event
-		return w.OnEvent, workflow.Now(r.ctx), nil
+		return w.OnEvent, r.rt.Now(), nil
 	}
 }
 
@@ -359,14 +381,14 @@ func waitsFor(w *journey.Wait, typ string) bool {
 // run executes a send, reward, branch, split, update, webhook or end step
 // through the step executor: held while the journey is paused, asked
 // again when the contact policy defers its email.
-func (r *journeyRun) run(step journey.Step, ref time.Time) (string, error) {
+func (r *JourneyRun) run(step journey.Step, ref time.Time) (string, error) {
 	var a *activities.Activities
 	req := r.request(step)
 	req.Ref = ref
 	for {
 		req.FinishAt = r.finishAt()
 		var out activities.StepResult
-		if err := workflow.ExecuteActivity(r.ctx, a.RunStep, req).Get(r.ctx, &out); err != nil {
+		if err := r.rt.ExecuteActivity(a.RunStep, req, &out); err != nil {
 			return "", err
 		}
 		r.decisions, req.Decisions = nil, nil
@@ -436,7 +458,7 @@ func (r *journeyRun) run(step journey.Step, ref time.Time) (string, error) {
 
 // request is the step executor's request for step now, carrying the
 // workflow's pending timeline decisions.
-func (r *journeyRun) request(step journey.Step) activities.StepRequest {
+func (r *JourneyRun) request(step journey.Step) activities.StepRequest {
 	req := r.base
 	req.Step = step.ID
 	req.At = r.at()
@@ -447,14 +469,14 @@ func (r *journeyRun) request(step journey.Step) activities.StepRequest {
 // finish records how the enrollment ended (the timeline, the journey's
 // counters, a send still waiting for a slot given up) and returns the
 // result.
-func (r *journeyRun) finish(status loyalty.EnrollmentStatus, reason, at string) (EnrollmentResult, error) {
+func (r *JourneyRun) finish(status loyalty.EnrollmentStatus, reason, at string) (EnrollmentResult, error) {
 	var a *activities.Activities
 	req := r.base
 	req.Step, req.At, req.Ref = at, r.at(), r.ref
 	req.Decisions = r.decisions
-	err := workflow.ExecuteActivity(r.ctx, a.FinishEnrollment, activities.FinishRequest{
+	err := r.rt.ExecuteActivity(a.FinishEnrollment, activities.FinishRequest{
 		StepRequest: req, Status: status, Reason: reason,
-	}).Get(r.ctx, nil)
+	}, nil)
 	r.res.Status, r.res.Reason = status, reason
 	return r.res, err
 }

@@ -61,18 +61,20 @@ type JourneyScanResult struct {
 // batchesPerRun batches. It serves date, inactivity and broadcast
 // triggers alike; the journey is data, named by its input.
 func JourneyScan(ctx workflow.Context, in JourneyScanInput) (JourneyScanResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    10,
-		},
-	})
+	ctx = workflow.WithActivityOptions(ctx, ScanActivityOptions())
+	res, next, err := RunJourneyScan(TemporalRuntime{Ctx: ctx}, in)
+	if err == nil && next != nil {
+		err = workflow.NewContinueAsNewError(ctx, JourneyScan, *next)
+	}
+	return res, err
+}
+
+// RunJourneyScan is JourneyScan on rt: the plan, then the batches. After
+// batchesPerRun batches it stops and returns the input the run continues
+// as new with (nil when it is done).
+func RunJourneyScan(rt Runtime, in JourneyScanInput) (JourneyScanResult, *JourneyScanInput, error) {
 	if in.At.IsZero() {
-		in.At = workflow.Now(ctx)
+		in.At = rt.Now()
 	}
 	if in.CatchUp <= 0 {
 		in.CatchUp = DefaultCatchUp
@@ -81,21 +83,21 @@ func JourneyScan(ctx workflow.Context, in JourneyScanInput) (JourneyScanResult, 
 	req := activities.JourneyScanRequest{Journey: in.Journey, At: in.At, CatchUp: in.CatchUp, PageSize: in.PageSize, MaxMembers: in.MaxMembers}
 	if in.Plan == nil {
 		var plan activities.JourneyScanPlan
-		if err := workflow.ExecuteActivity(ctx, a.PlanJourneyScan, req).Get(ctx, &plan); err != nil {
-			return JourneyScanResult{}, err
+		if err := rt.ExecuteActivity(a.PlanJourneyScan, req, &plan); err != nil {
+			return JourneyScanResult{}, nil, err
 		}
 		in.Plan = &plan
 	}
 	req.Plan = *in.Plan
 	res := JourneyScanResult{Partitions: in.Plan.Partitions, Counts: map[string]int{}}
 	if len(in.Plan.Partitions) == 0 {
-		return res, nil
+		return res, nil, nil
 	}
 	req.Cursor = in.Cursor
 	for {
 		var out activities.JourneyScanResult
-		if err := workflow.ExecuteActivity(ctx, a.ScanJourney, req).Get(ctx, &out); err != nil {
-			return res, err
+		if err := rt.ExecuteActivity(a.ScanJourney, req, &out); err != nil {
+			return res, nil, err
 		}
 		res.Batches++
 		res.Scanned += out.Scanned
@@ -104,13 +106,13 @@ func JourneyScan(ctx workflow.Context, in JourneyScanInput) (JourneyScanResult, 
 			res.Counts[k] += out.Counts[k]
 		}
 		if out.Done {
-			return res, nil
+			return res, nil, nil
 		}
 		req.Cursor = out.Cursor
 		if res.Batches >= batchesPerRun {
 			next := in
 			next.Cursor = req.Cursor
-			return res, workflow.NewContinueAsNewError(ctx, JourneyScan, next)
+			return res, &next, nil
 		}
 	}
 }
@@ -123,7 +125,11 @@ func JourneyScan(ctx workflow.Context, in JourneyScanInput) (JourneyScanResult, 
 // held by a pause meanwhile is left to the scan, which runs held steps
 // on resume.
 func JourneyDeferredStep(ctx workflow.Context, in activities.JourneyDeferredStepInput) (activities.StepResult, error) {
-	ctx = activityOptions(ctx)
+	return RunDeferredStep(TemporalRuntime{Ctx: activityOptions(ctx)}, in)
+}
+
+// RunDeferredStep is JourneyDeferredStep on rt.
+func RunDeferredStep(rt Runtime, in activities.JourneyDeferredStepInput) (activities.StepResult, error) {
 	var a *activities.Activities
 	req := in.Request
 	// The step ends the enrollment in the same activity when it is the
@@ -132,14 +138,14 @@ func JourneyDeferredStep(ctx workflow.Context, in activities.JourneyDeferredStep
 	req.FinishAt = req.Step
 	until := in.Until
 	for {
-		if wait := until.Sub(workflow.Now(ctx)); wait > 0 {
-			if err := workflow.Sleep(ctx, wait); err != nil {
+		if wait := until.Sub(rt.Now()); wait > 0 {
+			if err := rt.Sleep(wait); err != nil {
 				return activities.StepResult{}, err
 			}
 		}
-		req.At = workflow.Now(ctx)
+		req.At = rt.Now()
 		var out activities.StepResult
-		if err := workflow.ExecuteActivity(ctx, a.RunStep, req).Get(ctx, &out); err != nil {
+		if err := rt.ExecuteActivity(a.RunStep, req, &out); err != nil {
 			return out, err
 		}
 		if !out.DeferUntil.IsZero() && out.Exit == "" && !out.Held {
@@ -156,7 +162,7 @@ func JourneyDeferredStep(ctx workflow.Context, in activities.JourneyDeferredStep
 		case out.Next != journey.End:
 			return out, nil
 		}
-		return out, workflow.ExecuteActivity(ctx, a.FinishEnrollment, fin).Get(ctx, nil)
+		return out, rt.ExecuteActivity(a.FinishEnrollment, fin, nil)
 	}
 }
 
@@ -208,28 +214,8 @@ func EnsureJourneySchedules(ctx context.Context, c ScheduleClient, taskQueue str
 		}
 	}
 	for _, id := range sortedIDs(want) {
-		o := want[id]
-		_, err := sc.Create(ctx, o)
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-			return fmt.Errorf("create schedule %s: %w", id, err)
-		}
-		err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
-			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-				s := in.Description.Schedule
-				spec := o.Spec
-				s.Spec, s.Action = &spec, o.Action
-				if s.Policy == nil {
-					s.Policy = &client.SchedulePolicies{}
-				}
-				s.Policy.Overlap = o.Overlap
-				return &client.ScheduleUpdate{Schedule: &s}, nil
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("update schedule %s: %w", id, err)
+		if err := ensureSchedule(ctx, sc, want[id]); err != nil {
+			return err
 		}
 	}
 	it, err := sc.List(ctx, client.ScheduleListOptions{})
@@ -248,6 +234,35 @@ func EnsureJourneySchedules(ctx context.Context, c ScheduleClient, taskQueue str
 		if err := sc.GetHandle(ctx, e.ID).Delete(ctx); err != nil {
 			return fmt.Errorf("delete schedule %s: %w", e.ID, err)
 		}
+	}
+	return nil
+}
+
+// ensureSchedule creates the schedule o describes, or, when it exists,
+// updates its spec, action and overlap policy to o's (its state, paused or
+// not, stays).
+func ensureSchedule(ctx context.Context, sc client.ScheduleClient, o client.ScheduleOptions) error {
+	_, err := sc.Create(ctx, o)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", o.ID, err)
+	}
+	err = sc.GetHandle(ctx, o.ID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			s := in.Description.Schedule
+			spec := o.Spec
+			s.Spec, s.Action = &spec, o.Action
+			if s.Policy == nil {
+				s.Policy = &client.SchedulePolicies{}
+			}
+			s.Policy.Overlap = o.Overlap
+			return &client.ScheduleUpdate{Schedule: &s}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("update schedule %s: %w", o.ID, err)
 	}
 	return nil
 }

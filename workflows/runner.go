@@ -50,14 +50,20 @@ func (r Runner) StartEnrollment(ctx context.Context, s journeys.Start) error {
 // SignalEnrollment sends an event, an exit or a resume to an enrollment's
 // workflow; one that has finished meanwhile is not an error.
 func (r Runner) SignalEnrollment(ctx context.Context, workflowID string, s journeys.Signal) error {
-	name, arg := SignalJourneyEvent, any(activities.JourneyEvent{ID: s.ID, Type: s.Type, Event: s.Event, Exit: s.Exit, Goto: s.Goto})
-	if s.Resume {
-		name, arg = SignalJourneyResume, nil
-	}
+	name, arg := SignalOf(s)
 	err := r.Client.SignalWorkflow(ctx, workflowID, "", name, arg)
 	var gone *serviceerror.NotFound
 	if err != nil && !errors.As(err, &gone) {
 		return fmt.Errorf("signal %s: %w", workflowID, err)
 	}
 	return nil
+}
+
+// SignalOf is the signal an enrollment's interpreter is told s by: its
+// name and argument (an activities.JourneyEvent, or nil for a resume).
+func SignalOf(s journeys.Signal) (string, any) {
+	if s.Resume {
+		return SignalJourneyResume, nil
+	}
+	return SignalJourneyEvent, activities.JourneyEvent{ID: s.ID, Type: s.Type, Event: s.Event, Exit: s.Exit, Goto: s.Goto}
 }

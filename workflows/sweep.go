@@ -33,19 +33,15 @@ type LedgerSweepInput struct {
 // its position and a retry resumes there, and the workflow history stays a
 // handful of events however many accounts there are.
 func LedgerSweep(ctx workflow.Context, in LedgerSweepInput) (activities.SweepResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 50 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    5,
-		},
-	})
+	ctx = workflow.WithActivityOptions(ctx, SweepActivityOptions())
+	return RunLedgerSweep(TemporalRuntime{Ctx: ctx}, in)
+}
+
+// RunLedgerSweep is LedgerSweep on rt.
+func RunLedgerSweep(rt Runtime, in LedgerSweepInput) (activities.SweepResult, error) {
 	var a *activities.Activities
 	var res activities.SweepResult
-	err := workflow.ExecuteActivity(ctx, a.SweepLedger, activities.SweepRequest{Days: in.CatchUpDays, PageSize: in.PageSize}).Get(ctx, &res)
+	err := rt.ExecuteActivity(a.SweepLedger, activities.SweepRequest{Days: in.CatchUpDays, PageSize: in.PageSize}, &res)
 	return res, err
 }
 

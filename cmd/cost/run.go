@@ -72,7 +72,7 @@ const (
 )
 
 // heartbeating are the activities that heartbeat (see cost.Options).
-var heartbeating = cost.Options{Heartbeating: []string{"ScanJourney", "SweepLedger"}}
+var heartbeating = cost.Options{Heartbeating: cost.Heartbeating}
 
 // runner drives lifecycles on a running stack.
 type runner struct {

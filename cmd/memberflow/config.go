@@ -101,6 +101,11 @@ func stackConfigFromEnv(getenv func(string) string) (localstack.Config, error) {
 		}
 		cfg.Journeys = os.DirFS(dir)
 	}
+	analytics, err := workflows.AnalyticsScheduleFromEnv(getenv)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Analytics = analytics
 	if v := getenv("MEMBERFLOW_SCAN_EVERY"); v != "" {
 		x, err := time.ParseDuration(v)
 		if err != nil || x < time.Second || x > workflows.DefaultCatchUp/2 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 const usage = `usage:
@@ -38,6 +39,8 @@ const usage = `usage:
                                   every decision about a member, newest first: why they did or did not get it
   memberflow audit [--since RFC3339] [--limit 100] [--after CURSOR]
                                   operator actions (adjustments, journey changes, enrollments), oldest first, with the acting token
+  memberflow simulate FILE|NAME... [--members N --days D --seed S --start DATE --cohort CSV --behaviour FILE --json --out DIR]
+                                  run journeys over a simulated cohort in simulated time; report sends, skips, goals, cost
 `
 
 func main() {
@@ -75,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return timelineCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
 	case "audit":
 		return auditCmd(ctx, args[1:], getenv, os.Stdout, os.Stderr)
+	case "simulate":
+		return simulateCmd(ctx, args[1:], os.Stdout, os.Stderr, time.Now)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

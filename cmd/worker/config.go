@@ -40,6 +40,9 @@ type Config struct {
 	// (Standard Webhooks; "whsec_" + base64). Optional: without it a
 	// webhook step fails, naming this variable.
 	JourneyWebhookSecret string // MEMBERFLOW_JOURNEY_WEBHOOK_SECRET (injected from Secrets Manager)
+	// Analytics is the nightly analytics refresh's schedule and input
+	// (MEMBERFLOW_ANALYTICS_AT, _SAMPLE, _PAGE, _MONTHLY_DISCOUNT).
+	Analytics workflows.AnalyticsSchedule
 }
 
 // ConfigFromEnv reads Config with explicit defaults.
@@ -72,7 +75,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.SandboxMode = b
 	}
-	missing := []error{connErr}
+	analytics, analyticsErr := workflows.AnalyticsScheduleFromEnv(getenv)
+	c.Analytics = analytics
+	missing := []error{connErr, analyticsErr}
 	c.Environment = getenv("MEMBERFLOW_ENV")
 	c.PublicURL = getenv("MEMBERFLOW_PUBLIC_URL")
 	groups, err := asmgroup.Parse(getenv("SENDGRID_ASM_GROUPS"))

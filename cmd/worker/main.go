@@ -95,6 +95,9 @@ func run(ctx context.Context, flags Flags, getenv func(string) string, stdout io
 	if err := workflows.EnsureSweepSchedule(ctx, c, cfg.TaskQueue, workflows.LedgerSweepInput{CatchUpDays: 7}, cfg.SweepEvery); err != nil {
 		return err
 	}
+	if err := workflows.EnsureAnalyticsSchedule(ctx, c, cfg.TaskQueue, cfg.Analytics.Input, cfg.Analytics.At, ldg.Rules.Program.Location.String()); err != nil {
+		return err
+	}
 	svc, eng, err := journeys.New(st, ldg.Rules.Program, catalog)
 	if err != nil {
 		return err

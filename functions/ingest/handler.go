@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/connectors"
 	"github.com/memberflow/memberflow/internal/ingest"
 	"github.com/memberflow/memberflow/internal/lambdaenv"
@@ -43,8 +44,8 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 	if err != nil {
 		return lambdaenv.Mounts{}, err
 	}
-	events, native := connectors.SplitSecrets(sec)
-	in := &ingest.Handler{Store: env.Store, Rules: ingest.ProgramRules(prog), Secrets: events, Log: env.Log}
+	byEvents, native := connectors.SplitSecrets(sec)
+	in := &ingest.Handler{Store: env.Store, Rules: ingest.ProgramRules(prog), Secrets: byEvents, Log: env.Log}
 	return lambdaenv.Mounts{
 		Events:     in,
 		Connectors: &connectors.Handler{Ingest: in, Secrets: native, Log: env.Log},
@@ -59,6 +60,9 @@ func webhookSecrets(doc []byte) (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte, len(m))
 	for src, s := range m {
+		if src == events.InternalSource {
+			return nil, fmt.Errorf("webhook secret: source %q is reserved for memberflow's own events; name the storefront otherwise", src)
+		}
 		if strings.TrimSpace(s) == "" {
 			return nil, fmt.Errorf("webhook secret: source %q has an empty secret", src)
 		}

@@ -14,7 +14,7 @@ func TestWebhookSecrets(t *testing.T) {
 	if string(s["storefront"]) != "abc" || string(s["pos"]) != "def" {
 		t.Errorf("secrets = %v", s)
 	}
-	for _, bad := range []string{`[]`, `{}`, `{"storefront":""}`, `not json`} {
+	for _, bad := range []string{`[]`, `{}`, `{"storefront":""}`, `not json`, `{"storefront":"abc","memberflow":"def"}`} {
 		if _, err := webhookSecrets([]byte(bad)); err == nil {
 			t.Errorf("%s was accepted", bad)
 		}

@@ -54,13 +54,13 @@ func SummariseAll(customers []Customer, end Day, period Period) []Summary {
 type ScoreOptions struct {
 	// HorizonDays is the forecast window of ExpectedTransactions, in days
 	// (the product's expected_orders_90d uses 90).
-	HorizonDays float64
+	HorizonDays float64 `json:"horizon_days"`
 	// CLVMonths is the number of months the lifetime value sums (12 for
 	// clv_12m).
-	CLVMonths int
+	CLVMonths int `json:"clv_months"`
 	// MonthlyDiscount is the discount rate per month of the lifetime
 	// value, such as 0.01; 0 discounts nothing.
-	MonthlyDiscount float64
+	MonthlyDiscount float64 `json:"monthly_discount"`
 }
 
 // Score is one customer's model scores.

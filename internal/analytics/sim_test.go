@@ -4,11 +4,10 @@ import (
 	"math/rand/v2"
 
 	"github.com/shopspring/decimal"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// The generative BG/NBD and Gamma-Gamma models, simulated from known
-// parameters, for parameter recovery tests and the benchmark.
+// The generative BG/NBD and Gamma-Gamma models (generate.go), simulated
+// from known parameters, for parameter recovery tests and the benchmark.
 
 // simCustomer is a simulated customer's continuous-time history: repeat
 // purchase times after the first purchase at 0, observed for T periods.
@@ -24,18 +23,11 @@ type simCustomer struct {
 // purchase at time 0, which is why x = 0 customers are alive for sure).
 // Each customer's observation length T is drawn by age.
 func simulateBGNBD(rng *rand.Rand, p BGNBDParams, n int, age func(*rand.Rand) float64) []simCustomer {
-	lambda := distuv.Gamma{Alpha: p.R, Beta: p.Alpha, Src: rng}
-	dropout := distuv.Beta{Alpha: p.A, Beta: p.B, Src: rng}
 	out := make([]simCustomer, n)
 	for i := range out {
-		l, pd := lambda.Rand(), dropout.Rand()
+		b := p.DrawBuyer(rng)
 		c := simCustomer{T: age(rng)}
-		for t := rng.ExpFloat64() / l; t <= c.T; t += rng.ExpFloat64() / l {
-			c.repeats = append(c.repeats, t)
-			if rng.Float64() < pd {
-				break
-			}
-		}
+		c.repeats, _ = b.Purchases(rng, 0, c.T)
 		out[i] = c
 	}
 	return out
@@ -55,13 +47,12 @@ func (c simCustomer) summary() Summary {
 // ~ Gamma(p, ν); it returns each customer's mean repeat spend, rounded to
 // cents as amounts are.
 func simulateSpend(rng *rand.Rand, p GammaGammaParams, x []int) []decimal.Decimal {
-	nu := distuv.Gamma{Alpha: p.Q, Beta: p.V, Src: rng}
 	out := make([]decimal.Decimal, len(x))
 	for i, n := range x {
 		if n == 0 {
 			continue
 		}
-		value := distuv.Gamma{Alpha: p.P, Beta: nu.Rand(), Src: rng}
+		value := p.DrawSpend(rng)
 		sum := 0.0
 		for range n {
 			sum += value.Rand()
@@ -80,21 +71,16 @@ func simulateSpend(rng *rand.Rand, p GammaGammaParams, x []int) []decimal.Decima
 func simulateShop(rng *rand.Rand, bg BGNBDParams, gg GammaGammaParams, n int) ([][]Transaction, Day) {
 	start := DayFromDate(2023, 1, 1)
 	end := start + 730
-	lambda := distuv.Gamma{Alpha: bg.R, Beta: bg.Alpha, Src: rng}
-	dropout := distuv.Beta{Alpha: bg.A, Beta: bg.B, Src: rng}
-	nu := distuv.Gamma{Alpha: gg.Q, Beta: gg.V, Src: rng}
 	out := make([][]Transaction, n)
 	for i := range out {
-		l, pd := lambda.Rand(), dropout.Rand()
-		value := distuv.Gamma{Alpha: gg.P, Beta: nu.Rand(), Src: rng}
+		b := bg.DrawBuyer(rng)
+		value := gg.DrawSpend(rng)
 		first := float64(rng.IntN(365)) + rng.Float64()
-		amount := func() decimal.Decimal { return decimal.NewFromFloat(value.Rand()).Round(2) }
-		txs := []Transaction{{Day: start + Day(first), Amount: amount()}}
-		for t := first + rng.ExpFloat64()/l; t < float64(end-start+1); t += rng.ExpFloat64() / l {
-			txs = append(txs, Transaction{Day: start + Day(t), Amount: amount()})
-			if rng.Float64() < pd {
-				break
-			}
+		repeats, _ := b.Purchases(rng, first, float64(end-start+1))
+		times := append([]float64{first}, repeats...)
+		txs := make([]Transaction, len(times))
+		for j, t := range times {
+			txs[j] = Transaction{Day: start + Day(t), Amount: decimal.NewFromFloat(value.Rand()).Round(2)}
 		}
 		out[i] = txs
 	}

@@ -1,9 +1,10 @@
 // Package api serves the marketer and operator endpoints under /v1: members,
 // their ledger, adjustments and timeline, the programme's liability, and
 // journeys (definitions, versions, status, enrollments, stats), the
-// programme as configured and previews of the email templates, and the
-// audit log of operator actions (audit.go). Every route requires a bearer
-// token or a console session (POST /ui/session).
+// programme as configured and previews of the email templates, the
+// analytics model and RFM segments the nightly refresh stored
+// (analytics.go), and the audit log of operator actions (audit.go). Every
+// route requires a bearer token or a console session (POST /ui/session).
 package api
 
 import (
@@ -66,6 +67,9 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /v1/journeys/{name}/stats", h.getJourneyStats)
 	mux.HandleFunc("GET /v1/journeys/{name}/lift", h.getJourneyLift)
 	mux.HandleFunc("GET /v1/program", h.getProgram)
+	// What the nightly analytics refresh stored (analytics.go).
+	mux.HandleFunc("GET /v1/analytics/model", h.getAnalyticsModel)
+	mux.HandleFunc("GET /v1/analytics/rfm", h.getAnalyticsRFM)
 	// The audit log is read here and only here: no route changes or
 	// deletes an entry.
 	mux.HandleFunc("GET /v1/audit", h.getAudit)

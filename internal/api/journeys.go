@@ -130,6 +130,7 @@ func (h *Handler) journeyRoutes(mux *http.ServeMux) {
 		"POST /v1/journeys/{name}/archive":                h.archiveJourney,
 		"POST /v1/journeys/{name}/enrollments":            h.enrollMember,
 		"DELETE /v1/journeys/{name}/enrollments/{member}": h.removeMember,
+		"POST /v1/journeys/{name}/simulate":               h.simulateJourney,
 	} {
 		mux.HandleFunc(pattern, h.control(fn))
 	}

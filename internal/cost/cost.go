@@ -92,6 +92,11 @@ type Options struct {
 	Heartbeating []string
 }
 
+// Heartbeating names memberflow's activities that heartbeat: the scans'
+// and the ledger sweep's batches. Options{Heartbeating: Heartbeating} is
+// how memberflow's runs are counted (make cost, the simulator).
+var Heartbeating = []string{"ScanJourney", "SweepLedger"}
+
 // Count counts the billable actions in one run's history, events in
 // order. A run started by a Schedule (its start carries the
 // TemporalScheduledById search attribute) adds the Schedule's action; a

@@ -1,6 +1,7 @@
 // Package dispatch consumes the table's stream: for every newly recorded
 // webhook event it updates the member projection and the loyalty ledger
-// (each once per event id), then hands the event to the journeys — the
+// (each once per event id; memberflow's own internal events, such as
+// member.segment_changed, change neither), then hands the event to the journeys — the
 // enrollments listening for its type are told (exits, goals, waits) and
 // the journeys it triggers enrol the member (internal/journeys) — with
 // deterministic enrollment numbers and workflow IDs, so a redelivered
@@ -143,24 +144,35 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 	if !ok || payload.DataType() != lambdaevents.DataTypeString {
 		return errors.New("event item has no payload")
 	}
+	source := ""
+	if a, ok := img["source"]; ok && a.DataType() == lambdaevents.DataTypeString {
+		source = a.String()
+	}
+	return h.Apply(ctx, source, []byte(payload.String()))
+}
+
+// Apply applies one recorded event of source, its payload as stored: the
+// projection, the ledger, then the journeys. Handle calls it for each
+// wanted stream record; the simulator (internal/simulate) calls it in
+// event order.
+func (h *Handler) Apply(ctx context.Context, source string, payload []byte) error {
 	var env events.Envelope
-	if err := json.Unmarshal([]byte(payload.String()), &env); err != nil {
+	if err := json.Unmarshal(payload, &env); err != nil {
 		return fmt.Errorf("decode recorded event: %w", err)
 	}
-	env.Raw = json.RawMessage(payload.String()) // the ledger's journal keeps the event as recorded
+	env.Raw = json.RawMessage(payload) // the ledger's journal keeps the event as recorded
 	data, err := env.DecodeData()
 	if err != nil {
 		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
+	}
+	if events.IsInternal(env.Type) {
+		return h.internal(ctx, env, data)
 	}
 	m, err := Project(ctx, h.Store, env, data)
 	if err != nil {
 		return err
 	}
 	if m.Erased() {
-		source := ""
-		if a, ok := img["source"]; ok && a.DataType() == lambdaevents.DataTypeString {
-			source = a.String()
-		}
 		if env, data, err = h.redactErased(ctx, source, env, data); err != nil {
 			return err
 		}
@@ -204,6 +216,24 @@ func (h *Handler) redactErased(ctx context.Context, source string, env events.En
 	}
 	h.Log.InfoContext(ctx, "event of an erased member stored without personal data", "event_id", env.ID, "type", string(env.Type))
 	return out, outData, nil
+}
+
+// internal routes an event memberflow recorded itself
+// (member.segment_changed): it changes neither the projection nor the
+// ledger — what it reports is written already — and goes to the journeys
+// like any event, over the member as stored.
+func (h *Handler) internal(ctx context.Context, env events.Envelope, data any) error {
+	m, acc, err := h.Store.MemberAndAccount(ctx, env.MemberID)
+	if err != nil {
+		return fmt.Errorf("read member %s for %s %s: %w", env.MemberID, env.Type, env.ID, err)
+	}
+	if m.Version == 0 {
+		// Never projected: nobody to enrol. (An erased member has a
+		// profile; the enroller refuses them.)
+		h.Log.WarnContext(ctx, "internal event for a member without a profile; not routed", "event_id", env.ID, "type", env.Type)
+		return nil
+	}
+	return h.route(ctx, env, data, m, acc)
 }
 
 // Project is projection.Apply, kept here because dispatch is where events

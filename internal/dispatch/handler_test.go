@@ -164,14 +164,19 @@ func record(t *testing.T, seq string, typ events.Type, mutate func(map[string]an
 	if err := json.Unmarshal(raw, &env); err != nil {
 		t.Fatal(err)
 	}
+	return streamRecord(seq, env.MemberID, raw)
+}
+
+// streamRecord is the stream record of an event item holding payload.
+func streamRecord(seq, memberID string, payload []byte) lambdaevents.DynamoDBEventRecord {
 	return lambdaevents.DynamoDBEventRecord{
 		EventID: "rec-" + seq, EventName: "INSERT",
 		Change: lambdaevents.DynamoDBStreamRecord{
 			SequenceNumber: seq,
 			NewImage: map[string]lambdaevents.DynamoDBAttributeValue{
 				"entity":    lambdaevents.NewStringAttribute("event"),
-				"member_id": lambdaevents.NewStringAttribute(env.MemberID),
-				"payload":   lambdaevents.NewStringAttribute(string(raw)),
+				"member_id": lambdaevents.NewStringAttribute(memberID),
+				"payload":   lambdaevents.NewStringAttribute(string(payload)),
 			},
 		},
 	}

@@ -38,6 +38,19 @@ type memberDate struct {
 	instant time.Time // for instants
 }
 
+// ProfileDate reports whether the member date attribute is read from the
+// member's profile alone (birthday, registration, last order, the dates
+// dispatch files), not from their standing (tier review, trial end): a
+// document holding only the profile (loyalty.MemberDocument{Member: m})
+// reads it as the full document does.
+func ProfileDate(attribute string) bool {
+	switch attribute {
+	case "tier_review_on", "trial_ends_on":
+		return false
+	}
+	return true
+}
+
 // dateOf reads the member date attribute names; ok is false when the
 // member has none.
 func dateOf(attribute string, d loyalty.MemberDocument) (memberDate, bool) {

@@ -97,6 +97,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Authenticate before parsing: unsigned input is never looked at.
 	source := r.Header.Get(HeaderSource)
 	secret, ok := h.Secrets[source]
+	if source == events.InternalSource {
+		// memberflow's own events (member.segment_changed) are recorded
+		// under this source; a storefront must never write there.
+		h.Log.WarnContext(r.Context(), "webhook rejected", "reason", "reserved source")
+		httpx.WriteError(w, http.StatusUnauthorized, HeaderSource+" header must name a configured source; "+events.InternalSource+" is reserved for memberflow's own events")
+		return
+	}
 	if source == "" || !ok {
 		h.Log.WarnContext(r.Context(), "webhook rejected", "reason", "unknown source")
 		httpx.WriteError(w, http.StatusUnauthorized, HeaderSource+" header must name a configured source")

@@ -210,3 +210,42 @@ func TestOnlyPost(t *testing.T) {
 		t.Fatalf("status = %d, want %d", got, want)
 	}
 }
+
+// TestInternalEventsAreNotAccepted: member.segment_changed is recorded by
+// memberflow itself under source memberflow. A storefront can neither post
+// one (the type is not in the contract) nor write under that source, even
+// if a secret were configured for it.
+func TestInternalEventsAreNotAccepted(t *testing.T) {
+	body := []byte(`{"id":"rfm:3:m-1","type":"member.segment_changed","occurred_at":"2026-11-23T10:00:00Z","member_id":"m-1","data":{"from":"loyal","to":"at_risk"}}`)
+	t.Run("from a storefront", func(t *testing.T) {
+		h, st := newHandler()
+		rec := post(h, body, signed(body, now))
+		if got, want := rec.Code, http.StatusBadRequest; got != want {
+			t.Fatalf("status = %d, want %d: %s", got, want, rec.Body)
+		}
+		var vf ingest.ValidationFailed
+		if err := json.Unmarshal(rec.Body.Bytes(), &vf); err != nil {
+			t.Fatal(err)
+		}
+		if len(vf.Problems) == 0 || vf.Problems[0].Field != "type" || !strings.Contains(vf.Problems[0].Rule, "must be one of") {
+			t.Errorf("problems = %+v, want type refused", vf.Problems)
+		}
+		if _, err := st.GetEvent(context.Background(), "storefront", "rfm:3:m-1"); err == nil {
+			t.Error("recorded")
+		}
+	})
+	t.Run("under the reserved source", func(t *testing.T) {
+		h, st := newHandler()
+		h.Secrets[events.InternalSource] = secret
+		rec := post(h, body, map[string]string{ingest.HeaderSource: events.InternalSource, ingest.HeaderSignature: ingest.Sign(secret, now, body)})
+		if got, want := rec.Code, http.StatusUnauthorized; got != want {
+			t.Fatalf("status = %d, want %d: %s", got, want, rec.Body)
+		}
+		if !strings.Contains(rec.Body.String(), "reserved") {
+			t.Errorf("answer %s does not say the source is reserved", rec.Body)
+		}
+		if _, err := st.GetEvent(context.Background(), events.InternalSource, "rfm:3:m-1"); err == nil {
+			t.Error("recorded")
+		}
+	})
+}

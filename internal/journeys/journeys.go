@@ -27,8 +27,14 @@ import (
 )
 
 // InternalEvents are event types memberflow records itself (they never
-// come from storefronts) that journeys may trigger on.
-var InternalEvents = []string{"member.segment_changed"}
+// come from storefronts) that journeys may trigger on: events.InternalTypes.
+var InternalEvents = func() []string {
+	var out []string
+	for _, t := range events.InternalTypes() {
+		out = append(out, string(t))
+	}
+	return out
+}()
 
 // Catalog is what validation needs of the email templates: the variables
 // a template requires (an error when it does not exist). *mail.Catalog is
@@ -117,6 +123,10 @@ type Service struct {
 type Live struct {
 	State      store.JourneyState
 	Definition journey.Definition
+	// Versions are every published version, newest first, when the live
+	// set was read with them (LiveSet): an open enrollment keeps its
+	// version's timing, which the scans plan for.
+	Versions []journey.Definition
 }
 
 func (s *Service) now() time.Time {
@@ -306,16 +316,20 @@ func (s *Service) load(ctx context.Context) ([]Live, map[string]bool, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		live = append(live, Live{State: st, Definition: def})
 		versions, err := s.Store.ListJourneyVersions(ctx, st.Name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("versions of %s: %w", st.Name, err)
 		}
+		l := Live{State: st, Definition: def, Versions: make([]journey.Definition, 0, len(versions))}
 		for _, v := range versions {
-			for _, t := range engine.Listen(v.Definition) {
+			d := v.Definition
+			d.Version = v.Version
+			l.Versions = append(l.Versions, d)
+			for _, t := range engine.Listen(d) {
 				listened[t] = true
 			}
 		}
+		live = append(live, l)
 	}
 	s.mu.Lock()
 	s.live, s.listened, s.loadedAt = live, listened, s.now()

@@ -57,8 +57,8 @@ func TestShippedJourneysAndExamplesValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 7 {
-		t.Errorf("%d journey files, want the five lifecycles and two examples", n)
+	if n != 8 {
+		t.Errorf("%d journey files, want the five lifecycles and three examples", n)
 	}
 }
 
@@ -159,5 +159,33 @@ func TestListenedCoversOlderVersions(t *testing.T) {
 	}
 	if listened, _ = svc.Listened(ctx); listened["review.posted"] {
 		t.Errorf("an archived journey's events are still listened for: %v", listened)
+	}
+}
+
+// TestSegmentChangedIsTyped: a journey on member.segment_changed reads
+// event.data.from and .to as strings and the member's scores; a misspelt
+// field or a comparison of the segment with a number fails at publish.
+func TestSegmentChangedIsTyped(t *testing.T) {
+	svc, _ := newService(t)
+	src := func(when string) []byte {
+		return []byte("name: rescue\ntrigger: {event: member.segment_changed, when: \"" + when + "\"}\nsteps:\n  - id: done\n    end: {}\n")
+	}
+	for _, ok := range []string{
+		"event.data.to == 'at_risk' && event.data.from != ''",
+		"member.rfm.segment == 'at_risk' && member.p_alive < 0.3 && member.clv_12m >= 100 && member.expected_orders_90d < 1.0",
+	} {
+		if _, err := svc.Validate(src(ok)); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for when, want := range map[string]string{
+		"event.data.too == 'at_risk'": "too",
+		"event.data.to == 3":          "no matching overload",
+		"member.rfm.segmnt == 'x'":    "segmnt",
+	} {
+		_, err := svc.Validate(src(when))
+		if err == nil || !strings.Contains(err.Error(), "trigger.when") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want trigger.when and %q", when, err, want)
+		}
 	}
 }

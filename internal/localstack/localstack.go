@@ -99,6 +99,9 @@ type Config struct {
 	ConfirmWindow time.Duration
 	Brand         activities.Brand
 	FromEmail     string
+	// Analytics is the nightly analytics refresh's schedule (zero: the
+	// defaults, workflows.AnalyticsScheduleFromEnv).
+	Analytics workflows.AnalyticsSchedule
 }
 
 // Stack is a running local system.
@@ -191,7 +194,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	s.DynamoDB = s.ddb.Endpoint
 	log.Info("started DynamoDB Local", "endpoint", s.ddb.Endpoint, "data", orMemory(ddbPath))
 	ddbClient, err := dynamo.NewClient(ctx, s.ddb.Endpoint, "us-east-1", func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, opcount.AWS("dynamodb"))
+		o.APIOptions = append(o.APIOptions, opcount.AWS("dynamodb"), opcount.DynamoDBCapacity("dynamodb"))
 	})
 	if err != nil {
 		return nil, err
@@ -345,6 +348,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	log.Info("ledger sweep scheduled", "schedule", workflows.SweepScheduleID, "every", "1h")
+	analytics := cfg.Analytics
+	if analytics.At == "" {
+		if analytics, err = workflows.AnalyticsScheduleFromEnv(func(string) string { return "" }); err != nil {
+			return nil, err
+		}
+	}
+	if err := workflows.EnsureAnalyticsSchedule(ctx, s.Temporal, workflows.DefaultTaskQueue, analytics.Input, analytics.At, ldg.Rules.Program.Location.String()); err != nil {
+		return nil, err
+	}
+	log.Info("analytics refresh scheduled", "schedule", workflows.AnalyticsScheduleID, "at", analytics.At, "zone", ldg.Rules.Program.Location.String())
 	live, err := svc.LiveSet(ctx)
 	if err != nil {
 		return nil, err

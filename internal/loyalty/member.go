@@ -41,8 +41,13 @@ type Member struct {
 	// them no more. Their orders still count in the ledger, under the
 	// member id as the pseudonym.
 	ErasedAt time.Time `json:"erased_at,omitzero"`
-	// Version increases by one with every applied event; stores use it for
-	// optimistic concurrency.
+	// Scores are the member's customer-base scores (rfm, p_alive,
+	// expected_orders_90d, clv_12m, analytics), written by the nightly
+	// analytics refresh; nil (and absent from the JSON) until a refresh
+	// scores the member. Embedded so the document reads member.rfm.segment.
+	*Scores
+	// Version increases by one with every applied event and every change
+	// of the scores; stores use it for optimistic concurrency.
 	Version int64 `json:"-"`
 }
 

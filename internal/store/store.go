@@ -453,6 +453,7 @@ type Store interface {
 	Audit
 	Erasure
 	Lift
+	Analytics
 	// Ping checks the store is reachable (used by health checks).
 	Ping(ctx context.Context) error
 }

@@ -101,8 +101,7 @@ const (
 )
 
 // genericEvent is the event key of expressions that do not know the event
-// type: several types, or one that is not an events.Type (internal events
-// such as member.segment_changed).
+// type: several types, or one events does not know.
 const genericEvent = "*"
 
 // Error is a compile error: where in the expression, and what is wrong.
@@ -171,7 +170,7 @@ func NewEnv() (*Env, error) {
 		return nil, fmt.Errorf("declare program: %w", err)
 	}
 	e := &Env{reg: reg, member: member, program: program, typed: map[events.Type]*objectType{}, envs: map[string]*cel.Env{}, cache: map[cacheKey]*Program{}}
-	for _, t := range events.Types() {
+	for _, t := range append(events.Types(), events.InternalTypes()...) {
 		dt := events.DataType(t)
 		if dt == nil {
 			return nil, fmt.Errorf("declare event %s: no data type", t)
@@ -273,9 +272,10 @@ func (e *Env) envFor(key string) (*cel.Env, error) {
 
 // Compile compiles and type-checks expr as an expression of kind over
 // member, now and event. The event is typed by eventTypes when it names
-// one events.Type (event.data.amount is Money for order.paid); otherwise
-// (none, several, or an internal type such as member.segment_changed) it
-// is the generic envelope whose data is map(string, dyn). A problem in the
+// one events.Type, a storefront's or an internal one (event.data.amount is
+// Money for order.paid, event.data.to a string for member.segment_changed);
+// otherwise (none, several, or an unknown type) it is the generic envelope
+// whose data is map(string, dyn). A problem in the
 // expression is an *Error; the same (expr, kind, event types) compiles
 // once.
 func (e *Env) Compile(expr string, kind Kind, eventTypes []string) (*Program, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,10 @@ func sampleMember() loyalty.MemberDocument {
 		ReferralCode: "LINW88", Consent: loyalty.Consent{EmailMarketing: true, UpdatedAt: registered},
 		RegisteredAt: registered, LastOrderAt: testNow.AddDate(0, 0, -12), OrderCount: 7, UpdatedAt: testNow.AddDate(0, 0, -1),
 		Attributes: map[string]any{"favourite": "tea", "visits": 3.0}, Tags: []string{"vip"},
+		Scores: &loyalty.Scores{
+			RFM: loyalty.RFMScores{R: 2, F: 4, M: 5, Segment: "at_risk"}, PAlive: 0.21, ExpectedOrders90d: 0.35,
+			CLV12m: dec("412.50"), Analytics: loyalty.ScoresInfo{ModelVersion: 3, AsOf: "2026-11-22", Currency: "CNY"},
+		},
 	}
 	m.View = loyalty.View{
 		Tier: "V3", TierName: "Gold", TierReviewOn: &review,
@@ -87,10 +92,18 @@ func orderPaid(amount string) *events.Envelope {
 	return &events.Envelope{ID: "evt-1", Version: 1, Type: events.OrderPaid, OccurredAt: testNow.Add(-time.Minute), MemberID: "m-1001", Data: json.RawMessage(data)}
 }
 
-// segmentChanged is an internal event, not an events.Type.
-func segmentChanged() *events.Envelope {
-	return &events.Envelope{ID: "evt-2", Version: 1, Type: "member.segment_changed", OccurredAt: testNow, MemberID: "m-1001",
+// customEvent is an event of a type events does not know, whose data
+// conditions read as generic JSON.
+func customEvent() *events.Envelope {
+	return &events.Envelope{ID: "evt-2", Version: 1, Type: "shop.custom_event", OccurredAt: testNow, MemberID: "m-1001",
 		Data: json.RawMessage(`{"from":"V2","to":"V3","score":3,"weight":0.5,"tags":["a"],"extra":null}`)}
+}
+
+// segmentChanged is the internal member.segment_changed event, whose data
+// is typed (events.MemberSegmentChangedData).
+func segmentChanged() *events.Envelope {
+	return &events.Envelope{ID: "rfm:3:m-1001", Version: 1, Type: events.MemberSegmentChanged, OccurredAt: testNow, MemberID: "m-1001",
+		Data: json.RawMessage(`{"from":"loyal","to":"at_risk"}`)}
 }
 
 // typeCases are the member and event paths the shipped lifecycles and the
@@ -129,7 +142,15 @@ var typeCases = []struct {
 	{"event.data.consent.email_marketing", []string{"member.profile_updated"}, "bool"},
 	{"event.data.effective_at", []string{"subscription.cancelled"}, "google.protobuf.Timestamp"},
 	{"event.data.trial_ends_at", []string{"subscription.trial_started"}, "google.protobuf.Timestamp"},
-	{"event.data.to", []string{"member.segment_changed"}, "dyn"},
+	{"event.data.to", []string{"member.segment_changed"}, "string"},
+	{"event.data", []string{"member.segment_changed"}, "events.MemberSegmentChangedData"},
+	{"member.rfm.segment", nil, "string"},
+	{"member.rfm.r", nil, "int"},
+	{"member.p_alive", nil, "double"},
+	{"member.expected_orders_90d", nil, "double"},
+	{"member.clv_12m", nil, "Money"},
+	{"member.analytics.model_version", nil, "int"},
+	{"member.analytics.currency", nil, "string"},
 	{"event.data.to", nil, "dyn"},
 	{"event.data", []string{"order.paid", "order.refunded"}, "map(string, dyn)"},
 	{"event.type", nil, "string"},
@@ -384,8 +405,27 @@ func TestTimeZoneIsUTC(t *testing.T) {
 	}
 }
 
+// TestUnscoredMember: before a refresh scores a member their scores are
+// absent, and read as empty values, so conditions guard with
+// member.analytics.model_version > 0 (or member.rfm.segment != ”).
+func TestUnscoredMember(t *testing.T) {
+	m := sampleMember()
+	m.Scores = nil
+	for expr, want := range map[string]bool{
+		"member.rfm.segment == '' && member.rfm.r == 0":                            true,
+		"member.p_alive == 0.0 && member.clv_12m == 0":                             true,
+		"member.analytics.model_version > 0 && member.p_alive < 0.3":               false,
+		"member.analytics.model_version == 0 && member.expected_orders_90d == 0.0": true,
+	} {
+		got, _, err := mustCompile(t, expr, Bool).EvalBool(Input{Member: m})
+		if err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
+		}
+	}
+}
+
 func TestReadsOnError(t *testing.T) {
-	_, read, err := mustCompile(t, "member.tier == 'V3' && event.data.nope == 1", Bool).EvalBool(Input{Member: sampleMember(), Event: segmentChanged()})
+	_, read, err := mustCompile(t, "member.tier == 'V3' && event.data.nope == 1", Bool).EvalBool(Input{Member: sampleMember(), Event: customEvent()})
 	if err == nil || read["member.tier"] != "V3" {
 		t.Fatalf("EvalBool = %v, %v; want an error and the values read", read, err)
 	}
@@ -433,7 +473,10 @@ var lifecycleCases = []struct {
 	{"member.tier_review_on != '' && member.birthday.startsWith('1990-')", nil, true,
 		map[string]any{"member.tier_review_on": "2026-11-03", "member.birthday": "1990-04-12"}},
 	{"size(member.coupons) > 2", nil, true, nil},
-	{"event.data.to == 'V3'", []string{"member.segment_changed"}, true, map[string]any{"event.data.to": "V3"}},
+	{"member.rfm.segment == 'at_risk' && member.p_alive < 0.3 && member.clv_12m >= 400", nil, true,
+		map[string]any{"member.rfm.segment": "at_risk", "member.p_alive": 0.21, "member.clv_12m": "412.50"}},
+	{"event.data.to == 'at_risk' && event.data.from != ''", []string{"member.segment_changed"}, true,
+		map[string]any{"event.data.to": "at_risk", "event.data.from": "loyal"}},
 	{"event.data['to'] == 'V3' && event.data.score == 3 && event.data.weight == 0.5", nil, true,
 		map[string]any{"event.data.to": "V3", "event.data.score": int64(3), "event.data.weight": 0.5}},
 	{"event.data.extra == null && 'a' in event.data.tags", nil, true, nil},
@@ -444,8 +487,11 @@ func TestLifecycleConditions(t *testing.T) {
 	for _, tc := range lifecycleCases {
 		t.Run(tc.expr, func(t *testing.T) {
 			ev := orderPaid("600.00")
-			if strings.Contains(tc.expr, "event.data.to") || strings.Contains(tc.expr, "'to'") || strings.Contains(tc.expr, "extra") {
+			switch {
+			case slices.Contains(tc.events, string(events.MemberSegmentChanged)):
 				ev = segmentChanged()
+			case strings.Contains(tc.expr, "event.data.to") || strings.Contains(tc.expr, "'to'") || strings.Contains(tc.expr, "extra"):
+				ev = customEvent()
 			}
 			got, read, err := mustCompile(t, tc.expr, Bool, tc.events...).EvalBool(Input{Member: m, Event: ev, Now: testNow})
 			if err != nil || got != tc.want {
@@ -545,15 +591,15 @@ func TestEventInputs(t *testing.T) {
 		{"typed, decoded by the caller", typed, Input{Event: orderPaid("1"), EventData: decoded}, true, ""},
 		{"generic, decoded by the caller", generic, Input{Event: orderPaid("1"), EventData: decoded}, true, ""},
 		{"decoded data of another type", typed, Input{Event: orderPaid("1"), EventData: &events.OrderRefundedData{}}, false, "its data is a events.OrderRefundedData"},
-		{"another event type", typed, Input{Event: segmentChanged()}, false, "reads a order.paid event"},
+		{"another event type", typed, Input{Event: customEvent()}, false, "reads a order.paid event"},
 		{"no event", typed, Input{}, false, "there is none"},
 		{"bad data", typed, Input{Event: &events.Envelope{ID: "e", Type: events.OrderPaid, Data: json.RawMessage(`{"amount":"lots"}`)}}, false, "decode data"},
 		{"only the envelope read: the data is not decoded", mustCompile(t, "event.type == 'order.paid'", Bool, "order.paid"),
 			Input{Event: &events.Envelope{ID: "e", Type: events.OrderPaid, Data: json.RawMessage(`{"amount":"lots"}`)}}, true, ""},
 		{"generic with an unknown field", generic, Input{Event: &events.Envelope{ID: "e", Type: "order.paid", Data: json.RawMessage(`{"amount":"1","x":1}`)}}, false, "decode data"},
-		{"generic internal event", mustCompile(t, "event.data.score + 1 == 4", Bool), Input{Event: segmentChanged()}, true, ""},
-		{"generic internal event without data", mustCompile(t, "event.data.size() == 0", Bool), Input{Event: &events.Envelope{ID: "e", Type: "member.segment_changed"}}, true, ""},
-		{"generic absent key", mustCompile(t, "event.data.nope == 1", Bool), Input{Event: segmentChanged()}, false, "no such key"},
+		{"generic event", mustCompile(t, "event.data.score + 1 == 4", Bool), Input{Event: customEvent()}, true, ""},
+		{"generic event without data", mustCompile(t, "event.data.size() == 0", Bool), Input{Event: &events.Envelope{ID: "e", Type: "shop.custom_event"}}, true, ""},
+		{"generic absent key", mustCompile(t, "event.data.nope == 1", Bool), Input{Event: customEvent()}, false, "no such key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := tc.p.EvalBool(tc.in)
@@ -573,7 +619,7 @@ func TestEvalBoolOfAValue(t *testing.T) {
 	}
 	// A dyn condition that turns out not to be a bool is an error, not false.
 	p := mustCompile(t, "event.data.to", Bool)
-	if got, _, err := p.EvalBool(Input{Event: segmentChanged()}); err == nil {
+	if got, _, err := p.EvalBool(Input{Event: customEvent()}); err == nil {
 		t.Fatalf("a string condition gave %v and no error", got)
 	}
 }
@@ -761,7 +807,7 @@ func TestMapComprehensionsAreOrdered(t *testing.T) {
 		t.Run(tc.expr, func(t *testing.T) {
 			p := mustCompile(t, tc.expr, Any)
 			for range 20 {
-				v, err := p.Eval(Input{Event: segmentChanged()})
+				v, err := p.Eval(Input{Event: customEvent()})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -132,7 +132,10 @@ type memberItem struct {
 	// ErasedAt is the erased mark (loyalty.Member.ErasedAt), which
 	// EraseMember sets and every later SaveMember carries on.
 	ErasedAt time.Time `dynamodbav:"erased_at,omitempty"`
-	Version  int64     `dynamodbav:"version"`
+	// Scores are the analytics refresh's (SetMemberScores), a map with
+	// the model version it is keyed by at scores.analytics.model_version.
+	Scores  *scoresAttr `dynamodbav:"scores,omitempty"`
+	Version int64       `dynamodbav:"version"`
 }
 
 func newMemberItem(m loyalty.Member) memberItem {
@@ -157,6 +160,7 @@ func newMemberItem(m loyalty.Member) memberItem {
 		UpdatedAt:                 m.UpdatedAt,
 		Tags:                      m.Tags,
 		ErasedAt:                  m.ErasedAt,
+		Scores:                    newScoresAttr(m.Scores),
 		Version:                   m.Version,
 		GSI3PK:                    membersGSI3PK(store.MemberShard(m.ID)),
 		GSI3SK:                    memberGSI1SK(m.ID),
@@ -196,6 +200,7 @@ func (it memberItem) member() loyalty.Member {
 		Attributes:   it.Attributes,
 		Tags:         it.Tags,
 		ErasedAt:     it.ErasedAt,
+		Scores:       it.Scores.scores(),
 		Version:      it.Version,
 	}
 }

@@ -71,6 +71,11 @@ const (
 	entityAuditDay = "audit_day"
 
 	entityAddress = "address_suppression"
+
+	entityAnalyticsPage    = "analytics_page"
+	entityAnalyticsModel   = "analytics_model"
+	entityAnalyticsLatest  = "analytics_latest"
+	entityAnalyticsCurrent = "analytics_current"
 )
 
 // Sort-key prefixes of the items that live under a member's partition.
@@ -383,3 +388,24 @@ func memberEventsGSI3PK(memberID string) string { return "MEVENTS#" + memberID }
 func addressPK(hash string) string { return "ADDRSUP#" + hash }
 
 const skAddress = "ADDRSUP"
+
+// Keys of the analytics refresh. Its pages live in one partition per
+// member shard, numbered, each run overwriting the last's; the model
+// versions, the latest (the last created, with its run) and the current
+// (the last whose scoring completed, a copy) share one partition, read
+// once per fit, API call or page scored.
+const (
+	pkAnalyticsModel   = "ANALYTICS#MODEL"
+	skAnalyticsLatest  = "LATEST"
+	skAnalyticsCurrent = "CURRENT"
+	skAnalyticsPage    = "P#"
+)
+
+// analyticsPagesPK is the partition of one shard's pages.
+func analyticsPagesPK(shard int) string { return fmt.Sprintf("ANALYTICS#PAGES#%02d", shard) }
+
+// analyticsPageSK zero-pads the number so pages sort by it.
+func analyticsPageSK(page int) string { return fmt.Sprintf("%s%08d", skAnalyticsPage, page) }
+
+// analyticsModelSK names one model version, sorting by number.
+func analyticsModelSK(version int) string { return fmt.Sprintf("V#%08d", version) }

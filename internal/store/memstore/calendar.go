@@ -1,11 +1,7 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
@@ -27,10 +23,9 @@ func (s *Store) MembersByBirthday(_ context.Context, mmdd, after string, limit i
 	if err := store.CheckBirthdayPage("members by birthday "+mmdd, mmdd, limit); err != nil {
 		return nil, err
 	}
-	return s.membersWhere(after, limit, func(m loyalty.Member) bool {
-		b := m.Birthday
-		return len(b) == len(time.DateOnly) && b[4] == '-' && b[7] == '-' && b[5:7]+b[8:10] == mmdd
-	}), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.membersIn(s.idx.byBirthday[mmdd], after, limit), nil
 }
 
 // MembersByLastOrderDay returns members whose newest order was on the UTC
@@ -39,22 +34,9 @@ func (s *Store) MembersByLastOrderDay(_ context.Context, day, after string, limi
 	if err := store.CheckDayPage("members by last order day "+day, day, limit); err != nil {
 		return nil, err
 	}
-	return s.membersWhere(after, limit, func(m loyalty.Member) bool { return utcDay(m.LastOrderAt) == day }), nil
-}
-
-// membersWhere returns copies of up to limit members matching match with
-// ids after the cursor, in id order.
-func (s *Store) membersWhere(after string, limit int, match func(loyalty.Member) bool) []loyalty.Member {
 	s.mu.Lock()
-	var out []loyalty.Member
-	for id, m := range s.members {
-		if id > after && match(m) {
-			out = append(out, cloneMember(m))
-		}
-	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b loyalty.Member) int { return cmp.Compare(a.ID, b.ID) })
-	return out[:min(limit, len(out))]
+	defer s.mu.Unlock()
+	return s.membersIn(s.idx.byLastOrder[day], after, limit), nil
 }
 
 // AccountsByReviewDay returns accounts whose tier review is on the UTC
@@ -65,24 +47,11 @@ func (s *Store) AccountsByReviewDay(_ context.Context, day, after string, limit 
 		return nil, err
 	}
 	s.mu.Lock()
-	var ids []string
-	for id, acc := range s.accounts {
-		if acc.reviewDay == day && id > after {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	ids = ids[:min(limit, len(ids))]
-	states := make([][]byte, len(ids))
+	ids := idsAfter(s.idx.byReviewDay[day], after, limit)
+	out := make([]loyalty.Account, len(ids))
 	for i, id := range ids {
-		states[i] = s.accounts[id].state
+		out[i] = deepCopy(s.accounts[id].decoded)
 	}
 	s.mu.Unlock()
-	out := make([]loyalty.Account, len(states))
-	for i, b := range states {
-		if err := json.Unmarshal(b, &out[i]); err != nil {
-			return nil, fmt.Errorf("%s: account %s: %w", what, ids[i], err)
-		}
-	}
 	return out, nil
 }

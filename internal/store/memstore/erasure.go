@@ -99,7 +99,7 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 	if store.MemberHasPersonalData(m) || !m.Erased() {
 		b := store.BlankMember(m, at)
 		b.Version++
-		s.members[memberID] = b
+		s.putMember(b)
 		out.Profile = true
 	}
 	for k, ev := range s.events {

@@ -25,6 +25,7 @@ func (s *Store) RecordSendEvent(_ context.Context, ev store.SendEvent) error {
 		return fmt.Errorf("record send event %s (%s of %s): %w", ev.ID, ev.Type, ev.SendKey, store.ErrDuplicate)
 	}
 	s.sendEvents[k] = ev
+	s.idx.memberSendEvents[ev.MemberID] = append(s.idx.memberSendEvents[ev.MemberID], k)
 	if first := (firstKey{ev.MemberID, ev.SendKey, ev.Type}); !s.firstEvents[first] {
 		s.firstEvents[first] = true
 		s.count(ev.Journey, ev.Step, ev.Type)
@@ -47,8 +48,8 @@ func (s *Store) RecordSendEvent(_ context.Context, ev store.SendEvent) error {
 func (s *Store) ListSendEvents(_ context.Context, memberID string, since time.Time) ([]store.SendEvent, error) {
 	s.mu.Lock()
 	var out []store.SendEvent
-	for k, ev := range s.sendEvents {
-		if k.memberID == memberID && !ev.At.Before(since) {
+	for _, k := range s.idx.memberSendEvents[memberID] {
+		if ev := s.sendEvents[k]; !ev.At.Before(since) {
 			out = append(out, ev)
 		}
 	}

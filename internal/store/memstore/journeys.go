@@ -19,10 +19,10 @@ import (
 // their versions, counters, timelines and member dates.
 type engineState struct {
 	journeys map[string]store.JourneyState
-	// versions are kept as JSON, as the DynamoDB adapter keeps the
-	// definition, so nobody can change a published version through a
-	// slice they hold.
-	versions map[versionKey][]byte
+	// versions are kept as their JSON (what the DynamoDB adapter keeps)
+	// decodes, and handed out as deep copies, so nobody can change a
+	// published version through a slice they hold.
+	versions map[versionKey]store.JourneyVersion
 	counted  map[appliedKey]bool
 	counters map[string]map[string]int64
 	// timeline holds each member's entries by timelineSort.
@@ -41,7 +41,7 @@ type dateKey struct{ memberID, attribute string }
 func newEngineState() engineState {
 	return engineState{
 		journeys: make(map[string]store.JourneyState),
-		versions: make(map[versionKey][]byte),
+		versions: make(map[versionKey]store.JourneyVersion),
 		counted:  make(map[appliedKey]bool),
 		counters: make(map[string]map[string]int64),
 		timeline: make(map[string]map[string][]byte),
@@ -61,6 +61,10 @@ func (s *Store) PublishJourney(_ context.Context, v store.JourneyVersion, expect
 	if err != nil {
 		return fmt.Errorf("publish journey %s: %w", v.Name, err)
 	}
+	var stored store.JourneyVersion
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return fmt.Errorf("publish journey %s: %w", v.Name, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.engine.journeys[v.Name]
@@ -70,7 +74,7 @@ func (s *Store) PublishJourney(_ context.Context, v store.JourneyVersion, expect
 	if _, taken := s.engine.versions[versionKey{v.Name, v.Version}]; taken {
 		return fmt.Errorf("publish journey %s version %d: %w", v.Name, v.Version, store.ErrConflict)
 	}
-	s.engine.versions[versionKey{v.Name, v.Version}] = b
+	s.engine.versions[versionKey{v.Name, v.Version}] = stored
 	if !ok {
 		st = store.JourneyState{Name: v.Name}
 	}
@@ -107,36 +111,26 @@ func (s *Store) ListJourneys(context.Context) ([]store.JourneyState, error) {
 // GetJourneyVersion reads one version.
 func (s *Store) GetJourneyVersion(_ context.Context, name string, version int) (store.JourneyVersion, error) {
 	s.mu.Lock()
-	b, ok := s.engine.versions[versionKey{name, version}]
+	v, ok := s.engine.versions[versionKey{name, version}]
 	s.mu.Unlock()
 	if !ok {
 		return store.JourneyVersion{}, fmt.Errorf("get journey %s version %d: %w", name, version, store.ErrNotFound)
 	}
-	var v store.JourneyVersion
-	if err := json.Unmarshal(b, &v); err != nil {
-		return store.JourneyVersion{}, fmt.Errorf("get journey %s version %d: %w", name, version, err)
-	}
-	return v, nil
+	return deepCopy(v), nil
 }
 
 // ListJourneyVersions returns the journey's versions newest first,
 // without their source.
 func (s *Store) ListJourneyVersions(_ context.Context, name string) ([]store.JourneyVersion, error) {
 	s.mu.Lock()
-	var raw [][]byte
-	for k, b := range s.engine.versions {
+	var out []store.JourneyVersion
+	for k, v := range s.engine.versions {
 		if k.name == name {
-			raw = append(raw, b)
+			v.Source = ""
+			out = append(out, deepCopy(v))
 		}
 	}
 	s.mu.Unlock()
-	out := make([]store.JourneyVersion, len(raw))
-	for i, b := range raw {
-		if err := json.Unmarshal(b, &out[i]); err != nil {
-			return nil, fmt.Errorf("list versions of journey %s: %w", name, err)
-		}
-		out[i].Source = ""
-	}
 	slices.SortFunc(out, func(a, b store.JourneyVersion) int { return cmp.Compare(b.Version, a.Version) })
 	return out, nil
 }
@@ -302,7 +296,7 @@ func (s *Store) ListActiveEnrollments(_ context.Context, journeyName, after stri
 	if err := store.CheckEnrollmentPage(what, journeyName, limit); err != nil {
 		return nil, "", err
 	}
-	page, next := s.enrollmentsWhere(journeyName, after, limit, func(loyalty.Enrollment) bool { return true })
+	page, next := s.enrollmentsWhere(s.idx.activeEnrollments, journeyName, after, limit)
 	return page, next, nil
 }
 
@@ -312,22 +306,17 @@ func (s *Store) ListHeldEnrollments(_ context.Context, journeyName, after string
 	if err := store.CheckEnrollmentPage(what, journeyName, limit); err != nil {
 		return nil, "", err
 	}
-	page, next := s.enrollmentsWhere(journeyName, after, limit, func(e loyalty.Enrollment) bool { return e.Held })
+	page, next := s.enrollmentsWhere(s.idx.heldEnrollments, journeyName, after, limit)
 	return page, next, nil
 }
 
-// enrollmentsWhere pages through the journey's active enrollments that
-// match.
-func (s *Store) enrollmentsWhere(journeyName, after string, limit int, match func(loyalty.Enrollment) bool) ([]loyalty.Enrollment, string) {
+// enrollmentsWhere pages through the journey's enrollments of an index
+// (the active or the held ones).
+func (s *Store) enrollmentsWhere(index map[string]set[enrollmentKey], journeyName, after string, limit int) ([]loyalty.Enrollment, string) {
 	s.mu.Lock()
-	var out []loyalty.Enrollment
-	for k, e := range s.enrollments {
-		if k.journey == journeyName && e.Status == loyalty.EnrollmentActive && match(e) && enrollmentCursor(e) > after {
-			out = append(out, cloneEnrollment(e))
-		}
-	}
+	out := s.enrollmentsIn(index[journeyName], func(e loyalty.Enrollment) bool { return enrollmentCursor(e) > after },
+		func(a, b loyalty.Enrollment) int { return strings.Compare(enrollmentCursor(a), enrollmentCursor(b)) })
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b loyalty.Enrollment) int { return strings.Compare(enrollmentCursor(a), enrollmentCursor(b)) })
 	if len(out) <= limit {
 		return out, ""
 	}
@@ -360,7 +349,7 @@ func (s *Store) changeActive(what string, k enrollmentKey, change func(*loyalty.
 		return nil
 	}
 	change(&e)
-	s.enrollments[k] = e
+	s.putEnrollment(k, e)
 	return nil
 }
 
@@ -379,10 +368,14 @@ func (s *Store) SetMemberDate(_ context.Context, memberID, attribute, day string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := dateKey{memberID, attribute}
+	if old := s.engine.dates[k]; old != "" {
+		remove(s.idx.byDate, [2]string{attribute, old}, memberID)
+	}
 	if day == "" {
 		delete(s.engine.dates, k)
 	} else {
 		s.engine.dates[k] = day
+		add(s.idx.byDate, [2]string{attribute, day}, memberID)
 	}
 	return nil
 }
@@ -394,15 +387,8 @@ func (s *Store) MembersByDate(_ context.Context, attribute, day, after string, l
 		return nil, err
 	}
 	s.mu.Lock()
-	var ids []string
-	for k, d := range s.engine.dates {
-		if k.attribute == attribute && d == day && k.memberID > after {
-			ids = append(ids, k.memberID)
-		}
-	}
-	s.mu.Unlock()
-	slices.Sort(ids)
-	return ids[:min(limit, len(ids))], nil
+	defer s.mu.Unlock()
+	return idsAfter(s.idx.byDate[[2]string{attribute, day}], after, limit), nil
 }
 
 // MembersPage returns members of one shard of the member index, after
@@ -411,5 +397,7 @@ func (s *Store) MembersPage(_ context.Context, shard int, after string, limit in
 	if err := store.CheckMembersPage(shard, limit); err != nil {
 		return nil, err
 	}
-	return s.membersWhere(after, limit, func(m loyalty.Member) bool { return store.MemberShard(m.ID) == shard }), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.membersIn(s.idx.byShard[shard], after, limit), nil
 }

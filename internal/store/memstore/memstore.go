@@ -46,11 +46,12 @@ type entryKey struct {
 	seq      int64
 }
 
-// account is a stored ledger account: the JSON the DynamoDB adapter keeps,
-// so a caller's later changes to its Account cannot reach the store, and
-// the balances the store guards at zero.
+// account is a stored ledger account: the account as a read decodes the
+// JSON the DynamoDB adapter keeps, handed out as deep copies so a
+// caller's later changes to its Account cannot reach the store, and the
+// balances the store guards at zero.
 type account struct {
-	state    []byte
+	decoded  loyalty.Account
 	version  int64
 	balances loyalty.Balances
 	nextDue  string
@@ -88,12 +89,16 @@ type Store struct {
 
 	engine engineState
 
+	analytics analyticsState
+
 	audit auditLog
 
 	lift liftState
 
 	// addresses are the erased addresses' hashes (SuppressAddress).
 	addresses map[string]time.Time
+
+	idx indexes
 }
 
 var _ store.Store = (*Store)(nil)
@@ -124,6 +129,8 @@ func New() *Store {
 		contacts: make(map[string]contactState),
 
 		engine: newEngineState(),
+
+		idx: newIndexes(),
 	}
 }
 
@@ -223,7 +230,7 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 		return fmt.Errorf("save member %s: attributes: %w", m.ID, err)
 	}
 	m.Attributes = attrs
-	s.members[m.ID] = cloneMember(m)
+	s.putMember(cloneMember(m))
 	s.applied[appliedKey{m.ID, eventID}] = true
 	return nil
 }
@@ -233,6 +240,10 @@ func (s *Store) SaveMember(_ context.Context, m loyalty.Member, eventID string) 
 func cloneMember(m loyalty.Member) loyalty.Member {
 	m.Consent.UnsubscribedGroups = slices.Clone(m.Consent.UnsubscribedGroups)
 	m.Tags = slices.Clone(m.Tags)
+	if m.Scores != nil {
+		sc := *m.Scores
+		m.Scores = &sc
+	}
 	if m.Attributes != nil {
 		m.Attributes = cloneJSON(m.Attributes).(map[string]any)
 	}
@@ -284,7 +295,7 @@ func (s *Store) StartEnrollment(_ context.Context, e loyalty.Enrollment) (loyalt
 	if cur, ok := s.enrollments[k]; ok {
 		return cloneEnrollment(cur), false, nil
 	}
-	s.enrollments[k] = cloneEnrollment(e)
+	s.putEnrollment(k, cloneEnrollment(e))
 	return e, true, nil
 }
 
@@ -309,7 +320,7 @@ func (s *Store) EndEnrollment(_ context.Context, memberID, journey string, numbe
 	if reason != "" {
 		e.Reason = reason
 	}
-	s.enrollments[k] = e
+	s.putEnrollment(k, e)
 	return nil
 }
 
@@ -327,16 +338,11 @@ func (s *Store) GetEnrollment(_ context.Context, memberID, journey string, numbe
 // ListEnrollments returns the member's enrollments by journey then number.
 func (s *Store) ListEnrollments(_ context.Context, memberID string) ([]loyalty.Enrollment, error) {
 	s.mu.Lock()
-	var out []loyalty.Enrollment
-	for k, e := range s.enrollments {
-		if k.memberID == memberID {
-			out = append(out, cloneEnrollment(e))
-		}
+	defer s.mu.Unlock()
+	out := s.enrollmentsIn(s.idx.memberEnrollments[memberID], func(loyalty.Enrollment) bool { return true }, byJourneyThenNumber)
+	if len(out) == 0 {
+		return nil, nil
 	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b loyalty.Enrollment) int {
-		return cmp.Or(cmp.Compare(a.Journey, b.Journey), cmp.Compare(a.Number, b.Number))
-	})
 	return out, nil
 }
 
@@ -353,6 +359,7 @@ func (s *Store) ReserveSend(_ context.Context, snd store.Send) (store.Send, bool
 		return cur, false, nil
 	}
 	s.sends[k] = snd
+	s.idx.memberSends[snd.MemberID] = append(s.idx.memberSends[snd.MemberID], k)
 	return snd, true, nil
 }
 
@@ -423,10 +430,8 @@ func (s *Store) GetSend(_ context.Context, memberID, key string) (store.Send, er
 func (s *Store) ListSends(_ context.Context, memberID string) ([]store.Send, error) {
 	s.mu.Lock()
 	var out []store.Send
-	for k, snd := range s.sends {
-		if k.memberID == memberID {
-			out = append(out, snd)
-		}
+	for _, k := range s.idx.memberSends[memberID] {
+		out = append(out, s.sends[k])
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b store.Send) int {
@@ -443,11 +448,7 @@ func (s *Store) GetAccount(_ context.Context, memberID string) (loyalty.Account,
 	if !ok {
 		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, store.ErrNotFound)
 	}
-	var a loyalty.Account
-	if err := json.Unmarshal(acc.state, &a); err != nil {
-		return loyalty.Account{}, fmt.Errorf("get account %s: %w", memberID, err)
-	}
-	return a, nil
+	return deepCopy(acc.decoded), nil
 }
 
 // maxTransactItems is the DynamoDB adapter's limit on items per commit,
@@ -530,11 +531,15 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 
 	// The commit against the stored state.
 	states := make([][]byte, len(changes))
+	decoded := make([]loyalty.Account, len(changes))
 	entries := make([][][]byte, len(changes))
 	for i, c := range changes {
 		var err error
 		if states[i], err = json.Marshal(c.Account); err != nil {
 			return fmt.Errorf("%s: marshal account %s: %w", what, c.Account.MemberID, err)
+		}
+		if err := json.Unmarshal(states[i], &decoded[i]); err != nil {
+			return fmt.Errorf("%s: account %s: %w", what, c.Account.MemberID, err)
 		}
 		entries[i] = make([][]byte, len(c.Entries))
 		for j, e := range c.Entries {
@@ -590,15 +595,21 @@ func (s *Store) CommitLedger(_ context.Context, changes ...store.LedgerChange) e
 
 	for i, c := range changes {
 		id := c.Account.MemberID
-		s.accounts[id] = account{state: states[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue,
+		old := s.accounts[id]
+		acc := account{decoded: decoded[i], version: c.Account.Version, balances: balances[i], nextDue: c.NextDue,
 			reviewDay: utcDay(c.Account.ReviewAt)}
+		s.accounts[id] = acc
+		refile(s.idx.byReviewDay, old.reviewDay, acc.reviewDay, id)
+		refile(s.idx.byDueDay, old.nextDue, acc.nextDue, id)
 		for j, e := range c.Entries {
 			s.entries[entryKey{id, e.Seq}] = entries[i][j]
+			s.idx.memberEntries[id] = append(s.idx.memberEntries[id], e.Seq)
 		}
 		if c.Cause != "" {
 			rec := c.Record
 			rec.Cause, rec.Params = c.Cause, slices.Clone(rec.Params)
 			s.ledgerApplied[appliedKey{id, c.Cause}] = rec
+			s.idx.memberCauses[id] = append(s.idx.memberCauses[id], c.Cause)
 		}
 	}
 	maps.Copy(s.claims, owners)
@@ -620,9 +631,9 @@ func (s *Store) ListEntries(_ context.Context, memberID string, limit int, befor
 	}
 	s.mu.Lock()
 	var seqs []int64
-	for k := range s.entries {
-		if k.memberID == memberID && (before <= 0 || k.seq < before) {
-			seqs = append(seqs, k.seq)
+	for _, seq := range s.idx.memberEntries[memberID] {
+		if before <= 0 || seq < before {
+			seqs = append(seqs, seq)
 		}
 	}
 	slices.SortFunc(seqs, func(a, b int64) int { return cmp.Compare(b, a) })
@@ -665,15 +676,8 @@ func (s *Store) DueAccounts(_ context.Context, day string, after string, limit i
 		return nil, fmt.Errorf("due accounts on %q: a day and a limit of at least 1 are required", day)
 	}
 	s.mu.Lock()
-	var ids []string
-	for id, acc := range s.accounts {
-		if acc.nextDue == day && id > after {
-			ids = append(ids, id)
-		}
-	}
-	s.mu.Unlock()
-	slices.Sort(ids)
-	return ids[:min(limit, len(ids))], nil
+	defer s.mu.Unlock()
+	return idsAfter(s.idx.byDueDay[day], after, limit), nil
 }
 
 // memberIDs names the members of a commit for error messages.
@@ -710,11 +714,10 @@ func (s *Store) Journal(_ context.Context, memberID string) ([]loyalty.Recorded,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []loyalty.Recorded
-	for k, rec := range s.ledgerApplied {
-		if k.memberID == memberID {
-			rec.Params = slices.Clone(rec.Params)
-			out = append(out, rec)
-		}
+	for _, cause := range s.idx.memberCauses[memberID] {
+		rec := s.ledgerApplied[appliedKey{memberID, cause}]
+		rec.Params = slices.Clone(rec.Params)
+		out = append(out, rec)
 	}
 	return out, nil
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Audit", func(t *testing.T) { runAudit(t, newStore) })
 	t.Run("Erasure", func(t *testing.T) { runErasure(t, newStore) })
 	t.Run("Lift", func(t *testing.T) { runLift(t, newStore) })
+	t.Run("Analytics", func(t *testing.T) { runAnalytics(t, newStore) })
 }
 
 // base has nanoseconds and a non-UTC offset so a store that truncates or
@@ -412,7 +413,10 @@ func fullMember(id string) loyalty.Member {
 		// Set beside personal data only to prove the round trip; an
 		// erased profile holds none (Erasure).
 		ErasedAt: base.Add(-30 * time.Minute),
-		Version:  1,
+		// Scores come from the analytics refresh, but a projection's
+		// save keeps what it read.
+		Scores:  fullScores(3),
+		Version: 1,
 	}
 }
 

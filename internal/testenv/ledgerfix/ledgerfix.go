@@ -4,6 +4,7 @@ package ledgerfix
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/memberflow/memberflow/internal/ledger"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/testenv/shopfix"
 	"github.com/memberflow/memberflow/templates"
 )
 
@@ -46,5 +48,29 @@ func PayByCard(t testing.TB, svc *ledger.Service, memberID, orderID, amount stri
 	data := &events.OrderPaidData{OrderID: orderID, Amount: a, Currency: "CNY", Payments: []events.Payment{{Method: events.PaymentCard, Amount: a}}}
 	if err := svc.ApplyEvent(context.Background(), env, data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Refund applies an order.refunded of amount (a decimal string) of
+// orderID, with event and refund id refundID.
+func Refund(t testing.TB, svc *ledger.Service, memberID, orderID, refundID, amount string, at time.Time) {
+	t.Helper()
+	env := events.Envelope{ID: memberID + "-" + refundID, Version: 1, Type: events.OrderRefunded, OccurredAt: at, MemberID: memberID}
+	data := &events.OrderRefundedData{OrderID: orderID, RefundID: refundID, Amount: decimal.RequireFromString(amount), Currency: "CNY"}
+	if err := svc.ApplyEvent(context.Background(), env, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Shop gives each simulated customer a projection and applies their
+// orders, paid by card, oldest first: the members and ledger journals an
+// analytics refresh reads.
+func Shop(t testing.TB, st store.Store, svc *ledger.Service, customers []shopfix.Customer) {
+	t.Helper()
+	for _, c := range customers {
+		Member(t, st, c.ID)
+		for i, o := range c.Orders {
+			PayByCard(t, svc, c.ID, fmt.Sprintf("o%d", i), o.Amount.StringFixed(2), o.At)
+		}
 	}
 }
