@@ -338,6 +338,7 @@ func TestConsole(t *testing.T) {
 			b.accessible(t, "journey with a version diff")
 		}},
 		{"lift panel", func(t *testing.T) { liftPanel(t, b, s, cat) }},
+		{"simulate panel", func(t *testing.T) { simulatePanel(t, b, s, cat) }},
 		{"analytics before the first refresh", func(t *testing.T) { analyticsEmpty(t, b, cat) }},
 		{"简体中文", func(t *testing.T) {
 			b.open(t, "#/members/"+member)
@@ -391,6 +392,7 @@ func TestConsole(t *testing.T) {
 					b.dropErrors(t, "/v1/analytics/", "404")
 				}
 			}
+			simulateInChinese(t, b, cat, data)
 			b.open(t, "#/members/"+member)
 			b.waitVisible(t, "member-profile")
 			b.chooseLanguage(t, "en")
