@@ -97,8 +97,10 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 	// A journey with a holdout and a split, and its lift counters (the
-	// browser test's).
+	// browser test's); a shop's two years of orders and the nightly
+	// analytics refresh over it and the sample members.
 	setupLift(t, s)
+	shopAndRefresh(t, s)
 	seeded := time.Now()
 	seedMembers(t, s, bulkMembers-len(sampleMembers))
 	t.Logf("seeded %d members in %s", bulkMembers-len(sampleMembers), time.Since(seeded).Round(time.Millisecond))
@@ -143,11 +145,12 @@ func TestScreenshots(t *testing.T) {
 		{"journey-lift", "#/journeys/" + liftJourney, []string{"lift-chart", "lift-split-" + liftSplit}, func(t *testing.T) {
 			eval[bool](t, b, `(document.querySelector('[data-testid="lift-panel"]').scrollIntoView({block: 'start'}), true)`)
 		}},
-		{"program", "#/program", []string{"program-liability", "program-tiers", "program-coupons", "program-rules"}, nil},
-		{"analytics", "#/analytics", []string{"analytics-empty"}, func(t *testing.T) {
-			// Before the first nightly refresh both resources answer 404.
-			b.dropErrors(t, "/v1/analytics/", "404")
+		{"journey-simulate", "#/journeys/activation", []string{"simulate-panel"}, func(t *testing.T) {
+			b.simulateRun(t, "activation", 2000, 180, 1, time.Now().UTC().Format(time.DateOnly))
+			eval[bool](t, b, `(document.querySelector('[data-testid="simulate-panel"]').scrollIntoView({block: 'start'}), true)`)
 		}},
+		{"program", "#/program", []string{"program-liability", "program-tiers", "program-coupons", "program-rules"}, nil},
+		{"analytics", "#/analytics", []string{"rfm-segments-chart", "rfm-grid", "model-params"}, nil},
 		{"emails", "#/emails", []string{"emails-list", "email-activation_welcome"}, func(t *testing.T) {
 			b.click(t, "email-activation_welcome")
 			b.waitFor(t, "the sample preview", `(document.querySelector('iframe[data-testid="email-preview"]')?.srcdoc ?? '').length > 0`)
