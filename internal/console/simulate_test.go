@@ -246,6 +246,22 @@ func simulatePanel(t *testing.T, b *browser, s *localstack.Stack, cat catalogues
 	if api(t, s, http.MethodGet, "/v1/journeys/"+testJourney, nil, &d); strings.Contains(d.Source, "id: second") || strings.Contains(d.Draft, "id: second") {
 		t.Error("simulating the editor's text stored it")
 	}
+
+	// A journey not yet published: New journey simulates the editor's
+	// text under the name it gives itself, and nothing is created.
+	const unpublished = "console_unpublished"
+	b.open(t, "#/new-journey")
+	b.waitVisible(t, "simulate-panel")
+	if eval[bool](t, b, `!!document.querySelector('[data-testid="sim-source-published"]')`) {
+		t.Error("New journey offers to simulate a published version it does not have")
+	}
+	src := strings.Replace(journeySource("1d"), "name: "+testJourney, "name: "+unpublished, 1)
+	b.setEditor(t, src)
+	b.simulateRun(t, unpublished, members, days, seed, start)
+	b.simulateShows(t, cat, unpublished, simulateOf(t, s, unpublished, map[string]any{"members": members, "days": days, "seed": seed, "start": start, "definition": src}))
+	if code := api(t, s, http.MethodGet, "/v1/journeys/"+unpublished, nil, nil); code != http.StatusNotFound {
+		t.Errorf("GET %s after simulating it: %d, want 404 (nothing stored)", unpublished, code)
+	}
 }
 
 // simulateInChinese runs a simulation of activation (a coupon, paths of
