@@ -20,8 +20,9 @@ const usage = `usage:
                                   (one event or an array) to /v1/events
   memberflow send-sendgrid-events <file>
                                   sign (local key) and POST SendGrid webhook events to /v1/sendgrid/events
-  memberflow templates push --env <env> [--dir <dir>]
-                                  create/update the SendGrid dynamic templates of <env>, record new ids
+  memberflow templates push --env <env> --url <url> [--dir <dir>]
+                                  create/update the SendGrid dynamic templates of <env>, record new ids,
+                                  record each push in the audit log of <env>'s memberflow at <url> (or MEMBERFLOW_URL)
   memberflow templates preview <name> --member <id|sample> [--out <file>]
                                   render an email as the outbox does (HTML to stdout, subject to stderr)
   memberflow load [--rate 50 --duration 1m --registrations 1000 --burst 500 --members 400 --url <url> --keep]

@@ -46,7 +46,7 @@ func TestSimulateRefusesBadArguments(t *testing.T) {
 		{"members", []string{"activation", "--members", "0"}, "--members: must be from 1", ""},
 		{"days", []string{"activation", "--days", "0"}, "--days: must be from 1", ""},
 		{"start", []string{"activation", "--start", "2027-02-30"}, `--start: "2027-02-30" must be a date YYYY-MM-DD`, ""},
-		{"unknown name", []string{"welcome"}, "welcome: no such file, nor a shipped journey (activation, birthday, member_day, svip_upsell, tier_expiry, trial, winback)", ""},
+		{"unknown name", []string{"welcome"}, "welcome: no such file, nor a shipped journey (activation, at_risk_rescue, birthday, member_day, svip_upsell, tier_expiry, trial, winback)", ""},
 		{"missing file", []string{"nowhere/x.yaml"}, "no such file", ""},
 		{"invalid file", []string{bad}, "1 problem(s); nothing was simulated", bad + ":steps[0].send.email:6:"},
 		{"twice", []string{"activation", "activation"}, "journey activation is named twice", ""},

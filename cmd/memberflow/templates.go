@@ -33,11 +33,11 @@ const (
 
 // templatesUsage is the help of `memberflow templates`.
 const templatesUsage = `usage:
-  memberflow templates push --env <env> [--dir <dir>] [--url <url>]
+  memberflow templates push --env <env> --url <url> [--dir <dir>]
       create or update the SendGrid dynamic templates of <env> (SENDGRID_API_KEY,
       SENDGRID_BASE_URL) from <dir> (default templates/email), record new ids,
-      and append each pushed template to memberflow's audit log at <url>
-      (default MEMBERFLOW_URL or ` + defaultURL + `; token MEMBERFLOW_ADMIN_TOKEN)
+      and append each pushed template to the audit log of <env>'s memberflow
+      at <url> (required; MEMBERFLOW_URL if set; token MEMBERFLOW_ADMIN_TOKEN)
   memberflow templates preview <name> --member <id|sample> [--out <file>]
       render a template exactly as the outbox does: HTML to stdout or <file>,
       subject and preheader to stderr; <id> is read from the running local stack
@@ -69,7 +69,7 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	env := fs.String("env", "", "environment whose template ids to use and record (staging, production)")
 	dir := fs.String("dir", "", "templates directory on disk (default <repo>/templates/email)")
-	base := fs.String("url", cmp.Or(getenv("MEMBERFLOW_URL"), defaultURL), "base URL of the memberflow whose audit log records the pushes")
+	base := fs.String("url", getenv("MEMBERFLOW_URL"), "base URL of <env>'s memberflow, whose audit log records the pushes (default MEMBERFLOW_URL; required)")
 	if _, err := parseInterleaved(fs, args); err != nil {
 		return err
 	}
@@ -85,6 +85,12 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 	key := getenv("SENDGRID_API_KEY")
 	if key == "" {
 		return errors.New("SENDGRID_API_KEY is not set: push needs a SendGrid API key with template access")
+	}
+	// No default: the local stack's (the other commands') would record a
+	// push to staging or production in the local audit log, and local
+	// itself is never pushed.
+	if *base == "" {
+		return fmt.Errorf("templates push --env %s needs --url (or MEMBERFLOW_URL): the memberflow serving %s, whose audit log records the push; nothing was pushed", *env, *env)
 	}
 	if *dir == "" {
 		root, err := localstack.RepoRoot()
@@ -109,12 +115,13 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 		Dir:         *dir,
 	})
 	created := false
-	var unlogged []error
+	var unrecorded []string
 	for _, r := range results {
 		fmt.Fprintln(stdout, r)
 		created = created || r.Outcome == mail.PushCreated
 		if err := recordPush(ctx, audit, *env, r); err != nil {
-			unlogged = append(unlogged, fmt.Errorf("%s was pushed but not recorded in the audit log: %w", r.Template, err))
+			body, _ := pushRecord(*env, r)
+			unrecorded = append(unrecorded, fmt.Sprintf("%s %s: %v", r.Template, body, err))
 		}
 	}
 	if created {
@@ -122,7 +129,13 @@ func pushTemplates(ctx context.Context, args []string, getenv func(string) strin
 		// worker only with the next build.
 		fmt.Fprintf(stderr, "new template ids are recorded in %s; commit them and rebuild the worker\n", *dir)
 	}
-	return errors.Join(append([]error{err}, unlogged...)...)
+	if len(unrecorded) > 0 {
+		// A rerun finds these templates unchanged in SendGrid and pushes,
+		// so records, nothing: say which, and how to record them.
+		err = errors.Join(err, fmt.Errorf("%d pushed template(s) are in SendGrid but not in the audit log of %s, and a rerun finds them unchanged and will not record them; "+
+			"record each with POST /v1/templates/<name>/pushes and the body shown:\n  %s", len(unrecorded), *base, strings.Join(unrecorded, "\n  ")))
+	}
+	return err
 }
 
 // recordPush appends a pushed template to the audit log (POST
@@ -133,13 +146,16 @@ func recordPush(ctx context.Context, c apiClient, env string, r mail.PushResult)
 	if r.Outcome != mail.PushCreated && r.Outcome != mail.PushUpdated {
 		return nil
 	}
-	body, err := json.Marshal(api.TemplatePush{Environment: env, TemplateID: r.TemplateID, VersionID: r.VersionID, Outcome: r.Outcome})
-	if err != nil {
-		return err
-	}
-	key := map[string]string{api.IdempotencyKeyHeader: env + "." + r.Template + "." + r.VersionID}
+	body, key := pushRecord(env, r)
 	var out api.TemplatePush
-	return c.callWith(ctx, http.MethodPost, "/v1/templates/"+url.PathEscape(r.Template)+"/pushes", key, body, &out)
+	return c.callWith(ctx, http.MethodPost, "/v1/templates/"+url.PathEscape(r.Template)+"/pushes", map[string]string{api.IdempotencyKeyHeader: key}, body, &out)
+}
+
+// pushRecord is the body and Idempotency-Key that record a push.
+func pushRecord(env string, r mail.PushResult) ([]byte, string) {
+	// A struct of strings always encodes.
+	body, _ := json.Marshal(api.TemplatePush{Environment: env, TemplateID: r.TemplateID, VersionID: r.VersionID, Outcome: r.Outcome})
+	return body, env + "." + r.Template + "." + r.VersionID
 }
 
 // previewTemplate renders one template for a member with the data and

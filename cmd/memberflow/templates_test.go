@@ -288,10 +288,14 @@ func TestPushCommand(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"no key":      {[]string{"push", "--env", "staging", "--dir", emailDir}, nil, "SENDGRID_API_KEY"},
-		"no env":      {[]string{"push", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"}, "--env"},
-		"local":       {[]string{"push", "--env", "local", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"}, "local environment"},
-		"stray args":  {[]string{"push", "staging"}, map[string]string{"SENDGRID_API_KEY": "k"}, "no arguments"},
+		"no key":     {[]string{"push", "--env", "staging", "--dir", emailDir}, nil, "SENDGRID_API_KEY"},
+		"no env":     {[]string{"push", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"}, "--env"},
+		"local":      {[]string{"push", "--env", "local", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"}, "local environment"},
+		"stray args": {[]string{"push", "staging"}, map[string]string{"SENDGRID_API_KEY": "k"}, "no arguments"},
+		// The local stack is no default for where a production push is
+		// recorded.
+		"no url": {[]string{"push", "--env", "production", "--dir", emailDir}, map[string]string{"SENDGRID_API_KEY": "k"},
+			"templates push --env production needs --url (or MEMBERFLOW_URL)"},
 		"unknown sub": {[]string{"pull"}, nil, `unknown templates subcommand "pull"`},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -300,6 +304,64 @@ func TestPushCommand(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPushReportsUnrecordedPushes: when memberflow takes the check before
+// the push but not the records after it, the push fails naming each
+// template pushed and not recorded, with the body that records it: a
+// rerun would find them unchanged and record nothing.
+func TestPushReportsUnrecordedPushes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, templates.Email); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	sendgrid := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.WriteHeader(http.StatusCreated)
+		if r.URL.Path == "/v3/templates" {
+			json.NewEncoder(w).Encode(map[string]string{"id": fmt.Sprintf("d-%d", n)})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"id": fmt.Sprintf("v-%d", n)})
+	}))
+	defer sendgrid.Close()
+	memberflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/audit" {
+			io.WriteString(w, `{"entries":[]}`)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":"the audit log is unavailable"}`)
+	}))
+	defer memberflow.Close()
+	getenv := env(map[string]string{"SENDGRID_API_KEY": "SG.cli", "SENDGRID_BASE_URL": sendgrid.URL})
+	var stdout bytes.Buffer
+	err := templatesCmd(context.Background(), []string{"push", "--env", "staging", "--dir", filepath.Join(dir, "email"), "--url", memberflow.URL},
+		getenv, &stdout, io.Discard)
+	if err == nil {
+		t.Fatal("push whose records failed succeeded")
+	}
+	local, lerr := mail.LoadCatalog(templates.Email)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	msg := err.Error()
+	for _, want := range []string{fmt.Sprintf("%d pushed template(s) are in SendGrid but not in the audit log of %s", len(local.Names()), memberflow.URL),
+		"a rerun finds them unchanged and will not record them", "POST /v1/templates/<name>/pushes", "the audit log is unavailable"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("err = %v\nwant it to contain %q", err, want)
+		}
+	}
+	for i, name := range local.Names() {
+		body := fmt.Sprintf(`%s {"environment":"staging","template_id":"d-%d","version_id":"v-%d","outcome":"created"}`, name, 2*i+1, 2*i+2)
+		if !strings.Contains(msg, body) {
+			t.Errorf("err does not name %s with its record's body %s:\n%v", name, body, err)
+		}
+	}
+	if got := strings.Count(stdout.String(), "created"); got != len(local.Names()) {
+		t.Errorf("stdout = %q, want every push reported", stdout.String())
 	}
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -47,6 +48,28 @@ const memberIDRule = "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':
 
 func auditTargetJourney(name string) string { return "journey:" + name }
 
+// IdempotencyKeyHeader names the header that makes an operator's request
+// safe to retry: an adjustment applies once, an audited action is
+// logged once.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// idempotencyKeyPattern is every Idempotency-Key's rule: the ids' (no
+// '#', which separates the parts of the keys built from it).
+var idempotencyKeyPattern = memberIDPattern
+
+// idempotencyKey returns the request's Idempotency-Key, "" when it has
+// none; ok is false when the key breaks the rule and the request has
+// been answered 400 naming the header. Every route that takes the
+// header reads it here.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (key string, ok bool) {
+	key = r.Header.Get(IdempotencyKeyHeader)
+	if key != "" && !idempotencyKeyPattern.MatchString(key) {
+		httpx.WriteError(w, http.StatusBadRequest, IdempotencyKeyHeader+": header "+memberIDRule)
+		return "", false
+	}
+	return key, true
+}
+
 // audited runs act, an operator action on target, behind its audit
 // entry. Every operator route goes through it, after checking its input
 // (a request refused as malformed asked for nothing and is not audited).
@@ -68,10 +91,13 @@ func auditTargetJourney(name string) string { return "journey:" + name }
 // a duplicate and act runs (and answers as the action's own idempotency
 // decides) without a second entry; so is a repeated failure. A request
 // without the header is a new entry each time.
+//
+// A key reused for another request — an entry of the same action and
+// target whose detail differs — is refused 409 naming the key, and act
+// does not run.
 func (h *Handler) audited(w http.ResponseWriter, r *http.Request, action, target string, detail map[string]string, act func(w http.ResponseWriter)) {
-	idem := strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))
-	if idem != "" && (len(idem) > 128 || strings.ContainsAny(idem, "# \t")) {
-		httpx.WriteError(w, http.StatusBadRequest, IdempotencyKeyHeader+": must be 1-128 characters without spaces or '#'")
+	idem, ok := idempotencyKey(w, r)
+	if !ok {
 		return
 	}
 	// The log is append-only and erasure never touches it: a member id
@@ -89,7 +115,12 @@ func (h *Handler) audited(w http.ResponseWriter, r *http.Request, action, target
 	if idem != "" {
 		e.Key = action + "#" + target + "#" + idem
 	}
-	if _, err := h.Store.AppendAudit(r.Context(), e); err != nil && !errors.Is(err, store.ErrDuplicate) {
+	switch first, err := h.Store.AppendAudit(r.Context(), e); {
+	case errors.Is(err, store.ErrDuplicate) && !maps.Equal(first.Detail, detail):
+		httpx.WriteError(w, http.StatusConflict, fmt.Sprintf("%s: %s was used before for a different %s of %s; use a new key for a new request",
+			IdempotencyKeyHeader, idem, action, target))
+		return
+	case err != nil && !errors.Is(err, store.ErrDuplicate):
 		httpx.Fail(w, r, h.Log, fmt.Errorf("audit %s of %s: %w", action, target, err))
 		return
 	}

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -403,9 +401,7 @@ func (h *Handler) enrollMember(w http.ResponseWriter, r *http.Request, c *journe
 		return
 	}
 	var req enrollRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeObject(body, &req); err != nil {
 		httpx.WriteError(w, http.StatusBadRequest, "body: must be a JSON object {\"member_id\": \"…\"}: "+err.Error())
 		return
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,15 +99,14 @@ func decimalField(name string, raw json.RawMessage) (decimal.Decimal, error) {
 // a larger one is answered 413, as webhook events are.
 const MaxAdjustmentBytes = 64 << 10
 
-// IdempotencyKeyHeader names the header that makes an adjustment safe to
-// retry.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 func (h *Handler) postAdjustment(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	key := strings.TrimSpace(r.Header.Get(IdempotencyKeyHeader))
-	if key == "" || len(key) > 128 || strings.ContainsAny(key, "# \t") {
-		httpx.WriteError(w, http.StatusBadRequest, IdempotencyKeyHeader+": header is required (1-128 characters, no spaces or '#'), so a retried request cannot apply twice")
+	key, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
+	if key == "" {
+		httpx.WriteError(w, http.StatusBadRequest, IdempotencyKeyHeader+": header is required, so a retried request cannot apply twice ("+memberIDRule+")")
 		return
 	}
 	body, ok := httpx.ReadPost(w, r, MaxAdjustmentBytes)
@@ -116,9 +114,7 @@ func (h *Handler) postAdjustment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req adjustmentRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeObject(body, &req); err != nil {
 		httpx.WriteError(w, http.StatusBadRequest, "body: must be a JSON object with reason, operator and at least one of points, stored_value, growth, coupon: "+err.Error())
 		return
 	}

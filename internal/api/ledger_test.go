@@ -138,11 +138,35 @@ func TestAdjustments(t *testing.T) {
 		{"unknown coupon", `{"reason":"r","operator":"ops","coupon":"X9"}`, map[string]string{api.IdempotencyKeyHeader: "k3"}, 400, "coupon:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", tc.body, tc.header)
+			hdr := tc.header
+			if hdr != nil && hdr[api.IdempotencyKeyHeader] == key[api.IdempotencyKeyHeader] {
+				// Each a request of its own: a key used before for
+				// another request is refused (below).
+				hdr = map[string]string{api.IdempotencyKeyHeader: "ticket-" + strings.ReplaceAll(tc.name, " ", "-")}
+			}
+			rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", tc.body, hdr)
 			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
 				t.Errorf("status %d body %s, want %d containing %q", rec.Code, rec.Body, tc.status, tc.want)
 			}
 		})
+	}
+	// A key used for a request that was refused stays that request's: a
+	// corrected request under it is another request, refused 409 naming
+	// the key, so the audit log never shows one request's detail for
+	// another's effect.
+	if rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", `{"reason":"r","operator":"ops","points":5}`,
+		map[string]string{api.IdempotencyKeyHeader: "ticket-no-reason"}); rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "Idempotency-Key: ticket-no-reason was used before") {
+		t.Errorf("the key of a refused request with a corrected body: %d %s, want 409 naming the key", rec.Code, rec.Body)
+	}
+	for _, bad := range []string{"has space", "a#b", strings.Repeat("k", 129)} {
+		if rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", `{"reason":"r","operator":"ops","points":5}`,
+			map[string]string{api.IdempotencyKeyHeader: bad}); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "Idempotency-Key: header must be 1 to 128 characters") {
+			t.Errorf("Idempotency-Key %q: %d %s, want 400 naming the header and its rule", bad, rec.Code, rec.Body)
+		}
+	}
+	if rec := do(h, http.MethodPost, "/v1/members/m-1/adjustments", `{"reason":"r","operator":"ops","points":5}{}`,
+		map[string]string{api.IdempotencyKeyHeader: "ticket-trailing"}); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "body:") {
+		t.Errorf("a body with trailing data: %d %s, want 400 naming the body", rec.Code, rec.Body)
 	}
 
 	body := `{"reason":"service recovery for ticket 4711","operator":"li.na","points":30,"coupon":"C15"}`

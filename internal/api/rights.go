@@ -40,16 +40,19 @@ type Erasure struct {
 }
 
 // deleteMember serves DELETE /v1/members/{id}: the member's right to be
-// erased. In order: their open enrollments end through the journeys'
-// exit path (running workflows are told, so nothing more is sent), then
-// the store blanks their personal data and suppresses their address by
-// its hash (store.Erasure says what stays and why), then the outbox
-// files go. Every step finds nothing to do the second time, so a repeat
-// (or a retry after a failure half-way) answers 200 again. The profile
-// keeps the erased mark (loyalty.Member.ErasedAt): the member's later
-// events, and any still in the stream, leave no personal data behind
-// (dispatch stores them redacted) and no journey enters them again,
-// while their orders and refunds still move the ledger under the id.
+// erased. In order: the profile is marked erased (store.Erasure.
+// MarkErased), so from then on dispatch stores the member's events
+// redacted and no journey enters them; then their open enrollments end
+// through the journeys' exit path (running workflows are told, so
+// nothing more is sent) — after the mark, so no trigger dispatched in
+// between enters a journey nothing would end; then the store blanks
+// their personal data and suppresses their address by its hash
+// (store.Erasure says what stays and why); then the outbox files go.
+// Every step finds nothing to do the second time, so a repeat (or a
+// retry after a failure half-way) answers 200 again. The mark stays: the
+// member's later events, and any still in the stream, leave no personal
+// data behind and no journey enters them again, while their orders and
+// refunds still move the ledger under the id.
 func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	h.audited(w, r, AuditMemberErase, auditTargetMember(id), nil, func(w http.ResponseWriter) {
@@ -58,18 +61,33 @@ func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
 			h.memberFail(w, r, id, err)
 			return
 		}
+		if h.Journeys == nil {
+			// Refused before anything is written: nothing here could end
+			// the member's enrollments.
+			if err := h.noOpenEnrollments(ctx, id); err != nil {
+				if errors.Is(err, errNoJourneys) {
+					httpx.WriteError(w, http.StatusServiceUnavailable, "member "+id+" has open enrollments and journeys are not configured in this deployment: nothing was erased")
+					return
+				}
+				httpx.Fail(w, r, h.Log, err)
+				return
+			}
+		}
 		at := h.now().UTC()
 		out := Erasure{ErasedAt: at, Ended: []loyalty.Enrollment{}}
-		ended, err := h.endEnrollments(ctx, id)
-		if errors.Is(err, errNoJourneys) {
-			httpx.WriteError(w, http.StatusServiceUnavailable, "member "+id+" has open enrollments and journeys are not configured in this deployment: nothing was erased")
+		if err := h.Store.MarkErased(ctx, id, at); err != nil {
+			h.memberFail(w, r, id, err)
 			return
 		}
-		if err != nil {
-			httpx.Fail(w, r, h.Log, err)
-			return
+		if h.Journeys != nil {
+			ended, err := h.Journeys.EndMember(ctx, id, journeys.ExitErased)
+			if err != nil {
+				httpx.Fail(w, r, h.Log, err)
+				return
+			}
+			out.Ended = append(out.Ended, ended...)
 		}
-		out.Ended = append(out.Ended, ended...)
+		var err error
 		if out.Erased, err = h.Store.EraseMember(ctx, id, at); err != nil {
 			h.memberFail(w, r, id, err)
 			return
@@ -86,22 +104,20 @@ func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
 
 var errNoJourneys = errors.New("open enrollments and no journeys control")
 
-// endEnrollments ends the member's open enrollments with reason erased;
-// without the journeys' Control it refuses when there are any.
-func (h *Handler) endEnrollments(ctx context.Context, id string) ([]loyalty.Enrollment, error) {
-	if h.Journeys != nil {
-		return h.Journeys.EndMember(ctx, id, journeys.ExitErased)
-	}
+// noOpenEnrollments refuses (errNoJourneys) a member with open
+// enrollments, for a deployment without the journeys' Control to end
+// them.
+func (h *Handler) noOpenEnrollments(ctx context.Context, id string) error {
 	enrs, err := h.Store.ListEnrollments(ctx, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, e := range enrs {
 		if !e.Status.Final() {
-			return nil, errNoJourneys
+			return errNoJourneys
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // MemberExport is GET /v1/members/{id}/export: everything memberflow

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/memberflow/memberflow/internal/journeys"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/store"
+	"github.com/memberflow/memberflow/internal/store/memstore"
 	"github.com/memberflow/memberflow/internal/testenv/journeyfix"
 )
 
@@ -131,5 +133,72 @@ func TestEraseMemberWithoutJourneys(t *testing.T) {
 	}
 	if rec := get(h, "/v1/members/m-1", "Bearer s3cret"); !strings.Contains(rec.Body.String(), "lin@example.com") {
 		t.Errorf("member after a refused erasure = %s, want unchanged", rec.Body)
+	}
+}
+
+// erasureSteps records, in order, the store calls an erasure's steps
+// make: the mark, the enrollments read and ended, the data removed.
+type erasureSteps struct {
+	store.Store
+	mu    sync.Mutex
+	steps []string
+}
+
+func (e *erasureSteps) note(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.steps = append(e.steps, s)
+}
+
+func (e *erasureSteps) MarkErased(ctx context.Context, id string, at time.Time) error {
+	e.note("mark")
+	return e.Store.MarkErased(ctx, id, at)
+}
+
+func (e *erasureSteps) ListEnrollments(ctx context.Context, id string) ([]loyalty.Enrollment, error) {
+	e.note("list enrollments")
+	return e.Store.ListEnrollments(ctx, id)
+}
+
+func (e *erasureSteps) EndEnrollment(ctx context.Context, id, journey string, number int, status loyalty.EnrollmentStatus, reason string, at time.Time) error {
+	e.note("end enrollment")
+	return e.Store.EndEnrollment(ctx, id, journey, number, status, reason, at)
+}
+
+func (e *erasureSteps) EraseMember(ctx context.Context, id string, at time.Time) (store.Erased, error) {
+	e.note("erase")
+	return e.Store.EraseMember(ctx, id, at)
+}
+
+// TestEraseMemberMarksFirst: the erasure marks the profile before it
+// reads and ends the member's enrollments, so a trigger dispatched in
+// between finds the mark and enters no journey the erasure would miss;
+// the data goes last.
+func TestEraseMemberMarksFirst(t *testing.T) {
+	st := memstore.New()
+	ctx := context.Background()
+	if err := st.SaveMember(ctx, loyalty.Member{ID: "m-1", Name: "Lin", Email: "m-1@example.com", Version: 1}, "reg-m-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.StartEnrollment(ctx, loyalty.Enrollment{MemberID: "m-1", Journey: "birthday", Number: 20261123, Version: 1,
+		Status: loyalty.EnrollmentActive, StartedAt: journeyStart}); err != nil {
+		t.Fatal(err)
+	}
+	steps := &erasureSteps{Store: st}
+	fix := journeyfix.New(t, steps, journeyStart)
+	tokens, err := api.NewTokens("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := (&api.Handler{Store: steps, Ledger: fix.Ledger, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Journeys: fix.Control, Now: func() time.Time { return journeyStart }}).Routes()
+	steps.steps = nil
+	rec := do(h, http.MethodDelete, "/v1/members/m-1", "", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
+	}
+	want := []string{"mark", "list enrollments", "end enrollment", "erase"}
+	if !slices.Equal(steps.steps, want) {
+		t.Errorf("erasure steps = %q, want %q", steps.steps, want)
 	}
 }

@@ -1,8 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 
@@ -38,9 +37,6 @@ const MaxTemplatePushBytes = 4 << 10
 // or a UUID; the rule is the characters and length, not the shape.
 var sendGridID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// pushEnvironment is a template_ids key (mail's rule, with a length).
-var pushEnvironment = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-
 // postTemplatePush serves POST /v1/templates/{name}/pushes: it appends
 // one audit entry, action template.push, target template:<name>, with the
 // environment, template id, version id and outcome as its detail. It
@@ -58,15 +54,13 @@ func (h *Handler) postTemplatePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p TemplatePush
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := decodeObject(body, &p); err != nil {
 		httpx.WriteError(w, http.StatusBadRequest, "body: must be a JSON object of environment, template_id, version_id and outcome: "+err.Error())
 		return
 	}
 	switch {
-	case !pushEnvironment.MatchString(p.Environment) || p.Environment == mail.EnvironmentLocal:
-		httpx.WriteError(w, http.StatusBadRequest, "environment: must be the template_ids key pushed to (a-z, 0-9, '-' and '_', up to 32, not local)")
+	case mail.CheckPushEnvironment(p.Environment) != nil:
+		httpx.WriteError(w, http.StatusBadRequest, fmt.Sprintf("environment: must be the template_ids key pushed to (a-z first, then a-z, 0-9, '-' and '_', up to %d; not local)", mail.MaxEnvironmentLen))
 		return
 	case !sendGridID.MatchString(p.TemplateID):
 		httpx.WriteError(w, http.StatusBadRequest, "template_id: must be SendGrid's template id (1 to 64 of A-Z, a-z, 0-9, '-' and '_')")

@@ -55,6 +55,32 @@ func TestTemplatePushAudited(t *testing.T) {
 			}
 		})
 	}
+	// The key again with another body is another request: refused, 409
+	// naming the key.
+	other := strings.Replace(body, "updated", "created", 1)
+	if rec := do(h, http.MethodPost, "/v1/templates/activation_welcome/pushes", other, key); rec.Code != http.StatusConflict ||
+		!strings.Contains(rec.Body.String(), "Idempotency-Key: "+key[api.IdempotencyKeyHeader]+" was used before") {
+		t.Errorf("the key with another body: %d %s, want 409 naming the key", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct{ name, body, key, field string }{
+		{"trailing object", body + ` {"environment": "production"}`, "", "body:"},
+		{"trailing data", body + `x`, "", "body:"},
+		{"key with a space", body, "a b", "Idempotency-Key:"},
+		{"key with #", body, "a#b", "Idempotency-Key:"},
+		{"key not ASCII", body, "schlüssel", "Idempotency-Key:"},
+		{"key too long", body, strings.Repeat("k", 129), "Idempotency-Key:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hdr map[string]string
+			if tc.key != "" {
+				hdr = map[string]string{api.IdempotencyKeyHeader: tc.key}
+			}
+			rec := do(h, http.MethodPost, "/v1/templates/activation_welcome/pushes", tc.body, hdr)
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), tc.field) {
+				t.Errorf("%d %s, want 400 naming %s", rec.Code, rec.Body, tc.field)
+			}
+		})
+	}
 	if got := auditLog(t, h); len(got) != 1 {
 		t.Errorf("refused reports were audited: %+v", got)
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -113,9 +112,7 @@ func (h *Handler) previewTemplate(w http.ResponseWriter, r *http.Request) {
 	}
 	var req previewRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := decodeObject(body, &req); err != nil {
 			httpx.WriteError(w, http.StatusBadRequest, `body: must be a JSON object {"member_id": "…", "vars": {…}} (both optional): `+err.Error())
 			return
 		}

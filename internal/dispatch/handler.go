@@ -14,7 +14,6 @@ package dispatch
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -156,14 +155,10 @@ func (h *Handler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 // wanted stream record; the simulator (internal/simulate) calls it in
 // event order.
 func (h *Handler) Apply(ctx context.Context, source string, payload []byte) error {
-	var env events.Envelope
-	if err := json.Unmarshal(payload, &env); err != nil {
-		return fmt.Errorf("decode recorded event: %w", err)
-	}
-	env.Raw = json.RawMessage(payload) // the ledger's journal keeps the event as recorded
-	data, err := env.DecodeData()
+	// The ledger's journal keeps the event as recorded (env.Raw).
+	env, data, err := store.DecodeRecorded(payload)
 	if err != nil {
-		return fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
+		return err
 	}
 	if events.IsInternal(env.Type) {
 		return h.internal(ctx, env, data)
@@ -171,6 +166,16 @@ func (h *Handler) Apply(ctx context.Context, source string, payload []byte) erro
 	m, err := Project(ctx, h.Store, env, data)
 	if err != nil {
 		return err
+	}
+	// An erasure sets its mark first (store.Erasure.MarkErased), then
+	// sweeps; the mark may have come after the projection read the
+	// profile. An event that carries personal data looks again before the
+	// ledger's journal keeps it; the journeys look again before entering
+	// (route).
+	if !m.Erased() && carriesPersonalData(env, data) {
+		if m, err = h.lookAgain(ctx, m); err != nil {
+			return err
+		}
 	}
 	if m.Erased() {
 		if env, data, err = h.redactErased(ctx, source, env, data); err != nil {
@@ -186,15 +191,41 @@ func (h *Handler) Apply(ctx context.Context, source string, payload []byte) erro
 	return h.route(ctx, env, data, m, acc)
 }
 
+// carriesPersonalData reports whether the event would set personal data
+// on a profile (what redactErased removes).
+func carriesPersonalData(env events.Envelope, data any) bool {
+	carried, _ := loyalty.Project(loyalty.Member{ID: env.MemberID}, env, data)
+	return store.MemberHasPersonalData(carried)
+}
+
+// lookAgain reads the profile again and returns it when it is now marked
+// erased; m otherwise.
+func (h *Handler) lookAgain(ctx context.Context, m loyalty.Member) (loyalty.Member, error) {
+	if m.Erased() {
+		return m, nil
+	}
+	now, err := h.Store.GetMember(ctx, m.ID)
+	if err != nil {
+		return m, fmt.Errorf("read %s again for the erased mark: %w", m.ID, err)
+	}
+	if now.Erased() {
+		return now, nil
+	}
+	return m, nil
+}
+
 // redactErased handles an event of an erased member, recorded after the
 // erasure or still in the stream when it ran: the projection has already
 // kept its personal data off the profile (loyalty.Project); here the
 // recorded item loses it too (store.Erasure.RedactEvent), and the ledger's
 // journal and the journeys get the redacted event, so no later item holds
-// it. The values looked for are the event's own (what it would have set
-// on a profile), since the erased profile has none left. Events without
-// personal data (orders, refunds) change nothing and cost nothing: they
-// apply to the ledger under the member id as before.
+// it. It is redacted by field (store.PersonalData.RedactJSON): the
+// personal fields go, the id, type, member and time stay exactly as they
+// are, and only free text has values replaced. The values looked for are
+// the event's own (what it would have set on a profile), since the
+// erased profile has none left. Events without personal data (orders,
+// refunds) change nothing and cost nothing: they apply to the ledger
+// under the member id as before.
 func (h *Handler) redactErased(ctx context.Context, source string, env events.Envelope, data any) (events.Envelope, any, error) {
 	carried, _ := loyalty.Project(loyalty.Member{ID: env.MemberID}, env, data)
 	p := store.NewPersonalData(carried)
@@ -205,14 +236,9 @@ func (h *Handler) redactErased(ctx context.Context, source string, env events.En
 	if _, err := h.Store.RedactEvent(ctx, source, env.ID, p, h.now()); err != nil {
 		return env, data, fmt.Errorf("redact event %s of an erased member: %w", env.ID, err)
 	}
-	var out events.Envelope
-	if err := json.Unmarshal(red, &out); err != nil {
-		return env, data, fmt.Errorf("decode redacted event %s: %w", env.ID, err)
-	}
-	out.Raw = red
-	outData, err := out.DecodeData()
+	out, outData, err := store.DecodeRecorded(red)
 	if err != nil {
-		return env, data, fmt.Errorf("decode %s data of redacted event %s: %w", out.Type, out.ID, err)
+		return env, data, fmt.Errorf("redacted event %s: %w", env.ID, err)
 	}
 	h.Log.InfoContext(ctx, "event of an erased member stored without personal data", "event_id", env.ID, "type", string(env.Type))
 	return out, outData, nil
@@ -273,6 +299,13 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 	}
 	if len(triggered) == 0 && !listened[typ] && !legacyListens(env.Type) && !journeys.LiftCounts(env.Type) {
 		return nil
+	}
+	if len(triggered) > 0 {
+		// The erasure's mark may have been set since the profile was read
+		// (handleRecord): an erased member enters no journey.
+		if m, err = h.lookAgain(ctx, m); err != nil {
+			return err
+		}
 	}
 	doc, err := h.Ledger.DocumentOf(ctx, m, acc, h.now())
 	if err != nil {

@@ -119,11 +119,15 @@ func Push(ctx context.Context, cfg PushConfig) ([]PushResult, error) {
 	return results, nil
 }
 
+// MaxEnvironmentLen is the longest environment name a push takes.
+const MaxEnvironmentLen = 32
+
 // CheckPushEnvironment refuses an environment Push cannot push to: one
-// that is not a template_ids key, or local.
+// that is not a template_ids key (at most MaxEnvironmentLen long), or
+// local. The API's record of a push checks its environment with it too.
 func CheckPushEnvironment(env string) error {
-	if !validEnv.MatchString(env) {
-		return fmt.Errorf("mail: push: environment %q must match %s", env, validEnv)
+	if !validEnv.MatchString(env) || len(env) > MaxEnvironmentLen {
+		return fmt.Errorf("mail: push: environment %q must match %s and be at most %d characters", env, validEnv, MaxEnvironmentLen)
 	}
 	if env == EnvironmentLocal {
 		return errors.New("mail: push: the local environment sends to the outbox by template name; push to staging or production")

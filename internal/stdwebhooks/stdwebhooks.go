@@ -48,16 +48,26 @@ var ErrSignature = errors.New("invalid signature")
 // bytes; configuration refuses such secrets first (CheckSecret). Two
 // secrets that are the same key written two ways verify the same requests.
 func Key(secret []byte) []byte {
-	s, ok := strings.CutPrefix(string(secret), secretPrefix)
-	if !ok || s == "" {
-		return secret
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) > 0 {
-			return k
-		}
+	if k, prefixed, err := whsecKey(secret); prefixed && err == nil && len(k) > 0 {
+		return k
 	}
 	return secret
+}
+
+// whsecKey decodes a secret written "whsec_<base64>" (padded or not):
+// prefixed is false for a secret written otherwise, err set when the
+// rest is not base64. Key and CheckSecret both read secrets with it.
+func whsecKey(secret []byte) (key []byte, prefixed bool, err error) {
+	s, ok := strings.CutPrefix(string(secret), secretPrefix)
+	if !ok {
+		return nil, false, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		if k, derr := enc.DecodeString(s); derr == nil {
+			return k, true, nil
+		}
+	}
+	return nil, true, errors.New("not base64")
 }
 
 // MinKeyBytes is the fewest key bytes a secret written "whsec_<base64>"
@@ -78,19 +88,11 @@ const MinKeyBytes = 16
 // length: those are the platforms' or the operator's, compared as bytes.
 // The error states the rule; the caller names the variable.
 func CheckSecret(secret []byte) error {
-	s, ok := strings.CutPrefix(string(secret), secretPrefix)
-	if !ok {
-		return nil
-	}
-	var key []byte
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
-		if k, err := enc.DecodeString(s); err == nil {
-			key = k
-			break
-		}
-	}
+	key, prefixed, err := whsecKey(secret)
 	switch {
-	case key == nil || s == "":
+	case !prefixed:
+		return nil
+	case err != nil || len(key) == 0:
 		return fmt.Errorf("must be %q followed by the key in base64", secretPrefix)
 	case len(key) < MinKeyBytes:
 		return fmt.Errorf("%q secret decodes to %d bytes; it must be at least %d (generate 24 to 64 random bytes, as the Standard Webhooks spec asks)", secretPrefix, len(key), MinKeyBytes)

@@ -57,7 +57,9 @@ type AuditEntry struct {
 type Audit interface {
 	// AppendAudit writes e (ID empty; the store sets it) and returns it as
 	// stored. An entry with a Key already appended fails with ErrDuplicate
-	// and changes nothing. An entry is never overwritten.
+	// and changes nothing; it returns the entry appended under the Key,
+	// so a caller can tell a retry from another request reusing the key.
+	// An entry is never overwritten.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	// ListAudit returns up to limit entries, oldest first, with At at or
 	// after since and, when after is set, after the entry whose ID it is

@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/loyalty"
 )
 
@@ -37,15 +39,28 @@ type Erasure interface {
 	// source then id. Events recorded before the member's event index
 	// existed are not listed.
 	MemberEvents(ctx context.Context, memberID string) ([]RecordedEvent, error)
-	// EraseMember removes the member's personal data (PersonalData) from
-	// every item the store holds about them and marks the profile erased
+	// MarkErased is an erasure's first write: it sets the profile's
+	// erased mark (loyalty.Member.ErasedAt = at) unless it is set, and
+	// moves the profile's version on, so a projection write that read
+	// the profile before is refused and repeated (and then keeps the
+	// member's personal data off, loyalty.Project). From the mark on,
+	// dispatch stores the member's events redacted and no journey enters
+	// them, so the enrollments the erasure then ends are all there are,
+	// and EraseMember afterwards removes the data. Marking a marked
+	// profile changes nothing; ErrNotFound when there is no profile.
+	MarkErased(ctx context.Context, memberID string, at time.Time) error
+	// EraseMember removes the member's personal data from every item the
+	// store holds about them and marks the profile erased
 	// (loyalty.Member.ErasedAt = at, kept from the first erasure): the
-	// profile loses email, name, phone, birthday and attributes, the
-	// recorded events'
-	// payloads lose their personal fields (RedactJSON), and every other
-	// item of the member loses the profile's values wherever a string
-	// holds them. Amounts, keys, rules and versions of the ledger are
-	// left as they are. The profile's address, if any, is suppressed by
+	// profile loses email, name, phone, birthday and attributes; the
+	// recorded events' payloads, the ledger's journal records, ledger
+	// entries and timeline entries are redacted by field (RedactJSON, so
+	// they still decode and the ledger can replay its journal); send
+	// rows, send events and the suppression lose the values inside their
+	// free text. The values looked for are the profile's and every value
+	// the member's events carried (PersonalDataOf), so data changed before
+	// the erasure goes too. Amounts, ids, keys, rules, statuses and
+	// versions are left as they are. The profile's address, if any, is suppressed by
 	// its hash (SuppressAddress) before it is removed. Erasing again
 	// finds nothing left and changes nothing; ErrNotFound when the
 	// member has no profile. The mark is what keeps the profile and the
@@ -117,17 +132,60 @@ var personalKeys = map[string]bool{
 }
 
 // PersonalKey reports whether a field of that name holds personal data.
-func PersonalKey(name string) bool { return personalKeys[strings.ToLower(name)] }
+// A dotted name (a timeline value's path, "member.email") is judged by
+// its last part.
+func PersonalKey(name string) bool { return personalKeys[strings.ToLower(lastPart(name))] }
+
+// lastPart is the part of a dotted path after its last dot.
+func lastPart(name string) string { return name[strings.LastIndexByte(name, '.')+1:] }
+
+// identifierKeys are the JSON fields RedactJSON leaves exactly as they
+// are: ids, types, keys, codes, enums, amounts and times of the events
+// (events/schemas), the ledger's journal records and entries, and the
+// timeline. The ledger and the journeys match on these, and a personal
+// value found inside one is a coincidence, not data about the person: a
+// member named "Ted" must not turn "member.profile_updated" into
+// "member.profile_upda[erased]", nor "Tom" the event id
+// "shopify.customer.7.updated" into "shopify.cus[erased]er.7.updated".
+// Every other string is free text (a reason, a location, a timeline
+// value, a field of a shape memberflow does not know) and has the
+// personal values replaced inside it. TestRedactionKnowsEveryField
+// keeps this list complete.
+var identifierKeys = map[string]bool{
+	// The event envelope.
+	"id": true, "version": true, "type": true, "occurred_at": true, "member_id": true,
+	// Event data.
+	"order_id": true, "refund_id": true, "amount": true, "currency": true, "sku": true, "category": true,
+	"quantity": true, "discount": true, "coupon_code": true, "points_redeemed": true, "method": true,
+	"timezone": true, "locale": true, "referral_code": true, "email_marketing": true, "group": true,
+	"review_id": true, "product_sku": true, "rating": true, "content_id": true, "channel": true,
+	"subscription_id": true, "plan": true, "price": true, "trial_ends_at": true, "period_ends_at": true,
+	"effective_at": true, "topup_id": true,
+	// Journal records (loyalty.Recorded and its parameters).
+	"cause": true, "kind": true, "at": true, "key": true, "multiplier": true, "days": true, "actor": true,
+	"operator": true, "points": true, "stored_value": true, "growth": true, "coupon": true, "referee": true,
+	// Ledger entries.
+	"seq": true, "rule": true, "event_id": true, "points_pending": true, "points_available": true,
+	"points_shortfall": true, "stored_value_principal": true, "stored_value_bonus": true, "tier": true,
+	"lot": true, "release_day": true, "code": true, "expires_day": true, "delta": true,
+	// Timeline entries.
+	"journey": true, "enrollment": true, "step": true, "until": true,
+}
+
+// IdentifierKey reports whether RedactJSON keeps a field of that name as
+// it is; a dotted name ("event.id") is judged by its last part.
+func IdentifierKey(name string) bool { return identifierKeys[lastPart(name)] }
 
 // PersonalData is the set of a member's personal values an erasure looks
 // for in strings.
 type PersonalData struct{ values []string }
 
-// NewPersonalData collects m's email (as written, normalised and URL
-// encoded, as a link would carry it), name, phone and birthday. Values
-// shorter than three characters are left out: they would match inside
-// unrelated text.
-func NewPersonalData(m loyalty.Member) PersonalData {
+// NewPersonalData collects the members' emails (as written, normalised
+// and URL encoded, as a link would carry them), names, phones and
+// birthdays: one member's profile, or a profile and what their events
+// ever set on it (PersonalDataOf). Values shorter than three characters
+// are left out: they would match inside unrelated text.
+func NewPersonalData(ms ...loyalty.Member) PersonalData {
 	var p PersonalData
 	add := func(v string) {
 		v = strings.TrimSpace(v)
@@ -135,26 +193,63 @@ func NewPersonalData(m loyalty.Member) PersonalData {
 			p.values = append(p.values, v)
 		}
 	}
-	add(m.Email)
-	add(NormalizeEmail(m.Email))
-	if m.Email != "" {
-		add(url.QueryEscape(m.Email))
-		add(url.QueryEscape(NormalizeEmail(m.Email)))
+	for _, m := range ms {
+		add(m.Email)
+		add(NormalizeEmail(m.Email))
+		if m.Email != "" {
+			add(url.QueryEscape(m.Email))
+			add(url.QueryEscape(NormalizeEmail(m.Email)))
+		}
+		add(m.Name)
+		add(m.Phone)
+		add(m.Birthday)
 	}
-	add(m.Name)
-	add(m.Phone)
-	add(m.Birthday)
 	// The longest first, so a value inside another is not replaced
 	// before the one that holds it.
-	slices.SortFunc(p.values, func(a, b string) int { return len(b) - len(a) })
+	slices.SortStableFunc(p.values, func(a, b string) int { return len(b) - len(a) })
 	return p
+}
+
+// PersonalDataOf is what an erasure of m looks for: the profile's values
+// and every value the member's recorded events carried (each event
+// projected onto an empty profile, as dispatch projects it), so an
+// address, name or phone the member changed before the erasure is found
+// too. An event that does not decode adds nothing; its payload still
+// loses its personal fields by name (RedactJSON).
+func PersonalDataOf(m loyalty.Member, evs []RecordedEvent) PersonalData {
+	ms := []loyalty.Member{m}
+	for _, ev := range evs {
+		env, data, err := DecodeRecorded(ev.Payload)
+		if err != nil {
+			continue
+		}
+		carried, _ := loyalty.Project(loyalty.Member{ID: m.ID}, env, data)
+		ms = append(ms, carried)
+	}
+	return NewPersonalData(ms...)
+}
+
+// DecodeRecorded decodes a recorded event's payload: its envelope (Raw
+// set to the payload, which the ledger's journal keeps) and its data.
+func DecodeRecorded(payload []byte) (events.Envelope, any, error) {
+	var env events.Envelope
+	if err := json.Unmarshal(payload, &env); err != nil {
+		return env, nil, fmt.Errorf("decode recorded event: %w", err)
+	}
+	env.Raw = json.RawMessage(payload)
+	data, err := env.DecodeData()
+	if err != nil {
+		return env, nil, fmt.Errorf("decode %s data of event %s: %w", env.Type, env.ID, err)
+	}
+	return env, data, nil
 }
 
 // Empty reports whether there is nothing to look for.
 func (p PersonalData) Empty() bool { return len(p.values) == 0 }
 
 // Redact replaces every personal value in s with ErasedMark; the email
-// is matched whatever its case.
+// is matched whatever its case. It is for free text only: an identifier
+// that happens to contain a value would change too.
 func (p PersonalData) Redact(s string) string {
 	for _, v := range p.values {
 		s = replaceFold(s, v)
@@ -185,10 +280,15 @@ func replaceFold(s, v string) string {
 	}
 }
 
-// RedactJSON returns raw without its personal fields (PersonalKey) at any
-// depth and with p's values redacted from every other string. It reports
-// whether anything changed. A payload that is not JSON is redacted as
-// text.
+// RedactJSON returns raw (a recorded event, a journal record's
+// parameters, a ledger or timeline entry) without its personal data, by
+// field: personal fields (PersonalKey) are removed at any depth,
+// identifiers (IdentifierKey) are kept as they are, and p's values are
+// replaced inside every other string. It reports whether anything
+// changed. What it returns decodes as raw did: a field removed decodes
+// as absent, which every type memberflow decodes these into allows, and
+// no identifier, date, amount or time is rewritten. A payload that is
+// not JSON is redacted as text.
 func (p PersonalData) RedactJSON(raw []byte) ([]byte, bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -201,12 +301,14 @@ func (p PersonalData) RedactJSON(raw []byte) ([]byte, bool) {
 	if !changed {
 		return raw, false
 	}
-	out, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		red := p.Redact(string(raw))
 		return []byte(red), red != string(raw)
 	}
-	return out, true
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true
 }
 
 func (p PersonalData) redactValue(v any) (any, bool) {
@@ -217,6 +319,9 @@ func (p PersonalData) redactValue(v any) (any, bool) {
 			if PersonalKey(k) {
 				delete(t, k)
 				changed = true
+				continue
+			}
+			if IdentifierKey(k) {
 				continue
 			}
 			ne, c := p.redactValue(e)
@@ -238,6 +343,21 @@ func (p PersonalData) redactValue(v any) (any, bool) {
 		return r, r != t
 	}
 	return v, false
+}
+
+// RedactRecord is the journal record rec without p's personal data: its
+// parameters redacted by field (RedactJSON), so the ledger can still
+// decode and replay it (loyalty.DecodeCommand). Cause, kind and time
+// stay.
+func (p PersonalData) RedactRecord(rec loyalty.Recorded) (loyalty.Recorded, bool) {
+	if len(rec.Params) == 0 {
+		return rec, false
+	}
+	red, changed := p.RedactJSON(rec.Params)
+	if changed {
+		rec.Params = json.RawMessage(red)
+	}
+	return rec, changed
 }
 
 // BlankMember is m without personal data, marked erased at at (unless it

@@ -56,6 +56,8 @@ func sampleMember() loyalty.MemberDocument {
 		ReferralCode: "LINW88", Consent: loyalty.Consent{EmailMarketing: true, UpdatedAt: registered},
 		RegisteredAt: registered, LastOrderAt: testNow.AddDate(0, 0, -12), OrderCount: 7, UpdatedAt: testNow.AddDate(0, 0, -1),
 		Attributes: map[string]any{"favourite": "tea", "visits": 3.0}, Tags: []string{"vip"},
+		// Only so the document has every field; an erased profile holds no contact data.
+		ErasedAt: testNow.AddDate(0, 0, -1),
 		Scores: &loyalty.Scores{
 			RFM: loyalty.RFMScores{R: 2, F: 4, M: 5, Segment: "at_risk"}, PAlive: 0.21, ExpectedOrders90d: 0.35,
 			CLV12m: dec("412.50"), Analytics: loyalty.ScoresInfo{ModelVersion: 3, AsOf: "2026-11-22", Currency: "CNY"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -101,10 +102,35 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.Audi
 		}
 		return lostOrFailed(err)
 	})
+	if errors.Is(err, store.ErrDuplicate) {
+		first, rerr := s.auditByKey(ctx, e.Key)
+		if rerr != nil {
+			// Not ErrDuplicate: without the first entry a caller could
+			// not tell a retry from another request.
+			return store.AuditEntry{}, fmt.Errorf("%s: key %s was appended before and its entry cannot be read: %w", what, e.Key, rerr)
+		}
+		return first, fmt.Errorf("%s: %w", what, err)
+	}
 	if err != nil {
 		return store.AuditEntry{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return e, nil
+}
+
+// auditByKey reads the entry appended under key: its marker names it,
+// and its ID starts with its day.
+func (s *Store) auditByKey(ctx context.Context, key string) (store.AuditEntry, error) {
+	var marker auditMarkerItem
+	found, err := s.getItem(ctx, auditKeyPK(key), skAuditKey, &marker)
+	if err != nil || !found || len(marker.ID) < len(time.DateOnly) {
+		return store.AuditEntry{}, fmt.Errorf("marker of audit key %s: found %v, id %q: %w", key, found, marker.ID, err)
+	}
+	var it auditItem
+	found, err = s.getItem(ctx, auditPK(marker.ID[:len(time.DateOnly)]), marker.ID, &it)
+	if err != nil || !found {
+		return store.AuditEntry{}, fmt.Errorf("audit entry %s: found %v: %w", marker.ID, found, err)
+	}
+	return it.entry()
 }
 
 // ListAudit reads the days index from since's day (or the cursor's), then

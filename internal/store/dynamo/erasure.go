@@ -146,11 +146,32 @@ func (s *Store) setEventPayload(ctx context.Context, it eventItem, red []byte, a
 // index: an erased member has no birthday to be found by.
 var erasedProfileAttrs = []string{"email", "name", "phone", "birthday", "birthday_set_at", "attributes", attrGSI1PK, attrGSI1SK}
 
+// MarkErased sets erased_at and moves the version on, with one
+// UpdateItem conditioned on the profile being there and not marked; a
+// failed condition is then told apart by the item it returns.
+func (s *Store) MarkErased(ctx context.Context, memberID string, at time.Time) error {
+	upd := expression.Set(expression.Name("erased_at"), expression.Value(at.UTC())).
+		Set(expression.Name("version"), expression.Name("version").Plus(expression.Value(1)))
+	cond := expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name("erased_at")))
+	_, err := s.updateItem(ctx, memberPK(memberID), skProfile, upd, cond, false)
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && len(ccf.Item) == 0:
+		return fmt.Errorf("mark %s erased: %w", memberID, store.ErrNotFound)
+	case errors.As(err, &ccf):
+		return nil // marked before
+	case err != nil:
+		return fmt.Errorf("mark %s erased: %w", memberID, err)
+	}
+	return nil
+}
+
 // EraseMember blanks the member's personal data where it is kept: the
 // profile, their recorded events (found through the member's event
-// index, GSI3) and every other item of their partition (one Query of
-// the partition). No Scan: a member's items are all under their key or
-// in their index. See store.Erasure for why the keys stay as they are.
+// index, GSI3) and the items of their partition that hold free text or
+// recorded inputs (one Query of the partition; erasedAttrs). No Scan: a
+// member's items are all under their key or in their index. See
+// store.Erasure for why the keys stay as they are.
 func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) (store.Erased, error) {
 	out := store.Erased{MemberID: memberID}
 	pk := memberPK(memberID)
@@ -163,7 +184,18 @@ func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) 
 		return out, fmt.Errorf("erase member %s: %w", memberID, store.ErrNotFound)
 	}
 	m := prof.member()
-	p := store.NewPersonalData(m)
+	evs, err := s.memberEventItems(ctx, memberID)
+	if err != nil {
+		return out, fmt.Errorf("erase member %s: events: %w", memberID, err)
+	}
+	recorded := make([]store.RecordedEvent, len(evs))
+	for i, ev := range evs {
+		recorded[i] = ev.recordedEvent()
+	}
+	// What the profile holds and what the events ever set on it: an
+	// address the member changed before the erasure may still be in a
+	// send row or the timeline.
+	p := store.PersonalDataOf(m, recorded)
 	// The address is suppressed before it is removed: an erasure that
 	// stops half-way and is repeated finds the address gone, so it must
 	// not be the step that records the hash.
@@ -172,12 +204,25 @@ func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) 
 			return out, fmt.Errorf("erase member %s: %w", memberID, err)
 		}
 	}
-	// Events and the partition's other items are redacted before the
-	// profile is blanked: until then a repeat still knows what to look
-	// for.
-	evs, err := s.memberEventItems(ctx, memberID)
+	// The partition's items first, then the events, then the profile:
+	// until the last two are blanked, a repeat still knows every value
+	// to look for.
+	items, err := s.queryItems(ctx, expression.Key(attrPK).Equal(expression.Value(pk)))
 	if err != nil {
-		return out, fmt.Errorf("erase member %s: events: %w", memberID, err)
+		return out, fmt.Errorf("erase member %s: items: %w", memberID, err)
+	}
+	for _, it := range items {
+		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+		if sk == nil || sk.Value == skProfile {
+			continue
+		}
+		changed, err := s.redactItem(ctx, it, p)
+		if err != nil {
+			return out, fmt.Errorf("erase member %s: item %s: %w", memberID, sk.Value, err)
+		}
+		if changed {
+			out.Items++
+		}
 	}
 	for _, ev := range evs {
 		red, changed := p.RedactJSON([]byte(ev.Payload))
@@ -188,25 +233,6 @@ func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) 
 			return out, fmt.Errorf("erase member %s: event %s/%s: %w", memberID, ev.Source, ev.EventID, err)
 		}
 		out.Events++
-	}
-	if !p.Empty() {
-		items, err := s.queryItems(ctx, expression.Key(attrPK).Equal(expression.Value(pk)))
-		if err != nil {
-			return out, fmt.Errorf("erase member %s: items: %w", memberID, err)
-		}
-		for _, it := range items {
-			sk, _ := it[attrSK].(*types.AttributeValueMemberS)
-			if sk == nil || sk.Value == skProfile {
-				continue
-			}
-			changed, err := s.redactItem(ctx, it, p)
-			if err != nil {
-				return out, fmt.Errorf("erase member %s: item %s: %w", memberID, sk.Value, err)
-			}
-			if changed {
-				out.Items++
-			}
-		}
 	}
 	if store.MemberHasPersonalData(m) || !m.Erased() {
 		// The first erasure's time stays the mark's.
@@ -231,31 +257,53 @@ func (s *Store) EraseMember(ctx context.Context, memberID string, at time.Time) 
 	return out, nil
 }
 
-// redactItem replaces the personal values in every attribute of item but
-// its keys, with one UpdateItem of the attributes that held any; the
-// item must still exist.
+// erasedAttrs are, by entity, the attributes of a member's partition an
+// erasure redacts; every other attribute and entity is left as it is.
+// Text attributes are free text (a send's reason, a link clicked) and
+// have the member's values replaced inside them (PersonalData.Redact);
+// JSON attributes (the journal's recorded inputs, ledger entries, a
+// timeline entry's values) are redacted by field (RedactJSON), so they
+// still decode and their ids, keys, rules and amounts stay. Replacing
+// values inside every string instead would also rewrite statuses and
+// keys that merely contain a short name ("Ted" in "completed").
+var erasedAttrs = map[string]struct{ text, json []string }{
+	entitySend:          {text: []string{"reason"}},
+	entitySendEvent:     {text: []string{"reason", "url"}},
+	entitySuppression:   {text: []string{"reason"}},
+	entityTimeline:      {text: []string{"reason"}, json: []string{"values"}},
+	entityLedgerEntry:   {json: []string{"entry"}},
+	entityLedgerApplied: {json: []string{"params"}},
+}
+
+// redactItem redacts the attributes erasedAttrs names for item's entity,
+// with one UpdateItem of those that changed; the item must still exist.
 func (s *Store) redactItem(ctx context.Context, item map[string]types.AttributeValue, p store.PersonalData) (bool, error) {
+	entity, _ := item[attrEntity].(*types.AttributeValueMemberS)
+	if entity == nil {
+		return false, nil
+	}
+	attrs := erasedAttrs[entity.Value]
 	names := map[string]string{}
 	values := map[string]types.AttributeValue{}
 	var sets []string
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range item {
-			if !yield(k) {
-				return
+	set := func(k, v string) {
+		n, val := fmt.Sprintf("#a%d", len(sets)), fmt.Sprintf(":v%d", len(sets))
+		names[n], values[val] = k, &types.AttributeValueMemberS{Value: v}
+		sets = append(sets, n+" = "+val)
+	}
+	for _, k := range attrs.text {
+		if v, ok := item[k].(*types.AttributeValueMemberS); ok {
+			if r := p.Redact(v.Value); r != v.Value {
+				set(k, r)
 			}
 		}
-	})
-	for _, k := range keys {
-		if k == attrPK || k == attrSK || strings.HasPrefix(k, "GSI") {
-			continue
+	}
+	for _, k := range attrs.json {
+		if v, ok := item[k].(*types.AttributeValueMemberS); ok {
+			if r, changed := p.RedactJSON([]byte(v.Value)); changed {
+				set(k, string(r))
+			}
 		}
-		v, changed := redactValue(item[k], p)
-		if !changed {
-			continue
-		}
-		n, val := fmt.Sprintf("#a%d", len(sets)), fmt.Sprintf(":v%d", len(sets))
-		names[n], values[val] = k, v
-		sets = append(sets, n+" = "+val)
 	}
 	if len(sets) == 0 {
 		return false, nil
@@ -275,47 +323,4 @@ func (s *Store) redactItem(ctx context.Context, item map[string]types.AttributeV
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// redactValue redacts the strings inside v at any depth.
-func redactValue(v types.AttributeValue, p store.PersonalData) (types.AttributeValue, bool) {
-	switch t := v.(type) {
-	case *types.AttributeValueMemberS:
-		if r := p.Redact(t.Value); r != t.Value {
-			return &types.AttributeValueMemberS{Value: r}, true
-		}
-	case *types.AttributeValueMemberSS:
-		out, changed := make([]string, 0, len(t.Value)), false
-		for _, s := range t.Value {
-			r := p.Redact(s)
-			changed = changed || r != s
-			if !slices.Contains(out, r) {
-				out = append(out, r)
-			}
-		}
-		if changed {
-			return &types.AttributeValueMemberSS{Value: out}, true
-		}
-	case *types.AttributeValueMemberL:
-		out, changed := make([]types.AttributeValue, len(t.Value)), false
-		for i, e := range t.Value {
-			var c bool
-			out[i], c = redactValue(e, p)
-			changed = changed || c
-		}
-		if changed {
-			return &types.AttributeValueMemberL{Value: out}, true
-		}
-	case *types.AttributeValueMemberM:
-		out, changed := make(map[string]types.AttributeValue, len(t.Value)), false
-		for k, e := range t.Value {
-			var c bool
-			out[k], c = redactValue(e, p)
-			changed = changed || c
-		}
-		if changed {
-			return &types.AttributeValueMemberM{Value: out}, true
-		}
-	}
-	return v, false
 }

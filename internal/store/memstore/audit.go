@@ -12,10 +12,11 @@ import (
 	"github.com/memberflow/memberflow/internal/store"
 )
 
-// auditLog is the audit log: entries by ID and the keys appended.
+// auditLog is the audit log: entries by ID and the keys appended, with
+// the ID of the entry each made.
 type auditLog struct {
 	entries map[string]store.AuditEntry
-	keys    map[string]bool
+	keys    map[string]string
 }
 
 // AppendAudit appends e unless its Key was appended before.
@@ -26,16 +27,18 @@ func (s *Store) AppendAudit(_ context.Context, e store.AuditEntry) (store.AuditE
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.audit.entries == nil {
-		s.audit.entries, s.audit.keys = map[string]store.AuditEntry{}, map[string]bool{}
+		s.audit.entries, s.audit.keys = map[string]store.AuditEntry{}, map[string]string{}
 	}
-	if e.Key != "" && s.audit.keys[e.Key] {
-		return store.AuditEntry{}, fmt.Errorf("append audit %s: %w", e.Key, store.ErrDuplicate)
+	if id, ok := s.audit.keys[e.Key]; e.Key != "" && ok {
+		first := s.audit.entries[id]
+		first.Detail = maps.Clone(first.Detail)
+		return first, fmt.Errorf("append audit %s: %w", e.Key, store.ErrDuplicate)
 	}
 	e.ID = store.AuditID(e.At, rand.Text()[:16])
 	e.Detail = maps.Clone(e.Detail)
 	s.audit.entries[e.ID] = e
 	if e.Key != "" {
-		s.audit.keys[e.Key] = true
+		s.audit.keys[e.Key] = e.ID
 	}
 	out := e
 	out.Detail = maps.Clone(e.Detail)

@@ -82,6 +82,23 @@ func (s *Store) addressSuppression(memberID, email string) *store.Suppression {
 	return &store.Suppression{MemberID: memberID, Reason: store.SuppressedErasedReason, Source: store.SuppressedErasedSource, At: at}
 }
 
+// MarkErased sets the erased mark once.
+func (s *Store) MarkErased(_ context.Context, memberID string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.members[memberID]
+	if !ok {
+		return fmt.Errorf("mark %s erased: %w", memberID, store.ErrNotFound)
+	}
+	if m.Erased() {
+		return nil
+	}
+	m.ErasedAt = at.UTC()
+	m.Version++
+	s.members[memberID] = m
+	return nil
+}
+
 // EraseMember blanks the profile and removes its values from everything
 // else kept about the member, as the DynamoDB adapter does.
 func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (store.Erased, error) {
@@ -92,7 +109,13 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 		return store.Erased{}, fmt.Errorf("erase member %s: %w", memberID, store.ErrNotFound)
 	}
 	out := store.Erased{MemberID: memberID}
-	p := store.NewPersonalData(m)
+	var evs []store.RecordedEvent
+	for _, ev := range s.events {
+		if ev.MemberID == memberID {
+			evs = append(evs, ev)
+		}
+	}
+	p := store.PersonalDataOf(m, evs)
 	if h := store.AddressHash(m.Email); h != "" {
 		out.Suppressed = s.suppressAddress(h, at)
 	}
@@ -110,6 +133,34 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 			ev.Payload = red
 			s.events[k] = ev
 			out.Events++
+		}
+	}
+	// The journal keeps each cause's input as received: redacted by
+	// field, so the ledger can still replay it.
+	for k, rec := range s.ledgerApplied {
+		if k.memberID != memberID {
+			continue
+		}
+		if red, changed := p.RedactRecord(rec); changed {
+			s.ledgerApplied[k] = red
+			out.Items++
+		}
+	}
+	// Ledger entries and timeline entries are kept as JSON: redacted by
+	// field, which keeps amounts, keys and rules.
+	for k, b := range s.entries {
+		if k.memberID != memberID {
+			continue
+		}
+		if red, changed := p.RedactJSON(b); changed {
+			s.entries[k] = red
+			out.Items++
+		}
+	}
+	for k, b := range s.engine.timeline[memberID] {
+		if red, changed := p.RedactJSON(b); changed {
+			s.engine.timeline[memberID][k] = red
+			out.Items++
 		}
 	}
 	if p.Empty() {
@@ -139,35 +190,6 @@ func (s *Store) EraseMember(_ context.Context, memberID string, at time.Time) (s
 	if sup, ok := s.suppressions[memberID]; ok && redact(&sup.Reason) {
 		s.suppressions[memberID] = sup
 		out.Items++
-	}
-	// Ledger entries and timeline entries are kept as JSON; the values
-	// are replaced inside the text, which keeps amounts and keys.
-	for k, b := range s.entries {
-		if k.memberID != memberID {
-			continue
-		}
-		if r := p.Redact(string(b)); r != string(b) {
-			s.entries[k] = []byte(r)
-			out.Items++
-		}
-	}
-	// The journal keeps each cause's event as received: redacted in
-	// place, as DynamoDB's string attributes are.
-	for k, rec := range s.ledgerApplied {
-		if k.memberID != memberID {
-			continue
-		}
-		if r := p.Redact(string(rec.Params)); r != string(rec.Params) {
-			rec.Params = json.RawMessage(r)
-			s.ledgerApplied[k] = rec
-			out.Items++
-		}
-	}
-	for k, b := range s.engine.timeline[memberID] {
-		if r := p.Redact(string(b)); r != string(b) {
-			s.engine.timeline[memberID][k] = []byte(r)
-			out.Items++
-		}
 	}
 	return out, nil
 }

@@ -103,9 +103,20 @@ func runAudit(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if _, err := s.AppendAudit(t.Context(), e); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
 		}
-		e.At = since.Add(2 * time.Second)
-		if _, err := s.AppendAudit(t.Context(), e); !errors.Is(err, store.ErrDuplicate) {
+		first, err := s.AppendAudit(t.Context(), e)
+		if !errors.Is(err, store.ErrDuplicate) {
 			t.Fatalf("second AppendAudit with the key: %v, want ErrDuplicate", err)
+		}
+		e.At = since.Add(2 * time.Second)
+		e.Detail = map[string]string{"reason": "another request"}
+		again, err := s.AppendAudit(t.Context(), e)
+		if !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("third AppendAudit with the key: %v, want ErrDuplicate", err)
+		}
+		// The duplicate answers with the entry the key made, whatever it
+		// was asked to append.
+		if again.ID == "" || !reflect.DeepEqual(again, first) || !again.At.Equal(since.Add(time.Second)) || again.Detail["reason"] == "another request" {
+			t.Fatalf("duplicates returned %+v and %+v, want the first entry both times", first, again)
 		}
 		if got := ownAudit(t, s, since, 10, target); len(got) != 1 || !got[0].At.Equal(since.Add(time.Second)) {
 			t.Fatalf("listed %+v, want the first entry alone", got)
