@@ -112,3 +112,21 @@ export function value(v) {
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
+
+/** fixed is n with exactly digits decimals in the viewer's language. */
+export function fixed(n, digits) {
+  if (n === undefined || n === null || !Number.isFinite(Number(n))) return '—';
+  return fmt('n', { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(Number(n));
+}
+
+/** signed is n with its sign (+ for positive), at most digits decimals. */
+export function signed(n, digits = 1) {
+  if (n === undefined || n === null || !Number.isFinite(Number(n))) return '—';
+  return fmt('n', { signDisplay: 'exceptZero', minimumFractionDigits: digits, maximumFractionDigits: digits }).format(Number(n));
+}
+
+/** points says a difference of two rates (0.05) in percentage points ("+5.0 pts"). */
+export function points(diff) {
+  if (diff === undefined || diff === null || !Number.isFinite(Number(diff))) return '—';
+  return t('lift.pts', { v: signed(Number(diff) * 100, 1) });
+}

@@ -1,5 +1,5 @@
 // The marketer console: sign-in, the shell (navigation, language) and the
-// hash routes of the five screens. The journey screen (editor, graph,
+// hash routes of the six screens. The journey screen (editor, graph,
 // charts) is loaded on demand so the list and member screens stay light.
 import './style.css';
 import { render } from 'preact';
@@ -34,6 +34,8 @@ function parseRoute() {
       return { screen: 'program' };
     case 'emails':
       return { screen: 'emails' };
+    case 'analytics':
+      return { screen: 'analytics' };
     default:
       return { screen: 'journeys' };
   }
@@ -67,6 +69,7 @@ function Lazy({ load, name, props }) {
 }
 
 const loadJourney = () => import('./screens/journey.jsx');
+const loadAnalytics = () => import('./screens/analytics.jsx');
 
 function SignIn({ onSignedIn, expired }) {
   const input = useRef(null);
@@ -159,6 +162,7 @@ const navItems = [
   ['members', '#/members', 'nav.members', ['members']],
   ['program', '#/program', 'nav.program', ['program']],
   ['emails', '#/emails', 'nav.emails', ['emails']],
+  ['analytics', '#/analytics', 'nav.analytics', ['analytics']],
 ];
 
 function Shell({ sess, onSignOut }) {
@@ -191,6 +195,9 @@ function Shell({ sess, onSignOut }) {
       break;
     case 'emails':
       screen = <EmailsScreen />;
+      break;
+    case 'analytics':
+      screen = <Lazy key="analytics" load={loadAnalytics} name="AnalyticsScreen" props={{}} />;
       break;
     default:
       screen = <JourneysScreen />;

@@ -144,7 +144,7 @@ func TestConsole(t *testing.T) {
 			b.noTokenInPage(t)
 		}},
 		{"keyboard reaches the navigation", func(t *testing.T) {
-			b.tabReaches(t, "nav-journeys", "nav-members", "nav-program", "nav-emails", "lang-switch", "signout")
+			b.tabReaches(t, "nav-journeys", "nav-members", "nav-program", "nav-emails", "nav-analytics", "lang-switch", "signout")
 		}},
 		{"a journey with a mistake", func(t *testing.T) {
 			broken := journeySource("soon")
@@ -337,6 +337,9 @@ func TestConsole(t *testing.T) {
 			b.diffShows(t, cat, 1, 2, "    expires: 1d", "    expires: 2d")
 			b.accessible(t, "journey with a version diff")
 		}},
+		{"lift panel", func(t *testing.T) { liftPanel(t, b, s, cat) }},
+		{"simulate panel", func(t *testing.T) { simulatePanel(t, b, s, cat) }},
+		{"analytics before the first refresh", func(t *testing.T) { analyticsEmpty(t, b, cat) }},
 		{"简体中文", func(t *testing.T) {
 			b.open(t, "#/members/"+member)
 			b.waitVisible(t, "member-profile")
@@ -377,13 +380,19 @@ func TestConsole(t *testing.T) {
 				{"member", "#/members/" + member, visibleJS(timelineEntry("sent", testJourney)) + ` && document.querySelector('[data-testid="member-ledger"] tbody tr')`},
 				{"programme", "#/program", visibleJS(tid("program-rules")) + " && " + visibleJS(tid("program-liability"))},
 				{"emails", "#/emails", `(document.querySelector('iframe[data-testid="email-preview"]')?.srcdoc ?? '') !== '' && document.querySelector('.email-preview-card dl')`},
+				{"journey " + liftJourney, "#/journeys/" + liftJourney, visibleJS(tid("lift-chart")) + " && " + visibleJS(tid("lift-path-"+liftSplit+"-1"))},
+				{"analytics", "#/analytics", visibleJS(tid("analytics-empty"))},
 			} {
 				b.open(t, sc.route)
 				b.waitFor(t, sc.name+" in zh-CN", sc.ready+fmt.Sprintf(` && !document.querySelector('main').innerText.includes(%s)`, jsString(cat.zh["common.loading"])))
 				for _, p := range cat.english(b.mainText(t), data) {
 					t.Errorf("%s in zh-CN shows English: %s", sc.name, p)
 				}
+				if sc.name == "analytics" {
+					b.dropErrors(t, "/v1/analytics/", "404")
+				}
 			}
+			simulateInChinese(t, b, cat, data)
 			b.open(t, "#/members/"+member)
 			b.waitVisible(t, "member-profile")
 			b.chooseLanguage(t, "en")

@@ -96,6 +96,11 @@ func TestScreenshots(t *testing.T) {
 			waitTimeline(t, s, m.id, "activation", "goal_reached", 60*time.Second)
 		}
 	}
+	// A journey with a holdout and a split, and its lift counters (the
+	// browser test's); a shop's two years of orders and the nightly
+	// analytics refresh over it and the sample members.
+	setupLift(t, s)
+	shopAndRefresh(t, s)
 	seeded := time.Now()
 	seedMembers(t, s, bulkMembers-len(sampleMembers))
 	t.Logf("seeded %d members in %s", bulkMembers-len(sampleMembers), time.Since(seeded).Round(time.Millisecond))
@@ -137,7 +142,15 @@ func TestScreenshots(t *testing.T) {
 		{"member", "#/members/" + showcase, []string{"member-profile", "member-tier", "member-points", "member-coupons", "member-enrollments", "member-ledger", "timeline"}, func(t *testing.T) {
 			b.waitFor(t, "the sent decision", visibleJS(timelineEntry("sent", testJourney)))
 		}},
+		{"journey-lift", "#/journeys/" + liftJourney, []string{"lift-chart", "lift-split-" + liftSplit}, func(t *testing.T) {
+			eval[bool](t, b, `(document.querySelector('[data-testid="lift-panel"]').scrollIntoView({block: 'start'}), true)`)
+		}},
+		{"journey-simulate", "#/journeys/activation", []string{"simulate-panel"}, func(t *testing.T) {
+			b.simulateRun(t, "activation", 2000, 180, 1, time.Now().UTC().Format(time.DateOnly))
+			eval[bool](t, b, `(document.querySelector('[data-testid="simulate-panel"]').scrollIntoView({block: 'start'}), true)`)
+		}},
 		{"program", "#/program", []string{"program-liability", "program-tiers", "program-coupons", "program-rules"}, nil},
+		{"analytics", "#/analytics", []string{"rfm-segments-chart", "rfm-grid", "model-params"}, nil},
 		{"emails", "#/emails", []string{"emails-list", "email-activation_welcome"}, func(t *testing.T) {
 			b.click(t, "email-activation_welcome")
 			b.waitFor(t, "the sample preview", `(document.querySelector('iframe[data-testid="email-preview"]')?.srcdoc ?? '').length > 0`)

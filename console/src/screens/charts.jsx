@@ -8,7 +8,8 @@ import { num } from '../format.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip);
 
-function useChart(ref, config, deps) {
+/** useChart draws config() on the canvas in ref, again when deps change. */
+export function useChart(ref, config, deps) {
   useEffect(() => {
     if (!ref.current) return undefined;
     const chart = new Chart(ref.current, config());
@@ -29,7 +30,7 @@ export function funnelOf(stats) {
   ];
 }
 
-const common = {
+export const common = {
   responsive: true,
   maintainAspectRatio: false,
   animation: false,

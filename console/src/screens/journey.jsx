@@ -1,6 +1,8 @@
 // Journey: the steps as a graph with their counts, the funnel and sends
-// per day, the definition in an editor checked as the marketer types,
-// save draft and publish, and the versions with a side-by-side diff.
+// per day, the lift over the holdout, the definition in an editor checked
+// as the marketer types, save draft and publish, a simulation of the
+// journey as published or of the editor's text, and the versions with a
+// side-by-side diff.
 // "New journey" opens the same screen with a template in the editor.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
@@ -12,6 +14,8 @@ import { Days, Funnel } from './charts.jsx';
 import { createDiff, createEditor, position } from './editor.js';
 import { reasonText } from './member.jsx';
 import { triggerFields, triggerText } from './journeys.jsx';
+import { LiftPanel } from './lift.jsx';
+import { SimulatePanel } from './simulate.jsx';
 
 export const template = `# A new journey: change the name, trigger and steps, then publish.
 name: my_journey
@@ -46,6 +50,8 @@ export function JourneyScreen({ name, isNew }) {
   const [stats, setStats] = useState(null);
   const [error, setError] = useState(null);
   const [reload, setReload] = useState(0);
+  // The editor's text, read by the simulate panel when it simulates a draft.
+  const editorText = useRef(() => '');
   useEffect(() => {
     if (isNew) return;
     api.get(`/v1/journeys/${enc(name)}`).then(setDetail, setError);
@@ -62,12 +68,14 @@ export function JourneyScreen({ name, isNew }) {
         <Editor
           initial={template}
           source="template"
+          textRef={editorText}
           onPublished={(p) => {
             // The address now names the journey (a reload opens it) without
             // leaving the editor and its result.
             history.replaceState(null, '', `#/journeys/${enc(p.name)}`);
           }}
         />
+        <SimulatePanel isNew draft={() => editorText.current()} nameOf={nameIn} />
       </section>
     );
   }
@@ -107,8 +115,10 @@ export function JourneyScreen({ name, isNew }) {
             </div>
           )}
           {stats && detail.definition && <StepTable def={detail.definition} stats={stats} />}
+          <LiftPanel name={name} />
           <Editor
             name={name}
+            textRef={editorText}
             initial={detail.draft || detail.source || template.replace('my_journey', name)}
             source={detail.draft ? 'draft' : detail.source ? 'live' : 'template'}
             live={detail.live}
@@ -120,6 +130,7 @@ export function JourneyScreen({ name, isNew }) {
               else setReload((n) => n + 1);
             }}
           />
+          <SimulatePanel name={name} draft={() => editorText.current()} nameOf={nameIn} />
           <Versions name={name} versions={detail.versions || []} />
         </>
       )}
@@ -205,7 +216,7 @@ function StepTable({ def, stats }) {
   );
 }
 
-function Editor({ name, initial, source, live, onPublished }) {
+function Editor({ name, initial, source, live, onPublished, textRef }) {
   const host = useRef(null);
   const view = useRef(null);
   const [state, setState] = useState('checking');
@@ -232,6 +243,7 @@ function Editor({ name, initial, source, live, onPublished }) {
     return () => view.current.destroy();
   }, []);
   const text = () => view.current.state.doc.toString();
+  if (textRef) textRef.current = () => (view.current ? text() : '');
   const jumpTo = (p) => {
     const v = view.current;
     const { from } = position(v.state.doc, p.line, p.column);

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { has, t, tx } from '../i18n.js';
-import { dateOnly, dateTime, inZone, money, num, value, viewerZone } from '../format.js';
+import { dateOnly, dateTime, day, fixed, inZone, money, num, pct, value, viewerZone } from '../format.js';
 import { ErrorBanner, KeyValues, Loading, useTitle } from '../ui.jsx';
 
 export function MemberScreen({ id }) {
@@ -50,6 +50,7 @@ function Member({ id }) {
         <Tier doc={doc} />
         <Points doc={doc} />
         <Wallet doc={doc} currency={currency} />
+        {doc.rfm && <Scores doc={doc} />}
       </div>
       <Coupons doc={doc} />
       <Enrollments doc={doc} />
@@ -173,6 +174,46 @@ function Wallet({ doc, currency }) {
           ],
         ]}
       />
+    </Card>
+  );
+}
+
+/**
+ * Scores: what the nightly analytics refresh wrote on the member (RFM
+ * scores and segment, P(alive), expected orders in 90 days, 12-month CLV),
+ * shown when it has scored them. The segment's name is the programme's
+ * (GET /v1/program), its code when the programme no longer has it.
+ */
+function Scores({ doc }) {
+  const [names, setNames] = useState({});
+  useEffect(() => {
+    api.get('/v1/program').then(
+      (p) => setNames(Object.fromEntries(((p.rfm && p.rfm.segments) || []).map((s) => [s.code, s.name]))),
+      () => setNames({}),
+    );
+  }, []);
+  const rfm = doc.rfm || {};
+  const info = doc.analytics || {};
+  return (
+    <Card title={t('member.scores')} testid="member-scores">
+      <KeyValues
+        items={[
+          [
+            t('member.segment'),
+            <span data-testid="member-segment" data-segment={rfm.segment}>
+              {names[rfm.segment] || rfm.segment || '—'}
+            </span>,
+          ],
+          [t('member.rfm_scores'), t('member.rfm_line', { r: rfm.r, f: rfm.f, m: rfm.m })],
+          [t('member.p_alive'), <span data-testid="member-p-alive">{pct(doc.p_alive)}</span>],
+          [t('member.expected_orders_90d'), <span data-testid="member-expected-orders">{fixed(doc.expected_orders_90d, 2)}</span>],
+          [t('member.clv_12m'), <span data-testid="member-clv">{money(doc.clv_12m, info.currency)}</span>],
+          [t('member.scored_as_of'), info.as_of ? t('member.scored_line', { day: day(info.as_of), version: info.model_version }) : '—'],
+        ]}
+      />
+      <p class="muted small">
+        <a href="#/analytics">{t('member.scores_link')}</a>
+      </p>
     </Card>
   );
 }
