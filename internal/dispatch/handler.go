@@ -284,7 +284,14 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 	// Lift first: the enrollments this event starts below are not its
 	// outcome.
 	if err := h.Enroller.Lift().Event(ctx, h.Journeys.Version, doc, &env, data, acc); err != nil {
-		return err
+		// A goal condition that fails on this event is the journey's
+		// problem, as a trigger condition's is (below): logged, and the
+		// member's events go on.
+		var ge *journeys.GoalError
+		if !errors.As(err, &ge) {
+			return err
+		}
+		h.Log.WarnContext(ctx, "journey goal condition failed; lift goal not counted", "journey", ge.Journey, "version", ge.Version, "event_id", env.ID, "err", err)
 	}
 	if err := h.Enroller.Event(ctx, h.Journeys.Version, doc, &env); err != nil {
 		return err

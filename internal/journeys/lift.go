@@ -2,6 +2,7 @@ package journeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -189,7 +190,12 @@ func LiftCounts(typ events.Type) bool {
 // ledger applied the event. What arrived before the enrollment was
 // recorded, Enrolled counts; so the counters do not depend on the order
 // events arrive in.
+//
+// A goal condition that fails to evaluate does not stop the others: the
+// error, when the rest succeeded, is the GoalErrors joined, which the
+// caller logs and goes on from.
 func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDocument, ev *events.Envelope, data any, acc loyalty.Account) error {
+	var goalErrs []error
 	for _, enr := range doc.Enrollments {
 		if enr.Arm == "" || enr.Version == 0 {
 			continue
@@ -227,7 +233,11 @@ func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDo
 		}
 		reached, _, err := l.Engine.ReachesGoal(def, enr.StartedAt, engine.Subject{Member: doc, Event: ev, Now: ev.OccurredAt})
 		if err != nil {
-			return fmt.Errorf("goal of %s for %s: %w", enr.Journey, enr.MemberID, err)
+			// The journey's condition fails on this event: its problem,
+			// not the stream's (a retry would fail the same); the other
+			// enrollments are still counted.
+			goalErrs = append(goalErrs, &GoalError{Journey: enr.Journey, Version: enr.Version, Err: err})
+			continue
 		}
 		if reached {
 			if err := l.Goal(ctx, def, enr, ev.OccurredAt); err != nil {
@@ -235,8 +245,22 @@ func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDo
 			}
 		}
 	}
-	return nil
+	return errors.Join(goalErrs...)
 }
+
+// GoalError is a journey's goal condition that failed to evaluate on an
+// event (Lift.Event).
+type GoalError struct {
+	Journey string
+	Version int
+	Err     error
+}
+
+func (e *GoalError) Error() string {
+	return fmt.Sprintf("goal of journey %s v%d: %v", e.Journey, e.Version, e.Err)
+}
+
+func (e *GoalError) Unwrap() error { return e.Err }
 
 // orderOutcome is one order to an enrollment: its amount, and, when the
 // coupon redeemed on it was this enrollment's, the coupon's face value
