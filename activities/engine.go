@@ -231,7 +231,7 @@ func (a *Activities) MatchEvent(ctx context.Context, req StepRequest) (bool, err
 	}
 	held, read, err := a.Engine.Holds(step.Wait.When, step.Wait.Event, engine.Subject{Member: doc, Event: ev, Now: a.now()})
 	if err != nil {
-		return false, temporal.NewNonRetryableApplicationError(err.Error(), "Condition", err)
+		return false, temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %s step %s: %v", req.Journey, step.ID, err), "Condition", err)
 	}
 	var ds []Decision
 	if held {

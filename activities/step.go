@@ -112,7 +112,7 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 		if g := def.Goal; g != nil && g.Check != "" && i > 0 && step.ID != g.Goto {
 			reached, read, err := a.Engine.GoalCheck(def, subject)
 			if err != nil {
-				return StepResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "Condition", err)
+				return StepResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %s step %s: goal.check: %v", def.Name, step.ID, err), "Condition", err)
 			}
 			if reached {
 				decide(DecisionGoalReached, "check", read)
@@ -138,7 +138,7 @@ func (a *Activities) step(ctx context.Context, def journey.Definition, i int, st
 	case journey.KindBranch:
 		c, to, read, err := a.Engine.Branch(step, subject)
 		if err != nil {
-			return StepResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "Condition", err)
+			return StepResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %s step %s: %v", def.Name, step.ID, err), "Condition", err)
 		}
 		reason := "no case held"
 		if c >= 0 {
@@ -249,7 +249,7 @@ func (a *Activities) sendStep(ctx context.Context, def journey.Definition, step 
 	}
 	vars, read, err := a.Engine.Vars(step.Send, subject)
 	if err != nil {
-		return StepResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "Vars", err)
+		return StepResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %s step %s: %v", def.Name, step.ID, err), "Vars", err)
 	}
 	sreq := SendEmailRequest{
 		MemberID: req.MemberID, Journey: def.Name, Enrollment: req.Enrollment, Step: step.ID, Template: step.Send.Email,

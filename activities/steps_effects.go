@@ -30,7 +30,7 @@ func (a *Activities) update(ctx context.Context, def journey.Definition, step jo
 		v, r, err := a.Engine.Value(step.Update.Set[name], subject)
 		maps.Copy(read, r)
 		if err != nil {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("update.set.%s: %v", name, err), "Condition", err)
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %s step %s: update.set.%s: %v", def.Name, step.ID, name, err), "Condition", err)
 		}
 		set[name] = attributeValue(v, a.Engine.Location(subject.Member.Member))
 	}
@@ -114,7 +114,7 @@ func (a *Activities) webhook(ctx context.Context, def journey.Definition, step j
 		v, r, err := a.Engine.Value(step.Webhook.Body[name], subject)
 		maps.Copy(read, r)
 		if err != nil {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook.body.%s: %v", name, err), "Condition", err)
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("journey %s step %s: webhook.body.%s: %v", def.Name, step.ID, name, err), "Condition", err)
 		}
 		body[name] = attributeValue(v, a.Engine.Location(subject.Member.Member))
 	}

@@ -51,6 +51,14 @@ var linkRules = map[string]struct {
 		allowedVia: map[string]string{sendgrid: module + "internal/mail"},
 		why:        "it reads and adjusts the ledger and drives journeys; it sends no email",
 	},
+	"simulate": {
+		// It validates drafts against the email catalog (internal/mail,
+		// beside the SendGrid client) and links the engine's workflows,
+		// which it runs in memory; it sends nothing.
+		forbidden:  []string{sendgrid},
+		allowedVia: map[string]string{sendgrid: module + "internal/mail"},
+		why:        "it simulates journeys in memory; it sends no email",
+	},
 	"sendgrid-events": {
 		forbidden: []string{temporal, grpc, sendgrid},
 		// SendGrid's own verifier of the Signed Event Webhook is

@@ -122,6 +122,23 @@ var lambdaFunctions = []struct {
 			"POST /v1/templates/{name}/pushes"},
 	},
 	{
+		// The console's simulations: the api's handler, read only, sized
+		// for a CPU-bound run, with its work budget.
+		logicalID: "SimulateFunction",
+		env: map[string]string{
+			"TABLE_NAME":                 "Ref:Table",
+			"ADMIN_TOKEN_SECRET_ARN":     "Ref:AdminTokenSecretArn",
+			"CODE_SECRET_ARN":            "Ref:CodeSecretArn",
+			"MEMBERFLOW_SIMULATE_BUDGET": "3000000",
+		},
+		grants: map[string][]string{
+			"dynamodb:GetItem":              {tableArn, tableIndexArns},
+			"dynamodb:Query":                {tableArn, tableIndexArns},
+			"secretsmanager:GetSecretValue": {"Ref:AdminTokenSecretArn", "Ref:CodeSecretArn"},
+		},
+		routes: []string{"POST /v1/journeys/{name}/simulate"},
+	},
+	{
 		logicalID: "DispatchFunction",
 		env: map[string]string{
 			"TABLE_NAME":              "Ref:Table",
@@ -342,6 +359,24 @@ func TestTemplate(t *testing.T) {
 			if !known[id] {
 				t.Errorf("%s has no row in lambdaFunctions (infra/template_test.go): add the env vars its main reads and the IAM actions its code calls", id)
 			}
+		}
+	})
+
+	// A simulation is CPU bound and answers inside API Gateway's 29 s:
+	// its function gets the CPU of 3008 MB (the api's 256 MB is about
+	// 0.15 vCPU) and a work budget the handler enforces.
+	t.Run("simulate function sized", func(t *testing.T) {
+		mem, _ := strconv.Atoi(render(effective(tpl, "SimulateFunction", "MemorySize")))
+		timeout, _ := strconv.Atoi(render(effective(tpl, "SimulateFunction", "Timeout")))
+		if mem < 3008 {
+			t.Errorf("SimulateFunction MemorySize is %d MB, want at least 3008 (CPU scales with memory)", mem)
+		}
+		if timeout < 1 || timeout > 29 {
+			t.Errorf("SimulateFunction Timeout is %d s, want up to 29 (API Gateway's limit)", timeout)
+		}
+		env := get(tpl, "Resources", "SimulateFunction", "Properties", "Environment", "Variables", "MEMBERFLOW_SIMULATE_BUDGET")
+		if n, err := strconv.ParseInt(render(env), 10, 64); err != nil || n <= 0 {
+			t.Errorf("SimulateFunction MEMBERFLOW_SIMULATE_BUDGET is %q, want a positive number of member-days", render(env))
 		}
 	})
 

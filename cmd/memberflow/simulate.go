@@ -107,7 +107,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer, n
 	if err != nil {
 		return err
 	}
-	defs, err := loadSimulatedJourneys(o.Journeys, p, stdout)
+	defs, err := loadSimulatedJourneys(o.Journeys, p, stderr)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,8 @@ func simulateStart(s string, p *loyalty.Program, now time.Time) (time.Time, erro
 
 // loadSimulatedJourneys reads each argument — a file, or the name of a
 // shipped journey — and validates it as publishing would; problems are
-// printed one a line, "file:path:line:column: rule".
+// printed to out (stderr: stdout is the report, JSON with --json) one a
+// line, "file:path:line:column: rule".
 func loadSimulatedJourneys(args []string, p *loyalty.Program, out io.Writer) ([]journey.Definition, error) {
 	checks, err := simulate.Checks(p)
 	if err != nil {

@@ -40,7 +40,7 @@ func TestSimulateRefusesBadArguments(t *testing.T) {
 		name   string
 		args   []string
 		want   string
-		stdout string
+		stderr string
 	}{
 		{"no journey", []string{"--members", "10"}, "at least one journey", ""},
 		{"members", []string{"activation", "--members", "0"}, "--members: must be from 1", ""},
@@ -54,12 +54,17 @@ func TestSimulateRefusesBadArguments(t *testing.T) {
 		{"behaviour", []string{"activation", "--behaviour", behaviour}, "behaviour line 2: email.opn: unknown key", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, _, err := runSimulate(t, tc.args...)
+			out, errOut, err := runSimulate(t, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one with %q", err, tc.want)
 			}
-			if !strings.Contains(out, tc.stdout) {
-				t.Errorf("stdout %q, want it to name %q", out, tc.stdout)
+			// Problems go to stderr: stdout is the report alone (JSON
+			// with --json), so nothing when there is none.
+			if !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("stderr %q, want it to name %q", errOut, tc.stderr)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
 			}
 		})
 	}

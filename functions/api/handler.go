@@ -3,8 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/api"
@@ -80,12 +78,4 @@ func mounts(ctx context.Context, env *lambdaenv.Env, c config) (lambdaenv.Mounts
 }
 
 // adminTokens parses the admin token document {"tokens":["…"]}.
-func adminTokens(doc []byte) (api.Tokens, error) {
-	var d struct {
-		Tokens []string `json:"tokens"`
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return api.Tokens{}, fmt.Errorf("admin token secret: must be JSON {\"tokens\":[...]}: %w", err)
-	}
-	return api.NewTokens(d.Tokens...)
-}
+func adminTokens(doc []byte) (api.Tokens, error) { return api.TokensFromDocument(doc) }

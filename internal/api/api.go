@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/memberflow/memberflow/activities"
@@ -46,6 +47,12 @@ type Handler struct {
 	// Now is the clock of console sessions and of the journeys' sends per
 	// day; nil means time.Now.
 	Now func() time.Time
+	// SimulateBudget is the most work POST /v1/journeys/{name}/simulate
+	// runs inside a request, in member-days per journey (members × days
+	// × journeys simulated); 0 means no limit (simulate.go).
+	SimulateBudget int64
+	// simulating admits one simulation at a time per process.
+	simulating sync.Mutex
 }
 
 // MemberView is GET /v1/members/{id}: the projection, the member's

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/memberflow/memberflow/activities"
 	"github.com/memberflow/memberflow/internal/httpx"
 	"github.com/memberflow/memberflow/internal/journey"
 	"github.com/memberflow/memberflow/internal/journeys"
@@ -109,15 +112,52 @@ func (h *Handler) simulateJourney(w http.ResponseWriter, r *http.Request, c *jou
 			defs = append(defs, l.Definition)
 		}
 	}
+	if work := int64(members) * int64(days) * int64(len(defs)); h.SimulateBudget > 0 && work > h.SimulateBudget {
+		httpx.WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf(
+			"members, days: %d members × %d days × %d journeys (the draft and every live journey) is %d member-days; "+
+				"this deployment runs at most %d member-days synchronously; run `memberflow simulate` for larger runs",
+			members, days, len(defs), work, h.SimulateBudget))
+		return
+	}
+	// A simulation takes a core for seconds: one at a time per process,
+	// so a second one cannot push both past the gateway's timeout.
+	if !h.simulating.TryLock() {
+		httpx.WriteError(w, http.StatusTooManyRequests, "simulate: another simulation is running on this instance; try again when it has finished")
+		return
+	}
 	report, _, err := simulate.Simulate(r.Context(), simulate.Request{
 		Program: p, Journeys: defs, Members: members, Start: start, Days: days, Seed: seed,
 		Behaviour: simulate.DefaultBehaviour(),
 	})
+	h.simulating.Unlock()
+	if msg, ok := runtimeFailure(err); ok {
+		// The definition validated but fails while it runs (a CEL
+		// condition's runtime error, an email that does not render): the
+		// draft's fault, not the server's.
+		httpx.WriteError(w, http.StatusUnprocessableEntity, fmt.Sprintf("definition: journey %s fails while simulated: %s", name, msg))
+		return
+	}
 	if err != nil {
 		httpx.Fail(w, r, h.Log, fmt.Errorf("simulate journey %s: %w", name, err))
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, report)
+}
+
+// runtimeFailure is the message of a step's failure that a definition
+// causes at run time: a condition or value that CEL cannot evaluate for
+// some member, an email that does not render. The step executor names the
+// journey and the step in it.
+func runtimeFailure(err error) (string, bool) {
+	var ae *temporal.ApplicationError
+	if err == nil || !errors.As(err, &ae) || !ae.NonRetryable() {
+		return "", false
+	}
+	switch ae.Type() {
+	case "Condition", "Vars", activities.ErrTypeBadTemplate:
+		return ae.Message(), true
+	}
+	return "", false
 }
 
 // simulatedDefinition is the draft in the request, or the journey as

@@ -3,10 +3,13 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/memberflow/memberflow/internal/api"
 	"github.com/memberflow/memberflow/internal/simulate"
 	"github.com/memberflow/memberflow/internal/store"
 )
@@ -93,5 +96,65 @@ func TestSimulateJourney(t *testing.T) {
 	two := a.must(t, http.StatusOK, http.MethodPost, "/v1/journeys/activation/simulate", `{"members": 80, "days": 30, "start": "2027-03-01"}`)
 	if string(one) != string(two) {
 		t.Error("two simulations of one seed answered differently")
+	}
+}
+
+// TestSimulateJourneyRuntimeError: a draft that validates but fails while
+// it runs (a CEL condition dividing by zero for members without orders)
+// is the draft's fault: 422 naming the journey, the step and the cause.
+func TestSimulateJourneyRuntimeError(t *testing.T) {
+	a := newJourneyAPI(t)
+	a.PublishShipped(t)
+	draft := "name: activation\ntrigger:\n  event: member.registered\nsteps:\n" +
+		"  - id: check_orders\n    branch:\n      - { when: \"100 / member.order_count > 1\", goto: hello }\n      - { goto: end }\n" +
+		"  - id: hello\n    send: { email: activation_nudge }\n"
+	body := `{"members": 20, "days": 10, "seed": 1, "start": "2027-03-01", "definition": ` + jsonString(draft) + `}`
+	rec := do(a.h, http.MethodPost, "/v1/journeys/activation/simulate", body, nil)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("runtime failure: %d %s, want 422", rec.Code, rec.Body)
+	}
+	for _, want := range []string{"activation", "check_orders", "division by zero"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("answer %s does not name %q", rec.Body, want)
+		}
+	}
+}
+
+// TestSimulateJourneyBudget: a deployment with a work budget refuses a
+// run above it (members × days × journeys simulated) with 422 naming
+// members and days, runs one below it, and runs one simulation at a time.
+func TestSimulateJourneyBudget(t *testing.T) {
+	a := newJourneyAPI(t)
+	a.PublishShipped(t)
+	tokens, err := api.NewTokens("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five live journeys: 100 members × 30 days × 5 = 15,000 member-days.
+	h := &api.Handler{Store: a.st, Ledger: a.Ledger, Tokens: tokens, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Journeys: a.Control, SimulateBudget: 15000}
+	routes := h.Routes()
+	const path = "/v1/journeys/activation/simulate"
+	rec := do(routes, http.MethodPost, path, `{"members": 101, "days": 30}`, nil)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("over budget: %d %s, want 422", rec.Code, rec.Body)
+	}
+	for _, want := range []string{"members, days:", "101 members", "at most 15000 member-days synchronously", "memberflow simulate"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("over budget: %s does not say %q", rec.Body, want)
+		}
+	}
+	// The 20,000 limit still answers first, in its own words.
+	wantError(t, &journeyAPI{Fixture: a.Fixture, st: a.st, h: routes}, http.MethodPost, path, `{"members": 20001}`, 400, "members: must be at most 20000")
+
+	release := h.HoldSimulation()
+	rec = do(routes, http.MethodPost, path, `{"members": 100, "days": 30}`, nil)
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "another simulation is running") {
+		t.Errorf("busy: %d %s, want 429 naming the running simulation", rec.Code, rec.Body)
+	}
+	release()
+	rec = do(routes, http.MethodPost, path, `{"members": 100, "days": 30}`, nil)
+	if rec.Code != http.StatusOK {
+		t.Errorf("within budget and free: %d %s, want 200", rec.Code, rec.Body)
 	}
 }

@@ -284,7 +284,7 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 		return err
 	}
 	typ := string(env.Type)
-	if err := h.fileDates(ctx, live, env, data, m); err != nil {
+	if err := h.FileDates(ctx, live, env, data, m); err != nil {
 		return err
 	}
 	listened, err := h.Journeys.Listened(ctx)
@@ -317,7 +317,14 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 	// Lift first: the enrollments this event starts below are not its
 	// outcome.
 	if err := h.Enroller.Lift().Event(ctx, h.Journeys.Version, doc, &env, data, acc); err != nil {
-		return err
+		// A goal condition that fails on this event is the journey's
+		// problem, as a trigger condition's is (below): logged, and the
+		// member's events go on.
+		var ge *journeys.GoalError
+		if !errors.As(err, &ge) {
+			return err
+		}
+		h.Log.WarnContext(ctx, "journey goal condition failed; lift goal not counted", "journey", ge.Journey, "version", ge.Version, "event_id", env.ID, "err", err)
 	}
 	if err := h.Enroller.Event(ctx, h.Journeys.Version, doc, &env); err != nil {
 		return err
@@ -346,11 +353,12 @@ func (h *Handler) route(ctx context.Context, env events.Envelope, data any, m lo
 	return nil
 }
 
-// fileDates files the member dates date and inactivity journeys scan for
+// FileDates files the member dates date and inactivity journeys scan for
 // that the store has no index of its own for: registration and trial end
 // always (a journey published later finds every member), the newest
-// event of a type a live inactivity journey watches.
-func (h *Handler) fileDates(ctx context.Context, live []journeys.Live, env events.Envelope, data any, m loyalty.Member) error {
+// event of a type a live inactivity journey watches. The simulator files
+// its members' past with it (internal/simulate history.go).
+func (h *Handler) FileDates(ctx context.Context, live []journeys.Live, env events.Envelope, data any, m loyalty.Member) error {
 	set := func(attr string, t time.Time) error {
 		if t.IsZero() {
 			return nil

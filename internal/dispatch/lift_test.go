@@ -70,3 +70,53 @@ func TestDispatchKeepsLiftCounters(t *testing.T) {
 		t.Errorf("journey goal counters = %v", counters)
 	}
 }
+
+// A goal condition that fails on an event (here: dividing by zero) is
+// the journey's problem, as a trigger condition's is: dispatch logs it and
+// goes on — the record does not fail and the member's other enrollments
+// are still counted — for an ended enrollment too.
+func TestDispatchSkipsFailingGoalConditions(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	src := `
+name: goal_fails
+trigger: { event: member.registered }
+goal:
+  event: order.paid
+  when: "1 / (member.order_count - member.order_count) > 0"
+steps:
+  - id: hello
+    send: { email: activation_nudge }
+`
+	if _, err := f.svc.Publish(ctx, []byte(src), "test"); err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) func(map[string]any) {
+		return func(m map[string]any) { m["occurred_at"] = testNow.Add(d).Format(time.RFC3339) }
+	}
+	mustHandle(t, f.h, record(t, "1", events.MemberRegistered, at(-time.Minute)))
+	enrs, err := f.st.ListEnrollments(ctx, "m-1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := false
+	for _, e := range enrs {
+		if e.Journey == "goal_fails" {
+			if err := f.st.EndEnrollment(ctx, "m-1001", e.Journey, e.Number, loyalty.EnrollmentCompleted, "completed", testNow); err != nil {
+				t.Fatal(err)
+			}
+			ended = true
+		}
+	}
+	if !ended {
+		t.Fatalf("not enrolled in goal_fails: %+v", enrs)
+	}
+	mustHandle(t, f.h, record(t, "2", events.OrderPaid, at(2*24*time.Hour)))
+	cohorts, err := f.st.LiftCohorts(ctx, "activation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cohorts) != 1 || cohorts[0].Days[2].Orders != 1 {
+		t.Errorf("activation's cohorts = %+v, want the order counted on day 2", cohorts)
+	}
+}

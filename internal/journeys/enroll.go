@@ -139,6 +139,15 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 			// Entered before (a redelivered event, a rerun scan): make sure
 			// its workflow runs, and change nothing else. One of the first
 			// engine (no version) runs its own workflow.
+			// A call that failed after recording it may not have counted
+			// it: count it again (once per key) while a retry can still
+			// come (a stream record lives 24 hours; a scan reruns its
+			// window), with the version it is pinned to.
+			if e.now().Sub(en.StartedAt) < recountFor {
+				if err := e.countEnrolled(ctx, def, en, key); err != nil {
+					return Entered{}, err
+				}
+			}
 			if !en.Status.Final() && en.WorkflowID != "" && en.Version != 0 && !in.Member.Erased() {
 				if err := e.start(ctx, in, en); err != nil {
 					return Entered{}, err
@@ -178,10 +187,7 @@ func (e *Enroller) Enter(ctx context.Context, in Entry) (Entered, error) {
 		return Entered{}, fmt.Errorf("enroll %s into %s: %w", in.Member.ID, def.Name, err)
 	}
 	if created {
-		if err := e.Store.CountJourney(ctx, def.Name, in.Member.ID, key, map[string]int64{store.CountEnrolled: 1}); err != nil {
-			return Entered{}, err
-		}
-		if err := e.Lift().Enrolled(ctx, def, stored); err != nil {
+		if err := e.countEnrolled(ctx, def, stored, key); err != nil {
 			return Entered{}, err
 		}
 		values := d.Values
@@ -329,4 +335,36 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// recountFor is how long after an enrollment started a repeat of its
+// entry counts it again (countEnrolled): longer than any retry of the
+// call that recorded it takes to come.
+const recountFor = 24 * time.Hour
+
+// countEnrolled counts an enrollment in the journey's counters and its
+// lift cohorts (with what the member's account already holds that is
+// news to it), each once per key: the call that recorded the enrollment
+// and any retry of it count it once between them. def is the live
+// version; the enrollment's own version decides its cohorts.
+func (e *Enroller) countEnrolled(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, key string) error {
+	if err := e.Store.CountJourney(ctx, def.Name, enr.MemberID, key, map[string]int64{store.CountEnrolled: 1}); err != nil {
+		return err
+	}
+	if enr.Arm == "" || enr.Version == 0 {
+		return nil // no cohort (Lift)
+	}
+	if enr.Version != def.Version {
+		v, err := e.Store.GetJourneyVersion(ctx, def.Name, enr.Version)
+		if err != nil {
+			return fmt.Errorf("journey %s version %d: %w", def.Name, enr.Version, err)
+		}
+		def = v.Definition
+		def.Version = enr.Version
+	}
+	acc, err := e.Store.GetAccount(ctx, enr.MemberID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("account of %s: %w", enr.MemberID, err)
+	}
+	return e.Lift().Enrolled(ctx, def, enr, acc)
 }

@@ -2,6 +2,7 @@ package journeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -99,9 +100,44 @@ func (l Lift) count(ctx context.Context, def journey.Definition, enr loyalty.Enr
 	return nil
 }
 
-// Enrolled counts a new enrollment into its cohorts.
-func (l Lift) Enrolled(ctx context.Context, def journey.Definition, enr loyalty.Enrollment) error {
-	return l.count(ctx, def, enr, "enrolled", 0, 1, store.LiftOutcome{})
+// Enrolled counts a new enrollment into its cohorts, and what the
+// member's account acc already holds that is news to it: orders after its
+// trigger that the ledger applied before the enrollment was recorded (an
+// order dispatched ahead of its trigger's record), with their refunds.
+// Each fact has the key Event counts it under, so whichever comes first
+// counts it, once; a retry counts nothing again.
+func (l Lift) Enrolled(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, acc loyalty.Account) error {
+	if err := l.count(ctx, def, enr, "enrolled", 0, 1, store.LiftOutcome{}); err != nil {
+		return err
+	}
+	for _, rec := range acc.Orders {
+		if err := l.order(ctx, def, enr, rec, acc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// order counts an order of the account when it is news to enr, and the
+// refunds of it the ledger has applied (those that arrived before it
+// included): a refund counts only once its order is known to be the
+// enrollment's outcome.
+func (l Lift) order(ctx context.Context, def journey.Definition, enr loyalty.Enrollment, rec loyalty.OrderRecord, acc loyalty.Account) error {
+	day, ok := newsTo(enr, rec.At)
+	if !ok {
+		return nil
+	}
+	if err := l.count(ctx, def, enr, "order#"+rec.OrderID, day, 0, l.orderOutcome(enr, rec.OrderID, rec.Amount, acc)); err != nil {
+		return err
+	}
+	for _, r := range rec.Refunds {
+		if rday, ok := newsTo(enr, r.At); ok {
+			if err := l.count(ctx, def, enr, "refund#"+r.RefundID, rday, 0, store.LiftOutcome{Revenue: r.Amount.Neg()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Goal counts the enrollment's goal, reached at at (a goal check before a
@@ -148,10 +184,18 @@ func LiftCounts(typ events.Type) bool {
 // their enrollments it is news to (newsTo), whatever the enrollment's
 // status: an order (one, its revenue, and — when they were this
 // enrollment's — the coupon redeemed on it and the extra points its boost
-// earned), a refund (its amount off revenue, unless it refunds an order
-// from before the enrollment), the journey's goal. acc is the member's
-// account after the ledger applied the event.
+// earned, with the refunds of it that arrived first), a refund (its
+// amount off revenue, once its order is known to be the enrollment's
+// outcome), the journey's goal. acc is the member's account after the
+// ledger applied the event. What arrived before the enrollment was
+// recorded, Enrolled counts; so the counters do not depend on the order
+// events arrive in.
+//
+// A goal condition that fails to evaluate does not stop the others: the
+// error, when the rest succeeded, is the GoalErrors joined, which the
+// caller logs and goes on from.
 func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDocument, ev *events.Envelope, data any, acc loyalty.Account) error {
+	var goalErrs []error
 	for _, enr := range doc.Enrollments {
 		if enr.Arm == "" || enr.Version == 0 {
 			continue
@@ -166,25 +210,34 @@ func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDo
 		}
 		switch d := data.(type) {
 		case *events.OrderPaidData:
-			if err := l.count(ctx, def, enr, "order#"+d.OrderID, day, 0, l.orderOutcome(enr, d, acc)); err != nil {
+			if i := slices.IndexFunc(acc.Orders, func(o loyalty.OrderRecord) bool { return o.OrderID == d.OrderID }); i >= 0 {
+				// With the refunds of it that arrived first.
+				if err := l.order(ctx, def, enr, acc.Orders[i], acc); err != nil {
+					return err
+				}
+			} else if err := l.count(ctx, def, enr, "order#"+d.OrderID, day, 0, l.orderOutcome(enr, d.OrderID, d.Amount, acc)); err != nil {
 				return err
 			}
 		case *events.OrderRefundedData:
-			// Not the refund of an order from before the enrollment, which
-			// it never counted (a refund that came before its order counts).
-			counted := true
+			// Only the refund of an order known to be the enrollment's
+			// outcome: not one from before the enrollment, which it never
+			// counted; one whose order has not arrived yet counts when it
+			// does (order).
 			if i := slices.IndexFunc(acc.Orders, func(o loyalty.OrderRecord) bool { return o.OrderID == d.OrderID }); i >= 0 {
-				_, counted = newsTo(enr, acc.Orders[i].At)
-			}
-			if counted {
-				if err := l.count(ctx, def, enr, "refund#"+d.RefundID, day, 0, store.LiftOutcome{Revenue: d.Amount.Neg()}); err != nil {
-					return err
+				if _, counted := newsTo(enr, acc.Orders[i].At); counted {
+					if err := l.count(ctx, def, enr, "refund#"+d.RefundID, day, 0, store.LiftOutcome{Revenue: d.Amount.Neg()}); err != nil {
+						return err
+					}
 				}
 			}
 		}
 		reached, _, err := l.Engine.ReachesGoal(def, enr.StartedAt, engine.Subject{Member: doc, Event: ev, Now: ev.OccurredAt})
 		if err != nil {
-			return fmt.Errorf("goal of %s for %s: %w", enr.Journey, enr.MemberID, err)
+			// The journey's condition fails on this event: its problem,
+			// not the stream's (a retry would fail the same); the other
+			// enrollments are still counted.
+			goalErrs = append(goalErrs, &GoalError{Journey: enr.Journey, Version: enr.Version, Err: err})
+			continue
 		}
 		if reached {
 			if err := l.Goal(ctx, def, enr, ev.OccurredAt); err != nil {
@@ -192,8 +245,22 @@ func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDo
 			}
 		}
 	}
-	return nil
+	return errors.Join(goalErrs...)
 }
+
+// GoalError is a journey's goal condition that failed to evaluate on an
+// event (Lift.Event).
+type GoalError struct {
+	Journey string
+	Version int
+	Err     error
+}
+
+func (e *GoalError) Error() string {
+	return fmt.Sprintf("goal of journey %s v%d: %v", e.Journey, e.Version, e.Err)
+}
+
+func (e *GoalError) Unwrap() error { return e.Err }
 
 // orderOutcome is one order to an enrollment: its amount, and, when the
 // coupon redeemed on it was this enrollment's, the coupon's face value
@@ -201,25 +268,23 @@ func (l Lift) Event(ctx context.Context, versions Versions, doc loyalty.MemberDo
 // it off: the journey's coupon is charged once, as cost, not also as
 // revenue lost — and, when this enrollment's boost set the order's
 // multiplier, the extra points it earned at the point value.
-func (l Lift) orderOutcome(enr loyalty.Enrollment, d *events.OrderPaidData, acc loyalty.Account) store.LiftOutcome {
-	o := store.LiftOutcome{Orders: 1, Revenue: d.Amount}
+func (l Lift) orderOutcome(enr loyalty.Enrollment, orderID string, amount decimal.Decimal, acc loyalty.Account) store.LiftOutcome {
+	o := store.LiftOutcome{Orders: 1, Revenue: amount}
 	mine := func(key string) bool {
 		m, j, n, _, _, ok := engine.ParseKey(key)
 		return ok && m == enr.MemberID && j == enr.Journey && n == enr.Number
 	}
-	if d.CouponCode != "" {
-		for _, c := range acc.Coupons {
-			if c.OrderID != d.OrderID || c.Code != d.CouponCode || !c.Used() || !mine(c.Key) {
-				continue
-			}
-			if k, ok := l.coupon(c.Kind); ok {
-				o.Coupons, o.CouponCost = 1, k.Discount
-				o.Revenue = o.Revenue.Add(k.Discount)
-			}
+	for _, c := range acc.Coupons {
+		if c.OrderID != orderID || !c.Used() || !mine(c.Key) {
+			continue
+		}
+		if k, ok := l.coupon(c.Kind); ok {
+			o.Coupons, o.CouponCost = 1, k.Discount
+			o.Revenue = o.Revenue.Add(k.Discount)
 		}
 	}
 	for _, rec := range acc.Orders {
-		if rec.OrderID == d.OrderID && rec.BoostPoints > 0 && mine(rec.Boost) {
+		if rec.OrderID == orderID && rec.BoostPoints > 0 && mine(rec.Boost) {
 			o.BoostPoints = rec.BoostPoints
 			o.BoostCost = l.pointValue().Mul(decimal.NewFromInt(rec.BoostPoints))
 		}

@@ -120,6 +120,9 @@ func TestLambdaEntryPoint(t *testing.T) {
 		{"ingest", lambdaenv.Mounts{Events: in}, http.StatusUnauthorized, "signature"},
 		{"api", lambdaenv.Mounts{API: a.Routes()}, http.StatusOK, `"id": "m-1001"`},
 		{"sendgrid-events", lambdaenv.Mounts{SendGridEvents: sg}, http.StatusUnauthorized, sgevents.HeaderTimestamp},
+		// The simulate function's route reaches the API's handler (without
+		// journeys here, it says so).
+		{"simulate", lambdaenv.Mounts{API: a.Routes()}, http.StatusServiceUnavailable, "journeys"},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			raw, err := os.ReadFile("../../functions/" + tc.fn + "/event.json")

@@ -216,6 +216,18 @@ type OrderRecord struct {
 	GrowthReversed decimal.Decimal `json:"growth_reversed"`
 	SVReturned     decimal.Decimal `json:"sv_returned"`
 	RefundIDs      []string        `json:"refund_ids,omitempty"`
+	// Refunds are the refunds applied to the order, in the order applied
+	// (accounts from before they were kept have RefundIDs only): what a
+	// journey's lift counts when it learns of the order late.
+	Refunds []RefundRecord `json:"refunds,omitempty"`
+}
+
+// RefundRecord is one refund applied to an order: its id, its moment and
+// the amount refunded.
+type RefundRecord struct {
+	RefundID string          `json:"refund_id"`
+	At       time.Time       `json:"at"`
+	Amount   decimal.Decimal `json:"amount"`
 }
 
 // LineAmount is a line total by SKU.

@@ -96,6 +96,7 @@ func (a Account) clone() Account {
 		a.Orders[i].Lines = slices.Clone(a.Orders[i].Lines)
 		a.Orders[i].RefundedLines = slices.Clone(a.Orders[i].RefundedLines)
 		a.Orders[i].RefundIDs = slices.Clone(a.Orders[i].RefundIDs)
+		a.Orders[i].Refunds = slices.Clone(a.Orders[i].Refunds)
 	}
 	a.HeldRefunds = slices.Clone(a.HeldRefunds)
 	a.BirthdayYears = slices.Clone(a.BirthdayYears)
@@ -771,6 +772,7 @@ func (c *change) refund(h HeldRefund) {
 		return
 	}
 	o.RefundIDs = append(o.RefundIDs, h.RefundID)
+	o.Refunds = append(o.Refunds, RefundRecord{RefundID: h.RefundID, At: h.At, Amount: h.Amount})
 
 	// How much of the order is now refunded: by line when lines are given.
 	if len(h.Lines) > 0 {

@@ -13,8 +13,13 @@ import (
 // the projection and the ledger at the start, as a migration of an
 // existing member base would, without dispatching them to the journeys —
 // nobody is welcomed for a registration years ago. Their birthdays, last
-// orders and tier reviews are then in the indexes the scans read.
+// orders, tier reviews and registration dates are then in the indexes
+// the scans read.
 func (w *world) history(h Historian) error {
+	live, err := w.journeys.LiveSet(w.ctx)
+	if err != nil {
+		return fmt.Errorf("simulate: history: %w", err)
+	}
 	for _, m := range w.cfg.Members {
 		if !m.Registered.Before(w.cfg.Start) {
 			continue
@@ -37,6 +42,11 @@ func (w *world) history(h Historian) error {
 				return fmt.Errorf("simulate: history of %s: %w", m.ID, err)
 			}
 			if _, err := w.ledger.ApplyEventTo(w.ctx, &pm, ev, data); err != nil {
+				return fmt.Errorf("simulate: history of %s: %w", m.ID, err)
+			}
+			// The member dates dispatch files (registered_at, which
+			// anniversary-style date triggers scan for).
+			if err := w.dispatch.FileDates(w.ctx, live, ev, data, pm); err != nil {
 				return fmt.Errorf("simulate: history of %s: %w", m.ID, err)
 			}
 		}

@@ -556,8 +556,9 @@ func (b *builder) reward(e store.TimelineEntry) {
 	}
 }
 
-// boosts prices the account's journey boosts: the points its orders
-// earned under a boost beyond what they would at ×1, on the line of the
+// boosts prices the account's journey boosts: the points the ledger
+// recorded each boost adding to an order beyond the programme's own
+// multiplier (OrderRecord.Boost and BoostPoints), on the line of the
 // step that granted it (its key is the step's idempotency key).
 func (b *builder) boosts(a loyalty.Account) {
 	for _, bo := range a.Boosts {
@@ -567,8 +568,8 @@ func (b *builder) boosts(a loyalty.Account) {
 		}
 		var extra int64
 		for _, o := range a.Orders {
-			if bo.ActiveAt(o.At) && o.Multiplier.Equal(bo.Multiplier) {
-				extra += o.Points - o.Base.Div(b.program.Points.PerAmount).Floor().IntPart()
+			if o.Boost == bo.Key {
+				extra += o.BoostPoints
 			}
 		}
 		k := [3]string{parts[1], parts[3], "boost ×" + bo.Multiplier.String()}
