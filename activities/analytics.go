@@ -91,6 +91,12 @@ func (a *Activities) CollectAnalyticsPage(ctx context.Context, req AnalyticsColl
 	recs := make([]scoring.Record, len(members))
 	hb := newPacer(ctx)
 	err = forEach(ctx, len(members), func(i int) error {
+		if members[i].Erased() {
+			// Not scored: their journal is not read, and the record
+			// only takes scores they had (scoring.Record.Erased).
+			recs[i] = scoring.NewRecord(members[i], nil, asOf, p.RFM.WindowDays)
+			return nil
+		}
 		journal, err := a.Store.Journal(ctx, members[i].ID)
 		if err != nil {
 			return err
@@ -170,7 +176,7 @@ func (a *Activities) FitAnalyticsModel(ctx context.Context, req AnalyticsFitRequ
 	if opts == (analytics.ScoreOptions{}) {
 		opts = scoring.DefaultScoreOptions
 	}
-	sampler := scoring.NewSampler(cmp.Or(req.SampleSize, scoring.DefaultSampleSize), req.Run)
+	sampler := scoring.NewSampler(cmp.Or(req.SampleSize, scoring.DefaultSampleSize), scoring.SampleSeed)
 	for shard, n := range req.Pages {
 		for after := -1; after < n-1; {
 			pages, err := a.Store.ListAnalyticsPages(ctx, shard, after, min(n-1-after, 20))
@@ -239,14 +245,19 @@ type AnalyticsScoreResult struct {
 	Recorded int `json:"recorded"`
 }
 
-// ScoreAnalyticsPage scores one page's members with the model version:
-// it records a member.segment_changed event for every member whose segment
-// moves (under the source memberflow, with an id of the member and the
-// version, so dispatch routes it once), then writes each member's scores
-// keyed by the version. Events go first: a retry finds the same moves in
-// the page (it holds each member's segment from before the run) and
-// records nothing twice, and a member written already is not written
-// again.
+// ScoreAnalyticsPage scores one page's members with the model version: it
+// writes each member's scores keyed by the version, then records a
+// member.segment_changed event for every member whose segment moved
+// (under the source memberflow, with an id of the member and the version,
+// so dispatch routes it once). Scores go first, so a journey condition on
+// the event reads the member's new scores. A retry finds the same moves
+// in the page (it holds each member's segment from before the run, not
+// the one written), so it records the events an interrupted attempt did
+// not, nothing twice, and writes no member again.
+//
+// An erased member's scores are taken without an event. A member the
+// model fails to score keeps their previous scores and gets no event; the
+// report counts them (Report.Failed) and the page goes on.
 func (a *Activities) ScoreAnalyticsPage(ctx context.Context, req AnalyticsScoreRequest) (AnalyticsScoreResult, error) {
 	p, err := a.analyticsProgram()
 	if err != nil {
@@ -266,10 +277,16 @@ func (a *Activities) ScoreAnalyticsPage(ctx context.Context, req AnalyticsScoreR
 	}
 	var res AnalyticsScoreResult
 	scores := make([]*loyalty.Scores, len(page.Records))
+	failed := make([]bool, len(page.Records))
 	var recorded []store.RecordedEvent
 	for i, r := range page.Records {
 		if scores[i], err = m.Score(r, req.Version, p.RFM); err != nil {
-			return AnalyticsScoreResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ScoreFailed", nil)
+			failed[i] = true
+			res.Report.Failed++
+			// The member id only: the error names no personal data.
+			a.log().WarnContext(ctx, "analytics: member not scored; previous scores kept", "member_id", r.MemberID,
+				"version", req.Version, "shard", req.Shard, "page", req.Page, "err", err)
+			continue
 		}
 		c, moved := scoring.ChangeOf(r, scores[i])
 		res.Report.Count(scores[i], moved, scores[i] == nil)
@@ -283,28 +300,12 @@ func (a *Activities) ScoreAnalyticsPage(ctx context.Context, req AnalyticsScoreR
 		recorded = append(recorded, store.RecordedEvent{Source: events.InternalSource, ID: env.ID, Type: string(env.Type), MemberID: env.MemberID,
 			OccurredAt: env.OccurredAt, ReceivedAt: a.now(), Payload: env.Raw, Digest: env.Digest})
 	}
-	// One conditional PutItem each: the events are independent, and a
-	// transaction of many would cost twice the write units.
 	var mu sync.Mutex
-	err = forEach(ctx, len(recorded), func(i int) error {
-		out, err := a.Store.PutEvents(ctx, recorded[i:i+1])
-		if err != nil {
-			return err
-		}
-		if len(out.Conflicts) > 0 {
-			return temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("segment change event %s was recorded before with other content", recorded[i].ID), "EventConflict", nil)
-		}
-		mu.Lock()
-		res.Recorded += len(out.Accepted)
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
-		return AnalyticsScoreResult{}, err
-	}
 	hb := newPacer(ctx)
 	err = forEach(ctx, len(page.Records), func(i int) error {
+		if failed[i] {
+			return nil
+		}
 		r := page.Records[i]
 		err := a.Store.SetMemberScores(ctx, r.MemberID, req.Version, scores[i])
 		switch {
@@ -318,6 +319,25 @@ func (a *Activities) ScoreAnalyticsPage(ctx context.Context, req AnalyticsScoreR
 			mu.Unlock()
 		}
 		hb.beat(i)
+		return nil
+	})
+	if err != nil {
+		return AnalyticsScoreResult{}, err
+	}
+	// One conditional PutItem each: the events are independent, and a
+	// transaction of many would cost twice the write units.
+	err = forEach(ctx, len(recorded), func(i int) error {
+		out, err := a.Store.PutEvents(ctx, recorded[i:i+1])
+		if err != nil {
+			return err
+		}
+		if len(out.Conflicts) > 0 {
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("segment change event %s was recorded before with other content", recorded[i].ID), "EventConflict", nil)
+		}
+		mu.Lock()
+		res.Recorded += len(out.Accepted)
+		mu.Unlock()
 		return nil
 	})
 	if err != nil {

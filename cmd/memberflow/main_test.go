@@ -59,6 +59,8 @@ func TestStackConfigRejectsNonsense(t *testing.T) {
 		{"port", map[string]string{"MEMBERFLOW_DYNAMODB_PORT": "eighty"}, "MEMBERFLOW_DYNAMODB_PORT"},
 		{"journeys dir", map[string]string{"MEMBERFLOW_JOURNEYS_DIR": "/does/not/exist"}, "MEMBERFLOW_JOURNEYS_DIR"},
 		{"scan every", map[string]string{"MEMBERFLOW_SCAN_EVERY": "often"}, "MEMBERFLOW_SCAN_EVERY"},
+		// A page of 2000 records can pass DynamoDB's 400 KB item limit.
+		{"analytics page", map[string]string{"MEMBERFLOW_ANALYTICS_PAGE": "2000"}, "MEMBERFLOW_ANALYTICS_PAGE must be a whole number from 1 to 1000"},
 		{"confirm window", map[string]string{"MEMBERFLOW_CONFIRM_WINDOW": "0s"}, "MEMBERFLOW_CONFIRM_WINDOW"},
 		{"short whsec webhook secret", map[string]string{"MEMBERFLOW_WEBHOOK_SECRET": "whsec_YWJjZGVmZ2g="}, "MEMBERFLOW_WEBHOOK_SECRET: \"whsec_\" secret decodes to 8 bytes; it must be at least 16"},
 		{"whsec journey secret not base64", map[string]string{"MEMBERFLOW_JOURNEY_WEBHOOK_SECRET": "whsec_???"}, "MEMBERFLOW_JOURNEY_WEBHOOK_SECRET: must be \"whsec_\" followed by the key in base64"},

@@ -50,6 +50,17 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Errorf("MEMBERFLOW_SCAN_EVERY=13h: err = %v", err)
 	}
 	full["MEMBERFLOW_SCAN_EVERY"] = ""
+	// A page of 2000 analytics records can pass DynamoDB's 400 KB item
+	// limit; 1000 is the most, and the default.
+	full["MEMBERFLOW_ANALYTICS_PAGE"] = "2000"
+	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), "MEMBERFLOW_ANALYTICS_PAGE must be a whole number from 1 to 1000") {
+		t.Errorf("MEMBERFLOW_ANALYTICS_PAGE=2000: err = %v", err)
+	}
+	full["MEMBERFLOW_ANALYTICS_PAGE"] = "1000"
+	if c, err := ConfigFromEnv(func(k string) string { return full[k] }); err != nil || c.Analytics.Input.PageSize != 1000 {
+		t.Errorf("MEMBERFLOW_ANALYTICS_PAGE=1000: page %d, err = %v", c.Analytics.Input.PageSize, err)
+	}
+	full["MEMBERFLOW_ANALYTICS_PAGE"] = ""
 	full["SENDGRID_SANDBOX"] = "maybe"
 	if _, err := ConfigFromEnv(func(k string) string { return full[k] }); err == nil {
 		t.Error("SENDGRID_SANDBOX=maybe was accepted")

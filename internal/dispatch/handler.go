@@ -161,6 +161,13 @@ func (h *Handler) Apply(ctx context.Context, source string, payload []byte) erro
 		return err
 	}
 	if events.IsInternal(env.Type) {
+		if source != events.InternalSource {
+			// Ingest refuses internal types and the reserved source, so
+			// this is a forged or misrouted item: dropped, never routed,
+			// and not retried (retrying cannot make it genuine).
+			h.Log.WarnContext(ctx, "internal event type recorded under another source; dropped", "source", source, "event_id", env.ID, "type", string(env.Type))
+			return nil
+		}
 		return h.internal(ctx, env, data)
 	}
 	m, err := Project(ctx, h.Store, env, data)

@@ -18,7 +18,14 @@ import (
 // source memberflow.
 func internalRecord(t *testing.T, seq string, env events.Envelope) lambdaevents.DynamoDBEventRecord {
 	t.Helper()
-	return streamRecord(seq, env.MemberID, env.Raw)
+	return recordUnder(events.InternalSource, seq, env)
+}
+
+// recordUnder is the stream record of env recorded under source.
+func recordUnder(source, seq string, env events.Envelope) lambdaevents.DynamoDBEventRecord {
+	rec := streamRecord(seq, env.MemberID, env.Raw)
+	rec.Change.NewImage["source"] = lambdaevents.NewStringAttribute(source)
+	return rec
 }
 
 // TestSegmentChangedEnrolsAtRiskRescue: member.segment_changed reaches
@@ -47,6 +54,13 @@ func TestSegmentChangedEnrolsAtRiskRescue(t *testing.T) {
 		return env
 	}
 	risk, loyal := moved("m-risk", "loyal", "at_risk"), moved("m-loyal", "", "loyal")
+	// The same event recorded under a storefront's source (forged: ingest
+	// refuses both the type and the source) is dropped, not routed.
+	forged, _ := events.NewInternal(events.MemberSegmentChanged, "rfm:9:m-loyal", "m-loyal", at, events.MemberSegmentChangedData{From: "loyal", To: "at_risk"})
+	mustHandle(t, f.h, recordUnder("shop", "0", forged), streamRecord("00", "m-loyal", forged.Raw))
+	if len(f.runner.started) != 0 {
+		t.Fatalf("a forged internal event enrolled %v", f.runner.started)
+	}
 	mustHandle(t, f.h, internalRecord(t, "1", risk), internalRecord(t, "2", loyal))
 	// A redelivered record changes nothing.
 	mustHandle(t, f.h, internalRecord(t, "3", risk))

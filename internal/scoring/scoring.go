@@ -114,12 +114,21 @@ type Record struct {
 	// version that scored them before this run ("" and 0: never scored).
 	Segment  string `json:"seg,omitempty"`
 	ScoredBy int    `json:"v,omitempty"`
+	// Erased says the member's personal data was erased
+	// (loyalty.Member.Erased): they are not scored, and scores they had
+	// are taken without a member.segment_changed event.
+	Erased bool `json:"e,omitempty"`
 }
 
 // NewRecord is the member's record as of asOf, from their purchases net
 // of refunds (Transactions), over an RFM window of windowDays.
 func NewRecord(m loyalty.Member, txs []analytics.Transaction, asOf analytics.Day, windowDays int) Record {
 	r := Record{MemberID: m.ID, Segment: m.Segment(), ScoredBy: m.ScoredBy()}
+	if m.Erased() {
+		// Neither scored nor sampled: kept only to take scores they had.
+		r.Erased = true
+		return r
+	}
 	s, ok := analytics.Summarise(txs, asOf, Period)
 	if !ok {
 		return r
@@ -211,7 +220,7 @@ func FitSample(sample []Record, asOf analytics.Day, windowDays int, opts analyti
 // Score is a record's scores under the fit, stored as model version; nil
 // for a member without a purchase, who has none.
 func (f Fit) Score(r Record, version int, seg analytics.Segmenter) (*loyalty.Scores, error) {
-	if !r.Buyer {
+	if !r.Buyer || r.Erased {
 		return nil, nil
 	}
 	s, err := f.Model.Score(r.Summary(), f.Options)
@@ -235,6 +244,12 @@ func round(v float64) float64 {
 	return f
 }
 
+// SampleSeed seeds every refresh's sample (NewSampler): the same seed each
+// night draws the same members, so the sample, and the RFM breakpoints
+// taken over it, change only as members join, leave or buy, and
+// identical data gives identical segments.
+const SampleSeed = "analytics-refresh"
+
 // Change is a member's move between segments, the data of the
 // member.segment_changed event a refresh records.
 type Change struct {
@@ -246,6 +261,11 @@ type Change struct {
 // whether there is one. A member scored for the first time moves from "";
 // one who no longer has a purchase moves to "".
 func ChangeOf(r Record, s *loyalty.Scores) (Change, bool) {
+	if r.Erased {
+		// An erased member's scores go quietly: no journey is to act on
+		// them.
+		return Change{MemberID: r.MemberID}, false
+	}
 	to := ""
 	if s != nil {
 		to = s.RFM.Segment
@@ -291,6 +311,9 @@ type Report struct {
 	// longer have a purchase.
 	Changed int `json:"changed"`
 	Cleared int `json:"cleared"`
+	// Failed counts members the model could not score: they keep their
+	// previous scores, and the rest of the run goes on.
+	Failed int `json:"failed,omitempty"`
 }
 
 // Count adds one member's outcome: their new scores (nil: none) and
@@ -320,6 +343,7 @@ func (rep *Report) Add(o Report) {
 	rep.Scored += o.Scored
 	rep.Changed += o.Changed
 	rep.Cleared += o.Cleared
+	rep.Failed += o.Failed
 	for _, k := range sortedKeys(o.Segments) {
 		if rep.Segments == nil {
 			rep.Segments = map[string]int{}

@@ -21,8 +21,10 @@ type AnalyticsPage struct {
 }
 
 // MaxAnalyticsPageRecords bounds a page's records, so a stored page stays
-// well under DynamoDB's 400 KB item limit (a record is about 120 bytes).
-const MaxAnalyticsPageRecords = 2000
+// under DynamoDB's 400 KB item limit: a record is about 120 bytes, but
+// up to about 240 with a 128-character member id (2000 of those would
+// be 479 KB). MEMBERFLOW_ANALYTICS_PAGE is bounded by it.
+const MaxAnalyticsPageRecords = 1000
 
 // AnalyticsModel is one fitted model version: what a refresh fitted, and,
 // once its scoring completed, what the scoring found. Versions count from
