@@ -13,18 +13,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/memberflow/memberflow/events"
-	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/localstack"
-	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 	"github.com/memberflow/memberflow/internal/testenv/shopfix"
+	"github.com/memberflow/memberflow/internal/testenv/shopseed"
 	"github.com/memberflow/memberflow/workflows"
 )
 
@@ -34,56 +31,12 @@ import (
 const shopCustomers = 300
 
 // seedShop registers the shop's customers and applies their orders as
-// dispatch does (the projection, then the ledger), in parallel: through
-// the webhook and the pipeline it would take minutes.
+// dispatch does (shopseed).
 func seedShop(t *testing.T, s *localstack.Stack, shop []shopfix.Customer) {
 	t.Helper()
-	ctx := context.Background()
-	apply := func(obj map[string]any) error {
-		b, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		envs, err := events.ParseBatch(b)
-		if err != nil {
-			return err
-		}
-		data, err := envs[0].DecodeData()
-		if err != nil {
-			return err
-		}
-		m, err := dispatch.Project(ctx, s.Activities.Store, envs[0], data)
-		if err != nil {
-			return err
-		}
-		_, err = s.Activities.Ledger.ApplyEventTo(ctx, &m, envs[0], data)
-		return err
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(shop))
-	sem := make(chan struct{}, 16)
-	for _, c := range shop {
-		reg := registration(t, c.ID, "Customer "+c.ID, c.Orders[0].At.Add(-time.Hour))
-		var orders []map[string]any
-		for i, o := range c.Orders {
-			orders = append(orders, eventfix.OrderPaid(t, c.ID, fmt.Sprintf("%s-o%d", c.ID, i), o.Amount.StringFixed(2), o.At))
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			for _, ev := range append([]map[string]any{reg}, orders...) {
-				if err := apply(ev); err != nil {
-					errs <- fmt.Errorf("%s: %w", c.ID, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	shopseed.Seed(t, s.Activities.Store, s.Activities.Ledger, shop, func(c shopfix.Customer) map[string]any {
+		return registration(t, c.ID, "Customer "+c.ID, c.Orders[0].At.Add(-time.Hour))
+	})
 }
 
 // shopAndRefresh seeds a shop of shopCustomers customers with two years

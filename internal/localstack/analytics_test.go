@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +20,12 @@ import (
 
 	"github.com/memberflow/memberflow/events"
 	"github.com/memberflow/memberflow/internal/cost"
-	"github.com/memberflow/memberflow/internal/dispatch"
 	"github.com/memberflow/memberflow/internal/localstack"
 	"github.com/memberflow/memberflow/internal/loyalty"
 	"github.com/memberflow/memberflow/internal/opcount"
 	"github.com/memberflow/memberflow/internal/store"
-	"github.com/memberflow/memberflow/internal/testenv/eventfix"
 	"github.com/memberflow/memberflow/internal/testenv/shopfix"
+	"github.com/memberflow/memberflow/internal/testenv/shopseed"
 	"github.com/memberflow/memberflow/templates"
 	"github.com/memberflow/memberflow/workflows"
 )
@@ -307,56 +305,11 @@ func activityTime(h []*historypb.HistoryEvent) (time.Duration, int) {
 	return total, n
 }
 
-// seedShop makes the shop's members and ledgers with the code dispatch
-// runs on each recorded event (projection, then ledger), many members at
-// once: registrations with consent, then each member's orders oldest
-// first, as order.paid events shaped like a storefront's.
+// seedShop makes the shop's members (registered with consent) and
+// ledgers as dispatch does (shopseed).
 func seedShop(t *testing.T, s *localstack.Stack, shop []shopfix.Customer) {
 	t.Helper()
-	ctx := context.Background()
-	apply := func(obj map[string]any) error {
-		b, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		envs, err := events.ParseBatch(b)
-		if err != nil {
-			return err
-		}
-		env := envs[0]
-		data, err := env.DecodeData()
-		if err != nil {
-			return err
-		}
-		m, err := dispatch.Project(ctx, s.Activities.Store, env, data)
-		if err != nil {
-			return err
-		}
-		_, err = s.Activities.Ledger.ApplyEventTo(ctx, &m, env, data)
-		return err
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(shop))
-	sem := make(chan struct{}, 16)
-	for _, c := range shop {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := apply(registration(t, c.ID, c.Orders[0].At.Add(-time.Hour), true, "Asia/Shanghai", "")); err != nil {
-				errs <- fmt.Errorf("%s: %w", c.ID, err)
-				return
-			}
-			for i, o := range c.Orders {
-				if err := apply(eventfix.OrderPaid(t, c.ID, fmt.Sprintf("%s-o%d", c.ID, i), o.Amount.StringFixed(2), o.At)); err != nil {
-					errs <- fmt.Errorf("%s order %d: %w", c.ID, i, err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	shopseed.Seed(t, s.Activities.Store, s.Activities.Ledger, shop, func(c shopfix.Customer) map[string]any {
+		return registration(t, c.ID, c.Orders[0].At.Add(-time.Hour), true, "Asia/Shanghai", "")
+	})
 }
