@@ -113,28 +113,13 @@ type AnalyticsShardTotal struct {
 // pageActivityOptions are the options of one page: a page takes
 // seconds; one that hangs is retried after a few minutes.
 func pageActivityOptions() workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    10,
-		},
-	}
+	return heartbeating(10*time.Minute, 2*time.Minute, 10)
 }
 
 // fitActivityOptions are the options of the fit: minutes on a large
 // sample, heartbeating.
 func fitActivityOptions() workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    5 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: 5,
-		},
-	}
+	return heartbeating(30*time.Minute, 5*time.Minute, 5)
 }
 
 // AnalyticsRefresh is the nightly refresh: a first pass reads every

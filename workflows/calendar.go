@@ -65,16 +65,7 @@ const batchesPerRun = 200
 // arithmetic in UTC; the activity checks each member's step in their own
 // time zone) and runs them batch by batch.
 func CalendarScan(ctx workflow.Context, in CalendarScanInput) (CalendarScanResult, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    10,
-		},
-	})
+	ctx = workflow.WithActivityOptions(ctx, heartbeating(20*time.Minute, 2*time.Minute, 10))
 	if in.At.IsZero() {
 		in.At = workflow.Now(ctx)
 	}

@@ -99,28 +99,26 @@ func StepActivityOptions() workflow.ActivityOptions {
 // ScanActivityOptions are the options of a journey scan's activities:
 // long batches that heartbeat, retried a few times.
 func ScanActivityOptions() workflow.ActivityOptions {
-	return workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    10,
-		},
-	}
+	return heartbeating(20*time.Minute, 2*time.Minute, 10)
 }
 
 // SweepActivityOptions are the options of the ledger sweep's activity.
 func SweepActivityOptions() workflow.ActivityOptions {
+	return heartbeating(50*time.Minute, 2*time.Minute, 5)
+}
+
+// heartbeating are the options of a long activity that heartbeats: it
+// may run up to startToClose, is presumed lost after heartbeat without
+// one, and is retried from 5 s backing off to 5 min, attempts times.
+func heartbeating(startToClose, heartbeat time.Duration, attempts int32) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: 50 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
+		StartToCloseTimeout: startToClose,
+		HeartbeatTimeout:    heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
 			BackoffCoefficient: 2,
 			MaximumInterval:    5 * time.Minute,
-			MaximumAttempts:    5,
+			MaximumAttempts:    attempts,
 		},
 	}
 }
