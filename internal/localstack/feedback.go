@@ -3,12 +3,12 @@ package localstack
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/mail/outbox"
@@ -21,11 +21,12 @@ import (
 const feedbackAttempts = 5
 
 // postProcessed posts SendGrid's "processed" event for messages the outbox
-// accepted to the stack's own /v1/sendgrid/events, signed with WebhookKey
-// as SendGrid signs with its key. It is what lets a send whose worker died
-// after the outbox took the message find it sent on retry instead of
-// sending it again (activities.Activities.ConfirmWindow). A failure is
-// logged, never passed on: the send itself succeeded.
+// accepted to the stack's SendGrid event webhook handler, signed with
+// WebhookKey as SendGrid signs with its key. It is what lets a send whose
+// worker died after the outbox took the message find it sent on retry
+// instead of sending it again (activities.Activities.ConfirmWindow). A
+// failure is logged, never passed on: the send itself succeeded, and the
+// outbox keeps the feedback owed for the next start (replayFeedback).
 func (s *Stack) postProcessed(acc []outbox.Accepted) {
 	s.feedbackMu.Lock()
 	if s.feedbackClosed {
@@ -36,37 +37,64 @@ func (s *Stack) postProcessed(acc []outbox.Accepted) {
 	s.feedbackMu.Unlock()
 	defer s.feedbackWG.Done()
 
-	body, err := processedEvents(acc)
-	if err != nil {
-		s.log.Error("outbox feedback: encode processed events", "err", err)
-		return
-	}
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err = s.postEvents(s.feedbackCtx, body)
-		if err == nil {
-			return
+	if err := s.deliverFeedback(s.feedbackCtx, acc); err != nil {
+		for _, a := range acc {
+			s.log.Warn("outbox feedback: processed event not delivered; kept for the next start", "message_id", a.MessageID,
+				"member_id", a.CustomArgs["member_id"], "idempotency_key", a.CustomArgs["idempotency_key"], "err", err)
 		}
-		if attempt == feedbackAttempts || s.feedbackCtx.Err() != nil {
-			break
-		}
-		select {
-		case <-time.After(wait):
-		case <-s.feedbackCtx.Done():
-		}
-		wait *= 2
-	}
-	for _, a := range acc {
-		s.log.Warn("outbox feedback: processed event not delivered", "message_id", a.MessageID,
-			"member_id", a.CustomArgs["member_id"], "idempotency_key", a.CustomArgs["idempotency_key"], "err", err)
 	}
 }
 
-// postEvents signs and posts one batch of SendGrid events.
+// replayFeedback delivers the feedback an earlier run of the stack owed:
+// messages the outbox accepted before the process was killed, whose
+// "processed" event was never posted. SendGrid's feedback outlives a
+// crash of the sender; without this, the retry of such a send would wait
+// out the confirm window and send the email again.
+func (s *Stack) replayFeedback(ctx context.Context) error {
+	acc, err := s.sink.Unconfirmed()
+	if err != nil {
+		return fmt.Errorf("outbox feedback owed from the last run: %w", err)
+	}
+	if len(acc) == 0 {
+		return nil
+	}
+	if err := s.deliverFeedback(ctx, acc); err != nil {
+		return fmt.Errorf("outbox feedback owed from the last run (%d messages): %w", len(acc), err)
+	}
+	s.log.Info("outbox feedback: delivered the processed events owed from the last run", "messages", len(acc))
+	return nil
+}
+
+// deliverFeedback posts the processed events of acc, retrying a few
+// times, and then tells the outbox they are delivered.
+func (s *Stack) deliverFeedback(ctx context.Context, acc []outbox.Accepted) error {
+	body, err := processedEvents(acc)
+	if err != nil {
+		return fmt.Errorf("encode processed events: %w", err)
+	}
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err = s.postEvents(ctx, body)
+		if err == nil {
+			return s.sink.Confirmed(acc)
+		}
+		if attempt == feedbackAttempts || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		wait *= 2
+	}
+}
+
+// postEvents signs one batch of SendGrid events and hands it to the event
+// webhook's handler, as SendGrid's post would reach it.
 func (s *Stack) postEvents(ctx context.Context, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/sendgrid/events", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/v1/sendgrid/events", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -74,22 +102,19 @@ func (s *Stack) postEvents(ctx context.Context, body []byte) error {
 	req.Header.Set(sgevents.HeaderSignature, sig)
 	req.Header.Set(sgevents.HeaderTimestamp, ts)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/sendgrid/events: %d %s", resp.StatusCode, bytes.TrimSpace(b))
+	rec := httptest.NewRecorder()
+	s.events.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("POST /v1/sendgrid/events: %d %s", rec.Code, bytes.TrimSpace(rec.Body.Bytes()))
 	}
 	return nil
 }
 
 // processedEvents is the Event Webhook's batch for the accepted messages:
 // one "processed" event each, with the message's custom arguments at the
-// top level as SendGrid puts them, its X-Message-Id as sg_message_id and a
-// unique sg_event_id.
+// top level as SendGrid puts them, its X-Message-Id as sg_message_id and
+// an sg_event_id of its own, the same when the event is posted again (a
+// replay after a crash is then a duplicate the handler recognises).
 func processedEvents(acc []outbox.Accepted) ([]byte, error) {
 	evs := make([]map[string]any, 0, len(acc))
 	for _, a := range acc {
@@ -101,7 +126,7 @@ func processedEvents(acc []outbox.Accepted) ([]byte, error) {
 		ev["email"] = a.Email
 		ev["timestamp"] = a.Time.Unix()
 		ev["event"] = store.EventProcessed
-		ev["sg_event_id"] = newEventID()
+		ev["sg_event_id"] = eventID(a)
 		ev["sg_message_id"] = a.MessageID
 		ev["smtp-id"] = "<" + a.MessageID + "@outbox.local>"
 		if len(a.Categories) > 0 {
@@ -115,9 +140,9 @@ func processedEvents(acc []outbox.Accepted) ([]byte, error) {
 	return json.Marshal(evs)
 }
 
-// newEventID is a random id in the spirit of SendGrid's sg_event_id.
-func newEventID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
-	return "outbox-" + hex.EncodeToString(b[:])
+// eventID is the processed event's id for one accepted message: derived
+// from its X-Message-Id and its file, unique per message and stable.
+func eventID(a outbox.Accepted) string {
+	sum := sha256.Sum256([]byte(a.MessageID + "\x00" + a.File))
+	return "outbox-" + hex.EncodeToString(sum[:16])
 }

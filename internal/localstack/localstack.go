@@ -131,8 +131,10 @@ type Stack struct {
 	workerMu sync.Mutex
 	worker   *runningWorker
 
-	// feedback posts the outbox's "processed" events; Stop cancels and
-	// waits for it.
+	// feedback posts the outbox's "processed" events to events (the
+	// SendGrid event webhook's handler); Stop cancels and waits for it.
+	sink           *outbox.Sink
+	events         http.Handler
 	feedbackCtx    context.Context
 	feedbackCancel context.CancelFunc
 	feedbackMu     sync.Mutex
@@ -277,12 +279,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 		return nil, err
 	}
 	sink := &outbox.Sink{Dir: s.OutboxDir, Catalog: catalog, Now: time.Now, OnAccept: s.postProcessed}
+	s.sink = sink
 	if s.sinkURL, err = s.serve("127.0.0.1:0", sink); err != nil {
 		return nil, fmt.Errorf("start outbox: %w", err)
 	}
 	log.Info("started email outbox (instead of SendGrid)", "dir", s.OutboxDir)
 	asmGroups, err := localASMGroups(catalog)
 	if err != nil {
+		return nil, err
+	}
+	s.events = &sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: asmgroup.ByID(asmGroups), Log: log.With("component", "sendgrid-events")}
+	// Feedback a killed stack owed is delivered before a worker can retry
+	// the sends it confirms.
+	if err := s.replayFeedback(ctx); err != nil {
 		return nil, err
 	}
 	if err := mail.CheckSendable(catalog, mail.EnvironmentLocal, asmGroups); err != nil {
@@ -417,7 +426,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 			Unsubscribe: &unsubscribe.Handler{Store: st, Signer: links, Brand: cfg.Brand.Name, Log: log.With("component", "unsubscribe")},
 		}).Routes(),
 		UI:             console.Handler(),
-		SendGridEvents: &sgevents.Handler{Store: st, PublicKey: &webhookKey.PublicKey, Groups: asmgroup.ByID(asmGroups), Log: log.With("component", "sendgrid-events")},
+		SendGridEvents: s.events,
 		Local: map[string]http.Handler{
 			"GET /healthz": s.health(st),
 			// The calls made to DynamoDB and Temporal so far (opcount), for the

@@ -65,7 +65,11 @@ type Sink struct {
 	// OnAccept, when set, is told about the messages of every accepted
 	// request, on its own goroutine once they are written: the local
 	// stack posts SendGrid's "processed" event from it. Like SendGrid's
-	// event webhook it can neither delay nor fail the send.
+	// event webhook it can neither delay nor fail the send. Like
+	// SendGrid's, the feedback outlives a crash of the sender: each
+	// message is also recorded under Dir/.feedback/ before the request is
+	// answered, until the callee calls Confirmed; Unconfirmed returns what
+	// a process killed in between left there.
 	OnAccept func([]Accepted)
 
 	mu      sync.Mutex // serialises writes so file timestamps are unique
@@ -104,7 +108,14 @@ type Accepted struct {
 	Template   string
 	// Time is when the Sink accepted the message, in UTC.
 	Time time.Time
+	// File is the message's file name in Dir without its extension
+	// (unique: "<time>-<member>-<template>").
+	File string
 }
+
+// FeedbackDir is where, under Dir, a Sink with OnAccept keeps the
+// accepted messages whose feedback is not confirmed yet.
+const FeedbackDir = ".feedback"
 
 // apiError is one element of SendGrid's error response.
 type apiError struct {
@@ -166,7 +177,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id := newMessageID()
-	entries, err := s.write(body, msgs)
+	entries, err := s.write(body, msgs, id)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "", "outbox: "+err.Error())
 		return
@@ -182,7 +193,6 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		acc := make([]Accepted, len(msgs))
 		for i, m := range msgs {
 			acc[i] = m.accepted
-			acc[i].MessageID, acc[i].Time = id, entries[i].Time
 		}
 		go s.OnAccept(acc)
 	}
@@ -267,26 +277,48 @@ func (s *Sink) templateName(id string) string {
 	return id
 }
 
-// write stores the request body and each rendered document. The .json is
-// written before the .html so that anyone reacting to a new .html (List, a
-// file watcher) always finds its .json already in place. On failure the
-// files already written for this request are removed.
-func (s *Sink) write(body []byte, msgs []rendered) ([]Entry, error) {
+// write stores the request body and each rendered document, and fills in
+// each message's accepted record (id is the request's X-Message-Id). The
+// .json is written before the .html so that anyone reacting to a new .html
+// (List, a file watcher) always finds its .json already in place; with
+// OnAccept, the feedback record is written before either, so a message on
+// disk always has its feedback owed. On failure the files already written
+// for this request are removed.
+func (s *Sink) write(body []byte, msgs []rendered, id string) ([]Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	feedback := filepath.Join(s.Dir, FeedbackDir)
+	if s.OnAccept != nil {
+		if err := os.MkdirAll(feedback, 0o700); err != nil {
+			return nil, err
+		}
+	}
 	var entries []Entry
 	cleanup := func() {
 		for _, e := range entries {
 			_ = os.Remove(e.HTMLPath)
 			_ = os.Remove(e.JSONPath)
+			_ = os.Remove(filepath.Join(feedback, filepath.Base(e.JSONPath)))
 		}
 	}
-	for _, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i]
 		t, base := s.nextName(m.member, m.template)
+		m.accepted.MessageID, m.accepted.Time, m.accepted.File = id, t, base
+		if s.OnAccept != nil {
+			rec, err := json.Marshal(m.accepted)
+			if err == nil {
+				err = writeAtomic(filepath.Join(feedback, base+".json"), rec)
+			}
+			if err != nil {
+				cleanup()
+				return nil, err
+			}
+		}
 		e := Entry{
 			HTMLPath: filepath.Join(s.Dir, base+".html"),
 			JSONPath: filepath.Join(s.Dir, base+".json"),
@@ -295,11 +327,13 @@ func (s *Sink) write(body []byte, msgs []rendered) ([]Entry, error) {
 			Time:     t,
 		}
 		if err := writeAtomic(e.JSONPath, body); err != nil {
+			_ = os.Remove(filepath.Join(feedback, base+".json"))
 			cleanup()
 			return nil, err
 		}
 		if err := writeAtomic(e.HTMLPath, []byte(m.doc)); err != nil {
 			_ = os.Remove(e.JSONPath)
+			_ = os.Remove(filepath.Join(feedback, base+".json"))
 			cleanup()
 			return nil, err
 		}
@@ -488,5 +522,84 @@ func (s *Sink) EraseMember(memberID string) (int, error) {
 		}
 		n++
 	}
+	// Feedback still owed for their messages names their address: it goes
+	// too (the sends stay pending and are confirmed by no one, as for an
+	// erased member's send whose feedback SendGrid drops).
+	owed, err := s.unconfirmed()
+	if err != nil {
+		return n, err
+	}
+	for _, a := range owed {
+		if _, member, _, ok := parseBase(a.File); ok && member == want {
+			if err := s.confirm(a); err != nil {
+				return n, err
+			}
+		}
+	}
 	return n, nil
+}
+
+// Unconfirmed returns the accepted messages whose feedback was never
+// confirmed (a process that stopped between accepting a message and
+// delivering its feedback), oldest first.
+func (s *Sink) Unconfirmed() ([]Accepted, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unconfirmed()
+}
+
+// unconfirmed is Unconfirmed with s.mu held. A record that cannot be
+// read is an error: dropping it would lose the feedback silently.
+func (s *Sink) unconfirmed() ([]Accepted, error) {
+	dir := filepath.Join(s.Dir, FeedbackDir)
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Accepted
+	for _, de := range des {
+		base, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok || de.IsDir() || strings.HasPrefix(base, ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var a Accepted
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, fmt.Errorf("outbox feedback record %s: %w", de.Name(), err)
+		}
+		a.File = base
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, nil
+}
+
+// Confirmed forgets the feedback records of messages whose feedback was
+// delivered. Records already gone are no error.
+func (s *Sink) Confirmed(acc []Accepted) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range acc {
+		if err := s.confirm(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) confirm(a Accepted) error {
+	if a.File == "" || strings.ContainsAny(a.File, `/\`) {
+		return fmt.Errorf("outbox feedback: %q names no message", a.File)
+	}
+	err := os.Remove(filepath.Join(s.Dir, FeedbackDir, a.File+".json"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
