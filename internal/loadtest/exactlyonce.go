@@ -190,7 +190,7 @@ func (r *runner) deliver(ctx context.Context, name string, plan []event, kill bo
 				once.Do(func() {
 					killedAt := time.Now()
 					r.killedAt = killedAt
-					fmt.Fprintf(r.out, "  [%s] SIGKILL to the stack's process group after %d of %d answers\n", name, n, len(plan))
+					fmt.Fprintf(r.out, "  [%s] SIGKILL to the stack's process group after %d of %d answers at %s\n", name, n, len(plan), time.Now().UTC().Format(time.RFC3339Nano))
 					r.stack.kill()
 					restarted = make(chan error, 1)
 					go func() {
@@ -336,7 +336,7 @@ func (r *runner) compare(ctx context.Context, groups []string, n int) error {
 				r.sum.Welcomed++
 			case c > 1:
 				dup = true
-				fmt.Fprintf(r.out, "  exactly-once: %s got %d welcome emails\n", id, c)
+				fmt.Fprintf(r.out, "  exactly-once: %s got %d welcome emails: %s\n", id, c, strings.Join(r.obs.welcomeKeys(id), "; "))
 			}
 			a, found, err := r.obs.account(ctx, id)
 			if err != nil {

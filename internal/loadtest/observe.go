@@ -8,11 +8,13 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/loyalty"
+	"github.com/memberflow/memberflow/internal/mail"
 	"github.com/memberflow/memberflow/internal/mail/outbox"
 	"github.com/memberflow/memberflow/internal/store"
 	"github.com/memberflow/memberflow/internal/store/dynamo"
@@ -41,6 +43,35 @@ func (o *observer) welcomes() (map[string][]time.Time, error) {
 		}
 	}
 	return out, nil
+}
+
+// welcomeKeys describes the member's welcome emails for a report of a
+// duplicate: when each was accepted and the idempotency key it carried
+// (its custom_args; never the address).
+func (o *observer) welcomeKeys(member string) []string {
+	entries, err := o.outbox.List()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Template != o.welcome || e.MemberID != member {
+			continue
+		}
+		var req struct {
+			CustomArgs map[string]string `json:"custom_args"`
+		}
+		b, err := os.ReadFile(e.JSONPath)
+		if err == nil {
+			err = json.Unmarshal(b, &req)
+		}
+		key := req.CustomArgs[mail.CustomArgIdempotencyKey]
+		if err != nil {
+			key = err.Error()
+		}
+		out = append(out, e.Time.Format(time.RFC3339Nano)+" "+key)
+	}
+	return out
 }
 
 // standing reads GET /v1/members/{id}.
