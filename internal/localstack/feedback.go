@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"time"
 
 	"github.com/memberflow/memberflow/internal/mail/outbox"
@@ -19,6 +20,10 @@ import (
 // feedbackAttempts bounds how often one batch of events is posted; SendGrid
 // retries for a day, but locally the API is either up or stopping.
 const feedbackAttempts = 5
+
+// replayBatch is how many owed events one post at start carries, well
+// inside the handler's body limit (sgevents.MaxBodyBytes).
+const replayBatch = 500
 
 // postProcessed posts SendGrid's "processed" event for messages the outbox
 // accepted to the stack's SendGrid event webhook handler, signed with
@@ -58,8 +63,10 @@ func (s *Stack) replayFeedback(ctx context.Context) error {
 	if len(acc) == 0 {
 		return nil
 	}
-	if err := s.deliverFeedback(ctx, acc); err != nil {
-		return fmt.Errorf("outbox feedback owed from the last run (%d messages): %w", len(acc), err)
+	for chunk := range slices.Chunk(acc, replayBatch) {
+		if err := s.deliverFeedback(ctx, chunk); err != nil {
+			return fmt.Errorf("outbox feedback owed from the last run (%d messages): %w", len(acc), err)
+		}
 	}
 	s.log.Info("outbox feedback: delivered the processed events owed from the last run", "messages", len(acc))
 	return nil
@@ -103,7 +110,9 @@ func (s *Stack) postEvents(ctx context.Context, body []byte) error {
 	req.Header.Set(sgevents.HeaderTimestamp, ts)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	s.events.ServeHTTP(rec, req)
+	if err := serveRecovered(s.events, rec, req); err != nil {
+		return err
+	}
 	if rec.Code != http.StatusOK {
 		return fmt.Errorf("POST /v1/sendgrid/events: %d %s", rec.Code, bytes.TrimSpace(rec.Body.Bytes()))
 	}
@@ -145,4 +154,17 @@ func processedEvents(acc []outbox.Accepted) ([]byte, error) {
 func eventID(a outbox.Accepted) string {
 	sum := sha256.Sum256([]byte(a.MessageID + "\x00" + a.File))
 	return "outbox-" + hex.EncodeToString(sum[:16])
+}
+
+// serveRecovered serves req as the router would, whose recovery turns a
+// handler's panic into a 500: called in-process, a panic is an error
+// instead of the end of the stack.
+func serveRecovered(h http.Handler, w http.ResponseWriter, req *http.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("POST /v1/sendgrid/events: handler panicked: %v", p)
+		}
+	}()
+	h.ServeHTTP(w, req)
+	return nil
 }

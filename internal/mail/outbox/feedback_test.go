@@ -73,6 +73,45 @@ func TestFeedbackOwedOutlivesTheProcess(t *testing.T) {
 	if err := restarted.Confirmed([]outbox.Accepted{{File: "../escape"}}); err == nil {
 		t.Error("a record name with a path separator was accepted")
 	}
+	if info, err := os.Stat(filepath.Join(f.dir, outbox.FeedbackDir)); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("feedback directory: %v, %v; want mode 0700", info, err)
+	}
+}
+
+// TestOrphanAndUnreadableFeedbackRecords: a record whose message never
+// reached the outbox (killed between the record and the message; the send
+// was not answered and will be retried) is dropped, not confirmed; an
+// unreadable one is moved aside without stopping the others.
+func TestOrphanAndUnreadableFeedbackRecords(t *testing.T) {
+	f := newFixture(t)
+	f.sink.OnAccept = func([]outbox.Accepted) {}
+	if _, err := f.sender.Send(context.Background(), message()); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(f.dir, outbox.FeedbackDir)
+	orphan := filepath.Join(dir, "20990101T000000.000000000Z-mem_9-activation_welcome.json")
+	if err := os.WriteFile(orphan, []byte(`{"MessageID":"never-answered"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := f.sink.List()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("List = %v, %v", entries, err)
+	}
+	// The accepted message's record, truncated as a host crash might.
+	bad := filepath.Join(dir, filepath.Base(entries[0].JSONPath))
+	if err := os.WriteFile(bad, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	owed, err := f.sink.Unconfirmed()
+	if err != nil || len(owed) != 0 {
+		t.Errorf("Unconfirmed = %+v, %v; want nothing and no error", owed, err)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("orphan record still there: %v", err)
+	}
+	if _, err := os.Stat(bad + ".bad"); err != nil {
+		t.Errorf("unreadable record not moved aside: %v", err)
+	}
 }
 
 // TestNoFeedbackRecordsWithoutOnAccept: a Sink nobody takes feedback from

@@ -548,8 +548,12 @@ func (s *Sink) Unconfirmed() ([]Accepted, error) {
 	return s.unconfirmed()
 }
 
-// unconfirmed is Unconfirmed with s.mu held. A record that cannot be
-// read is an error: dropping it would lose the feedback silently.
+// unconfirmed is Unconfirmed with s.mu held. A record whose message is
+// not in Dir (a process killed after writing the record and before the
+// message's .html, so the send was never answered) is removed: the
+// sender retries that send, and confirming it would lose the email. A
+// record that cannot be read (a host crash mid-write) is moved aside to
+// <name>.bad and logged, so one bad file never stops a start.
 func (s *Sink) unconfirmed() ([]Accepted, error) {
 	dir := filepath.Join(s.Dir, FeedbackDir)
 	des, err := os.ReadDir(dir)
@@ -565,13 +569,26 @@ func (s *Sink) unconfirmed() ([]Accepted, error) {
 		if !ok || de.IsDir() || strings.HasPrefix(base, ".") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
-		if err != nil {
-			return nil, err
+		path := filepath.Join(dir, de.Name())
+		if _, err := os.Lstat(filepath.Join(s.Dir, base+".html")); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			continue
 		}
 		var a Accepted
-		if err := json.Unmarshal(b, &a); err != nil {
-			return nil, fmt.Errorf("outbox feedback record %s: %w", de.Name(), err)
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &a)
+		}
+		if err != nil {
+			if s.Logger != nil {
+				s.Logger.Warn("outbox: unreadable feedback record moved aside", "file", path+".bad", "err", err)
+			}
+			if err := os.Rename(path, path+".bad"); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		a.File = base
 		out = append(out, a)
