@@ -298,11 +298,13 @@ func (s *Sink) write(body []byte, msgs []rendered, id string) ([]Entry, error) {
 		}
 	}
 	var entries []Entry
+	// record is a message's feedback record (none without OnAccept).
+	record := func(base string) string { return filepath.Join(feedback, base+".json") }
 	cleanup := func() {
 		for _, e := range entries {
 			_ = os.Remove(e.HTMLPath)
 			_ = os.Remove(e.JSONPath)
-			_ = os.Remove(filepath.Join(feedback, filepath.Base(e.JSONPath)))
+			_ = os.Remove(record(strings.TrimSuffix(filepath.Base(e.JSONPath), ".json")))
 		}
 	}
 	for i := range msgs {
@@ -312,7 +314,7 @@ func (s *Sink) write(body []byte, msgs []rendered, id string) ([]Entry, error) {
 		if s.OnAccept != nil {
 			rec, err := json.Marshal(m.accepted)
 			if err == nil {
-				err = writeAtomic(filepath.Join(feedback, base+".json"), rec)
+				err = writeAtomic(record(base), rec)
 			}
 			if err != nil {
 				cleanup()
@@ -327,13 +329,13 @@ func (s *Sink) write(body []byte, msgs []rendered, id string) ([]Entry, error) {
 			Time:     t,
 		}
 		if err := writeAtomic(e.JSONPath, body); err != nil {
-			_ = os.Remove(filepath.Join(feedback, base+".json"))
+			_ = os.Remove(record(base))
 			cleanup()
 			return nil, err
 		}
 		if err := writeAtomic(e.HTMLPath, []byte(m.doc)); err != nil {
 			_ = os.Remove(e.JSONPath)
-			_ = os.Remove(filepath.Join(feedback, base+".json"))
+			_ = os.Remove(record(base))
 			cleanup()
 			return nil, err
 		}
@@ -408,19 +410,12 @@ func writeAtomic(path string, data []byte) error {
 // List returns the messages in Dir, oldest first. A missing Dir is an empty
 // outbox, not an error.
 func (s *Sink) List() ([]Entry, error) {
-	des, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := bases(s.Dir, ".html")
 	if err != nil {
 		return nil, err
 	}
 	var entries []Entry
-	for _, de := range des {
-		base, ok := strings.CutSuffix(de.Name(), ".html")
-		if !ok || de.IsDir() || strings.HasPrefix(base, ".") {
-			continue
-		}
+	for _, base := range names {
 		t, member, template, ok := parseBase(base)
 		if !ok {
 			continue
@@ -435,6 +430,26 @@ func (s *Sink) List() ([]Entry, error) {
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.Before(entries[j].Time) })
 	return entries, nil
+}
+
+// bases are the names, without ext, of the files in dir ending in ext,
+// leaving out directories and dot files (temporaries). A missing dir has
+// none.
+func bases(dir, ext string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, de := range des {
+		if base, ok := strings.CutSuffix(de.Name(), ext); ok && !de.IsDir() && !strings.HasPrefix(base, ".") {
+			out = append(out, base)
+		}
+	}
+	return out, nil
 }
 
 // parseBase splits "<time>-<member>-<template>". The member may contain '-',
@@ -525,13 +540,13 @@ func (s *Sink) EraseMember(memberID string) (int, error) {
 	// Feedback still owed for their messages names their address: it goes
 	// too (the sends stay pending and are confirmed by no one, as for an
 	// erased member's send whose feedback SendGrid drops).
-	owed, err := s.unconfirmed()
+	owed, err := bases(filepath.Join(s.Dir, FeedbackDir), ".json")
 	if err != nil {
 		return n, err
 	}
-	for _, a := range owed {
-		if _, member, _, ok := parseBase(a.File); ok && member == want {
-			if err := s.confirm(a); err != nil {
+	for _, base := range owed {
+		if _, member, _, ok := parseBase(base); ok && member == want {
+			if err := s.confirm(Accepted{File: base}); err != nil {
 				return n, err
 			}
 		}
@@ -556,20 +571,13 @@ func (s *Sink) Unconfirmed() ([]Accepted, error) {
 // <name>.bad and logged, so one bad file never stops a start.
 func (s *Sink) unconfirmed() ([]Accepted, error) {
 	dir := filepath.Join(s.Dir, FeedbackDir)
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := bases(dir, ".json")
 	if err != nil {
 		return nil, err
 	}
 	var out []Accepted
-	for _, de := range des {
-		base, ok := strings.CutSuffix(de.Name(), ".json")
-		if !ok || de.IsDir() || strings.HasPrefix(base, ".") {
-			continue
-		}
-		path := filepath.Join(dir, de.Name())
+	for _, base := range names {
+		path := filepath.Join(dir, base+".json")
 		if _, err := os.Lstat(filepath.Join(s.Dir, base+".html")); errors.Is(err, fs.ErrNotExist) {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
